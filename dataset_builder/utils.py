@@ -1,0 +1,129 @@
+"""Small shared helpers: atomic output folders, the cache folder, stable hashing, lazy imports."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+logger = logging.getLogger(__name__)
+
+# The exact install line for every optional dependency, so a missing one says how to get it.
+_INSTALL_HINTS = {
+    "sentence_transformers": "pip install 'macro2micro[macro]'",
+    "sklearn": "pip install 'macro2micro[macro]'",
+    "umap": "pip install 'macro2micro[umap]'",
+    "trl": "pip install 'macro2micro[train]'",
+    "peft": "pip install 'macro2micro[train]'",
+    "accelerate": "pip install 'macro2micro[train]'",
+    "gradio": "pip install 'macro2micro[space]'",
+    "gradio_client": "pip install 'macro2micro[space]'",
+    "pandas": "pip install 'macro2micro[space]'",
+    "matplotlib": "pip install 'macro2micro[space]'",
+    "gguf": "pip install gguf",
+}
+
+
+def require(module: str) -> Any:
+    """Import an optional dependency, or raise an ImportError that gives the install line."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        top = module.split(".")[0]
+        hint = _INSTALL_HINTS.get(top, f"pip install {top}")
+        raise ImportError(f"{module!r} is needed for this step but is not installed: run `{hint}`") from err
+
+
+def cache_dir(*parts: str) -> Path:
+    """The toolkit's cache folder ($MACRO2MICRO_CACHE, else ~/.cache/macro2micro), created on demand."""
+    root = Path(os.environ.get("MACRO2MICRO_CACHE") or Path.home() / ".cache" / "macro2micro")
+    path = root.joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def stable_json(obj: Any) -> str:
+    """Canonical JSON (sorted keys, no whitespace variance) so that equal content hashes equally."""
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def sha256_text(*parts: str) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode("utf-8"))
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+def hash_files(paths: list[Path]) -> str:
+    """sha256 over the names and bytes of files, in sorted order: identity of a local model folder."""
+    h = hashlib.sha256()
+    for path in sorted(paths):
+        h.update(path.name.encode())
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_dir(target: str | os.PathLike, overwrite: bool = True) -> Iterator[Path]:
+    """Yield a temporary sibling folder; on success it replaces ``target`` in one rename.
+
+    If the body raises, the temporary folder is removed and ``target`` is left exactly as it was,
+    so a failed stage never leaves a half-written output behind.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"{target} already exists; pass overwrite=True (--overwrite) to replace it")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if target.exists():
+        old = target.parent / f".{target.name}.old-{os.getpid()}"
+        os.replace(target, old)
+    os.replace(tmp, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write a file through a temporary sibling and a rename, so readers never see half of it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def package_versions(names: tuple[str, ...] = (
+    "macro2micro", "numpy", "scipy", "datasets", "transformers", "tokenizers",
+    "sentence-transformers", "scikit-learn", "nltk", "torch",
+)) -> dict[str, str]:
+    from importlib import metadata
+
+    out = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out

@@ -1,0 +1,37 @@
+"""Test environment: offline, single-threaded, temporary caches, no progress bars.
+
+Environment variables are set before any Hugging Face library is imported.
+"""
+
+import os
+import tempfile
+
+_TMP = tempfile.mkdtemp(prefix="m2m-tests-")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_HOME"] = os.path.join(_TMP, "hf_home")
+os.environ["HF_DATASETS_CACHE"] = os.path.join(_TMP, "hf_datasets")
+os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+# The embedded assets are converted once per machine; tests share the user's cache when present
+# so that a second run is fast, and fall back to a temporary one.
+os.environ.setdefault("MACRO2MICRO_CACHE", os.path.join(_TMP, "m2m_cache"))
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def write_jsonl(tmp_path):
+    """Write records (dicts or raw strings) as a JSONL file and return its path."""
+    import json
+
+    def _write(records, name="data.jsonl"):
+        path = tmp_path / name
+        with open(path, "w", encoding="utf-8") as f:
+            for rec in records:
+                f.write((rec if isinstance(rec, str) else json.dumps(rec)) + "\n")
+        return path
+
+    return _write

