@@ -1,0 +1,1 @@
+"""The Gradio Space that compares subsets' diversity and models' outputs; reads only published artifacts."""
