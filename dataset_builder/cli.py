@@ -1,6 +1,7 @@
 """The ``macro2micro`` console script: one command, one subcommand per stage that works.
 
     macro2micro ingest --corpus data.jsonl --out corpus/
+    macro2micro build --corpus corpus/ --strategies micro_response,random --budget 1000 --out subsets/
     macro2micro demo --out demo_out/
 """
 
@@ -70,6 +71,43 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_build_args(p: argparse.ArgumentParser) -> None:
+    from .assets import DEFAULT_MODEL
+
+    g = p.add_argument_group("ladder")
+    g.add_argument("--strategies", default="micro_response,random",
+                   help="comma-separated strategy names, or all")
+    g.add_argument("--budget", type=int, default=1000, help="N, rows per subset")
+    g.add_argument("--levels", type=int, default=7, help="diversity levels per ladder (>= 2)")
+    g.add_argument("--seed", type=int, default=0)
+    g = p.add_argument_group("micro strategy")
+    g.add_argument("--tokenizer", default=DEFAULT_MODEL,
+                   help="model whose tokenizer defines micro types (path, Hub id), or 'word'")
+    g.add_argument("--low", type=float, default=10, help="fewest occurrences of a mid-band token")
+    g.add_argument("--high", type=float, default=500, help="most occurrences of a mid-band token")
+    g.add_argument("--per-million", action="store_true", help="read --low/--high per million tokens")
+
+
+def build_options(args: argparse.Namespace):
+    from .build import BuildOptions
+
+    knobs = {"tokenizer": args.tokenizer, "low": args.low, "high": args.high, "per_million": args.per_million}
+    return BuildOptions(strategies=[s.strip() for s in args.strategies.split(",") if s.strip()],
+                        budget=args.budget, levels=args.levels, seed=args.seed, knobs=knobs)
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from .build import build_family
+
+    options = build_options(args)  # validate before the slow corpus read
+    ds, _ = load_corpus_from_args(args)
+    manifests = build_family(ds, options, args.out)
+    for m in manifests:
+        print(f"{m['config']:<28} k={m.get('k', '-')!s:>6}  pool={m['pool_size']:>7}  sha256={m['manifest_sha256'][:12]}")
+    print(f"wrote {len(manifests)} configs to {args.out}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -87,6 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="output folder (written atomically)")
     p.set_defaults(func=cmd_ingest)
 
+    p = sub.add_parser("build", help="build diversity ladders (and the random control) as Hub-layout configs")
+    add_corpus_args(p)
+    add_build_args(p)
+    p.add_argument("--out", type=Path, required=True, help="output folder (written atomically)")
+    p.set_defaults(func=cmd_build)
+
     from .demo import add_demo_args
 
     p = sub.add_parser("demo", help="run every stage on the embedded default (offline)")
@@ -100,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    if not args.verbose:
+        import datasets
+
+        datasets.disable_progress_bars()
     from .assets import AssetError
     from .corpus import CorpusError
 

@@ -211,6 +211,9 @@ def _expand_inputs(inputs: Iterable[str | Path]) -> list[str | Path]:
     out: list[str | Path] = []
     for item in inputs:
         path = Path(item)
+        if path.is_dir() and not _is_saved_dataset(path) and _is_saved_dataset(path / "dataset"):
+            out.append(path / "dataset")  # the folder `macro2micro ingest` writes
+            continue
         if path.is_dir() and not _is_saved_dataset(path):
             files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in FILE_SUFFIXES)
             if not files:

@@ -35,3 +35,39 @@ def write_jsonl(tmp_path):
         return path
 
     return _write
+
+
+def make_synthetic_corpus(n: int = 240, seed: int = 0):
+    """A corpus Dataset of Zipf-distributed pseudo-words, so every frequency band is populated."""
+    import numpy as np
+
+    from dataset_builder.corpus import corpus_features
+
+    import datasets
+
+    rng = np.random.default_rng(seed)
+    vocab = [f"w{i}" for i in range(400)]
+    weights = 1.0 / np.arange(1, len(vocab) + 1)
+    weights /= weights.sum()
+
+    def text(length):
+        return " ".join(rng.choice(vocab, size=length, p=weights))
+
+    rows = {"id": [], "source": [], "instruction": [], "response": [], "messages": []}
+    for i in range(n):
+        q, a = text(int(rng.integers(4, 12))), text(int(rng.integers(10, 40)))
+        rows["id"].append(f"s{i:04d}")
+        rows["source"].append("synthetic" if i % 3 else "other")
+        rows["instruction"].append(q)
+        rows["response"].append(a)
+        rows["messages"].append([{"role": "user", "content": q}, {"role": "assistant", "content": a}])
+    return datasets.Dataset.from_dict(rows, features=corpus_features())
+
+
+@pytest.fixture(scope="session")
+def synthetic_corpus():
+    return make_synthetic_corpus()
+
+
+# Micro-strategy knobs for the synthetic corpus: whitespace words, bands sized for ~6K tokens.
+WORD_KNOBS = {"tokenizer": "word", "low": 3, "high": 200}

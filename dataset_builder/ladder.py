@@ -1,0 +1,232 @@
+"""The ladder engine shared by all six strategies: types -> nested pools -> levels -> exactly N samples.
+
+Every strategy hands this module a binary sample x type matrix (scipy CSR, one row per corpus
+row); macro, meso and micro differ only in how a text becomes types. The construction is
+``D_k = union_{i<=k} Pi(C_i)`` of SPEC section 2:
+
+1. :func:`prune` — reverse greedy pruning. Starting from all types, repeatedly drop the type of
+   smallest current support (ties broken by a seeded random key) together with every sample
+   that carries it. The drop order reversed is the admission order; pool ``P_k`` holds the
+   samples all of whose types are among the first ``k`` admitted. Pools are nested.
+2. :func:`level_k` — a diversity level ``p`` in [0, 1] maps to
+   ``k = round(k_min + p (k_max - k_min))``, ``k_min`` the smallest k whose pool holds N samples.
+3. :func:`balanced_sample` — type-aware sampling of exactly N distinct samples of ``P_k`` that
+   spreads the selection evenly over the admitted types, then fills uniformly at random.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+_DEAD = np.iinfo(np.int64).max
+
+
+class PoolTooSmallError(ValueError):
+    """Even the pool of all types holds fewer than N samples."""
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """The nested pools of one type matrix.
+
+    Attributes:
+        order: type indices in admission order (``order[0]`` is admitted first).
+        rank: ``rank[t]`` is the 1-based admission position of type ``t``.
+        entry_k: per sample, the smallest k whose pool holds it; 0 for samples with no type.
+        pool_sizes: ``pool_sizes[k] = |P_k|`` for k = 0..n_types.
+    """
+
+    order: np.ndarray
+    rank: np.ndarray
+    entry_k: np.ndarray
+    pool_sizes: np.ndarray
+
+    @property
+    def n_types(self) -> int:
+        return len(self.order)
+
+    def pool(self, k: int) -> np.ndarray:
+        """Sorted row indices of ``P_k``."""
+        return np.flatnonzero((self.entry_k >= 1) & (self.entry_k <= k))
+
+    def k_min(self, budget: int, what: str = "") -> int:
+        """Smallest k whose pool holds ``budget`` samples; raises PoolTooSmallError if none does."""
+        full = int(self.pool_sizes[-1])
+        if full < budget:
+            raise PoolTooSmallError(
+                f"{what + ': ' if what else ''}budget N={budget} is larger than the pool of all "
+                f"{self.n_types} types ({full} samples carry at least one type); lower --budget "
+                "or loosen the type extraction (e.g. wider token bands, smaller min_cluster_size)")
+        return int(np.searchsorted(self.pool_sizes, budget, side="left"))
+
+
+def as_binary_csr(matrix) -> sp.csr_matrix:
+    """A sample x type matrix as canonical binary CSR (sorted indices, no duplicates, int32)."""
+    m = sp.csr_matrix(matrix, copy=True)
+    m.sum_duplicates()
+    m.eliminate_zeros()
+    m.data = np.ones_like(m.data, dtype=np.int8)
+    m.sort_indices()
+    return m
+
+
+def _gather_rows(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Concatenated ``indices`` of the given CSR (or CSC) rows, vectorized."""
+    starts = indptr[rows]
+    lengths = indptr[rows + 1] - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return indices[:0]
+    offsets = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
+    return indices[offsets + np.arange(total)]
+
+
+def prune(matrix, seed: int | np.random.SeedSequence = 0) -> Ladder:
+    """Reverse greedy pruning: the admission order of types and the nested pools.
+
+    One pass; each sample dies once, so gathering their types costs O(nnz) in all. The type to
+    drop is found by an argmin over a packed (support, tie key) array, and every type whose
+    support is already 0 is dropped in one batch (in tie-key order, as one-by-one would).
+
+    Args:
+        matrix: binary sample x type matrix (anything scipy.sparse accepts).
+        seed: seeds the random tie-break key.
+    """
+    x = as_binary_csr(matrix)
+    n, n_types = x.shape
+    csc = x.tocsc()
+    tie = np.random.default_rng(seed).permutation(n_types).astype(np.int64)
+    support = np.diff(csc.indptr).astype(np.int64)
+    key = support * n_types + tie
+    alive = np.ones(n, dtype=bool)
+    drop_order = np.empty(n_types, dtype=np.int64)
+    pos = 0
+    while pos < n_types:
+        t = int(np.argmin(key))
+        if key[t] < n_types:  # support 0: drop all such types at once, by tie key
+            zero = np.flatnonzero(key < n_types)
+            zero = zero[np.argsort(key[zero], kind="stable")]
+            drop_order[pos:pos + len(zero)] = zero
+            pos += len(zero)
+            key[zero] = _DEAD
+            continue
+        drop_order[pos] = t
+        pos += 1
+        key[t] = _DEAD
+        rows = csc.indices[csc.indptr[t]:csc.indptr[t + 1]]
+        rows = rows[alive[rows]]
+        alive[rows] = False
+        hit = _gather_rows(x.indptr, x.indices, rows)
+        hit = hit[key[hit] != _DEAD]
+        if len(hit):
+            types, counts = np.unique(hit, return_counts=True)
+            key[types] -= counts * n_types
+    order = drop_order[::-1].copy()
+    rank = np.empty(n_types, dtype=np.int64)
+    rank[order] = np.arange(1, n_types + 1)
+    entry_k = np.zeros(n, dtype=np.int64)
+    nonempty = np.diff(x.indptr) > 0
+    if nonempty.any():
+        entry_k[nonempty] = np.maximum.reduceat(rank[x.indices], x.indptr[:-1][nonempty])
+    counts = np.bincount(entry_k, minlength=n_types + 1)
+    counts[0] = 0
+    return Ladder(order=order, rank=rank, entry_k=entry_k, pool_sizes=np.cumsum(counts))
+
+
+def level_names(levels: int) -> list[str]:
+    """Config suffixes of ``levels`` evenly spaced levels: min, 17, 33, 50, 67, 83, max for 7."""
+    if levels < 2:
+        raise ValueError(f"levels={levels}: need at least 2 (min and max)")
+    names = []
+    for i in range(levels):
+        p = i / (levels - 1)
+        names.append("min" if i == 0 else "max" if i == levels - 1 else str(math.floor(100 * p + 0.5)))
+    if len(set(names)) != len(names):
+        raise ValueError(f"levels={levels}: too many levels to name by whole percent")
+    return names
+
+
+def level_k(ladder: Ladder, budget: int, level: float, what: str = "") -> tuple[int, int, int]:
+    """``(k, k_min, k_max)`` of a diversity level in [0, 1] (round half up)."""
+    if not 0.0 <= level <= 1.0:
+        raise ValueError(f"level={level} must lie in [0, 1]")
+    k_min, k_max = ladder.k_min(budget, what), ladder.n_types
+    return math.floor(k_min + level * (k_max - k_min) + 0.5), k_min, k_max
+
+
+def balanced_sample(matrix, pool: np.ndarray, budget: int,
+                    rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    """Exactly ``budget`` distinct rows of ``pool`` spread evenly over the pool's types.
+
+    Rounds: every admitted type at the current lowest coverage (below quota, with samples left)
+    draws one random not-yet-selected sample that carries it; a drawn sample counts for all its
+    types. Types are served in a seeded random order, which decides who is cut when a round would
+    overshoot N. Once every type is covered ``quota = max(1, ceil(N * mean types per sample / k))``
+    times or has run out, the rest is filled uniformly at random from the pool.
+
+    Args:
+        matrix: binary CSR sample x type matrix over the whole corpus.
+        pool: sorted row indices of the pool ``P_k`` (its types are the admitted ones).
+        budget: N.
+        rng: the seeded generator; all randomness comes from it.
+
+    Returns:
+        Sorted selected row indices and stats (quota, balanced and filled counts, coverage).
+    """
+    if len(pool) < budget:
+        raise PoolTooSmallError(f"pool of {len(pool)} samples is smaller than N={budget}")
+    sub = matrix[pool]
+    n_pool, n_types = sub.shape
+    admitted = np.flatnonzero(np.diff(sub.tocsc().indptr) > 0)
+    k = max(len(admitted), 1)
+    quota = max(1, math.ceil(budget * sub.nnz / n_pool / k))
+    csc = sub.tocsc()
+    priority = rng.random(csc.nnz)
+    serve_key = rng.permutation(n_types)
+    selected = np.zeros(n_pool, dtype=bool)
+    coverage = np.zeros(n_types, dtype=np.int64)
+    available = np.diff(csc.indptr).astype(np.int64)
+    is_admitted = np.zeros(n_types, dtype=bool)
+    is_admitted[admitted] = True
+    n_selected = 0
+    while n_selected < budget:
+        need = is_admitted & (coverage < quota) & (available > 0)
+        if not need.any():
+            break
+        low = coverage[need].min()
+        todo = np.flatnonzero(need & (coverage == low))
+        todo = todo[np.argsort(serve_key[todo], kind="stable")]
+        lengths = csc.indptr[todo + 1] - csc.indptr[todo]
+        entries = _gather_rows(csc.indptr, np.arange(csc.nnz), todo)
+        rows = csc.indices[entries]
+        prio = np.where(selected[rows], np.inf, priority[entries])
+        segment = np.repeat(np.arange(len(todo)), lengths)
+        best = np.lexsort((prio, segment))
+        first = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        picks = rows[best[first]]  # one draw per type, in serve order
+        _, keep = np.unique(picks, return_index=True)
+        picks = picks[np.sort(keep)][: budget - n_selected]
+        selected[picks] = True
+        n_selected += len(picks)
+        hit = np.bincount(_gather_rows(sub.indptr, sub.indices, picks), minlength=n_types)
+        coverage += hit
+        available -= hit
+    n_balanced = n_selected
+    if n_selected < budget:
+        rest = np.flatnonzero(~selected)
+        selected[rng.choice(rest, size=budget - n_selected, replace=False)] = True
+    chosen = pool[np.flatnonzero(selected)]
+    final_cov = np.bincount(sub[selected].indices, minlength=n_types)[admitted]
+    stats = {
+        "quota": int(quota),
+        "n_balanced": int(n_balanced),
+        "n_filled": int(budget - n_balanced),
+        "types_covered": int((final_cov > 0).sum()),
+        "type_coverage": round(float((final_cov > 0).mean()), 6) if len(admitted) else 0.0,
+        "min_type_count": int(final_cov.min()) if len(admitted) else 0,
+    }
+    return chosen, stats
