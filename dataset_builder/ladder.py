@@ -74,15 +74,20 @@ def as_binary_csr(matrix) -> sp.csr_matrix:
     return m
 
 
-def _gather_rows(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Concatenated ``indices`` of the given CSR (or CSC) rows, vectorized."""
+def _positions(indptr: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Positions in ``indices``/``data`` of the given CSR (or CSC) rows, concatenated, vectorized."""
     starts = indptr[rows]
     lengths = indptr[rows + 1] - starts
     total = int(lengths.sum())
     if total == 0:
-        return indices[:0]
+        return np.zeros(0, dtype=np.int64)
     offsets = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
-    return indices[offsets + np.arange(total)]
+    return offsets + np.arange(total)
+
+
+def _gather_rows(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Concatenated ``indices`` of the given CSR (or CSC) rows."""
+    return indices[_positions(indptr, rows)]
 
 
 def prune(matrix, seed: int | np.random.SeedSequence = 0) -> Ladder:
@@ -107,6 +112,7 @@ def prune(matrix, seed: int | np.random.SeedSequence = 0) -> Ladder:
     pos = 0
     while pos < n_types:
         t = int(np.argmin(key))
+        # Dead types sit near _DEAD (decrements cannot bring them near live keys).
         if key[t] < n_types:  # support 0: drop all such types at once, by tie key
             zero = np.flatnonzero(key < n_types)
             zero = zero[np.argsort(key[zero], kind="stable")]
@@ -120,11 +126,10 @@ def prune(matrix, seed: int | np.random.SeedSequence = 0) -> Ladder:
         rows = csc.indices[csc.indptr[t]:csc.indptr[t + 1]]
         rows = rows[alive[rows]]
         alive[rows] = False
-        hit = _gather_rows(x.indptr, x.indices, rows)
-        hit = hit[key[hit] != _DEAD]
-        if len(hit):
-            types, counts = np.unique(hit, return_counts=True)
-            key[types] -= counts * n_types
+        if len(rows):
+            hit = _gather_rows(x.indptr, x.indices, rows)
+            np.subtract.at(key, hit, n_types)  # dead types stay far above every live key
+
     order = drop_order[::-1].copy()
     rank = np.empty(n_types, dtype=np.int64)
     rank[order] = np.arange(1, n_types + 1)
@@ -163,7 +168,8 @@ def balanced_sample(matrix, pool: np.ndarray, budget: int,
     """Exactly ``budget`` distinct rows of ``pool`` spread evenly over the pool's types.
 
     Rounds: every admitted type at the current lowest coverage (below quota, with samples left)
-    draws one random not-yet-selected sample that carries it; a drawn sample counts for all its
+    draws one not-yet-selected sample that carries it, the first in a seeded random order of the
+    pool; a drawn sample counts for all its
     types. Types are served in a seeded random order, which decides who is cut when a round would
     overshoot N. Once every type is covered ``quota = max(1, ceil(N * mean types per sample / k))``
     times or has run out, the rest is filled uniformly at random from the pool.
@@ -181,33 +187,35 @@ def balanced_sample(matrix, pool: np.ndarray, budget: int,
         raise PoolTooSmallError(f"pool of {len(pool)} samples is smaller than N={budget}")
     sub = matrix[pool]
     n_pool, n_types = sub.shape
-    admitted = np.flatnonzero(np.diff(sub.tocsc().indptr) > 0)
+    # One random order of the pool's samples; the CSC of the row-permuted matrix then lists every
+    # type's carriers in that random order (a counting sort, O(nnz)). A type's draw is its first
+    # carrier not yet selected: a pointer per type that only moves forward.
+    perm = rng.permutation(n_pool)
+    csc = sub[perm].tocsc()
+    carriers = perm[csc.indices]
+    ptr = csc.indptr[:-1].astype(np.int64)
+    available = np.diff(csc.indptr).astype(np.int64)
+    admitted = np.flatnonzero(available > 0)
     k = max(len(admitted), 1)
     quota = max(1, math.ceil(budget * sub.nnz / n_pool / k))
-    csc = sub.tocsc()
-    priority = rng.random(csc.nnz)
     serve_key = rng.permutation(n_types)
     selected = np.zeros(n_pool, dtype=bool)
     coverage = np.zeros(n_types, dtype=np.int64)
-    available = np.diff(csc.indptr).astype(np.int64)
-    is_admitted = np.zeros(n_types, dtype=bool)
-    is_admitted[admitted] = True
     n_selected = 0
     while n_selected < budget:
-        need = is_admitted & (coverage < quota) & (available > 0)
+        need = (coverage < quota) & (available > 0)
         if not need.any():
             break
         low = coverage[need].min()
         todo = np.flatnonzero(need & (coverage == low))
         todo = todo[np.argsort(serve_key[todo], kind="stable")]
-        lengths = csc.indptr[todo + 1] - csc.indptr[todo]
-        entries = _gather_rows(csc.indptr, np.arange(csc.nnz), todo)
-        rows = csc.indices[entries]
-        prio = np.where(selected[rows], np.inf, priority[entries])
-        segment = np.repeat(np.arange(len(todo)), lengths)
-        best = np.lexsort((prio, segment))
-        first = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-        picks = rows[best[first]]  # one draw per type, in serve order
+        pos = ptr[todo]
+        stale = np.flatnonzero(selected[carriers[pos]])
+        while len(stale):  # skip carriers already drawn through another type
+            pos[stale] += 1
+            stale = stale[selected[carriers[pos[stale]]]]
+        ptr[todo] = pos
+        picks = carriers[pos]  # one draw per type, in serve order
         _, keep = np.unique(picks, return_index=True)
         picks = picks[np.sort(keep)][: budget - n_selected]
         selected[picks] = True

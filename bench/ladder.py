@@ -1,0 +1,168 @@
+"""Benchmark of the ladder engine (not a test): speed against a plain-Python reference, full-scale time, memory.
+
+    python bench/ladder.py                 # synthetic runs only
+    python bench/ladder.py --embedded      # plus the micro_response ladder of the embedded corpus
+
+1. A size the reference can finish (default 15,000 samples x 2,500 types): the plain-Python
+   sample-greedy loop below vs ``dataset_builder.ladder``; both build all 7 levels.
+2. The paper's scale: 117,000 samples, 12,000 Zipf-distributed types, ~20 types per sample,
+   N = 10,000: pruning plus 7 levels of balanced sampling, engine only.
+Peak memory is the process's maximum resident set (numpy and scipy included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from dataset_builder.ladder import as_binary_csr, balanced_sample, level_k, prune  # noqa: E402
+
+
+def synthetic(n: int, n_types: int, per_sample: int, seed: int = 0) -> sp.csr_matrix:
+    """Zipf-distributed types (exponent 1), ``per_sample`` draws per sample, duplicates merged."""
+    rng = np.random.default_rng(seed)
+    p = 1.0 / np.arange(1, n_types + 1)
+    p /= p.sum()
+    cols = rng.choice(n_types, size=n * per_sample, p=p)
+    rows = np.repeat(np.arange(n), per_sample)
+    return as_binary_csr(sp.csr_matrix((np.ones(len(cols), dtype=np.int8), (rows, cols)), shape=(n, n_types)))
+
+
+def reference(x: sp.csr_matrix, budget: int, levels: int, seed: int) -> list[list[int]]:
+    """The straightforward implementation: Python lists and loops, one sample and one type at a time."""
+    n, n_types = x.shape
+    rows = [x.indices[x.indptr[i]:x.indptr[i + 1]].tolist() for i in range(n)]
+    cols = [[] for _ in range(n_types)]
+    for i, r in enumerate(rows):
+        for t in r:
+            cols[t].append(i)
+    rnd = random.Random(seed)
+    tie = list(range(n_types))
+    rnd.shuffle(tie)
+    support = [len(c) for c in cols]
+    alive = [True] * n
+    alive_types = set(range(n_types))
+    drop = []
+    while alive_types:
+        t = min(alive_types, key=lambda u: (support[u], tie[u]))
+        alive_types.remove(t)
+        drop.append(t)
+        for s in cols[t]:
+            if alive[s]:
+                alive[s] = False
+                for u in rows[s]:
+                    support[u] -= 1
+    rank = {t: i + 1 for i, t in enumerate(reversed(drop))}
+    entry = [max(rank[t] for t in r) if r else 0 for r in rows]
+    sizes = [0] * (n_types + 1)
+    for e in entry:
+        if e:
+            sizes[e] += 1
+    for k in range(1, n_types + 1):
+        sizes[k] += sizes[k - 1]
+    k_min = next(k for k in range(n_types + 1) if sizes[k] >= budget)
+    out = []
+    for i in range(levels):
+        k = math.floor(k_min + i / (levels - 1) * (n_types - k_min) + 0.5)
+        pool = [s for s in range(n) if 1 <= entry[s] <= k]
+        admitted = {t for s in pool for t in rows[s]}
+        quota = max(1, math.ceil(budget * sum(len(rows[s]) for s in pool) / len(pool) / len(admitted)))
+        cover = {t: 0 for t in admitted}
+        chosen: set[int] = set()
+        carriers = {t: [s for s in cols[t] if 1 <= entry[s] <= k] for t in admitted}
+        while len(chosen) < budget:
+            todo = [t for t in admitted if cover[t] < quota and any(s not in chosen for s in carriers[t])]
+            if not todo:
+                break
+            t = min(todo, key=lambda u: (cover[u], tie[u]))
+            s = rnd.choice([s for s in carriers[t] if s not in chosen])
+            chosen.add(s)
+            for u in rows[s]:
+                cover[u] += 1
+        rest = [s for s in pool if s not in chosen]
+        chosen |= set(rnd.sample(rest, budget - len(chosen)))
+        out.append(sorted(chosen))
+    return out
+
+
+def engine(x: sp.csr_matrix, budget: int, levels: int, seed: int) -> tuple[list[np.ndarray], dict]:
+    t0 = time.perf_counter()
+    ladder = prune(x, seed)
+    t1 = time.perf_counter()
+    out = []
+    for i in range(levels):
+        k, _, _ = level_k(ladder, budget, i / (levels - 1))
+        idx, _ = balanced_sample(x, ladder.pool(k), budget, np.random.default_rng([seed, i]))
+        out.append(idx)
+    t2 = time.perf_counter()
+    return out, {"prune_s": round(t1 - t0, 3), "sample_7_levels_s": round(t2 - t1, 3), "total_s": round(t2 - t0, 3)}
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--small", default="15000x2500", help="reference size, SAMPLESxTYPES")
+    ap.add_argument("--full", default="117000x12000", help="full size, SAMPLESxTYPES")
+    ap.add_argument("--per-sample", type=int, default=20)
+    ap.add_argument("--budget", type=int, default=10_000)
+    ap.add_argument("--embedded", action="store_true", help="also time the embedded corpus's micro ladder")
+    ap.add_argument("--json", type=Path, default=None, help="write the figures here too")
+    args = ap.parse_args()
+    results: dict = {}
+
+    n, t = map(int, args.small.split("x"))
+    x = synthetic(n, t, args.per_sample, seed=1)
+    small_budget = max(1, n // 12)
+    start = time.perf_counter()
+    reference(x, small_budget, 7, 0)
+    ref_s = time.perf_counter() - start
+    engine(x, small_budget, 7, 0)  # warm-up (imports, allocator)
+    _, eng = engine(x, small_budget, 7, 0)
+    results["small"] = {"samples": n, "types": t, "nnz": int(x.nnz), "budget": small_budget,
+                        "reference_s": round(ref_s, 3), "engine": eng, "speedup": round(ref_s / eng["total_s"], 1)}
+    print(json.dumps(results["small"]), flush=True)
+
+    n, t = map(int, args.full.split("x"))
+    start = time.perf_counter()
+    x = synthetic(n, t, args.per_sample, seed=2)
+    gen_s = time.perf_counter() - start
+    _, eng = engine(x, args.budget, 7, 0)
+    results["full"] = {"samples": n, "types": int((np.diff(x.tocsc().indptr) > 0).sum()), "nnz": int(x.nnz),
+                       "mean_types_per_sample": round(x.nnz / n, 2), "budget": args.budget,
+                       "generate_s": round(gen_s, 2), "engine": eng, "peak_rss_mb": round(peak_mb(), 1)}
+    print(json.dumps(results["full"]), flush=True)
+
+    if args.embedded:
+        from dataset_builder.assets import DEFAULT_CORPUS, resolve_corpus
+        from dataset_builder.corpus import CorpusOptions, load_corpus
+        from dataset_builder.strategies import get_strategy
+
+        ds, _ = load_corpus(resolve_corpus(DEFAULT_CORPUS), CorpusOptions(max_instruction_chars=4000,
+                                                                          max_response_chars=8000))
+        strategy = get_strategy("micro_response")
+        start = time.perf_counter()
+        strategy.fit(ds, 0)
+        fit_s = time.perf_counter() - start
+        _, eng = engine(strategy.types_, 1000, 7, 0)
+        results["embedded"] = {"rows": len(ds), "types": strategy.types_.shape[1], "nnz": int(strategy.types_.nnz),
+                               "features_s(tokenize or cache)": round(fit_s, 2), "engine": eng}
+        print(json.dumps(results["embedded"]), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
