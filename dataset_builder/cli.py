@@ -2,6 +2,7 @@
 
     macro2micro ingest --corpus data.jsonl --out corpus/
     macro2micro build --corpus corpus/ --strategies micro_response,random --budget 1000 --out subsets/
+    macro2micro publish --corpus corpus/ --subsets subsets/ --out repo/ [--repo-id org/name]
     macro2micro demo --out demo_out/
 """
 
@@ -108,6 +109,48 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_publish_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("metrics")
+    g.add_argument("--embedder", default="embedded:all-minilm-l6-v2",
+                   help="sentence-embedding model for embedding_distance (path, Hub id), or none")
+    g.add_argument("--max-seq-length", type=int, default=128, help="embedding truncation (word pieces)")
+    g.add_argument("--self-bleu-sample", type=int, default=200, help="texts per side sampled for Self-BLEU")
+    g.add_argument("--bootstrap", type=int, default=0, help="bootstrap resamples for 95%% intervals (0: none)")
+    g = p.add_argument_group("Hub")
+    g.add_argument("--repo-id", default=None, help="org/name of the dataset repo; upload when given")
+    g.add_argument("--private", action="store_true", help="create the repo private")
+    g.add_argument("--dry-run", action="store_true", help="write and check the folder, upload nothing")
+    g.add_argument("--license", default="other", help="licence id for the card (of the source corpus)")
+
+
+def metric_options(args: argparse.Namespace):
+    from .hub import MetricOptions
+
+    embedder = None if str(args.embedder).lower() == "none" else args.embedder
+    return MetricOptions(tokenizer=args.tokenizer, embedder=embedder, max_seq_length=args.max_seq_length,
+                         self_bleu_sample=args.self_bleu_sample, bootstrap=args.bootstrap)
+
+
+def publish_repo(corpus, subsets: Path, out: Path, args: argparse.Namespace, source_note: str) -> None:
+    from .hub import compute_metrics, publish_folder, read_build, write_repo_folder
+
+    _, manifests = read_build(subsets)
+    metrics = compute_metrics(corpus, manifests, metric_options(args))
+    repo_id = args.repo_id or "your-org/macro2micro-subsets"
+    write_repo_folder(corpus, subsets, out, metrics, repo_id=repo_id, license=args.license,
+                      source_note=source_note)
+    print(f"wrote the dataset repo folder {out} ({len(manifests) + 1} configs, each loaded back with load_dataset)")
+    if args.repo_id:
+        print(publish_folder(out, args.repo_id, private=args.private, dry_run=args.dry_run))
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    options_check = metric_options(args)  # noqa: F841  validate before the slow corpus read
+    corpus, _ = load_corpus_from_args(args)
+    publish_repo(corpus, args.subsets, args.out, args, source_note=args.source_note)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -130,6 +173,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_build_args(p)
     p.add_argument("--out", type=Path, required=True, help="output folder (written atomically)")
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("publish", help="score every config and write (and upload) the Hub dataset repo folder")
+    add_corpus_args(p)
+    p.add_argument("--subsets", type=Path, required=True, help="folder written by `macro2micro build`")
+    p.add_argument("--out", type=Path, required=True, help="the repo folder to write (atomically)")
+    p.add_argument("--tokenizer", default="embedded:smollm2-135m-instruct",
+                   help="model whose tokenizer counts mean_length and token_entropy")
+    p.add_argument("--source-note", default="See the licence of the source corpus.",
+                   help="the card's paragraph on the source data and its licence")
+    add_publish_args(p)
+    p.set_defaults(func=cmd_publish)
 
     from .demo import add_demo_args
 

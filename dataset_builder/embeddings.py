@@ -1,0 +1,90 @@
+"""Sentence embeddings of one corpus side, normalized, batched, GPU when present, cached on disk.
+
+Shared by the macro strategy (clusters of embeddings) and the ``embedding_distance`` metric.
+The cache key is the corpus side's fingerprint plus the model's identity (path hash or Hub
+revision) and ``max_seq_length``; vectors are stored as float16 by default (half the disk, and
+cosine similarities change by about 1e-3).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from .utils import cache_dir, hash_files, require, sha256_text
+
+logger = logging.getLogger(__name__)
+
+_MODELS: dict[tuple, object] = {}
+
+
+def load_embedder(spec: str, device: str | None = None, max_seq_length: int | None = None):
+    """A SentenceTransformer from a local path, Hub id or the embedded default (memoized)."""
+    from .assets import resolve_embedder
+
+    key = (spec, device, max_seq_length)
+    if key not in _MODELS:
+        st = require("sentence_transformers")
+        if device is None:
+            import torch
+
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        model = st.SentenceTransformer(resolve_embedder(spec), device=device)
+        if max_seq_length:
+            model.max_seq_length = max_seq_length
+        _MODELS[key] = model
+    return _MODELS[key]
+
+
+def embedder_identity(spec: str, model) -> dict:
+    """Name, where it was loaded from, and a revision or a hash of its weights files."""
+    from .assets import hub_id, resolve_embedder
+
+    path = Path(resolve_embedder(spec))
+    ident = {"name": hub_id(spec), "max_seq_length": int(model.max_seq_length),
+             "dimension": int(model.get_embedding_dimension()
+                              if hasattr(model, "get_embedding_dimension")
+                              else model.get_sentence_embedding_dimension())}
+    if path.is_dir():
+        ident["files_sha256"] = hash_files([p for p in path.glob("*.safetensors")] +
+                                           [p for p in path.glob("*.json")])[:16]
+    else:
+        revision = getattr(model, "model_card_data", None)
+        ident["revision"] = getattr(revision, "base_model_revision", None) or "unknown"
+    return ident
+
+
+def embed_texts(texts: list[str], spec: str, fingerprint: str | None = None, batch_size: int = 64,
+                max_seq_length: int | None = 256, dtype: str = "float16", device: str | None = None,
+                use_cache: bool = True) -> tuple[np.ndarray, dict]:
+    """Normalized embeddings of ``texts`` (rows in order) and the model's identity.
+
+    Args:
+        texts: one side of the corpus.
+        spec: embedding model (local path, Hub id or ``embedded:all-minilm-l6-v2``).
+        fingerprint: content key of ``texts``; without it nothing is cached.
+        batch_size: texts per forward pass.
+        max_seq_length: truncate longer texts to this many word pieces (None: the model's own).
+        dtype: ``float16`` or ``float32`` for the cache and the returned array.
+        device: ``cpu``, ``cuda``; default: cuda when available.
+    """
+    if dtype not in ("float16", "float32"):
+        raise ValueError(f"dtype={dtype!r}; valid: float16, float32")
+    model = load_embedder(spec, device, max_seq_length)
+    ident = embedder_identity(spec, model)
+    cache_file = None
+    if use_cache and fingerprint:
+        key = sha256_text(fingerprint, repr(sorted(ident.items())), dtype)[:24]
+        cache_file = cache_dir("features", "embeddings") / f"{key}.npy"
+        if cache_file.exists():
+            logger.info("embeddings from cache %s", cache_file.name)
+            return np.load(cache_file), ident
+    vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                           show_progress_bar=len(texts) > 2000).astype(dtype)
+    if cache_file is not None:
+        tmp = cache_file.with_name(cache_file.stem + ".tmp.npy")
+        np.save(tmp, vectors)
+        tmp.replace(cache_file)
+    return vectors, ident

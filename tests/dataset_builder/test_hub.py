@@ -1,0 +1,108 @@
+import json
+
+import pytest
+
+from dataset_builder.build import BuildOptions, build_family
+from dataset_builder.hub import MetricOptions, compute_metrics, publish_folder, read_build, write_repo_folder
+from tests.conftest import WORD_KNOBS
+
+
+@pytest.fixture(scope="module")
+def repo(synthetic_corpus, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("hub")
+    build_family(synthetic_corpus, BuildOptions(strategies=["micro_response", "random"], budget=30, levels=3,
+                                                knobs=WORD_KNOBS), tmp / "subsets")
+    _, manifests = read_build(tmp / "subsets")
+    metrics = compute_metrics(synthetic_corpus, manifests, MetricOptions(tokenizer="word", embedder=None,
+                                                                         self_bleu_sample=20))
+    write_repo_folder(synthetic_corpus, tmp / "subsets", tmp / "repo", metrics, repo_id="org/ladders",
+                      license="mit", existing_card={"foreign_key": "kept", "license": "apache-2.0"})
+    return tmp / "repo", metrics
+
+
+def test_every_config_loads_with_load_dataset(repo):
+    import datasets
+
+    folder, _ = repo
+    names = datasets.get_dataset_config_names(str(folder))
+    assert names == ["full", "micro_response_min", "micro_response_50", "micro_response_max", "random"]
+    assert datasets.get_dataset_default_config_name(str(folder)) == "full"
+    ds = datasets.load_dataset(str(folder), "micro_response_max", split="train")
+    assert len(ds) == 30 and ds[0]["messages"][1]["role"] == "assistant"
+    assert len(datasets.load_dataset(str(folder), split="train")) == 240
+    manifest = json.loads((folder / "manifests/micro_response_max.json").read_text())
+    assert manifest["selected_ids"] == list(ds["id"])
+
+
+def test_card_metadata_round_trip(repo):
+    from huggingface_hub import DatasetCard
+
+    folder, metrics = repo
+    card = DatasetCard.load(str(folder / "README.md"))
+    dm = card.data["diversity_metrics"]
+    assert set(dm) == {"full", "micro_response_min", "micro_response_50", "micro_response_max", "random"}
+    assert dm["micro_response_50"]["response"] == metrics["micro_response_50"]["response"]
+    assert dm["micro_response_max"]["k"] == metrics["micro_response_max"]["k"]
+    assert card.data["foreign_key"] == "kept"  # foreign metadata survives
+    assert card.data["license"] == "mit"  # our keys win
+    assert "| `micro_response_max` |" in card.text and 'load_dataset("org/ladders", "micro_response_max"' in card.text
+    assert json.loads((folder / "metrics/diversity.json").read_text()) == metrics
+
+
+def test_metrics_refuse_a_different_corpus(repo, synthetic_corpus, tmp_path):
+    from tests.conftest import make_synthetic_corpus
+
+    folder, _ = repo
+    _, manifests = read_build(folder.parent / "subsets")
+    with pytest.raises(ValueError, match="was built from corpus .* not the given corpus"):
+        compute_metrics(make_synthetic_corpus(n=50, seed=3), manifests, MetricOptions(tokenizer="word", embedder=None))
+
+
+def test_read_build_names_missing_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no build.json"):
+        read_build(tmp_path)
+
+
+def test_publish_merges_remote_card_and_uploads_once(repo, monkeypatch, tmp_path):
+    import shutil
+
+    import huggingface_hub
+    from huggingface_hub import DatasetCard
+
+    folder, _ = repo
+    local = tmp_path / "repo"
+    shutil.copytree(folder, local)
+    calls = []
+    remote = DatasetCard("---\nlicense: mit\nremote_only: yes-please\n---\nold body\n")
+    real_load = DatasetCard.load.__func__
+
+    def fake_load(cls, repo_id_or_path, **kw):
+        if kw.get("repo_type") == "dataset" and repo_id_or_path == "org/ladders":
+            return remote
+        return real_load(cls, repo_id_or_path, **kw)
+
+    monkeypatch.setattr(DatasetCard, "load", classmethod(fake_load))
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda self, *a, **kw: calls.append(("create", a, kw)))
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder",
+                        lambda self, **kw: calls.append(("upload", kw)) or "https://hub/commit/1")
+    assert publish_folder(local, "org/ladders", private=True) == "https://hub/commit/1"
+    assert [c[0] for c in calls] == ["create", "upload"]
+    assert calls[0][2] == {"repo_type": "dataset", "private": True, "exist_ok": True}
+    assert calls[1][1]["folder_path"] == str(local) and calls[1][1]["repo_type"] == "dataset"
+    merged = DatasetCard.load(str(local / "README.md"))
+    assert merged.data["remote_only"] == "yes-please" and "diversity_metrics" in merged.data.to_dict()
+    assert "dry run: would upload" in publish_folder(local, "org/ladders", dry_run=True)
+    assert len(calls) == 2
+
+
+def test_embedding_metric_with_the_embedded_model(synthetic_corpus):
+    import numpy as np
+
+    from dataset_builder.embeddings import embed_texts
+
+    texts = ["How do I bake bread?", "What is a recipe for baking bread?", "Explain quantum entanglement."]
+    emb, ident = embed_texts(texts, "embedded:all-minilm-l6-v2", use_cache=False)
+    assert emb.shape == (3, 384) and ident["name"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert np.allclose(np.linalg.norm(emb.astype(np.float32), axis=1), 1, atol=2e-3)
+    cos = emb.astype(np.float32) @ emb.astype(np.float32).T
+    assert cos[0, 1] > 0.7 > 0.3 > cos[0, 2]
