@@ -72,13 +72,19 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_build_args(p: argparse.ArgumentParser) -> None:
+def add_embedder_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("sentence embeddings (macro types, meso tag merging, embedding_distance)")
+    g.add_argument("--embedder", default="embedded:all-minilm-l6-v2",
+                   help="sentence-embedding model (path, Hub id), or none")
+    g.add_argument("--max-seq-length", type=int, default=128, help="embedding truncation (word pieces)")
+
+
+def add_build_args(p: argparse.ArgumentParser, strategies: str = "micro_response,random", budget: int = 1000) -> None:
     from .assets import DEFAULT_MODEL
 
     g = p.add_argument_group("ladder")
-    g.add_argument("--strategies", default="micro_response,random",
-                   help="comma-separated strategy names, or all")
-    g.add_argument("--budget", type=int, default=1000, help="N, rows per subset")
+    g.add_argument("--strategies", default=strategies, help="comma-separated strategy names, or all")
+    g.add_argument("--budget", type=int, default=budget, help="N, rows per subset")
     g.add_argument("--levels", type=int, default=7, help="diversity levels per ladder (>= 2)")
     g.add_argument("--seed", type=int, default=0)
     g = p.add_argument_group("micro strategy")
@@ -87,14 +93,48 @@ def add_build_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--low", type=float, default=10, help="fewest occurrences of a mid-band token")
     g.add_argument("--high", type=float, default=500, help="most occurrences of a mid-band token")
     g.add_argument("--per-million", action="store_true", help="read --low/--high per million tokens")
+    g = p.add_argument_group("macro strategy")
+    g.add_argument("--reducer", default="umap", choices=["umap", "pca", "none"])
+    g.add_argument("--n-components", type=int, default=5)
+    g.add_argument("--min-cluster-size", type=int, default=10)
+    g.add_argument("--cluster-selection", default="eom", choices=["eom", "leaf"])
+    g = p.add_argument_group("meso strategy")
+    g.add_argument("--tagger", default="offline", choices=["offline", "openai", "transformers"])
+    g.add_argument("--tagger-model", default=None, help="served model name (openai) or model path / Hub id")
+    g.add_argument("--tagger-url", default=None, help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1")
+    g.add_argument("--alpha", type=int, default=2, help="drop raw tags seen fewer times")
+    g.add_argument("--merge-threshold", type=float, default=0.9, help="merge tags at least this cosine-similar")
+    add_embedder_args(p)
 
 
 def build_options(args: argparse.Namespace):
     from .build import BuildOptions
 
-    knobs = {"tokenizer": args.tokenizer, "low": args.low, "high": args.high, "per_million": args.per_million}
-    return BuildOptions(strategies=[s.strip() for s in args.strategies.split(",") if s.strip()],
-                        budget=args.budget, levels=args.levels, seed=args.seed, knobs=knobs)
+    knobs = {"tokenizer": args.tokenizer, "low": args.low, "high": args.high, "per_million": args.per_million,
+             "embedder": args.embedder, "max_seq_length": args.max_seq_length, "reducer": args.reducer,
+             "n_components": args.n_components, "min_cluster_size": args.min_cluster_size,
+             "cluster_selection": args.cluster_selection, "tagger": args.tagger, "tagger_model": args.tagger_model,
+             "tagger_url": args.tagger_url, "alpha": args.alpha, "merge_threshold": args.merge_threshold}
+    options = BuildOptions(strategies=[s.strip() for s in args.strategies.split(",") if s.strip()],
+                           budget=args.budget, levels=args.levels, seed=args.seed, knobs=knobs)
+    from .strategies import get_strategy
+
+    for name in options.strategies:  # constructors validate their knobs: fail before any slow step
+        get_strategy(name, **knobs)
+    return options
+
+
+def cmd_tag_plan(args: argparse.Namespace) -> int:
+    """Dry run of the LLM tagger: calls and tokens it would spend."""
+    from .strategies import get_strategy
+
+    ds, _ = load_corpus_from_args(args)
+    for side in ("instruction", "response"):
+        strategy = get_strategy(f"meso_{side}", **build_options(args).knobs)
+        tagger = strategy.make_tagger()
+        plan = tagger.plan(list(ds[side])) if hasattr(tagger, "plan") else {"calls": 0, "note": "offline tagger"}
+        print(f"meso_{side}: {json.dumps(plan)}")
+    return 0
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -111,9 +151,6 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def add_publish_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("metrics")
-    g.add_argument("--embedder", default="embedded:all-minilm-l6-v2",
-                   help="sentence-embedding model for embedding_distance (path, Hub id), or none")
-    g.add_argument("--max-seq-length", type=int, default=128, help="embedding truncation (word pieces)")
     g.add_argument("--self-bleu-sample", type=int, default=200, help="texts per side sampled for Self-BLEU")
     g.add_argument("--bootstrap", type=int, default=0, help="bootstrap resamples for 95%% intervals (0: none)")
     g = p.add_argument_group("Hub")
@@ -182,8 +219,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="model whose tokenizer counts mean_length and token_entropy")
     p.add_argument("--source-note", default="See the licence of the source corpus.",
                    help="the card's paragraph on the source data and its licence")
+    add_embedder_args(p)
     add_publish_args(p)
     p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser("tag-plan", help="dry run of the LLM tagger: the calls and tokens it would spend")
+    add_corpus_args(p)
+    add_build_args(p, strategies="meso_instruction,meso_response")
+    p.set_defaults(func=cmd_tag_plan)
 
     from .demo import add_demo_args
 

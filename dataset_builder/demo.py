@@ -27,16 +27,9 @@ def add_demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-instruction-chars", type=int, default=4000,
                    help="drop longer instructions (ShareGPT holds pasted documents)")
     p.add_argument("--max-response-chars", type=int, default=8000)
-    p.add_argument("--strategies", default="all", help="strategies to build (comma-separated, or all)")
-    p.add_argument("--budget", type=int, default=500, help="N, rows per subset")
-    p.add_argument("--levels", type=int, default=7)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--tokenizer", default="embedded:smollm2-135m-instruct")
-    p.add_argument("--low", type=float, default=10)
-    p.add_argument("--high", type=float, default=500)
-    p.add_argument("--per-million", action="store_true")
-    from .cli import add_publish_args
+    from .cli import add_build_args, add_publish_args
 
+    add_build_args(p, strategies="all", budget=500)
     add_publish_args(p)
 
 

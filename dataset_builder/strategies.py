@@ -231,3 +231,8 @@ def register(name: str, cls: type, **fixed: Any) -> None:
     """Add a strategy to the registry (used by the macro and meso modules)."""
     REGISTRY[name] = lambda **kw: cls(**fixed, **kw)
     _CLASSES[name] = cls
+
+
+# The macro and meso modules register their strategies on import (they import this module).
+from . import macro as _macro  # noqa: E402,F401
+from . import meso as _meso  # noqa: E402,F401

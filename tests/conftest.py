@@ -37,8 +37,17 @@ def write_jsonl(tmp_path):
     return _write
 
 
+TOPICS = {
+    "cooking": "bake bread oven flour recipe dough yeast butter sugar knead".split(),
+    "code": "python function loop variable compile debug class module import error".split(),
+    "space": "planet orbit telescope galaxy star comet rocket moon gravity nebula".split(),
+    "sport": "football match goal referee league coach player stadium score team".split(),
+}
+
+
 def make_synthetic_corpus(n: int = 240, seed: int = 0):
-    """A corpus Dataset of Zipf-distributed pseudo-words, so every frequency band is populated."""
+    """A corpus Dataset with four topics plus Zipf-distributed filler pseudo-words, so frequency
+    bands, semantic clusters and tags are all populated."""
     import numpy as np
 
     from dataset_builder.corpus import corpus_features
@@ -49,15 +58,20 @@ def make_synthetic_corpus(n: int = 240, seed: int = 0):
     vocab = [f"w{i}" for i in range(400)]
     weights = 1.0 / np.arange(1, len(vocab) + 1)
     weights /= weights.sum()
+    topics = list(TOPICS)
 
-    def text(length):
-        return " ".join(rng.choice(vocab, size=length, p=weights))
+    def text(length, topic):
+        words = [str(w) for w in rng.choice(vocab, size=length, p=weights)]
+        for i in range(0, length, 2):
+            words[i] = str(rng.choice(TOPICS[topic]))
+        return " ".join(words)
 
     rows = {"id": [], "source": [], "instruction": [], "response": [], "messages": []}
     for i in range(n):
-        q, a = text(int(rng.integers(4, 12))), text(int(rng.integers(10, 40)))
+        topic = topics[i % len(topics)]
+        q, a = text(int(rng.integers(4, 12)), topic), text(int(rng.integers(10, 40)), topic)
         rows["id"].append(f"s{i:04d}")
-        rows["source"].append("synthetic" if i % 3 else "other")
+        rows["source"].append(topic)
         rows["instruction"].append(q)
         rows["response"].append(a)
         rows["messages"].append([{"role": "user", "content": q}, {"role": "assistant", "content": a}])
@@ -69,5 +83,7 @@ def synthetic_corpus():
     return make_synthetic_corpus()
 
 
-# Micro-strategy knobs for the synthetic corpus: whitespace words, bands sized for ~6K tokens.
-WORD_KNOBS = {"tokenizer": "word", "low": 3, "high": 200}
+# Strategy knobs for the synthetic corpus: whitespace words with bands sized for ~6K tokens;
+# PCA before HDBSCAN (UMAP's numba compilation costs ~20 s); no embedding merge of tags.
+WORD_KNOBS = {"tokenizer": "word", "low": 3, "high": 200, "reducer": "pca", "min_cluster_size": 5,
+              "cluster_selection": "leaf", "merge_threshold": None}

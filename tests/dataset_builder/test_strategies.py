@@ -62,3 +62,5 @@ def test_random_ignores_ladder_knobs_and_manifest_options(synthetic_corpus):
     assert strategy.get_options() == {}
     micro = get_strategy("micro_instruction", **WORD_KNOBS)
     assert micro.get_options() == {"tokenizer": "word", "low": 3, "high": 200, "per_million": False}
+    assert get_strategy("macro_response", **WORD_KNOBS).get_options()["reducer"] == "pca"
+    assert get_strategy("meso_response", **WORD_KNOBS).get_options()["merge_threshold"] is None
