@@ -3,6 +3,7 @@
     macro2micro ingest --corpus data.jsonl --out corpus/
     macro2micro build --corpus corpus/ --strategies micro_response,random --budget 1000 --out subsets/
     macro2micro publish --corpus corpus/ --subsets subsets/ --out repo/ [--repo-id org/name]
+    macro2micro train --dataset repo/ --configs 'micro_response_*,random' --recipe demo --out runs/
     macro2micro demo --out demo_out/
 """
 
@@ -188,6 +189,37 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_train_args(p: argparse.ArgumentParser, configs: str = "micro_response_*,random") -> None:
+    g = p.add_argument_group("training")
+    g.add_argument("--configs", default=configs, help="comma-separated glob patterns of configs to train")
+    g.add_argument("--recipe", default="demo", help="recipe name (demo, llama-2-7b-lora, llama-3-8b-lora) or YAML path")
+    g.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="recipe override, e.g. --set max_steps=8 (repeatable)")
+    g.add_argument("--print-commands", action="store_true", help="print the accelerate launch command per config")
+    g.add_argument("--accelerate-config", default=None, help="accelerate config file for --print-commands")
+
+
+def _overrides(pairs: list[str]) -> list[str]:
+    out = []
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set expects KEY=VALUE, got {pair!r}")
+        out += [f"--{key}", value]
+    return out
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from training.sweep import sweep
+
+    results = sweep(args.dataset, args.configs, args.recipe, args.out, _overrides(args.overrides),
+                    args.print_commands, args.accelerate_config)
+    for config, r in results.items():
+        print(r if args.print_commands and isinstance(r, str) and r != "skipped" else
+              f"{config:<26} {r if isinstance(r, str) else 'loss %.4f, %d steps, %.0f s' % (r['train_loss'], r['steps'], r['train_seconds'])}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -227,6 +259,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_corpus_args(p)
     add_build_args(p, strategies="meso_instruction,meso_response")
     p.set_defaults(func=cmd_tag_plan)
+
+    p = sub.add_parser("train", help="LoRA fine-tune (TRL SFT) one adapter per config; skips finished ones")
+    p.add_argument("--dataset", required=True, help="dataset repo id or local repo folder")
+    p.add_argument("--out", type=Path, default=Path("runs"), help="one adapter folder per config")
+    add_train_args(p)
+    p.set_defaults(func=cmd_train)
 
     from .demo import add_demo_args
 

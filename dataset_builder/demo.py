@@ -3,7 +3,8 @@
 Stages: ingest the bundled ShareGPT corpus (a seeded sample of ``--max-rows`` pairs, so that
 sentence embeddings on a 2-core CPU take minutes) -> build the diversity ladders and the random
 control -> score every config and write the Hub dataset repo folder (a local folder stands in
-for the Hub; ``--repo-id`` uploads it).
+for the Hub; ``--repo-id`` uploads it) -> LoRA adapters of the demo recipe on the micro_response
+ladder and the random control (``--train-all`` for every config).
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ def add_demo_args(p: argparse.ArgumentParser) -> None:
 
     add_build_args(p, strategies="all", budget=500)
     add_publish_args(p)
+    from .cli import add_train_args
+
+    add_train_args(p)
+    p.add_argument("--train-all", action="store_true", help="train every config, not only micro_response + random")
+    p.add_argument("--skip-training", action="store_true", help="stop after the dataset repo folder")
 
 
 def run_demo(args: argparse.Namespace) -> None:
@@ -41,7 +47,7 @@ def run_demo(args: argparse.Namespace) -> None:
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    logger.info("demo 1/3: ingest %s", DEFAULT_CORPUS)
+    logger.info("demo 1/4: ingest %s", DEFAULT_CORPUS)
     options = CorpusOptions(max_instruction_chars=args.max_instruction_chars,
                             max_response_chars=args.max_response_chars)
     ds, report = load_corpus(resolve_corpus(DEFAULT_CORPUS), options)
@@ -58,13 +64,27 @@ def run_demo(args: argparse.Namespace) -> None:
 
     from .cli import build_options
 
-    logger.info("demo 2/3: build %s ladders, N=%d, %d levels", args.strategies, args.budget, args.levels)
+    logger.info("demo 2/4: build %s ladders, N=%d, %d levels", args.strategies, args.budget, args.levels)
     build = build_options(args)
     manifests = build_family(ds, build, out / "subsets")
     for m in manifests:
         print(f"  {m['config']:<26} k={m.get('k', '-')!s:>6}  pool={m['pool_size']:>6}")
 
-    logger.info("demo 3/3: metrics and the dataset repo folder")
+    logger.info("demo 3/4: metrics and the dataset repo folder")
     publish_repo(ds, out / "subsets", out / "hub_dataset", args, source_note=SOURCE_NOTE)
     print(f"demo: load a config with  datasets.load_dataset('{out / 'hub_dataset'}', "
           f"'{next(m['config'] for m in manifests if m['config'].endswith('_max'))}')")
+    if args.skip_training:
+        return
+
+    from training.sweep import sweep
+
+    from .cli import _overrides
+
+    patterns = "*" if args.train_all else args.configs
+    logger.info("demo 4/4: LoRA adapters (recipe %s) for %s", args.recipe, patterns)
+    results = sweep(str(out / "hub_dataset"), patterns, args.recipe, out / "adapters", _overrides(args.overrides))
+    for config, r in results.items():
+        print(f"  {config:<26} " + (r if isinstance(r, str) else f"loss {r['train_loss']:.4f} ({r['steps']} steps, "
+                                                               f"{r['train_seconds']:.0f} s)"))
+    print(f"demo: adapters in {out / 'adapters'} (each with a model card naming its config and metrics)")

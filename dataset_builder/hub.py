@@ -154,6 +154,7 @@ def render_card(info: dict, manifests: dict[str, dict], metrics: dict[str, dict]
         "tags": ["sft", "instruction-tuning", "dataset-diversity", "macro2micro"],
         "pretty_name": f"macro2micro diversity ladders (N={info['options']['budget']})",
         "configs": _configs_yaml(configs),
+        "macro2micro_repo_id": repo_id,  # lets adapter cards trained from a local copy name the Hub repo
         "diversity_metrics": {c: {k: v for k, v in metrics[c].items() if k in ("instruction", "response", "k",
                                                                                  "pool_size", "type_coverage")}
                               for c in configs},
@@ -183,6 +184,21 @@ def render_card(info: dict, manifests: dict[str, dict], metrics: dict[str, dict]
         metric_short=METRIC_SHORT, metric_rows=rows, example_config=example, source_note=source_note)
 
 
+def load_config(repo: str | Path, config: str, split: str = "train"):
+    """``load_dataset(repo, config, split)`` that never serves stale rows for a local folder.
+
+    datasets 5.2 caches a local repo folder under its basename and config name only: a rebuilt
+    folder, or another folder of the same name, is answered from the old cache (seen here). For
+    local folders we re-read the parquet (cheap) and skip the check against the stale split sizes.
+    """
+    import datasets
+
+    if Path(repo).is_dir():
+        return datasets.load_dataset(str(repo), config, split=split, download_mode="force_redownload",
+                                     verification_mode="no_checks")
+    return datasets.load_dataset(str(repo), config, split=split)
+
+
 def validate_folder(folder: str | Path, configs: list[str] | None = None) -> dict[str, int]:
     """Load every config of a repo folder with ``load_dataset``; returns rows per config."""
     import datasets
@@ -191,7 +207,7 @@ def validate_folder(folder: str | Path, configs: list[str] | None = None) -> dic
     names = configs or datasets.get_dataset_config_names(folder)
     out = {}
     for name in names:
-        ds = datasets.load_dataset(folder, name, split="train")
+        ds = load_config(folder, name)
         if ds.column_names != ["id", "source", "instruction", "response", "messages"]:
             raise ValueError(f"{folder}: config {name!r} has columns {ds.column_names}")
         out[name] = len(ds)

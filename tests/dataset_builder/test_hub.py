@@ -106,3 +106,21 @@ def test_embedding_metric_with_the_embedded_model(synthetic_corpus):
     assert np.allclose(np.linalg.norm(emb.astype(np.float32), axis=1), 1, atol=2e-3)
     cos = emb.astype(np.float32) @ emb.astype(np.float32).T
     assert cos[0, 1] > 0.7 > 0.3 > cos[0, 2]
+
+
+def test_load_config_never_serves_a_stale_local_folder(tmp_path):
+    """datasets 5.2 caches local folders by basename + config: a rebuilt or same-named folder
+    would be answered with old rows. hub.load_config re-reads local folders."""
+    import datasets
+
+    from dataset_builder.hub import load_config
+
+    card = "---\nconfigs:\n- config_name: cfg\n  data_files:\n  - split: train\n    path: cfg/train-*\n---\n"
+    for name, n in (("a", 3), ("b", 5)):
+        (tmp_path / name / "repo" / "cfg").mkdir(parents=True)
+        (tmp_path / name / "repo" / "README.md").write_text(card)
+        datasets.Dataset.from_dict({"x": list(range(n))}).to_parquet(str(tmp_path / name / "repo/cfg/train-0.parquet"))
+    assert len(load_config(tmp_path / "a" / "repo", "cfg")) == 3
+    assert len(load_config(tmp_path / "b" / "repo", "cfg")) == 5
+    datasets.Dataset.from_dict({"x": list(range(7))}).to_parquet(str(tmp_path / "a/repo/cfg/train-0.parquet"))
+    assert len(load_config(tmp_path / "a" / "repo", "cfg")) == 7

@@ -1,0 +1,189 @@
+"""Fine-tune (LoRA via PEFT) on one config of a macro2micro dataset repo with TRL's SFTTrainer.
+
+Loss is on assistant tokens only (chat templates with ``{% generation %}`` markers). The same file
+runs under python, accelerate and the console script:
+
+```bash
+# the embedded default on CPU
+python training/sft.py --config training/recipes/demo.yaml \
+    --dataset_name demo_out/hub_dataset --dataset_config micro_response_max --output_dir runs/micro_response_max
+
+# the paper's model on 8 GPUs
+accelerate launch --config_file training/accelerate/multi_gpu.yaml training/sft.py \
+    --config training/recipes/llama-2-7b-lora.yaml \
+    --dataset_name my-org/sft-diversity-10k --dataset_config micro_response_max \
+    --output_dir runs/llama2-micro_response_max --push_to_hub --hub_model_id my-org/llama2-7b-micro_response_max
+
+# one adapter per matching config, skipping finished ones
+macro2micro train --dataset demo_out/hub_dataset --configs 'micro_response_*' --recipe demo --out runs
+```
+
+Every knob is a dataclass field (``ScriptArguments``, TRL's ``SFTConfig`` and ``ModelConfig``)
+read from the YAML recipe and overridden on the command line; unknown keys are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+RECIPES = Path(__file__).resolve().parent / "recipes"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+@dataclass
+class M2MScriptArguments:
+    """What to train on, on top of TRL's ScriptArguments fields.
+
+    Args:
+        dataset_name: dataset repo id or local repo folder (written by ``macro2micro publish``).
+        dataset_config: the config (subset) to train on, e.g. ``micro_response_max``.
+        dataset_train_split: split to train on.
+        dataset_repo_id: the Hub id the model card names as its dataset (default: dataset_name
+            when it is a Hub id, else the repo id recorded in the folder's card).
+        recipe_name: recorded in the model card.
+    """
+
+    dataset_name: str = field(default=None, metadata={"help": "dataset repo id or local repo folder"})
+    dataset_config: str = field(default=None, metadata={"help": "config to train on, e.g. micro_response_max"})
+    dataset_train_split: str = field(default="train", metadata={"help": "split to train on"})
+    dataset_repo_id: str | None = field(default=None, metadata={"help": "Hub id named in the model card"})
+    recipe_name: str | None = field(default=None, metadata={"help": "recipe name for the model card"})
+
+    def __post_init__(self) -> None:
+        if not self.dataset_name or not self.dataset_config:
+            raise ValueError("--dataset_name and --dataset_config are required (e.g. demo_out/hub_dataset "
+                             "and micro_response_max)")
+
+
+def resolve_recipe(recipe: str) -> Path:
+    """A recipe name (``demo``) or path -> the YAML file."""
+    path = Path(recipe)
+    if path.is_file():
+        return path
+    candidate = RECIPES / f"{recipe}.yaml"
+    if candidate.is_file():
+        return candidate
+    valid = sorted(p.stem for p in RECIPES.glob("*.yaml"))
+    raise FileNotFoundError(f"recipe {recipe!r} is neither a file nor one of {', '.join(valid)}")
+
+
+def resolve_chat_template(name: str | None) -> str | None:
+    """A bare template name -> our templates folder, then TRL's; paths and Hub ids pass through."""
+    if not name or os.path.exists(name) or "/" in name:
+        return name
+    for folder in (TEMPLATES, Path(__import__("trl").__file__).parent / "chat_templates"):
+        if (folder / name).is_file():
+            return str(folder / name)
+    raise FileNotFoundError(f"chat template {name!r} not found in {TEMPLATES} or TRL's chat_templates")
+
+
+def make_parser():
+    from trl import ModelConfig, SFTConfig, TrlParser
+
+    return TrlParser((M2MScriptArguments, SFTConfig, ModelConfig))
+
+
+def load_train_dataset(script_args: M2MScriptArguments):
+    from dataset_builder.hub import load_config
+
+    ds = load_config(script_args.dataset_name, script_args.dataset_config, split=script_args.dataset_train_split)
+    if "messages" not in ds.column_names:
+        raise ValueError(f"{script_args.dataset_name}/{script_args.dataset_config} has no 'messages' column "
+                         f"(columns: {ds.column_names})")
+    return ds.select_columns(["messages"])
+
+
+def diversity_card_info(script_args: M2MScriptArguments) -> tuple[str, dict]:
+    """The dataset's Hub id and this config's diversity metrics, read from the dataset card."""
+    from huggingface_hub import DatasetCard
+
+    local = Path(script_args.dataset_name)
+    try:
+        card = DatasetCard.load(str(local / "README.md") if local.is_dir() else script_args.dataset_name,
+                                repo_type="dataset")
+        data = card.data.to_dict()
+    except Exception:  # a dataset without our card: train anyway, with a thinner model card
+        data = {}
+    repo_id = script_args.dataset_repo_id
+    if repo_id is None:
+        repo_id = script_args.dataset_name if not local.exists() else data.get("macro2micro_repo_id", "local")
+    metrics = (data.get("diversity_metrics") or {}).get(script_args.dataset_config, {})
+    return repo_id, metrics
+
+
+def main(script_args: M2MScriptArguments, training_args, model_args) -> dict:
+    """Train one adapter; returns the run's results (also written to train_results.json)."""
+    from peft import PeftModel  # noqa: F401  (fails early with the install hint if peft is missing)
+    from trl import SFTTrainer, get_peft_config
+
+    from dataset_builder.assets import hub_id, resolve_model
+
+    model_spec = model_args.model_name_or_path
+    model_args.model_name_or_path = resolve_model(model_spec)
+    training_args.chat_template_path = resolve_chat_template(training_args.chat_template_path)
+    training_args.model_init_kwargs = {"revision": model_args.model_revision, "dtype": model_args.dtype,
+                                       "attn_implementation": model_args.attn_implementation}
+    train = load_train_dataset(script_args)
+    trainer = SFTTrainer(model=model_args.model_name_or_path, args=training_args, train_dataset=train,
+                         peft_config=get_peft_config(model_args))
+    start = time.perf_counter()
+    result = trainer.train()
+    seconds = time.perf_counter() - start
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    results = {"dataset": script_args.dataset_name, "config": script_args.dataset_config,
+               "base_model": hub_id(model_spec), "recipe": script_args.recipe_name, "rows": len(train),
+               "steps": trainer.state.global_step, "train_loss": round(float(result.training_loss), 6),
+               "first_logged_loss": losses[0] if losses else None, "last_logged_loss": losses[-1] if losses else None,
+               "train_seconds": round(seconds, 2)}
+    if trainer.accelerator.is_main_process:  # only rank 0 writes files
+        out = Path(training_args.output_dir)
+        trainer.save_model(str(out))
+        repo_id, metrics = diversity_card_info(script_args)
+        from training.cards import render_model_card
+
+        render_model_card(results, repo_id, metrics, training_args, model_args).save(str(out / "README.md"))
+        (out / "train_results.json").write_text(json.dumps(results, indent=2))
+        if training_args.push_to_hub:
+            from huggingface_hub import HfApi
+
+            api = HfApi()
+            target = training_args.hub_model_id or out.name
+            api.create_repo(target, private=bool(training_args.hub_private_repo), exist_ok=True)
+            api.upload_folder(repo_id=target, folder_path=str(out), commit_message="macro2micro: LoRA adapter",
+                              ignore_patterns=["checkpoint-*", "*.pt", "training_args.bin"])
+    trainer.accelerator.wait_for_everyone()
+    return results
+
+
+def run(argv: list[str] | None = None) -> dict:
+    """Parse a recipe plus overrides (``--config recipe.yaml --key value ...``) and train."""
+    script_args, training_args, model_args = make_parser().parse_args_and_config(argv)
+    return main(script_args, training_args, model_args)
+
+
+def train_one(recipe: str, dataset: str, config: str, output_dir: str | Path, overrides: list[str] | None = None
+              ) -> dict:
+    """Train one config into ``output_dir`` atomically: a crash leaves no half-finished adapter."""
+    output_dir = Path(output_dir)
+    partial = output_dir.parent / f".{output_dir.name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    recipe_path = resolve_recipe(recipe)
+    results = run(["--config", str(recipe_path), "--dataset_name", str(dataset), "--dataset_config", config,
+                   "--output_dir", str(partial), "--recipe_name", recipe_path.stem, *(overrides or [])])
+    if output_dir.exists():
+        shutil.rmtree(output_dir)
+    os.replace(partial, output_dir)
+    return results
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    run()
