@@ -1,0 +1,99 @@
+"""LLM backends shared by the InsTag tagger and the pairwise judge.
+
+- :class:`OpenAIBackend`: chat completions from any OpenAI-compatible server (vLLM, TGI,
+  llama.cpp server), concurrent requests, errors returned (not raised) so callers can count them;
+- :class:`TransformersBackend`: greedy generation with a local chat model, left-padded batches.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+
+class OpenAIBackend:
+    """Chat completions from any OpenAI-compatible server (vLLM, TGI, llama.cpp server).
+
+    Args:
+        base_url: e.g. ``http://localhost:8000/v1``.
+        model: the served model's name.
+        api_key: sent as a bearer token (default: ``$OPENAI_API_KEY``, else none).
+        max_tokens: reply cap.
+        concurrency: requests in flight at once.
+        timeout: seconds per request.
+    """
+
+    def __init__(self, base_url: str, model: str, api_key: str | None = None, max_tokens: int = 256,
+                 concurrency: int = 8, timeout: float = 120.0, system: str | None = None):
+        self.base_url, self.model = base_url.rstrip("/"), model
+        self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        self.max_tokens, self.concurrency, self.timeout, self.system = max_tokens, concurrency, timeout, system
+
+    def _one(self, prompt: str) -> str:
+        import urllib.request
+
+        messages = ([{"role": "system", "content": self.system}] if self.system else []) + [
+            {"role": "user", "content": prompt}]
+        body = json.dumps({"model": self.model, "messages": messages,
+                           "temperature": 0, "max_tokens": self.max_tokens}).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        req = urllib.request.Request(f"{self.base_url}/chat/completions", data=body, headers=headers)
+        with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+            data = json.loads(resp.read())
+        return data["choices"][0]["message"]["content"]
+
+    def generate(self, prompts: list[str]) -> list[str | Exception]:
+        def call(p):
+            try:
+                return self._one(p)
+            except Exception as err:  # counted as a failure by the tagger, never silently dropped
+                return err
+
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            return list(pool.map(call, prompts))
+
+
+class TransformersBackend:
+    """Greedy generation with a local transformers chat model, in left-padded batches."""
+
+    def __init__(self, model: str, batch_size: int = 8, max_new_tokens: int = 256, device: str | None = None):
+        self.model_spec, self.batch_size, self.max_new_tokens, self.device = model, batch_size, max_new_tokens, device
+        self._loaded = None
+
+    @property
+    def model(self) -> str:
+        return self.model_spec
+
+    def _load(self):
+        if self._loaded is None:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            from .assets import resolve_model
+
+            path = resolve_model(self.model_spec)
+            tok = AutoTokenizer.from_pretrained(path, padding_side="left")
+            if tok.pad_token is None:
+                tok.pad_token = tok.eos_token
+            device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+            model = AutoModelForCausalLM.from_pretrained(path).to(device).eval()
+            self._loaded = (tok, model, device)
+        return self._loaded
+
+    def generate(self, prompts: list[str]) -> list[str | Exception]:
+        import torch
+
+        tok, model, device = self._load()
+        out: list[str | Exception] = []
+        for i in range(0, len(prompts), self.batch_size):
+            chats = [tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
+                                             add_generation_prompt=True) for p in prompts[i:i + self.batch_size]]
+            enc = tok(chats, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+            with torch.no_grad():
+                gen = model.generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=False,
+                                     pad_token_id=tok.pad_token_id)
+            out.extend(tok.batch_decode(gen[:, enc["input_ids"].shape[1]:], skip_special_tokens=True))
+        return out

@@ -1,0 +1,143 @@
+"""The paper's analysis: score against diversity level per strategy, and metric-score correlations.
+
+- :func:`fit_ladder`: ordinary least squares of score on level (level in [0, 1], so the slope is
+  in score points per 100 % diversity), Pearson r, and 95 % intervals (t for the slope, Fisher z
+  for r).
+- :func:`metric_correlations`: per side, Pearson r between each diversity metric of a config and
+  its score, over all configs that have both (the paper's figure 4).
+- :func:`write_report`: JSON, a markdown report and PNG plots (score vs level with fitted lines;
+  the correlation heat map).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from dataset_builder.metrics import METRICS
+
+# SPEC section 7: the paper's scores at 0, 17, 33, 50, 67, 83, 100 % (Llama-2-7B), read off its figures.
+PAPER_SCORES = {
+    ("10K", "micro_response"): [47.7, 52.8, 53.5, 55.0, 56.2, 54.1, 54.3],
+    ("10K", "micro_instruction"): [52.6, 51.5, 52.2, 50.6, 51.0, 49.3, 46.0],
+    ("10K", "meso_instruction"): [45.2, 48.1, 49.4, 48.8, 50.0, 49.2, 52.1],
+    ("30K", "micro_response"): [54.2, 57.1, 59.5, 61.4, 63.3, 62.7, 64.9],
+}
+PAPER_SLOPES = {("10K", "micro_response"): 5.35, ("10K", "micro_instruction"): -5.45,
+                ("10K", "meso_instruction"): 4.93, ("30K", "micro_response"): 10.06}
+
+
+def fit_ladder(levels, scores) -> dict:
+    """OLS slope (points per 100 % diversity), intercept, Pearson r and their 95 % intervals."""
+    from scipy import stats
+
+    x, y = np.asarray(levels, dtype=float), np.asarray(scores, dtype=float)
+    if len(x) != len(y) or len(x) < 3:
+        raise ValueError(f"a ladder fit needs at least 3 (level, score) pairs, got {len(x)} levels and {len(y)} scores")
+    res = stats.linregress(x, y)
+    dof = len(x) - 2
+    t = stats.t.ppf(0.975, dof)
+    out = {"n": len(x), "slope": float(res.slope), "intercept": float(res.intercept), "r": float(res.rvalue),
+           "slope_ci95": [float(res.slope - t * res.stderr), float(res.slope + t * res.stderr)], "p": float(res.pvalue)}
+    if len(x) > 3 and abs(res.rvalue) < 1:
+        z, se = math.atanh(res.rvalue), 1 / math.sqrt(len(x) - 3)
+        out["r_ci95"] = [math.tanh(z - 1.96 * se), math.tanh(z + 1.96 * se)]
+    return out
+
+
+def metric_correlations(metrics: dict[str, dict], scores: dict[str, float]) -> dict[str, dict[str, float | None]]:
+    """Per side, Pearson r of each metric with the score over configs having both."""
+    out: dict[str, dict[str, float | None]] = {}
+    configs = [c for c in scores if c in metrics]
+    for side in ("instruction", "response"):
+        out[side] = {}
+        for m in METRICS:
+            pairs = [(metrics[c][side][m], scores[c]) for c in configs if metrics[c][side].get(m) is not None]
+            if len(pairs) < 3 or np.std([p[0] for p in pairs]) == 0 or np.std([p[1] for p in pairs]) == 0:
+                out[side][m] = None
+                continue
+            a, b = np.array(pairs, dtype=float).T
+            out[side][m] = float(np.corrcoef(a, b)[0, 1])
+    return out
+
+
+def ladder_points(scores: dict[str, float], levels: dict[str, float]) -> dict[str, list[tuple[float, float]]]:
+    """Group config scores by strategy: ``{strategy: [(level, score), ...]}`` sorted by level."""
+    out: dict[str, list[tuple[float, float]]] = {}
+    for config, score in scores.items():
+        if config in levels and levels[config] is not None:
+            strategy = config.rsplit("_", 1)[0]
+            out.setdefault(strategy, []).append((float(levels[config]), float(score)))
+    return {s: sorted(p) for s, p in out.items()}
+
+
+def analyze(scores: dict[str, float], metrics: dict[str, dict]) -> dict:
+    """Fits per strategy and metric correlations from config scores and the repo's metrics."""
+    levels = {c: m.get("level") for c, m in metrics.items()}
+    points = ladder_points(scores, levels)
+    fits = {s: fit_ladder(*zip(*pts)) for s, pts in points.items() if len(pts) >= 3}
+    return {"fits": fits, "points": points, "correlations": metric_correlations(metrics, scores), "scores": scores}
+
+
+def write_report(result: dict, out_dir: str | Path, title: str = "Diversity vs score", note: str = "") -> Path:
+    """``analysis.json``, ``report.md``, ``score_vs_level.png`` and ``correlations.png`` in out_dir."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "analysis.json").write_text(json.dumps(result, indent=1, sort_keys=True))
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for strategy, fit in sorted(result["fits"].items()):
+        pts = result.get("points", {}).get(strategy) or []
+        if pts:
+            x, y = zip(*pts)
+            line = ax.plot(np.array(x) * 100, y, "o", label=f"{strategy} (slope {fit['slope']:+.2f}, r {fit['r']:+.2f})")
+            xs = np.linspace(0, 1, 2)
+            ax.plot(xs * 100, fit["intercept"] + fit["slope"] * xs, "-", color=line[0].get_color(), alpha=0.7)
+    ax.axhline(50, color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("diversity level (%)")
+    ax.set_ylabel("win-rate vs baseline (%)")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "score_vs_level.png", dpi=110)
+    plt.close(fig)
+    corr = result["correlations"]
+    grid = np.array([[np.nan if corr[s][m] is None else corr[s][m] for m in METRICS] for s in ("instruction", "response")])
+    fig, ax = plt.subplots(figsize=(8, 2.6))
+    im = ax.imshow(grid, cmap="RdBu_r", vmin=-1, vmax=1)
+    ax.set_xticks(range(len(METRICS)), METRICS, rotation=30, ha="right", fontsize=8)
+    ax.set_yticks([0, 1], ["instruction", "response"])
+    for i in range(2):
+        for j in range(len(METRICS)):
+            if not np.isnan(grid[i, j]):
+                ax.text(j, i, f"{grid[i, j]:+.2f}", ha="center", va="center", fontsize=8)
+    fig.colorbar(im, ax=ax)
+    ax.set_title("Pearson r between diversity metric and score")
+    fig.tight_layout()
+    fig.savefig(out / "correlations.png", dpi=110)
+    plt.close(fig)
+    lines = [f"# {title}", "", note, "", "| strategy | slope (points / 100 %) | 95 % CI | Pearson r | n |", "|---|---|---|---|---|"]
+    for s, f in sorted(result["fits"].items()):
+        lines.append(f"| `{s}` | {f['slope']:+.2f} | [{f['slope_ci95'][0]:+.2f}, {f['slope_ci95'][1]:+.2f}] | "
+                     f"{f['r']:+.3f} | {f['n']} |")
+    lines += ["", "| side | " + " | ".join(METRICS) + " |", "|---|" + "---|" * len(METRICS)]
+    for side in ("instruction", "response"):
+        lines.append(f"| {side} | " + " | ".join("-" if corr[side][m] is None else f"{corr[side][m]:+.2f}"
+                                                for m in METRICS) + " |")
+    lines += ["", "![score vs level](score_vs_level.png)", "", "![correlations](correlations.png)", ""]
+    (out / "report.md").write_text("\n".join(lines))
+    return out
+
+
+def paper_reproduction() -> dict:
+    """The fits of the paper's own per-level scores (SPEC section 7), next to its reported slopes."""
+    levels = np.arange(7) / 6
+    return {f"{size} {s}": {**fit_ladder(levels, ys), "paper_slope": PAPER_SLOPES[(size, s)]}
+            for (size, s), ys in PAPER_SCORES.items()}
