@@ -4,6 +4,7 @@
     macro2micro build --corpus corpus/ --strategies micro_response,random --budget 1000 --out subsets/
     macro2micro publish --corpus corpus/ --subsets subsets/ --out repo/ [--repo-id org/name]
     macro2micro train --dataset repo/ --configs 'micro_response_*,random' --recipe demo --out runs/
+    macro2micro evaluate --runs runs/ --dataset repo/ --out eval/
     macro2micro demo --out demo_out/
 """
 
@@ -220,6 +221,43 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_eval_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("evaluation")
+    g.add_argument("--prompts", default="embedded",
+                   help="embedded, or an AlpacaEval / Arena-Hard JSON(L) file or Hub id")
+    g.add_argument("--prompt-limit", type=int, default=None, help="use the first N prompts")
+    g.add_argument("--baseline", default="random", help="config whose adapter every model is judged against")
+    g.add_argument("--judge-model", default="embedded:smollm2-135m-instruct",
+                   help="judge model: served name (with --judge-url) or a local model for the constrained-choice judge")
+    g.add_argument("--judge-url", default=None, help="OpenAI-compatible base URL of the judge server")
+    g.add_argument("--max-new-tokens", type=int, default=96, help="answer length cap")
+
+
+def judge_backend(args: argparse.Namespace):
+    from .llm import OpenAIBackend
+
+    if args.judge_url:
+        return OpenAIBackend(args.judge_url, args.judge_model, max_tokens=1024)
+    from training.judge import LocalChoiceBackend
+
+    return LocalChoiceBackend(args.judge_model)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from training.evaluate import evaluate
+    from training.generate import Decoding
+
+    results = evaluate(args.runs, args.dataset, args.out, args.prompts, args.baseline, judge_backend(args),
+                       Decoding(max_new_tokens=args.max_new_tokens), args.prompt_limit)
+    for config, s in results["scores"].items():
+        print(f"{config:<26} win-rate {s['win_rate']:5.1f}%  CI [{s['ci95'][0]:.1f}, {s['ci95'][1]:.1f}]  "
+              f"unparseable {s['unparseable']}")
+    for strategy, fit in results["fits"].items():
+        print(f"{strategy:<26} slope {fit['slope']:+.2f} points / 100 % diversity, r {fit['r']:+.2f}")
+    print(f"report: {Path(args.out) / 'report.md'}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -265,6 +303,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("runs"), help="one adapter folder per config")
     add_train_args(p)
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="judge every adapter against the baseline's, fit diversity vs score")
+    p.add_argument("--runs", type=Path, required=True, help="folder of adapters written by `macro2micro train`")
+    p.add_argument("--dataset", required=True, help="the dataset repo (folder or id) the adapters were trained on")
+    p.add_argument("--out", type=Path, default=Path("eval"), help="results.json, report.md and plots")
+    add_eval_args(p)
+    p.set_defaults(func=cmd_evaluate)
 
     from .demo import add_demo_args
 

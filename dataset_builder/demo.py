@@ -4,7 +4,8 @@ Stages: ingest the bundled ShareGPT corpus (a seeded sample of ``--max-rows`` pa
 sentence embeddings on a 2-core CPU take minutes) -> build the diversity ladders and the random
 control -> score every config and write the Hub dataset repo folder (a local folder stands in
 for the Hub; ``--repo-id`` uploads it) -> LoRA adapters of the demo recipe on the micro_response
-ladder and the random control (``--train-all`` for every config).
+ladder and the random control (``--train-all`` for every config) -> answers to evaluation prompts,
+judged against the random control's adapter in both orders, and the diversity-vs-score fit.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ def add_demo_args(p: argparse.ArgumentParser) -> None:
     add_train_args(p)
     p.add_argument("--train-all", action="store_true", help="train every config, not only micro_response + random")
     p.add_argument("--skip-training", action="store_true", help="stop after the dataset repo folder")
+    from .cli import add_eval_args
+
+    add_eval_args(p)
+    p.set_defaults(prompt_limit=16)
 
 
 def run_demo(args: argparse.Namespace) -> None:
@@ -47,7 +52,7 @@ def run_demo(args: argparse.Namespace) -> None:
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    logger.info("demo 1/4: ingest %s", DEFAULT_CORPUS)
+    logger.info("demo 1/5: ingest %s", DEFAULT_CORPUS)
     options = CorpusOptions(max_instruction_chars=args.max_instruction_chars,
                             max_response_chars=args.max_response_chars)
     ds, report = load_corpus(resolve_corpus(DEFAULT_CORPUS), options)
@@ -64,13 +69,13 @@ def run_demo(args: argparse.Namespace) -> None:
 
     from .cli import build_options
 
-    logger.info("demo 2/4: build %s ladders, N=%d, %d levels", args.strategies, args.budget, args.levels)
+    logger.info("demo 2/5: build %s ladders, N=%d, %d levels", args.strategies, args.budget, args.levels)
     build = build_options(args)
     manifests = build_family(ds, build, out / "subsets")
     for m in manifests:
         print(f"  {m['config']:<26} k={m.get('k', '-')!s:>6}  pool={m['pool_size']:>6}")
 
-    logger.info("demo 3/4: metrics and the dataset repo folder")
+    logger.info("demo 3/5: metrics and the dataset repo folder")
     publish_repo(ds, out / "subsets", out / "hub_dataset", args, source_note=SOURCE_NOTE)
     print(f"demo: load a config with  datasets.load_dataset('{out / 'hub_dataset'}', "
           f"'{next(m['config'] for m in manifests if m['config'].endswith('_max'))}')")
@@ -82,9 +87,26 @@ def run_demo(args: argparse.Namespace) -> None:
     from .cli import _overrides
 
     patterns = "*" if args.train_all else args.configs
-    logger.info("demo 4/4: LoRA adapters (recipe %s) for %s", args.recipe, patterns)
+    logger.info("demo 4/5: LoRA adapters (recipe %s) for %s", args.recipe, patterns)
     results = sweep(str(out / "hub_dataset"), patterns, args.recipe, out / "adapters", _overrides(args.overrides))
     for config, r in results.items():
         print(f"  {config:<26} " + (r if isinstance(r, str) else f"loss {r['train_loss']:.4f} ({r['steps']} steps, "
                                                                f"{r['train_seconds']:.0f} s)"))
     print(f"demo: adapters in {out / 'adapters'} (each with a model card naming its config and metrics)")
+
+    from training.evaluate import evaluate
+    from training.generate import Decoding
+
+    from .cli import judge_backend
+
+    logger.info("demo 5/5: answers to %d prompts, judged against %s in both orders", args.prompt_limit, args.baseline)
+    note = ("Demo scores are **not meaningful**: 135M-parameter adapters trained for a dozen CPU steps, judged by "
+            "the same small model through a constrained A/B/C choice on 16 prompts. They show the pipeline working; "
+            "for the paper's measurement use a 7B+ model, full recipes and a 70B judge.")
+    results = evaluate(out / "adapters", str(out / "hub_dataset"), out / "eval", args.prompts, args.baseline,
+                       judge_backend(args), Decoding(max_new_tokens=args.max_new_tokens), args.prompt_limit, note)
+    for config, s in results["scores"].items():
+        print(f"  {config:<26} win-rate {s['win_rate']:5.1f}% vs {args.baseline}")
+    for strategy, fit in results["fits"].items():
+        print(f"  {strategy:<26} slope {fit['slope']:+.2f} points per 100 % diversity (r {fit['r']:+.2f})")
+    print(f"demo: report in {out / 'eval' / 'report.md'} (demo scores are not meaningful)")

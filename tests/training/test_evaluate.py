@@ -1,0 +1,82 @@
+import json
+
+import pytest
+
+from tests.dataset_builder.test_tagging import _Server
+from tests.training.conftest import tiny_overrides
+from training.generate import Decoding, load_prompts
+from training.judge import Judge, parse_verdict, win_rate
+
+
+@pytest.mark.parametrize("reply, verdict", [
+    ("After comparing, my final verdict is [[A]]", "A"), ("[[B]]", "B"), ("It's a tie: [[C]].", "tie"),
+    ("First I thought [[A]] but on reflection [[B]]", "B"), ("Assistant A is better.", None), ("", None),
+])
+def test_parse_recorded_verdicts(reply, verdict):
+    assert parse_verdict(reply) == verdict
+
+
+def test_win_rate_swap_and_tie_arithmetic():
+    # prompt 1: model wins in both orders (A first, then B when swapped) -> 1
+    # prompt 2: position bias, judge always says A -> model 1 then 0 -> 0.5
+    # prompt 3: tie + loss -> 0.25; prompt 4: unparseable both -> excluded
+    wr = win_rate(["A", "A", "tie", None], ["B", "A", "A", None], resamples=200)
+    assert wr.per_prompt == [1.0, 0.5, 0.25, None]
+    assert wr.win_rate == pytest.approx(100 * (1 + 0.5 + 0.25) / 3, abs=1e-3)  # reported to 3 decimals
+    assert wr.prompts_scored == 3 and wr.unparseable == 2
+    assert wr.position_consistency == pytest.approx(1 / 3, abs=1e-4)  # only prompt 1 agrees across orders
+    assert wr.ci95[0] <= wr.win_rate <= wr.ci95[1]
+    with pytest.raises(ValueError, match="2 forward verdicts but 1 swapped"):
+        win_rate(["A", "B"], ["A"])
+
+
+def test_judge_through_a_local_openai_server():
+    def reply_for(prompt):
+        # prefers the longer answer, whichever side it is on
+        a = prompt.split("[The Start of Assistant A's Answer]\n")[1].split("\n[The End")[0]
+        b = prompt.split("[The Start of Assistant B's Answer]\n")[1].split("\n[The End")[0]
+        return "Verdict: [[A]]" if len(a) > len(b) else "[[B]]" if len(b) > len(a) else "I can't decide"
+
+    from dataset_builder.llm import OpenAIBackend
+
+    server = _Server(reply_for)
+    try:
+        judge = Judge(OpenAIBackend(server.url, "judge-70b"))
+        wr = judge.compare(["q1", "q2", "q3"], ["long answer", "x", "same"], ["short", "longer one", "same"])
+    finally:
+        server.close()
+    assert wr.per_prompt == [1.0, 0.0, None] and wr.win_rate == 50.0 and wr.unparseable == 2
+    assert len(judge.failures) == 2 and len(server.calls) == 6
+
+
+def test_prompt_sets(tmp_path):
+    assert len(load_prompts("embedded")) == 24 and len(load_prompts("embedded", limit=5)) == 5
+    arena = tmp_path / "question.jsonl"
+    arena.write_text(json.dumps({"question_id": "q1", "turns": [{"content": "Hi?"}]}) + "\n")
+    assert load_prompts(str(arena)) == [{"id": "q1", "instruction": "Hi?"}]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"text": "x"}) + "\n")
+    with pytest.raises(ValueError, match=r"bad.jsonl, record 0: no prompt"):
+        load_prompts(str(bad))
+
+
+def test_evaluate_end_to_end_with_tiny_models(tiny_model_dir, tiny_repo, tmp_path):
+    from training.evaluate import evaluate
+    from training.judge import LocalChoiceBackend
+    from training.sweep import sweep
+
+    sweep(str(tiny_repo), "micro_response_*,random", "demo", tmp_path / "runs", tiny_overrides(tiny_model_dir))
+    results = evaluate(tmp_path / "runs", str(tiny_repo), tmp_path / "eval", "embedded", "random",
+                       LocalChoiceBackend(str(tiny_model_dir)), Decoding(max_new_tokens=8, batch_size=4), limit=6,
+                       note="tiny models")
+    assert set(results["scores"]) == {"micro_response_min", "micro_response_50", "micro_response_max", "base"}
+    for s in results["scores"].values():
+        assert 0 <= s["win_rate"] <= 100 and s["unparseable"] == 0 and s["prompts_scored"] == 6
+    assert set(results["fits"]) == {"micro_response"} and results["fits"]["micro_response"]["n"] == 3
+    assert len(results["answers"]["random"]) == 6
+    saved = json.loads((tmp_path / "eval/results.json").read_text())
+    assert saved["scores"] == results["scores"] and (tmp_path / "eval/score_vs_level.png").exists()
+    card = (tmp_path / "runs/micro_response_max/README.md").read_text()
+    assert "| `random` |" in card and "win_rate_vs_random" in card
+    with pytest.raises(ValueError, match="baseline 'nope' has no finished adapter"):
+        evaluate(tmp_path / "runs", str(tiny_repo), tmp_path / "e2", baseline="nope")

@@ -1,0 +1,136 @@
+"""Answers of a base model or a LoRA adapter to an evaluation prompt set, batched and cached.
+
+Prompt sets: ``embedded`` (24 varied prompts bundled for the demo and tests), or any JSONL/JSON
+file or Hub dataset whose rows carry ``instruction`` (AlpacaEval 2.0), ``prompt``, or ``turns``
+(Arena-Hard's ``question.jsonl``: the first turn's ``content``).
+
+Answers are cached per (base model, adapter weights hash, prompt-set hash, decoding options).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from dataset_builder.utils import cache_dir, sha256_text, stable_json
+
+logger = logging.getLogger(__name__)
+
+EMBEDDED_PROMPTS = Path(__file__).resolve().parent / "data" / "eval_prompts.jsonl"
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """Decoding options (recorded with every answer set).
+
+    Args:
+        max_new_tokens: answer length cap.
+        temperature: 0 = greedy.
+        max_prompt_tokens: prompts are cut to this many tokens (from the left of the chat).
+        batch_size: prompts per generate call.
+    """
+
+    max_new_tokens: int = 96
+    temperature: float = 0.0
+    max_prompt_tokens: int = 512
+    batch_size: int = 8
+
+
+def _row_prompt(row: dict, where: str) -> str:
+    if isinstance(row.get("instruction"), str):
+        return row["instruction"]
+    if isinstance(row.get("prompt"), str):
+        return row["prompt"]
+    turns = row.get("turns")
+    if isinstance(turns, list) and turns and isinstance(turns[0], dict) and isinstance(turns[0].get("content"), str):
+        return turns[0]["content"]
+    raise ValueError(f"{where}: no prompt: expected a string 'instruction' (AlpacaEval), 'prompt', or "
+                     f"'turns'[0].content (Arena-Hard); keys {sorted(row)[:8]}")
+
+
+def load_prompts(spec: str = "embedded", limit: int | None = None) -> list[dict]:
+    """``[{"id", "instruction"}]`` from ``embedded``, a JSONL/JSON file, or a Hub dataset id (split eval/test/train)."""
+    rows: list[dict] = []
+    path = EMBEDDED_PROMPTS if spec == "embedded" else Path(spec)
+    if path.is_file():
+        text = path.read_text(encoding="utf-8")
+        records = json.loads(text) if path.suffix == ".json" else [json.loads(line) for line in text.splitlines()
+                                                                   if line.strip()]
+        for i, row in enumerate(records):
+            rows.append({"id": str(row.get("id", row.get("question_id", i))),
+                         "instruction": _row_prompt(row, f"{path}, record {i}")})
+    else:
+        import datasets
+
+        dd = datasets.load_dataset(spec)
+        split = next((s for s in ("eval", "test", "train") if s in dd), None)
+        if split is None:
+            raise ValueError(f"{spec}: no eval, test or train split (splits: {list(dd)})")
+        for i, row in enumerate(dd[split]):
+            rows.append({"id": str(row.get("id", i)), "instruction": _row_prompt(row, f"{spec}, row {i}")})
+    if not rows:
+        raise ValueError(f"prompt set {spec!r} is empty")
+    return rows[:limit] if limit else rows
+
+
+def adapter_identity(adapter: str | Path | None) -> str:
+    if adapter is None:
+        return "base"
+    weights = Path(adapter) / "adapter_model.safetensors"
+    h = hashlib.sha256(weights.read_bytes()).hexdigest()[:16] if weights.exists() else str(adapter)
+    return f"{Path(adapter).name}:{h}"
+
+
+def generate_answers(base_model: str, adapter: str | Path | None, prompts: list[dict], decoding: Decoding = Decoding(),
+                     use_cache: bool = True, chat_template: str | None = None) -> list[str]:
+    """Answers in prompt order.
+
+    Args:
+        chat_template: the template to prompt with (evaluation passes one template to every model so
+            that all see the same format); default: the adapter's tokenizer's, else the base's.
+    """
+    key = sha256_text(base_model, adapter_identity(adapter), stable_json(prompts), stable_json(asdict(decoding)),
+                      chat_template or "")[:24]
+    cache_file = cache_dir("generations") / f"{key}.json"
+    if use_cache and cache_file.exists():
+        return json.loads(cache_file.read_text())["answers"]
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from dataset_builder.assets import resolve_model
+
+    base_path = resolve_model(base_model)
+    tok = AutoTokenizer.from_pretrained(str(adapter) if adapter else base_path, padding_side="left")
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    if chat_template:
+        tok.chat_template = chat_template
+    model = AutoModelForCausalLM.from_pretrained(base_path)
+    if adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(adapter))
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model.to(device).eval()
+    answers: list[str] = []
+    for start in range(0, len(prompts), decoding.batch_size):
+        chats = [tok.apply_chat_template([{"role": "user", "content": p["instruction"]}], tokenize=False,
+                                         add_generation_prompt=True) for p in prompts[start:start + decoding.batch_size]]
+        enc = tok(chats, return_tensors="pt", padding=True, truncation=True, max_length=decoding.max_prompt_tokens,
+                  add_special_tokens=False).to(device)
+        sampling = {"do_sample": True, "temperature": decoding.temperature} if decoding.temperature > 0 else {
+            "do_sample": False}
+        with torch.no_grad():
+            out = model.generate(**enc, max_new_tokens=decoding.max_new_tokens, pad_token_id=tok.pad_token_id,
+                                 **sampling)
+        answers += [a.strip() for a in tok.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)]
+    record = {"base_model": base_model, "adapter": adapter_identity(adapter), "decoding": asdict(decoding),
+              "prompts": [p["id"] for p in prompts], "answers": answers}
+    if use_cache:
+        tmp = cache_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record, ensure_ascii=False))
+        tmp.replace(cache_file)
+    return answers

@@ -1,0 +1,166 @@
+"""Pairwise judging against a baseline, in both orders, as the paper scores its models.
+
+For every prompt the judge sees (model, baseline) and (baseline, model). A verdict scores 1 for
+the model's win, 0.5 for a tie and 0 for a loss; a prompt scores the mean of its parseable
+verdicts; the win-rate is 100 x the mean over prompts (50 = parity with the baseline), with a
+percentile bootstrap interval over prompts. Unparseable verdicts are counted and reported, never
+guessed. The judge prompt is a template file with ``{instruction}``, ``{answer_a}``, ``{answer_b}``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_TEMPLATE = Path(__file__).resolve().parent / "templates" / "judge_pairwise.txt"
+_VERDICT = re.compile(r"\[\[\s*(A|B|C|TIE)\s*\]\]", re.IGNORECASE)
+
+
+def parse_verdict(reply: str) -> str | None:
+    """``A``, ``B`` or ``tie`` from the last ``[[A]]`` / ``[[B]]`` / ``[[C]]`` in a reply; None if absent."""
+    found = _VERDICT.findall(reply or "")
+    if not found:
+        return None
+    last = found[-1].upper()
+    return "tie" if last in ("C", "TIE") else last
+
+
+def order_score(verdict: str | None, model_is_a: bool) -> float | None:
+    """The model's score for one verdict (1 win, 0.5 tie, 0 loss), or None if unparseable."""
+    if verdict is None:
+        return None
+    if verdict == "tie":
+        return 0.5
+    return 1.0 if (verdict == "A") == model_is_a else 0.0
+
+
+@dataclass
+class WinRate:
+    """A model's win-rate against the baseline, with what went into it."""
+
+    win_rate: float
+    ci95: list[float]
+    prompts_scored: int
+    prompts_total: int
+    unparseable: int
+    position_consistency: float | None
+    per_prompt: list[float | None] = field(default_factory=list)
+
+
+def win_rate(forward: list[str | None], swapped: list[str | None], resamples: int = 1000, seed: int = 0) -> WinRate:
+    """Win-rate from verdicts with the model as A (``forward``) and as B (``swapped``), per prompt."""
+    if len(forward) != len(swapped):
+        raise ValueError(f"{len(forward)} forward verdicts but {len(swapped)} swapped ones")
+    per_prompt: list[float | None] = []
+    consistent, both = 0, 0
+    for f, s in zip(forward, swapped):
+        a, b = order_score(f, True), order_score(s, False)
+        valid = [x for x in (a, b) if x is not None]
+        per_prompt.append(float(np.mean(valid)) if valid else None)
+        if a is not None and b is not None:
+            both += 1
+            consistent += a == b
+    scored = np.array([p for p in per_prompt if p is not None])
+    unparseable = sum(v is None for v in forward) + sum(v is None for v in swapped)
+    if len(scored) == 0:
+        return WinRate(float("nan"), [float("nan")] * 2, 0, len(forward), unparseable, None, per_prompt)
+    rng = np.random.default_rng(seed)
+    boots = scored[rng.integers(0, len(scored), size=(resamples, len(scored)))].mean(axis=1) * 100
+    return WinRate(win_rate=round(float(scored.mean() * 100), 3),
+                   ci95=[round(float(np.quantile(boots, 0.025)), 3), round(float(np.quantile(boots, 0.975)), 3)],
+                   prompts_scored=int(len(scored)), prompts_total=len(forward), unparseable=int(unparseable),
+                   position_consistency=round(consistent / both, 4) if both else None, per_prompt=per_prompt)
+
+
+class Judge:
+    """A pairwise judge over an LLM backend (:mod:`dataset_builder.llm`).
+
+    Args:
+        backend: an ``OpenAIBackend`` (how users run a 70B judge: vLLM, TGI, llama.cpp server) or a
+            ``TransformersBackend`` (a local model; the demo's small CPU judge).
+        template: path of the judge prompt template.
+    """
+
+    def __init__(self, backend, template: str | Path = DEFAULT_TEMPLATE):
+        self.backend = backend
+        self.template = Path(template).read_text(encoding="utf-8")
+        for fld in ("{instruction}", "{answer_a}", "{answer_b}"):
+            if fld not in self.template:
+                raise ValueError(f"judge template {template} lacks the field {fld}")
+        self.failures: list[str] = []
+
+    def verdicts(self, prompts: list[str], answers_a: list[str], answers_b: list[str]) -> list[str | None]:
+        replies = self.backend.generate([self.template.format(instruction=p, answer_a=a, answer_b=b)
+                                         for p, a, b in zip(prompts, answers_a, answers_b)])
+        out = []
+        for reply in replies:
+            if isinstance(reply, Exception):
+                self.failures.append(f"request failed: {reply}")
+                out.append(None)
+                continue
+            verdict = parse_verdict(reply)
+            if verdict is None:
+                self.failures.append(f"no verdict in: {reply[:160]!r}")
+            out.append(verdict)
+        return out
+
+    def compare(self, prompts: list[str], model_answers: list[str], baseline_answers: list[str]) -> WinRate:
+        """Both orders, then :func:`win_rate`."""
+        forward = self.verdicts(prompts, model_answers, baseline_answers)
+        swapped = self.verdicts(prompts, baseline_answers, model_answers)
+        return win_rate(forward, swapped)
+
+
+class LocalChoiceBackend:
+    """A local transformers judge that cannot fail to answer: after the chat prompt and ``[[`` it
+    compares the next-token logits of ``A``, ``B`` and ``C`` (one forward pass per verdict).
+
+    Small models rarely follow the output format; constraining the choice keeps their verdicts
+    parseable (they are still weak judges: the demo says so).
+    """
+
+    def __init__(self, model: str = "embedded:smollm2-135m-instruct", batch_size: int = 4, max_prompt_tokens: int = 1024):
+        self.model_spec, self.batch_size, self.max_prompt_tokens = model, batch_size, max_prompt_tokens
+        self._loaded = None
+
+    @property
+    def model(self) -> str:
+        return self.model_spec
+
+    def _load(self):
+        if self._loaded is None:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            from dataset_builder.assets import resolve_model
+
+            path = resolve_model(self.model_spec)
+            tok = AutoTokenizer.from_pretrained(path, padding_side="left", truncation_side="left")
+            if tok.pad_token is None:
+                tok.pad_token = tok.eos_token
+            if tok.chat_template is None:  # a base model: prompt it in ChatML
+                tok.chat_template = (Path(__file__).resolve().parent / "templates" / "chatml_training.jinja").read_text()
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+            model = AutoModelForCausalLM.from_pretrained(path).to(device).eval()
+            choices = [tok.encode(c, add_special_tokens=False)[-1] for c in ("A", "B", "C")]
+            self._loaded = (tok, model, device, choices)
+        return self._loaded
+
+    def generate(self, prompts: list[str]) -> list[str]:
+        import torch
+
+        tok, model, device, choices = self._load()
+        out = []
+        for i in range(0, len(prompts), self.batch_size):
+            texts = [tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
+                                             add_generation_prompt=True) + "Verdict: [["
+                     for p in prompts[i:i + self.batch_size]]
+            enc = tok(texts, return_tensors="pt", padding=True, truncation=True, max_length=self.max_prompt_tokens,
+                      add_special_tokens=False).to(device)
+            with torch.no_grad():
+                logits = model(**enc).logits[:, -1, choices]
+            out += [f"[[{'ABC'[int(j)]}]]" for j in logits.argmax(dim=-1)]
+        return out
