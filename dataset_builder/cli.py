@@ -5,6 +5,7 @@
     macro2micro publish --corpus corpus/ --subsets subsets/ --out repo/ [--repo-id org/name]
     macro2micro train --dataset repo/ --configs 'micro_response_*,random' --recipe demo --out runs/
     macro2micro evaluate --runs runs/ --dataset repo/ --out eval/
+    macro2micro space --repo repo/ --results eval/results.json --runs runs/
     macro2micro demo --out demo_out/
 """
 
@@ -258,6 +259,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_space(args: argparse.Namespace) -> int:
+    from space_app.app import launch
+
+    print(f"macro2micro space: http://{args.host}:{args.port}/ (Ctrl+C to stop)")
+    launch(args.repo, args.results, args.runs, args.host, args.port)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -310,6 +319,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("eval"), help="results.json, report.md and plots")
     add_eval_args(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("space", help="launch the Gradio Space on published artifacts (127.0.0.1)")
+    p.add_argument("--repo", default="demo_out/hub_dataset", help="dataset repo folder or Hub id")
+    p.add_argument("--results", default=None, help="results.json written by `macro2micro evaluate`")
+    p.add_argument("--runs", default=None, help="adapters folder, for live generation")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.set_defaults(func=cmd_space)
 
     from .demo import add_demo_args
 

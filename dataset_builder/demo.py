@@ -110,3 +110,5 @@ def run_demo(args: argparse.Namespace) -> None:
     for strategy, fit in results["fits"].items():
         print(f"  {strategy:<26} slope {fit['slope']:+.2f} points per 100 % diversity (r {fit['r']:+.2f})")
     print(f"demo: report in {out / 'eval' / 'report.md'} (demo scores are not meaningful)")
+    print(f"demo: open the Space with  macro2micro space --repo {out / 'hub_dataset'} "
+          f"--results {out / 'eval' / 'results.json'} --runs {out / 'adapters'}")

@@ -229,7 +229,7 @@ def write_repo_folder(corpus, build_dir: str | Path, out_dir: str | Path, metric
             shutil.copy2(build_dir / config / PARQUET_NAME, tmp / config / PARQUET_NAME)
             shutil.copy2(build_dir / "manifests" / f"{config}.json", tmp / "manifests" / f"{config}.json")
         (tmp / "metrics").mkdir()
-        (tmp / "metrics" / "diversity.json").write_text(json.dumps(metrics, indent=1, sort_keys=True))
+        (tmp / "metrics" / "diversity.json").write_text(json.dumps(metrics, indent=1))  # build order
         (tmp / "build.json").write_text((build_dir / "build.json").read_text())
         card = render_card(info, manifests, metrics, len(corpus), repo_id, license, source_note, existing_card)
         card.save(str(tmp / "README.md"))

@@ -1,0 +1,141 @@
+"""The macro2micro Space: what diversity did, from published artifacts only.
+
+    macro2micro space --repo demo_out/hub_dataset --results demo_out/eval/results.json --runs demo_out/adapters
+    M2M_REPO=org/repo M2M_RESULTS=results.json python app.py        # as a Hugging Face Space
+
+Tabs: Subsets (metrics table, metric along each ladder), Samples (browse and search a config),
+Compare outputs (answers side by side with the judge's verdicts; live generation from an
+adapter), Diversity vs score (score against level with fits; metric-score correlations).
+Nothing runs at import time; :func:`build_demo` builds the UI.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+from space_app import logic
+from space_app.logic import Artifacts, UserError
+
+DEFAULT_METRIC, DEFAULT_SIDE = "mean_length", "response"
+
+
+def _ui(fn):
+    """Show bad input as a gr.Error naming what was wrong, instead of a stack trace."""
+    import gradio as gr
+
+    @functools.wraps(fn)
+    def wrapper(*args):
+        try:
+            return fn(*args)
+        except UserError as err:
+            raise gr.Error(str(err)) from None
+
+    return wrapper
+
+
+def build_demo(art: Artifacts):
+    """The Blocks app over loaded artifacts."""
+    import gradio as gr
+
+    configs = art.configs
+    with gr.Blocks(title="macro2micro: dataset diversity") as demo:
+        gr.Markdown("# macro2micro: what diversity does to a fine-tuned model\n"
+                    f"Dataset repo `{art.repo}`: {len(configs)} configs (fixed size per ladder; only diversity varies).")
+        with gr.Tab("Subsets"):
+            gr.Markdown("## Diversity metrics of every config")
+            gr.Dataframe(value=logic.metrics_table(art), label="metrics", max_height=420)
+            with gr.Row():
+                metric = gr.Dropdown(list(logic.METRICS), value=DEFAULT_METRIC, label="metric")
+                side = gr.Radio(["instruction", "response"], value=DEFAULT_SIDE, label="side")
+            ladder = gr.LinePlot(value=logic.ladder_frame(art, DEFAULT_METRIC, DEFAULT_SIDE), x="level_%", y="value",
+                                 color="strategy", title="metric along each ladder", x_title="diversity level (%)")
+            ladder_fn = _ui(lambda m, s: logic.ladder_frame(art, m, s))
+            metric.change(ladder_fn, [metric, side], ladder, api_name="ladder")
+            side.change(ladder_fn, [metric, side], ladder, api_name=False)
+        with gr.Tab("Samples"):
+            gr.Markdown("## Browse a config")
+            with gr.Row():
+                config = gr.Dropdown(configs, value=configs[-1], label="config")
+                query = gr.Textbox(label="search instruction and response", placeholder="e.g. python")
+                limit = gr.Number(value=20, precision=0, label="rows", minimum=1, maximum=200)
+            show = gr.Button("Show rows")
+            rows = gr.Dataframe(label="rows", wrap=True, max_height=520)
+            show.click(_ui(lambda c, q, n: logic.sample_rows(art, c, q, int(n))), [config, query, limit], rows,
+                       api_name="samples")
+        with gr.Tab("Compare outputs"):
+            gr.Markdown("## Answers side by side, with the judge's verdicts")
+            models = logic.model_choices(art)
+            with gr.Row():
+                prompt = gr.Dropdown(logic.prompt_choices(art), label="prompt",
+                                     value=(logic.prompt_choices(art) or [None])[0])
+                chosen = gr.Dropdown(models, value=models[:3], multiselect=True, max_choices=4,
+                                     label="models (two to four)")
+            compare_btn = gr.Button("Compare")
+            answers = gr.Markdown()
+            compare_btn.click(_ui(lambda p, m: logic.compare_outputs(art, p, m)), [prompt, chosen], answers,
+                              api_name="compare")
+            gr.Markdown("### Generate live from an adapter (CPU: short answers)")
+            adapters = sorted(p.name for p in _adapter_dirs(art))
+            with gr.Row():
+                live_prompt = gr.Textbox(label=f"prompt (at most {logic.MAX_PROMPT_CHARS} characters)")
+                live_model = gr.Dropdown(adapters, value=(adapters or [None])[0], label="adapter")
+                live_tokens = gr.Slider(1, logic.MAX_NEW_TOKENS, value=48, step=1, label="max new tokens")
+            live_btn = gr.Button("Generate")
+            live_out = gr.Textbox(label="answer", lines=6)
+            live_btn.click(_ui(lambda p, a, n: live_generate(art, p, a, n)), [live_prompt, live_model, live_tokens],
+                           live_out, api_name="generate")
+        with gr.Tab("Diversity vs score"):
+            gr.Markdown("## Win-rate against the baseline, by diversity level")
+            if art.results:
+                points, fits = logic.score_frame(art)
+                gr.LinePlot(value=points, x="level_%", y="win_rate", color="strategy", title="score vs level",
+                            x_title="diversity level (%)", y_title="win-rate (%)")
+                gr.Dataframe(value=fits, label="linear fit per strategy (slope in points per 100 % diversity)")
+                gr.Dataframe(value=logic.correlation_frame(art), label="Pearson r of each metric with the score")
+                if art.results.get("note"):
+                    gr.Markdown(art.results["note"])
+            else:
+                gr.Markdown("No evaluation results loaded (start with `--results eval/results.json`).")
+            scores_btn = gr.Button("Refresh scores", visible=bool(art.results))
+            fits_out = gr.Dataframe(visible=False)
+            scores_btn.click(_ui(lambda: logic.score_frame(art)[1]), None, fits_out, api_name="fits")
+    demo.queue(default_concurrency_limit=2, max_size=64)
+    return demo
+
+
+def _adapter_dirs(art: Artifacts):
+    from pathlib import Path
+
+    if not art.runs or not Path(art.runs).is_dir():
+        return []
+    return [p.parent for p in sorted(Path(art.runs).glob("*/adapter_config.json"))]
+
+
+def live_generate(art: Artifacts, prompt: str, adapter: str, max_new_tokens: int) -> str:
+    """Generate from one adapter for a typed prompt (lengths capped by logic.check_live_prompt)."""
+    import json
+
+    from training.generate import Decoding, generate_answers
+
+    text, n = logic.check_live_prompt(prompt, max_new_tokens)
+    dirs = {p.name: p for p in _adapter_dirs(art)}
+    if adapter not in dirs:
+        raise UserError(f"unknown adapter {adapter!r}; valid: {', '.join(dirs) or 'none (start with --runs)'}")
+    base = json.loads((dirs[adapter] / "adapter_config.json").read_text())["base_model_name_or_path"]
+    return generate_answers(base, dirs[adapter], [{"id": "live", "instruction": text}],
+                            Decoding(max_new_tokens=n, batch_size=1), use_cache=False)[0]
+
+
+def launch(repo: str, results: str | None = None, runs: str | None = None, host: str = "127.0.0.1",
+           port: int = 7860, block: bool = True):
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    demo = build_demo(logic.load_artifacts(repo, results, runs))
+    demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, show_error=True)
+    return demo
+
+
+if __name__ == "__main__":
+    launch(os.environ.get("M2M_REPO", "demo_out/hub_dataset"), os.environ.get("M2M_RESULTS"),
+           os.environ.get("M2M_RUNS"), host=os.environ.get("M2M_HOST", "0.0.0.0"),
+           port=int(os.environ.get("PORT", 7860)))

@@ -1,0 +1,199 @@
+"""Pure functions behind the Space: published artifacts in, tables and plot frames out.
+
+The Space reads only what earlier stages published: the dataset repo (local folder or Hub id:
+its card's ``diversity_metrics`` and its configs) and the evaluation's ``results.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dataset_builder.metrics import METRICS
+
+MAX_PROMPT_CHARS = 1000
+MAX_NEW_TOKENS = 96
+
+
+class UserError(ValueError):
+    """A bad input from the UI; the app shows it as ``gr.Error``."""
+
+
+@dataclass
+class Artifacts:
+    """What the Space shows: per-config metrics, the dataset repo, and evaluation results (optional)."""
+
+    repo: str
+    metrics: dict[str, dict]
+    results: dict[str, Any] | None = None
+    runs: str | None = None
+    _samples: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def configs(self) -> list[str]:
+        return list(self.metrics)
+
+
+def load_artifacts(repo: str, results: str | None = None, runs: str | None = None) -> Artifacts:
+    """Read the repo's metrics (folder: metrics/diversity.json, else the card) and results.json."""
+    local = Path(repo) / "metrics" / "diversity.json"
+    if local.exists():
+        metrics = json.loads(local.read_text())
+    else:
+        from huggingface_hub import DatasetCard
+
+        card = Path(repo) / "README.md"
+        data = DatasetCard.load(str(card) if card.exists() else repo, repo_type="dataset").data.to_dict()
+        metrics = data.get("diversity_metrics") or {}
+    if not metrics:
+        raise FileNotFoundError(f"{repo}: no diversity metrics (metrics/diversity.json or the card's "
+                                "diversity_metrics): is it a repo written by `macro2micro publish`?")
+    res = None
+    if results:
+        path = Path(results)
+        if not path.exists():
+            raise FileNotFoundError(f"{results}: no such results file (written by `macro2micro evaluate`)")
+        res = json.loads(path.read_text())
+    return Artifacts(repo=repo, metrics=metrics, results=res, runs=runs)
+
+
+def strategy_of(config: str) -> str:
+    return config.rsplit("_", 1)[0] if config not in ("full", "random", "base") else config
+
+
+def metrics_table(art: Artifacts):
+    """One row per config: strategy, level, k, pool, coverage and the seven metrics per side."""
+    import pandas as pd
+
+    rows = []
+    for config, m in art.metrics.items():
+        row = {"config": config, "strategy": strategy_of(config),
+               "level_%": None if m.get("level") is None else round(100 * m["level"]),
+               "k": m.get("k"), "pool": m.get("pool_size"), "coverage": m.get("type_coverage")}
+        for side, short in (("instruction", "I"), ("response", "R")):
+            for metric in METRICS:
+                value = (m.get(side) or {}).get(metric)
+                row[f"{short}:{metric}"] = None if value is None else round(value, 4)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def ladder_frame(art: Artifacts, metric: str, side: str):
+    """``(strategy, level_%, value)`` of one metric along every ladder, for a line plot."""
+    import pandas as pd
+
+    if metric not in METRICS:
+        raise UserError(f"unknown metric {metric!r}; valid: {', '.join(METRICS)}")
+    if side not in ("instruction", "response"):
+        raise UserError(f"unknown side {side!r}; valid: instruction, response")
+    rows = [{"strategy": strategy_of(c), "level_%": round(100 * m["level"]), "value": m[side][metric]}
+            for c, m in art.metrics.items() if m.get("level") is not None and m[side].get(metric) is not None]
+    return pd.DataFrame(rows, columns=["strategy", "level_%", "value"]).sort_values(["strategy", "level_%"])
+
+
+def sample_rows(art: Artifacts, config: str, query: str = "", limit: int = 20):
+    """Rows of a config whose instruction or response contains ``query`` (case-insensitive)."""
+    import pandas as pd
+
+    from dataset_builder.hub import load_config
+
+    if config not in art.metrics:
+        raise UserError(f"unknown config {config!r}; valid: {', '.join(art.configs[:12])}...")
+    if not 1 <= int(limit) <= 200:
+        raise UserError(f"limit={limit}: show between 1 and 200 rows")
+    if config not in art._samples:
+        art._samples[config] = load_config(art.repo, config).select_columns(["id", "instruction", "response"])
+    ds = art._samples[config]
+    q = (query or "").strip().lower()
+    out = []
+    for row in ds:
+        if not q or q in row["instruction"].lower() or q in row["response"].lower():
+            out.append({"id": row["id"], "instruction": row["instruction"][:400], "response": row["response"][:600]})
+            if len(out) >= int(limit):
+                break
+    return pd.DataFrame(out, columns=["id", "instruction", "response"])
+
+
+def _need_results(art: Artifacts) -> dict:
+    if not art.results:
+        raise UserError("no evaluation results loaded: start the Space with --results eval/results.json")
+    return art.results
+
+
+def prompt_choices(art: Artifacts) -> list[str]:
+    if not art.results:
+        return []
+    return [f"{r['id']}: {r['instruction'][:80]}" for r in art.results["prompt_rows"]]
+
+
+def model_choices(art: Artifacts) -> list[str]:
+    return list(art.results["answers"]) if art.results else []
+
+
+def compare_outputs(art: Artifacts, prompt: str, models: list[str]) -> str:
+    """Markdown: the prompt, each chosen model's answer, and the judge's verdicts against the baseline."""
+    res = _need_results(art)
+    ids = [r["id"] for r in res["prompt_rows"]]
+    pid = (prompt or "").split(":", 1)[0].strip()
+    if pid not in ids:
+        raise UserError(f"unknown prompt {prompt!r}: choose one from the list")
+    if not models or not 1 <= len(models) <= 4:
+        raise UserError("choose between one and four models")
+    unknown = [m for m in models if m not in res["answers"]]
+    if unknown:
+        raise UserError(f"unknown model(s) {unknown}; valid: {', '.join(res['answers'])}")
+    i = ids.index(pid)
+    parts = [f"**Prompt {pid}.** {res['prompt_rows'][i]['instruction']}", ""]
+    for m in models:
+        v = res["verdicts"].get(m)
+        if m == res["baseline"]:
+            verdict = "the baseline"
+        elif v is None:
+            verdict = "not judged"
+        else:
+            score = v["per_prompt"][i]
+            verdict = ("no parseable verdict" if score is None else
+                       f"scored {score:.2f} against `{res['baseline']}` (model first: {v['model_first'][i]}, "
+                       f"baseline first: {v['baseline_first'][i]})")
+        parts += [f"### `{m}` — {verdict}", "", res["answers"][m][i] or "_(empty answer)_", ""]
+    return "\n".join(parts)
+
+
+def score_frame(art: Artifacts):
+    """``(strategy, level_%, win_rate)`` per judged ladder config, plus the fits as a table."""
+    import pandas as pd
+
+    res = _need_results(art)
+    rows = []
+    for config, s in res["scores"].items():
+        m = art.metrics.get(config, {})
+        if m.get("level") is not None:
+            rows.append({"strategy": strategy_of(config), "level_%": round(100 * m["level"]), "win_rate": s["win_rate"]})
+    points = pd.DataFrame(rows, columns=["strategy", "level_%", "win_rate"]).sort_values(["strategy", "level_%"])
+    fits = pd.DataFrame([{"strategy": k, "slope_per_100%": round(f["slope"], 3), "r": round(f["r"], 3), "n": f["n"]}
+                         for k, f in res.get("fits", {}).items()], columns=["strategy", "slope_per_100%", "r", "n"])
+    return points, fits
+
+
+def correlation_frame(art: Artifacts):
+    """Pearson r between each metric and the score, per side (the paper's figure 4), long form."""
+    import pandas as pd
+
+    res = _need_results(art)
+    rows = [{"side": side, "metric": m, "r": None if r is None else round(r, 3)}
+            for side, per in res.get("correlations", {}).items() for m, r in per.items()]
+    return pd.DataFrame(rows, columns=["side", "metric", "r"])
+
+
+def check_live_prompt(prompt: str, max_new_tokens: int) -> tuple[str, int]:
+    """Validate a typed prompt for live generation (length caps keep a CPU Space responsive)."""
+    text = (prompt or "").strip()
+    if not text:
+        raise UserError("type a prompt first")
+    if len(text) > MAX_PROMPT_CHARS:
+        raise UserError(f"prompt has {len(text)} characters; the limit is {MAX_PROMPT_CHARS}")
+    if not 1 <= int(max_new_tokens) <= MAX_NEW_TOKENS:
+        raise UserError(f"max_new_tokens={max_new_tokens}: between 1 and {MAX_NEW_TOKENS}")
+    return text, int(max_new_tokens)

@@ -1,0 +1,62 @@
+import pytest
+
+from space_app import logic
+from space_app.logic import UserError
+
+
+@pytest.fixture
+def art(space_artifacts):
+    repo, results = space_artifacts
+    return logic.load_artifacts(str(repo), str(results))
+
+
+def test_metrics_table_and_ladder_frame(art):
+    table = logic.metrics_table(art)
+    assert list(table["config"]) == ["full", "micro_response_min", "micro_response_50", "micro_response_max", "random"]
+    assert {"I:mean_length", "R:token_entropy", "k", "coverage"} <= set(table.columns)
+    frame = logic.ladder_frame(art, "mean_length", "response")
+    assert list(frame["level_%"]) == [0, 50, 100] and set(frame["strategy"]) == {"micro_response"}
+    with pytest.raises(UserError, match="unknown metric 'length'; valid: distinct_1"):
+        logic.ladder_frame(art, "length", "response")
+    with pytest.raises(UserError, match="unknown side 'prompt'"):
+        logic.ladder_frame(art, "mean_length", "prompt")
+
+
+def test_sample_rows_search_and_limits(art):
+    rows = logic.sample_rows(art, "micro_response_max", "", 5)
+    assert len(rows) == 5 and list(rows.columns) == ["id", "instruction", "response"]
+    word = rows.iloc[0]["instruction"].split()[0]
+    hits = logic.sample_rows(art, "micro_response_max", word.upper(), 50)
+    assert len(hits) >= 1 and all(word in (r.instruction + r.response).lower() for r in hits.itertuples())
+    with pytest.raises(UserError, match="unknown config 'nope'"):
+        logic.sample_rows(art, "nope")
+    with pytest.raises(UserError, match="limit=0"):
+        logic.sample_rows(art, "random", "", 0)
+
+
+def test_compare_scores_correlations(art):
+    md = logic.compare_outputs(art, "p1: Question", ["micro_response_max", "random"])
+    assert "micro_response_max answers prompt 1" in md and "the baseline" in md
+    assert "scored 0.50 against `random` (model first: B, baseline first: B)" in md
+    with pytest.raises(UserError, match="between one and four"):
+        logic.compare_outputs(art, "p1", [])
+    with pytest.raises(UserError, match="unknown prompt"):
+        logic.compare_outputs(art, "p9", ["random"])
+    points, fits = logic.score_frame(art)
+    assert list(points["win_rate"]) == [40.0, 50.0, 65.0]
+    assert fits.iloc[0]["slope_per_100%"] == pytest.approx(25.0)
+    assert set(logic.correlation_frame(art)["side"]) == {"instruction", "response"}
+    assert logic.prompt_choices(art)[0].startswith("p0: Question number 0")
+
+
+def test_missing_results_and_bad_repo(space_artifacts, tmp_path):
+    repo, _ = space_artifacts
+    art = logic.load_artifacts(str(repo))
+    with pytest.raises(UserError, match="no evaluation results loaded"):
+        logic.score_frame(art)
+    with pytest.raises(FileNotFoundError, match="no such results file"):
+        logic.load_artifacts(str(repo), str(tmp_path / "none.json"))
+    with pytest.raises(UserError, match="the limit is 1000"):
+        logic.check_live_prompt("x" * 1001, 10)
+    with pytest.raises(UserError, match="type a prompt first"):
+        logic.check_live_prompt("  ", 10)

@@ -1,0 +1,117 @@
+"""The Space as a user meets it: a real server, gradio_client on every endpoint, Chromium."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(space_artifacts, tmp_path_factory):
+    repo, results = space_artifacts
+    port = _free_port()
+    log = tmp_path_factory.mktemp("space_log") / "server.log"
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    with open(log, "w") as f:
+        proc = subprocess.Popen([sys.executable, "-m", "dataset_builder.cli", "space", "--repo", str(repo),
+                                 "--results", str(results), "--port", str(port)], stdout=f, stderr=subprocess.STDOUT,
+                                env=env)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"space exited: {log.read_text()[-2000:]}")
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError(f"space did not answer in 90 s: {log.read_text()[-2000:]}")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def test_every_endpoint_through_gradio_client(server):
+    from gradio_client import Client
+
+    client = Client(server, verbose=False)
+    plot = client.predict("token_entropy", "instruction", api_name="/ladder")
+    assert plot is not None
+    rows = client.predict("micro_response_max", "", 3, api_name="/samples")
+    assert len(rows["data"]) == 3 and rows["headers"] == ["id", "instruction", "response"]
+    md = client.predict("p2: Question number 2 about bread?", ["micro_response_min", "random"], api_name="/compare")
+    assert "micro_response_min answers prompt 2" in md
+    fits = client.predict(api_name="/fits")
+    assert fits["data"][0][0] == "micro_response"
+    # Dropdowns are validated by gradio itself ("not in the list of choices"); the rest by our logic.
+    for args, api, message in [(("nope", "", 3), "/samples", "nope.* not in the list of choices"),
+                               (("micro_response_max", "", 500), "/samples", "greater than maximum value 200"),
+                               (("p0: Question number 0 about bread?", []), "/compare", "between one and four"),
+                               (("", "x", 10), "/generate", "not in the list of choices|type a prompt first")]:
+        with pytest.raises(Exception, match=message):
+            client.predict(*args, api_name=api)
+
+
+def test_twenty_concurrent_requests(server):
+    from gradio_client import Client
+
+    client = Client(server, verbose=False)
+
+    def call(i):
+        config = ["micro_response_min", "micro_response_50", "micro_response_max", "random"][i % 4]
+        return client.predict(config, "", 2, api_name="/samples")
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(call, range(20)))
+    assert all(len(r["data"]) == 2 for r in results)
+
+
+@pytest.mark.skipif(not shutil.which("chromium") or not shutil.which("chromedriver"),
+                    reason="needs Debian's chromium and chromium-driver (.ci/run installs them)")
+def test_each_tab_in_headless_chromium(server, tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    opts = webdriver.ChromeOptions()
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic",
+                 f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,1000"):
+        opts.add_argument(flag)
+    opts.binary_location = shutil.which("chromium")
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
+    try:
+        driver.get(server)
+        wait = WebDriverWait(driver, 60)
+        wait.until(EC.presence_of_element_located((By.XPATH, "//*[contains(text(), 'what diversity does')]")))
+        expected = {"Subsets": "Diversity metrics of every config", "Samples": "Browse a config",
+                    "Compare outputs": "Answers side by side", "Diversity vs score": "Win-rate against the baseline"}
+        for tab, heading in expected.items():
+            button = wait.until(EC.element_to_be_clickable((By.XPATH, f"//button[@role='tab' and normalize-space()='{tab}']")))
+            button.click()
+            wait.until(lambda d: any(e.is_displayed() for e in
+                                     d.find_elements(By.XPATH, f"//*[contains(text(), '{heading}')]")))
+            shot = tmp_path / f"{tab.replace(' ', '_')}.png"
+            driver.save_screenshot(str(shot))
+            assert shot.stat().st_size > 10_000
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] if hasattr(driver, "get_log") else []
+        assert not errors, errors
+    finally:
+        driver.quit()
