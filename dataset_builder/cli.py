@@ -254,7 +254,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"{config:<26} win-rate {s['win_rate']:5.1f}%  CI [{s['ci95'][0]:.1f}, {s['ci95'][1]:.1f}]  "
               f"unparseable {s['unparseable']}")
     for strategy, fit in results["fits"].items():
-        print(f"{strategy:<26} slope {fit['slope']:+.2f} points / 100 % diversity, r {fit['r']:+.2f}")
+        r = "n/a" if fit["r"] is None else f"{fit['r']:+.2f}"
+        print(f"{strategy:<26} slope {fit['slope']:+.2f} points / 100 % diversity, r {r}")
     print(f"report: {Path(args.out) / 'report.md'}")
     return 0
 

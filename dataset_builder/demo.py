@@ -41,7 +41,7 @@ def add_demo_args(p: argparse.ArgumentParser) -> None:
     from .cli import add_eval_args
 
     add_eval_args(p)
-    p.set_defaults(prompt_limit=16)
+    p.set_defaults(prompt_limit=12, max_new_tokens=64)
 
 
 def run_demo(args: argparse.Namespace) -> None:
@@ -101,14 +101,15 @@ def run_demo(args: argparse.Namespace) -> None:
 
     logger.info("demo 5/5: answers to %d prompts, judged against %s in both orders", args.prompt_limit, args.baseline)
     note = ("Demo scores are **not meaningful**: 135M-parameter adapters trained for a dozen CPU steps, judged by "
-            "the same small model through a constrained A/B/C choice on 16 prompts. They show the pipeline working; "
+            "the same small model through a constrained, position-calibrated A/B choice on 12 prompts. They show the pipeline working; "
             "for the paper's measurement use a 7B+ model, full recipes and a 70B judge.")
     results = evaluate(out / "adapters", str(out / "hub_dataset"), out / "eval", args.prompts, args.baseline,
                        judge_backend(args), Decoding(max_new_tokens=args.max_new_tokens), args.prompt_limit, note)
     for config, s in results["scores"].items():
         print(f"  {config:<26} win-rate {s['win_rate']:5.1f}% vs {args.baseline}")
     for strategy, fit in results["fits"].items():
-        print(f"  {strategy:<26} slope {fit['slope']:+.2f} points per 100 % diversity (r {fit['r']:+.2f})")
+        r = "n/a" if fit["r"] is None else f"{fit['r']:+.2f}"
+        print(f"  {strategy:<26} slope {fit['slope']:+.2f} points per 100 % diversity (r {r})")
     print(f"demo: report in {out / 'eval' / 'report.md'} (demo scores are not meaningful)")
     print(f"demo: open the Space with  macro2micro space --repo {out / 'hub_dataset'} "
           f"--results {out / 'eval' / 'results.json'} --runs {out / 'adapters'}")

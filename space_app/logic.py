@@ -172,7 +172,8 @@ def score_frame(art: Artifacts):
         if m.get("level") is not None:
             rows.append({"strategy": strategy_of(config), "level_%": round(100 * m["level"]), "win_rate": s["win_rate"]})
     points = pd.DataFrame(rows, columns=["strategy", "level_%", "win_rate"]).sort_values(["strategy", "level_%"])
-    fits = pd.DataFrame([{"strategy": k, "slope_per_100%": round(f["slope"], 3), "r": round(f["r"], 3), "n": f["n"]}
+    fits = pd.DataFrame([{"strategy": k, "slope_per_100%": round(f["slope"], 3),
+                          "r": None if f["r"] is None else round(f["r"], 3), "n": f["n"]}
                          for k, f in res.get("fits", {}).items()], columns=["strategy", "slope_per_100%", "r", "n"])
     return points, fits
 

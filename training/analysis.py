@@ -37,6 +37,8 @@ def fit_ladder(levels, scores) -> dict:
     x, y = np.asarray(levels, dtype=float), np.asarray(scores, dtype=float)
     if len(x) != len(y) or len(x) < 3:
         raise ValueError(f"a ladder fit needs at least 3 (level, score) pairs, got {len(x)} levels and {len(y)} scores")
+    if np.ptp(y) == 0:  # constant scores: the slope is 0 and r is undefined
+        return {"n": len(x), "slope": 0.0, "intercept": float(y[0]), "r": None, "slope_ci95": [0.0, 0.0], "p": None}
     res = stats.linregress(x, y)
     dof = len(x) - 2
     t = stats.t.ppf(0.975, dof)
@@ -97,7 +99,8 @@ def write_report(result: dict, out_dir: str | Path, title: str = "Diversity vs s
         pts = result.get("points", {}).get(strategy) or []
         if pts:
             x, y = zip(*pts)
-            line = ax.plot(np.array(x) * 100, y, "o", label=f"{strategy} (slope {fit['slope']:+.2f}, r {fit['r']:+.2f})")
+            r = "n/a" if fit["r"] is None else f"{fit['r']:+.2f}"
+            line = ax.plot(np.array(x) * 100, y, "o", label=f"{strategy} (slope {fit['slope']:+.2f}, r {r})")
             xs = np.linspace(0, 1, 2)
             ax.plot(xs * 100, fit["intercept"] + fit["slope"] * xs, "-", color=line[0].get_color(), alpha=0.7)
     ax.axhline(50, color="grey", lw=0.8, ls=":")
@@ -125,8 +128,9 @@ def write_report(result: dict, out_dir: str | Path, title: str = "Diversity vs s
     plt.close(fig)
     lines = [f"# {title}", "", note, "", "| strategy | slope (points / 100 %) | 95 % CI | Pearson r | n |", "|---|---|---|---|---|"]
     for s, f in sorted(result["fits"].items()):
+        r = "n/a" if f["r"] is None else f"{f['r']:+.3f}"
         lines.append(f"| `{s}` | {f['slope']:+.2f} | [{f['slope_ci95'][0]:+.2f}, {f['slope_ci95'][1]:+.2f}] | "
-                     f"{f['r']:+.3f} | {f['n']} |")
+                     f"{r} | {f['n']} |")
     lines += ["", "| side | " + " | ".join(METRICS) + " |", "|---|" + "---|" * len(METRICS)]
     for side in ("instruction", "response"):
         lines.append(f"| {side} | " + " | ".join("-" if corr[side][m] is None else f"{corr[side][m]:+.2f}"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .analysis import analyze, write_report
 from .generate import Decoding, generate_answers, load_prompts
-from .judge import Judge, LocalChoiceBackend
+from .judge import Judge, LocalChoiceBackend, win_rate
 
 logger = logging.getLogger(__name__)
 
@@ -75,10 +75,7 @@ def evaluate(runs: str | Path, dataset: str, out: str | Path, prompts: str = "em
     for config, ans in answers.items():
         if config == baseline:
             continue
-        forward = judge.verdicts(texts, ans, answers[baseline])
-        swapped = judge.verdicts(texts, answers[baseline], ans)
-        from .judge import win_rate
-
+        forward, swapped = judge.both_orders(texts, ans, answers[baseline])
         wr = win_rate(forward, swapped)
         scores[config] = {k: v for k, v in asdict(wr).items() if k != "per_prompt"}
         verdicts[config] = {"model_first": forward, "baseline_first": swapped, "per_prompt": wr.per_prompt}

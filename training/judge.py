@@ -93,8 +93,7 @@ class Judge:
         self.failures: list[str] = []
 
     def verdicts(self, prompts: list[str], answers_a: list[str], answers_b: list[str]) -> list[str | None]:
-        replies = self.backend.generate([self.template.format(instruction=p, answer_a=a, answer_b=b)
-                                         for p, a, b in zip(prompts, answers_a, answers_b)])
+        replies = self.backend.generate(self._prompts(prompts, answers_a, answers_b))
         out = []
         for reply in replies:
             if isinstance(reply, Exception):
@@ -107,11 +106,35 @@ class Judge:
             out.append(verdict)
         return out
 
+    def both_orders(self, prompts: list[str], model_answers: list[str], baseline_answers: list[str]
+                    ) -> tuple[list[str | None], list[str | None]]:
+        """Verdicts with the model as A (forward) and as B (swapped).
+
+        A backend that exposes ``margins`` (logit(A) - logit(B)) gets calibrated verdicts: with
+        the model first the margin is ``c + q``, swapped ``c - q``, where ``c`` is the judge's
+        position prior; ``q = (d1 - d2) / 2`` cancels it within each prompt (a small judge that
+        always prefers one position would otherwise tie everything).
+        """
+        if hasattr(self.backend, "margins"):
+            d1 = self.backend.margins(self._prompts(prompts, model_answers, baseline_answers))
+            d2 = self.backend.margins(self._prompts(prompts, baseline_answers, model_answers))
+            forward, swapped = [], []
+            for a, b in zip(d1, d2):
+                q = (a - b) / 2
+                win = "tie" if abs(q) < 1e-3 else ("A" if q > 0 else "B")
+                forward.append(win)
+                swapped.append({"A": "B", "B": "A", "tie": "tie"}[win])
+            return forward, swapped
+        return (self.verdicts(prompts, model_answers, baseline_answers),
+                self.verdicts(prompts, baseline_answers, model_answers))
+
+    def _prompts(self, prompts, answers_a, answers_b) -> list[str]:
+        return [self.template.format(instruction=p, answer_a=a, answer_b=b)
+                for p, a, b in zip(prompts, answers_a, answers_b)]
+
     def compare(self, prompts: list[str], model_answers: list[str], baseline_answers: list[str]) -> WinRate:
         """Both orders, then :func:`win_rate`."""
-        forward = self.verdicts(prompts, model_answers, baseline_answers)
-        swapped = self.verdicts(prompts, baseline_answers, model_answers)
-        return win_rate(forward, swapped)
+        return win_rate(*self.both_orders(prompts, model_answers, baseline_answers))
 
 
 class LocalChoiceBackend:
@@ -119,7 +142,8 @@ class LocalChoiceBackend:
     compares the next-token logits of ``A``, ``B`` and ``C`` (one forward pass per verdict).
 
     Small models rarely follow the output format; constraining the choice keeps their verdicts
-    parseable (they are still weak judges: the demo says so).
+    parseable, and :meth:`margins` lets the judge cancel their position bias (they are still weak
+    judges: the demo says so).
     """
 
     def __init__(self, model: str = "embedded:smollm2-135m-instruct", batch_size: int = 4, max_prompt_tokens: int = 1024):
@@ -149,7 +173,7 @@ class LocalChoiceBackend:
             self._loaded = (tok, model, device, choices)
         return self._loaded
 
-    def generate(self, prompts: list[str]) -> list[str]:
+    def _logits(self, prompts: list[str]):
         import torch
 
         tok, model, device, choices = self._load()
@@ -161,6 +185,13 @@ class LocalChoiceBackend:
             enc = tok(texts, return_tensors="pt", padding=True, truncation=True, max_length=self.max_prompt_tokens,
                       add_special_tokens=False).to(device)
             with torch.no_grad():
-                logits = model(**enc).logits[:, -1, choices]
-            out += [f"[[{'ABC'[int(j)]}]]" for j in logits.argmax(dim=-1)]
+                out += model(**enc).logits[:, -1, choices].float().tolist()
         return out
+
+    def generate(self, prompts: list[str]) -> list[str]:
+        """One verdict per prompt: the likeliest of A, B, C."""
+        return [f"[[{'ABC'[max(range(3), key=row.__getitem__)]}]]" for row in self._logits(prompts)]
+
+    def margins(self, prompts: list[str]) -> list[float]:
+        """logit(A) - logit(B) per prompt (used by :meth:`Judge.both_orders` to cancel position bias)."""
+        return [row[0] - row[1] for row in self._logits(prompts)]

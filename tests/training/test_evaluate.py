@@ -80,3 +80,30 @@ def test_evaluate_end_to_end_with_tiny_models(tiny_model_dir, tiny_repo, tmp_pat
     assert "| `random` |" in card and "win_rate_vs_random" in card
     with pytest.raises(ValueError, match="baseline 'nope' has no finished adapter"):
         evaluate(tmp_path / "runs", str(tiny_repo), tmp_path / "e2", baseline="nope")
+
+
+def test_margin_judge_cancels_position_bias():
+    from training.judge import Judge
+
+    class Biased:
+        """Prefers position A by a margin of 5; prefers answers containing 'good' by 1."""
+
+        model = "biased"
+
+        def margins(self, prompts):
+            out = []
+            for p in prompts:
+                a = p.split("[The Start of Assistant A's Answer]\n")[1].split("\n[The End")[0]
+                b = p.split("[The Start of Assistant B's Answer]\n")[1].split("\n[The End")[0]
+                out.append(5 + ("good" in a) - ("good" in b))
+            return out
+
+    wr = Judge(Biased()).compare(["q1", "q2", "q3"], ["good", "bad", "same"], ["bad", "good", "same"])
+    assert wr.per_prompt == [1.0, 0.0, 0.5] and wr.win_rate == 50.0 and wr.position_consistency == 1.0
+
+
+def test_constant_scores_fit_has_no_r():
+    from training.analysis import fit_ladder
+
+    fit = fit_ladder([0, 0.5, 1], [50, 50, 50])
+    assert fit["slope"] == 0.0 and fit["r"] is None
