@@ -185,7 +185,7 @@ def publish_repo(corpus, subsets: Path, out: Path, args: argparse.Namespace, sou
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    options_check = metric_options(args)  # noqa: F841  validate before the slow corpus read
+    metric_options(args)  # validates the options before the slow corpus read
     corpus, _ = load_corpus_from_args(args)
     publish_repo(corpus, args.subsets, args.out, args, source_note=args.source_note)
     return 0

@@ -46,7 +46,7 @@ def add_demo_args(p: argparse.ArgumentParser) -> None:
 
 def run_demo(args: argparse.Namespace) -> None:
     from .assets import DEFAULT_CORPUS, resolve_corpus
-    from .build import BuildOptions, build_family
+    from .build import build_family
     from .cli import publish_repo
     from .corpus import CorpusOptions, load_corpus, save_corpus, summarize
 

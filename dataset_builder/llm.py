@@ -56,6 +56,37 @@ class OpenAIBackend:
             return list(pool.map(call, prompts))
 
 
+def load_chat_model(spec: str, adapter: str | None = None, chat_template: str | None = None,
+                    truncation_side: str = "right"):
+    """``(tokenizer, model, device)`` of a local chat model, ready for left-padded batch generation.
+
+    Args:
+        spec: model path, Hub id or ``embedded:*``.
+        adapter: a PEFT adapter folder to apply (its tokenizer is used when it has one).
+        chat_template: overrides the tokenizer's chat template (also used when it has none).
+        truncation_side: which end of long prompts to cut.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from .assets import resolve_model
+
+    path = resolve_model(spec)
+    tok = AutoTokenizer.from_pretrained(str(adapter) if adapter else path, padding_side="left",
+                                        truncation_side=truncation_side)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    if chat_template:
+        tok.chat_template = chat_template
+    model = AutoModelForCausalLM.from_pretrained(path)
+    if adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(adapter))
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    return tok, model.to(device).eval(), device
+
+
 class TransformersBackend:
     """Greedy generation with a local transformers chat model, in left-padded batches."""
 
@@ -69,18 +100,7 @@ class TransformersBackend:
 
     def _load(self):
         if self._loaded is None:
-            import torch
-            from transformers import AutoModelForCausalLM, AutoTokenizer
-
-            from .assets import resolve_model
-
-            path = resolve_model(self.model_spec)
-            tok = AutoTokenizer.from_pretrained(path, padding_side="left")
-            if tok.pad_token is None:
-                tok.pad_token = tok.eos_token
-            device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-            model = AutoModelForCausalLM.from_pretrained(path).to(device).eval()
-            self._loaded = (tok, model, device)
+            self._loaded = load_chat_model(self.model_spec)
         return self._loaded
 
     def generate(self, prompts: list[str]) -> list[str | Exception]:

@@ -98,23 +98,10 @@ def generate_answers(base_model: str, adapter: str | Path | None, prompts: list[
     if use_cache and cache_file.exists():
         return json.loads(cache_file.read_text())["answers"]
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from dataset_builder.assets import resolve_model
+    from dataset_builder.llm import load_chat_model
 
-    base_path = resolve_model(base_model)
-    tok = AutoTokenizer.from_pretrained(str(adapter) if adapter else base_path, padding_side="left")
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    if chat_template:
-        tok.chat_template = chat_template
-    model = AutoModelForCausalLM.from_pretrained(base_path)
-    if adapter is not None:
-        from peft import PeftModel
-
-        model = PeftModel.from_pretrained(model, str(adapter))
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    model.to(device).eval()
+    tok, model, device = load_chat_model(base_model, adapter, chat_template)
     answers: list[str] = []
     for start in range(0, len(prompts), decoding.batch_size):
         chats = [tok.apply_chat_template([{"role": "user", "content": p["instruction"]}], tokenize=False,

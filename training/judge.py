@@ -156,19 +156,11 @@ class LocalChoiceBackend:
 
     def _load(self):
         if self._loaded is None:
-            import torch
-            from transformers import AutoModelForCausalLM, AutoTokenizer
+            from dataset_builder.llm import load_chat_model
 
-            from dataset_builder.assets import resolve_model
-
-            path = resolve_model(self.model_spec)
-            tok = AutoTokenizer.from_pretrained(path, padding_side="left", truncation_side="left")
-            if tok.pad_token is None:
-                tok.pad_token = tok.eos_token
+            tok, model, device = load_chat_model(self.model_spec, truncation_side="left")
             if tok.chat_template is None:  # a base model: prompt it in ChatML
                 tok.chat_template = (Path(__file__).resolve().parent / "templates" / "chatml_training.jinja").read_text()
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-            model = AutoModelForCausalLM.from_pretrained(path).to(device).eval()
             choices = [tok.encode(c, add_special_tokens=False)[-1] for c in ("A", "B", "C")]
             self._loaded = (tok, model, device, choices)
         return self._loaded
