@@ -35,3 +35,6 @@ def space_artifacts(tmp_path_factory):
     }
     (tmp / "results.json").write_text(json.dumps(results))
     return tmp / "repo", tmp / "results.json"
+
+
+from tests.training.conftest import tiny_model_dir, tiny_repo  # noqa: E402,F401  (shared fixtures)

@@ -60,3 +60,18 @@ def test_missing_results_and_bad_repo(space_artifacts, tmp_path):
         logic.check_live_prompt("x" * 1001, 10)
     with pytest.raises(UserError, match="type a prompt first"):
         logic.check_live_prompt("  ", 10)
+
+
+def test_live_generation_from_a_trained_adapter(tiny_model_dir, tiny_repo, tmp_path):
+    from space_app.app import live_generate
+    from tests.training.conftest import tiny_overrides
+    from training.sweep import sweep
+
+    sweep(str(tiny_repo), "random", "demo", tmp_path / "runs", tiny_overrides(tiny_model_dir))
+    art = logic.load_artifacts(str(tiny_repo), runs=str(tmp_path / "runs"))
+    answer = live_generate(art, "bake bread w1", "random", 5)
+    assert isinstance(answer, str)
+    with pytest.raises(UserError, match="unknown adapter 'nope'; valid: random"):
+        live_generate(art, "hi", "nope", 5)
+    with pytest.raises(UserError, match="max_new_tokens=500"):
+        live_generate(art, "hi", "random", 500)
