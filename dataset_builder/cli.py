@@ -276,7 +276,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="macro2micro", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="macro2micro", description="Diversity-controlled SFT datasets (macro / meso / micro x instruction / response), LoRA fine-tuning on each, and what diversity does to a model.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
