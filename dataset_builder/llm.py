@@ -57,7 +57,7 @@ class OpenAIBackend:
 
 
 def load_chat_model(spec: str, adapter: str | None = None, chat_template: str | None = None,
-                    truncation_side: str = "right"):
+                    truncation_side: str = "right", device: str | None = None):
     """``(tokenizer, model, device)`` of a local chat model, ready for left-padded batch generation.
 
     Args:
@@ -65,6 +65,7 @@ def load_chat_model(spec: str, adapter: str | None = None, chat_template: str | 
         adapter: a PEFT adapter folder to apply (its tokenizer is used when it has one).
         chat_template: overrides the tokenizer's chat template (also used when it has none).
         truncation_side: which end of long prompts to cut.
+        device: ``cpu`` or ``cuda``; default: cuda when available.
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -83,7 +84,7 @@ def load_chat_model(spec: str, adapter: str | None = None, chat_template: str | 
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, str(adapter))
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     return tok, model.to(device).eval(), device
 
 
@@ -100,7 +101,7 @@ class TransformersBackend:
 
     def _load(self):
         if self._loaded is None:
-            self._loaded = load_chat_model(self.model_spec)
+            self._loaded = load_chat_model(self.model_spec, device=self.device)
         return self._loaded
 
     def generate(self, prompts: list[str]) -> list[str | Exception]:
