@@ -181,7 +181,8 @@ def publish_repo(corpus, subsets: Path, out: Path, args: argparse.Namespace, sou
                       source_note=source_note)
     print(f"wrote the dataset repo folder {out} ({len(manifests) + 1} configs, each loaded back with load_dataset)")
     if args.repo_id:
-        print(publish_folder(out, args.repo_id, private=args.private, dry_run=args.dry_run))
+        # write_repo_folder has just loaded every config back; no need to do it twice.
+        print(publish_folder(out, args.repo_id, private=args.private, dry_run=args.dry_run, validate=False))
 
 
 def cmd_publish(args: argparse.Namespace) -> int:

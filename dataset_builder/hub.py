@@ -239,17 +239,20 @@ def write_repo_folder(corpus, build_dir: str | Path, out_dir: str | Path, metric
 
 
 def publish_folder(folder: str | Path, repo_id: str, private: bool = False, dry_run: bool = False,
-                   token: str | None = None, commit_message: str | None = None) -> str:
+                   token: str | None = None, commit_message: str | None = None, validate: bool = True) -> str:
     """Create the repo if needed, merge the card metadata already there, upload in one commit.
 
     The token comes from ``token``, ``HF_TOKEN`` or the saved login, and is never printed.
     Returns the commit URL (or a description of what would be uploaded, on a dry run).
+    ``validate=False`` skips re-loading every config, for a folder :func:`write_repo_folder` just
+    wrote and checked.
     """
     from huggingface_hub import DatasetCard, HfApi
     from huggingface_hub.errors import EntryNotFoundError, RemoteEntryNotFoundError, RepositoryNotFoundError
 
     folder = Path(folder)
-    validate_folder(folder)
+    if validate:
+        validate_folder(folder)
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     if dry_run:
         size = sum((folder / f).stat().st_size for f in files)

@@ -192,7 +192,6 @@ class MicroStrategy(LadderStrategy):
             names = tok.convert_ids_to_tokens(token_ids.tolist())
         logger.info("%s: %d mid-band tokens of %d distinct (%s)", self.name, bands["mid"], bands["distinct"], bands)
         info = {"tokenizer": ident, "bands": bands, "mean_tokens": float(feats.lengths().mean())}
-        self.token_lengths_ = feats.lengths()
         return TypeMatrix(matrix, names, info)
 
 

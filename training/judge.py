@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dataset_builder.llm import TransformersBackend, load_chat_model
+
 DEFAULT_TEMPLATE = Path(__file__).resolve().parent / "templates" / "judge_pairwise.txt"
 _VERDICT = re.compile(r"\[\[\s*(A|B|C|TIE)\s*\]\]", re.IGNORECASE)
 
@@ -137,7 +139,7 @@ class Judge:
         return win_rate(*self.both_orders(prompts, model_answers, baseline_answers))
 
 
-class LocalChoiceBackend:
+class LocalChoiceBackend(TransformersBackend):
     """A local transformers judge that cannot fail to answer: after the chat prompt and ``[[`` it
     compares the next-token logits of ``A``, ``B`` and ``C`` (one forward pass per verdict).
 
@@ -146,19 +148,14 @@ class LocalChoiceBackend:
     judges: the demo says so).
     """
 
-    def __init__(self, model: str = "embedded:smollm2-135m-instruct", batch_size: int = 4, max_prompt_tokens: int = 1024):
-        self.model_spec, self.batch_size, self.max_prompt_tokens = model, batch_size, max_prompt_tokens
-        self._loaded = None
-
-    @property
-    def model(self) -> str:
-        return self.model_spec
+    def __init__(self, model: str = "embedded:smollm2-135m-instruct", batch_size: int = 4, max_prompt_tokens: int = 1024,
+                 device: str | None = None):
+        super().__init__(model, batch_size=batch_size, device=device)
+        self.max_prompt_tokens = max_prompt_tokens
 
     def _load(self):
         if self._loaded is None:
-            from dataset_builder.llm import load_chat_model
-
-            tok, model, device = load_chat_model(self.model_spec, truncation_side="left")
+            tok, model, device = load_chat_model(self.model_spec, truncation_side="left", device=self.device)
             if tok.chat_template is None:  # a base model: prompt it in ChatML
                 tok.chat_template = (Path(__file__).resolve().parent / "templates" / "chatml_training.jinja").read_text()
             choices = [tok.encode(c, add_special_tokens=False)[-1] for c in ("A", "B", "C")]
