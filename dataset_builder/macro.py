@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .strategies import LadderStrategy, TypeMatrix, fingerprint, register
+from .corpus import column, corpus_fingerprint
+from .options import EmbedderOptions, MacroOptions
+from .strategies import LadderStrategy, TypeMatrix
 from .utils import require
 
 logger = logging.getLogger(__name__)
@@ -87,59 +89,45 @@ class MacroStrategy(LadderStrategy):
 
     Args:
         side: ``instruction`` or ``response``.
-        embedder: sentence-embedding model (local path, Hub id, or the embedded all-MiniLM-L6-v2).
-        reducer: ``umap`` (BERTopic's choice, the default), ``pca`` (fast; on sentence embeddings
-            HDBSCAN then tends to find only a few large clusters) or ``none``.
-        n_components: dimensions after reduction.
-        min_cluster_size: HDBSCAN's smallest cluster.
-        min_samples: HDBSCAN's density parameter (None: min_cluster_size).
-        max_seq_length: embedding truncation in word pieces.
-        cluster_selection: HDBSCAN's ``eom`` (default) or ``leaf`` (more, smaller clusters).
+        options: reduction and HDBSCAN settings (:class:`~dataset_builder.options.MacroOptions`).
+        embedder: the sentence-embedding model (:class:`~dataset_builder.options.EmbedderOptions`).
     """
 
     granularity = "macro"
 
-    def __init__(self, side: str, embedder: str = "embedded:all-minilm-l6-v2", reducer: str = "umap",
-                 n_components: int = 5, min_cluster_size: int = 10, min_samples: int | None = None,
-                 max_seq_length: int = 128, cluster_selection: str = "eom"):
+    def __init__(self, side: str, options: MacroOptions | None = None, embedder: EmbedderOptions | None = None):
         super().__init__(side)
-        if reducer not in REDUCERS:
-            raise ValueError(f"reducer={reducer!r}; valid: {', '.join(REDUCERS)}")
-        if cluster_selection not in ("eom", "leaf"):
-            raise ValueError(f"cluster_selection={cluster_selection!r}; valid: eom, leaf")
-        if min_cluster_size < 2:
-            raise ValueError(f"min_cluster_size={min_cluster_size} must be at least 2")
-        self.embedder, self.reducer, self.n_components = embedder, reducer, n_components
-        self.min_cluster_size, self.min_samples, self.max_seq_length = min_cluster_size, min_samples, max_seq_length
-        self.cluster_selection = cluster_selection
+        self.options = options or MacroOptions()
+        self.embedder = embedder or EmbedderOptions()
+        if self.embedder.model is None:
+            raise ValueError(f"{self.name} needs a sentence-embedding model; --embedder none is not possible here")
 
     def get_options(self) -> dict[str, Any]:
-        return {"embedder": self.embedder, "reducer": self.reducer, "n_components": self.n_components,
-                "min_cluster_size": self.min_cluster_size, "min_samples": self.min_samples,
-                "max_seq_length": self.max_seq_length, "cluster_selection": self.cluster_selection}
+        o = self.options
+        return {"embedder": self.embedder.embedder, "reducer": o.reducer, "n_components": o.n_components,
+                "min_cluster_size": o.min_cluster_size, "min_samples": o.min_samples,
+                "max_seq_length": self.embedder.max_seq_length, "cluster_selection": o.cluster_selection}
 
     def embed(self, corpus) -> tuple[np.ndarray, dict]:
         from .embeddings import embed_texts
 
-        return embed_texts(list(corpus[self.side]), self.embedder, fingerprint=f"{fingerprint(corpus)}:{self.side}",
-                           max_seq_length=self.max_seq_length)
+        return embed_texts(column(corpus, self.side), self.embedder.embedder,
+                           fingerprint=f"{corpus_fingerprint(corpus)}:{self.side}",
+                           max_seq_length=self.embedder.max_seq_length)
 
     def extract_types(self, corpus) -> TypeMatrix:
+        o = self.options
         emb, ident = self.embed(corpus)
-        points = reduce_embeddings(emb, self.reducer, self.n_components)
-        labels = cluster_labels(points, self.min_cluster_size, self.min_samples, self.cluster_selection)
+        points = reduce_embeddings(emb, o.reducer, o.n_components)
+        labels = cluster_labels(points, o.min_cluster_size, o.min_samples, o.cluster_selection)
         n_clusters = int(labels.max()) + 1 if labels.max() >= 0 else 0
         rows = np.flatnonzero(labels >= 0)
         matrix = sp.csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, labels[rows])),
                                shape=(len(corpus), n_clusters))
-        names = cluster_names(list(corpus[self.side]), labels)
-        info = {"embedder": ident, "reducer": {"name": self.reducer, "n_components": self.n_components},
-                "hdbscan": {"min_cluster_size": self.min_cluster_size, "min_samples": self.min_samples,
-                            "cluster_selection": self.cluster_selection},
+        names = cluster_names(column(corpus, self.side), labels)
+        info = {"embedder": ident, "reducer": {"name": o.reducer, "n_components": o.n_components},
+                "hdbscan": {"min_cluster_size": o.min_cluster_size, "min_samples": o.min_samples,
+                            "cluster_selection": o.cluster_selection},
                 "n_clusters": n_clusters, "n_noise": int((labels < 0).sum())}
         logger.info("%s: %d clusters, %d noise points of %d", self.name, n_clusters, info["n_noise"], len(corpus))
         return TypeMatrix(matrix, names, info)
-
-
-register("macro_instruction", MacroStrategy, side="instruction")
-register("macro_response", MacroStrategy, side="response")

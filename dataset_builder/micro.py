@@ -9,18 +9,22 @@ tokens of that side, for corpora of other sizes than the paper's 117K.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
-from .utils import cache_dir, hash_files, sha256_text
+from .corpus import column, corpus_fingerprint
+from .defaults import DEFAULT_MODEL, WORD_TOKENIZER
+from .options import MicroOptions
+from .strategies import LadderStrategy, TypeMatrix
+from .utils import atomic_file, cache_dir, hash_files, sha256_text
 
 logger = logging.getLogger(__name__)
-
-WORD_TOKENIZER = "word"
 
 
 @dataclass
@@ -35,9 +39,14 @@ class TokenFeatures:
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
 
+    def row(self, i: int) -> np.ndarray:
+        return self.ids[self.offsets[i]:self.offsets[i + 1]]
+
 
 def tokenizer_identity(tokenizer) -> dict:
     """Name plus revision (Hub) or a hash of the tokenizer files (local folder)."""
+    if tokenizer == WORD_TOKENIZER:
+        return {"name": WORD_TOKENIZER}
     name = getattr(tokenizer, "name_or_path", str(tokenizer))
     ident = {"name": name, "class": type(tokenizer).__name__}
     path = Path(name)
@@ -52,8 +61,14 @@ def tokenizer_identity(tokenizer) -> dict:
     return ident
 
 
+@lru_cache(maxsize=4)
 def load_tokenizer(spec: str):
-    """AutoTokenizer from a local path, a Hub id or the embedded default."""
+    """AutoTokenizer from a local path, a Hub id or the embedded default; ``"word"`` passes through.
+
+    Loaded once per process and spec.
+    """
+    if spec == WORD_TOKENIZER:
+        return WORD_TOKENIZER
     from transformers import AutoTokenizer
 
     from .assets import resolve_tokenizer
@@ -62,16 +77,25 @@ def load_tokenizer(spec: str):
 
 
 def _encode(texts: list[str], tokenizer, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Token ids of every text, through the Rust tokenizer's batch call when there is one."""
     from tqdm.auto import tqdm
 
-    chunks, lengths = [], []
-    for start in tqdm(range(0, len(texts), batch_size), desc="tokenize", unit="batch", leave=False):
-        enc = tokenizer(texts[start:start + batch_size], add_special_tokens=False,
-                        return_attention_mask=False, return_token_type_ids=False)["input_ids"]
-        for ids in enc:
-            chunks.append(np.asarray(ids, dtype=np.int32))
-            lengths.append(len(ids))
-    offsets = np.concatenate(([0], np.cumsum(lengths, dtype=np.int64)))
+    backend = getattr(tokenizer, "_tokenizer", None)
+    fast = getattr(backend, "encode_batch_fast", None)
+    lengths = np.zeros(len(texts), dtype=np.int64)
+    chunks = []
+    for start in tqdm(range(0, len(texts), batch_size), desc="tokenize", unit="batch", leave=False,
+                      disable=len(texts) <= batch_size):
+        batch = texts[start:start + batch_size]
+        if fast is not None:
+            ids = [enc.ids for enc in fast(batch, add_special_tokens=False)]
+        else:
+            ids = tokenizer(batch, add_special_tokens=False, return_attention_mask=False,
+                            return_token_type_ids=False)["input_ids"]
+        n = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+        lengths[start:start + len(batch)] = n
+        chunks.append(np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int32, count=int(n.sum())))
+    offsets = np.concatenate(([0], np.cumsum(lengths)))
     ids = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int32)
     return ids, offsets
 
@@ -94,7 +118,7 @@ def word_features(texts: list[str]) -> TokenFeatures:
 
 
 def token_features(texts: list[str], tokenizer, fingerprint: str | None = None,
-                   batch_size: int = 512, use_cache: bool = True) -> TokenFeatures:
+                   batch_size: int = 1024, use_cache: bool = True) -> TokenFeatures:
     """Token ids of ``texts`` (no special tokens), cached by corpus fingerprint and tokenizer.
 
     Args:
@@ -102,6 +126,7 @@ def token_features(texts: list[str], tokenizer, fingerprint: str | None = None,
         tokenizer: a transformers tokenizer, or ``"word"`` for whitespace words.
         fingerprint: the corpus side's content key; without it nothing is cached.
         batch_size: texts per fast-tokenizer call.
+        use_cache: read and write the on-disk cache.
     """
     if tokenizer == WORD_TOKENIZER:
         return word_features(texts)
@@ -116,10 +141,15 @@ def token_features(texts: list[str], tokenizer, fingerprint: str | None = None,
     ids, offsets = _encode(texts, tokenizer, batch_size)
     feats = TokenFeatures(ids=ids, offsets=offsets, vocab_size=len(tokenizer))
     if cache_file is not None:
-        tmp = cache_file.with_name(cache_file.stem + ".tmp.npz")
-        np.savez(tmp, ids=ids, offsets=offsets, vocab_size=feats.vocab_size)
-        tmp.replace(cache_file)
+        with atomic_file(cache_file) as tmp:
+            np.savez(tmp, ids=ids, offsets=offsets, vocab_size=feats.vocab_size)
     return feats
+
+
+def side_features(corpus, side: str, tokenizer_spec: str) -> TokenFeatures:
+    """Token features of one side of a corpus, with the tokenizer a spec names (cached)."""
+    tok = load_tokenizer(tokenizer_spec)
+    return token_features(column(corpus, side), tok, fingerprint=f"{corpus_fingerprint(corpus)}:{side}")
 
 
 @dataclass(frozen=True)
@@ -181,3 +211,38 @@ def mid_band_matrix(feats: TokenFeatures, bands: Bands) -> tuple[sp.csr_matrix, 
     matrix.sum_duplicates()
     matrix.data[:] = 1
     return matrix, token_ids, band_counts(counts, bands)
+
+
+class MicroStrategy(LadderStrategy):
+    """Micro diversity: types are mid-band tokens of the fine-tuned model's tokenizer.
+
+    Args:
+        side: ``instruction`` or ``response``.
+        tokenizer: model spec whose tokenizer is used (local path, Hub id, the embedded default),
+            or ``"word"`` for whitespace words (the paper's ablation).
+        options: the frequency bands (:class:`~dataset_builder.options.MicroOptions`).
+    """
+
+    granularity = "micro"
+
+    def __init__(self, side: str, tokenizer: str = DEFAULT_MODEL, options: MicroOptions | None = None):
+        super().__init__(side)
+        self.tokenizer = tokenizer
+        self.options = options or MicroOptions()
+        self.bands = Bands(self.options.low, self.options.high, self.options.per_million)
+
+    def get_options(self) -> dict:
+        o = self.options
+        return {"tokenizer": self.tokenizer, "low": o.low, "high": o.high, "per_million": o.per_million}
+
+    def extract_types(self, corpus) -> TypeMatrix:
+        feats = side_features(corpus, self.side, self.tokenizer)
+        tok = load_tokenizer(self.tokenizer)
+        matrix, token_ids, bands = mid_band_matrix(feats, self.bands)
+        if feats.vocab is not None:
+            names = [feats.vocab[i] for i in token_ids]
+        else:
+            names = tok.convert_ids_to_tokens(token_ids.tolist())
+        logger.info("%s: %d mid-band tokens of %d distinct (%s)", self.name, bands["mid"], bands["distinct"], bands)
+        info = {"tokenizer": tokenizer_identity(tok), "bands": bands, "mean_tokens": float(feats.lengths().mean())}
+        return TypeMatrix(matrix, names, info)

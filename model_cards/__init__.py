@@ -1,1 +1,12 @@
-"""Jinja templates of the dataset and model cards, rendered through huggingface_hub."""
+"""Dataset and model cards: Jinja templates (package data) and their rendering.
+
+- :func:`render_dataset_card`: the dataset repo's card (configs, metrics, how it was built);
+- :func:`render_model_card`: an adapter's card (base model, dataset repo and config, recipe, scores);
+- :func:`template_path`: a template file, found with ``importlib.resources``.
+"""
+
+from .dataset_card import render_dataset_card
+from .model_card import render_model_card
+from .templates import template_path
+
+__all__ = ["render_dataset_card", "render_model_card", "template_path"]

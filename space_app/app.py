@@ -127,11 +127,29 @@ def live_generate(art: Artifacts, prompt: str, adapter: str, max_new_tokens: int
                             Decoding(max_new_tokens=n, batch_size=1), use_cache=False)[0]
 
 
+def check_port(host: str, port: int) -> None:
+    """OSError naming the address when the port is taken (before anything is announced)."""
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError as err:
+            raise OSError(f"cannot listen on {host}:{port}: {err.strerror} (choose another --port)") from None
+
+
 def launch(repo: str, results: str | None = None, runs: str | None = None, host: str = "127.0.0.1",
-           port: int = 7860, block: bool = True):
+           port: int = 7860, block: bool = True, on_ready=None):
+    """Load the artifacts, check the port, then serve; ``on_ready(url)`` is called once it answers."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    demo = build_demo(logic.load_artifacts(repo, results, runs))
-    demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, show_error=True)
+    art = logic.load_artifacts(repo, results, runs)
+    check_port(host, port)
+    demo = build_demo(art)
+    demo.launch(server_name=host, server_port=port, prevent_thread_lock=True, show_error=False, quiet=True)
+    if on_ready is not None:
+        on_ready(f"http://{host}:{port}/")
+    if block:
+        demo.block_thread()
     return demo
 
 

@@ -6,12 +6,12 @@ its card's ``diversity_metrics`` and its configs) and the evaluation's ``results
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dataset_builder.metrics import METRICS
+from dataset_builder.naming import strategy_of
 
 MAX_PROMPT_CHARS = 1000
 MAX_NEW_TOKENS = 96
@@ -37,30 +37,12 @@ class Artifacts:
 
 
 def load_artifacts(repo: str, results: str | None = None, runs: str | None = None) -> Artifacts:
-    """Read the repo's metrics (folder: metrics/diversity.json, else the card) and results.json."""
-    local = Path(repo) / "metrics" / "diversity.json"
-    if local.exists():
-        metrics = json.loads(local.read_text())
-    else:
-        from huggingface_hub import DatasetCard
+    """Read the repo's metrics (folder or Hub id) and, when given, an evaluation's results.json."""
+    from dataset_builder.artifacts import open_dataset_repo, read_results
 
-        card = Path(repo) / "README.md"
-        data = DatasetCard.load(str(card) if card.exists() else repo, repo_type="dataset").data.to_dict()
-        metrics = data.get("diversity_metrics") or {}
-    if not metrics:
-        raise FileNotFoundError(f"{repo}: no diversity metrics (metrics/diversity.json or the card's "
-                                "diversity_metrics): is it a repo written by `macro2micro publish`?")
-    res = None
-    if results:
-        path = Path(results)
-        if not path.exists():
-            raise FileNotFoundError(f"{results}: no such results file (written by `macro2micro evaluate`)")
-        res = json.loads(path.read_text())
-    return Artifacts(repo=repo, metrics=metrics, results=res, runs=runs)
-
-
-def strategy_of(config: str) -> str:
-    return config.rsplit("_", 1)[0] if config not in ("full", "random", "base") else config
+    dataset = open_dataset_repo(repo)
+    res = read_results(results) if results else dataset.results()
+    return Artifacts(repo=str(dataset.path), metrics=dataset.metrics(), results=res, runs=runs)
 
 
 def metrics_table(art: Artifacts):
@@ -97,7 +79,7 @@ def sample_rows(art: Artifacts, config: str, query: str = "", limit: int = 20):
     """Rows of a config whose instruction or response contains ``query`` (case-insensitive)."""
     import pandas as pd
 
-    from dataset_builder.hub import load_config
+    from dataset_builder.repo import load_config
 
     if config not in art.metrics:
         raise UserError(f"unknown config {config!r}; valid: {', '.join(art.configs[:12])}...")

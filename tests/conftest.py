@@ -83,7 +83,12 @@ def synthetic_corpus():
     return make_synthetic_corpus()
 
 
-# Strategy knobs for the synthetic corpus: whitespace words with bands sized for ~6K tokens;
-# PCA before HDBSCAN (UMAP's numba compilation costs ~20 s); no embedding merge of tags.
-WORD_KNOBS = {"tokenizer": "word", "low": 3, "high": 200, "reducer": "pca", "min_cluster_size": 5,
-              "cluster_selection": "leaf", "merge_threshold": None}
+def word_knobs():
+    """Strategy knobs for the synthetic corpus: whitespace words with bands sized for ~6K tokens; PCA before
+    HDBSCAN (UMAP's numba compilation costs ~20 s); no embedding merge of tags."""
+    from dataset_builder.options import MacroOptions, MesoOptions, MicroOptions, TokenizerOptions
+    from dataset_builder.registry import StrategyKnobs
+
+    return StrategyKnobs(tokenizer=TokenizerOptions("word"), micro=MicroOptions(low=3, high=200),
+                         macro=MacroOptions(reducer="pca", min_cluster_size=5, cluster_selection="leaf"),
+                         meso=MesoOptions(merge_threshold=None))

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from dataset_builder.metrics import METRICS
+from dataset_builder.naming import strategy_of
+from dataset_builder.utils import require
 
 # SPEC section 7: the paper's scores at 0, 17, 33, 50, 67, 83, 100 % (Llama-2-7B), read off its figures.
 PAPER_SCORES = {
@@ -71,7 +73,7 @@ def ladder_points(scores: dict[str, float], levels: dict[str, float]) -> dict[st
     out: dict[str, list[tuple[float, float]]] = {}
     for config, score in scores.items():
         if config in levels and levels[config] is not None:
-            strategy = config.rsplit("_", 1)[0]
+            strategy = strategy_of(config)
             out.setdefault(strategy, []).append((float(levels[config]), float(score)))
     return {s: sorted(p) for s, p in out.items()}
 
@@ -86,8 +88,7 @@ def analyze(scores: dict[str, float], metrics: dict[str, dict]) -> dict:
 
 def write_report(result: dict, out_dir: str | Path, title: str = "Diversity vs score", note: str = "") -> Path:
     """``analysis.json``, ``report.md``, ``score_vs_level.png`` and ``correlations.png`` in out_dir."""
-    import matplotlib
-
+    matplotlib = require("matplotlib")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from dataclasses import asdict
 from pathlib import Path
+
+from dataset_builder.artifacts import open_dataset_repo
+from dataset_builder.naming import check_name
+from model_cards.model_card import update_model_card_scores
 
 from .analysis import analyze, write_report
 from .generate import Decoding, generate_answers, load_prompts
@@ -26,35 +29,11 @@ logger = logging.getLogger(__name__)
 
 def finished_runs(runs: str | Path) -> dict[str, Path]:
     """``{config: adapter folder}`` of every finished adapter under ``runs``."""
-    out = {p.parent.name: p.parent for p in sorted(Path(runs).glob("*/train_results.json"))}
+    out = {check_name(p.parent.name, f"{runs}: adapter folder"): p.parent
+           for p in sorted(Path(runs).glob("*/train_results.json")) if not p.parent.name.startswith(".")}
     if not out:
         raise FileNotFoundError(f"{runs}: no finished adapters (folders with train_results.json); run `macro2micro train`")
     return out
-
-
-def dataset_metrics(dataset: str) -> dict:
-    """Per-config diversity metrics of a dataset repo (folder: metrics/diversity.json; Hub: the card)."""
-    local = Path(dataset) / "metrics" / "diversity.json"
-    if local.exists():
-        return json.loads(local.read_text())
-    from huggingface_hub import DatasetCard
-
-    return DatasetCard.load(dataset, repo_type="dataset").data.to_dict().get("diversity_metrics", {})
-
-
-def update_card(adapter: Path, score: dict, baseline: str) -> None:
-    """Put the win-rate into the adapter's model card (metadata and the Scores section)."""
-    from huggingface_hub import ModelCard
-
-    card = ModelCard.load(str(adapter / "README.md"))
-    meta = card.data.to_dict().get("macro2micro", {})
-    meta["scores"] = {f"win_rate_vs_{baseline}": score["win_rate"], "ci95": score["ci95"]}
-    card.data.macro2micro = meta
-    section = (f"## Scores\n\n| judge baseline | win-rate (%) | 95 % CI | prompts |\n|---|---|---|---|\n"
-               f"| `{baseline}` | {score['win_rate']:.1f} | [{score['ci95'][0]:.1f}, {score['ci95'][1]:.1f}] | "
-               f"{score['prompts_scored']} |\n")
-    card.text = re.sub(r"## Scores\n.*", section, card.text, flags=re.S)
-    card.save(str(adapter / "README.md"))
 
 
 def evaluate(runs: str | Path, dataset: str, out: str | Path, prompts: str = "embedded", baseline: str = "random",
@@ -81,8 +60,8 @@ def evaluate(runs: str | Path, dataset: str, out: str | Path, prompts: str = "em
         verdicts[config] = {"model_first": forward, "baseline_first": swapped, "per_prompt": wr.per_prompt}
         logger.info("%s: win-rate %.1f%% vs %s (%d unparseable)", config, wr.win_rate, baseline, wr.unparseable)
         if config in adapters:
-            update_card(adapters[config], scores[config], baseline)
-    metrics = dataset_metrics(dataset)
+            update_model_card_scores(adapters[config] / "README.md", {baseline: scores[config]})
+    metrics = open_dataset_repo(dataset).metrics()
     ladder_scores = {c: s["win_rate"] for c, s in scores.items() if c in metrics}
     result = analyze(ladder_scores, metrics)
     out = Path(out)

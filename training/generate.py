@@ -15,7 +15,7 @@ import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from dataset_builder.utils import cache_dir, sha256_text, stable_json
+from dataset_builder.utils import atomic_write_text, cache_dir, sha256_text, stable_json
 
 logger = logging.getLogger(__name__)
 
@@ -97,27 +97,13 @@ def generate_answers(base_model: str, adapter: str | Path | None, prompts: list[
     cache_file = cache_dir("generations") / f"{key}.json"
     if use_cache and cache_file.exists():
         return json.loads(cache_file.read_text())["answers"]
-    import torch
-
-    from dataset_builder.llm import load_chat_model
+    from dataset_builder.llm import generate_chat, load_chat_model
 
     tok, model, device = load_chat_model(base_model, adapter, chat_template)
-    answers: list[str] = []
-    for start in range(0, len(prompts), decoding.batch_size):
-        chats = [tok.apply_chat_template([{"role": "user", "content": p["instruction"]}], tokenize=False,
-                                         add_generation_prompt=True) for p in prompts[start:start + decoding.batch_size]]
-        enc = tok(chats, return_tensors="pt", padding=True, truncation=True, max_length=decoding.max_prompt_tokens,
-                  add_special_tokens=False).to(device)
-        sampling = {"do_sample": True, "temperature": decoding.temperature} if decoding.temperature > 0 else {
-            "do_sample": False}
-        with torch.no_grad():
-            out = model.generate(**enc, max_new_tokens=decoding.max_new_tokens, pad_token_id=tok.pad_token_id,
-                                 **sampling)
-        answers += [a.strip() for a in tok.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)]
+    answers = generate_chat(tok, model, device, [p["instruction"] for p in prompts], decoding.batch_size,
+                            decoding.max_new_tokens, decoding.temperature, decoding.max_prompt_tokens)
     record = {"base_model": base_model, "adapter": adapter_identity(adapter), "decoding": asdict(decoding),
               "prompts": [p["id"] for p in prompts], "answers": answers}
     if use_cache:
-        tmp = cache_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, ensure_ascii=False))
-        tmp.replace(cache_file)
+        atomic_write_text(cache_file, json.dumps(record, ensure_ascii=False))
     return answers

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
+from dataset_builder.defaults import DEFAULT_MODEL
 from dataset_builder.llm import TransformersBackend, load_chat_model
 
-DEFAULT_TEMPLATE = Path(__file__).resolve().parent / "templates" / "judge_pairwise.txt"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+DEFAULT_TEMPLATE = TEMPLATES / "judge_pairwise.txt"
 _VERDICT = re.compile(r"\[\[\s*(A|B|C|TIE)\s*\]\]", re.IGNORECASE)
 
 
@@ -148,7 +150,7 @@ class LocalChoiceBackend(TransformersBackend):
     judges: the demo says so).
     """
 
-    def __init__(self, model: str = "embedded:smollm2-135m-instruct", batch_size: int = 4, max_prompt_tokens: int = 1024,
+    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 4, max_prompt_tokens: int = 1024,
                  device: str | None = None):
         super().__init__(model, batch_size=batch_size, device=device)
         self.max_prompt_tokens = max_prompt_tokens
@@ -157,7 +159,7 @@ class LocalChoiceBackend(TransformersBackend):
         if self._loaded is None:
             tok, model, device = load_chat_model(self.model_spec, truncation_side="left", device=self.device)
             if tok.chat_template is None:  # a base model: prompt it in ChatML
-                tok.chat_template = (Path(__file__).resolve().parent / "templates" / "chatml_training.jinja").read_text()
+                tok.chat_template = (TEMPLATES / "chatml_training.jinja").read_text()
             choices = [tok.encode(c, add_special_tokens=False)[-1] for c in ("A", "B", "C")]
             self._loaded = (tok, model, device, choices)
         return self._loaded
@@ -165,14 +167,11 @@ class LocalChoiceBackend(TransformersBackend):
     def _logits(self, prompts: list[str]):
         import torch
 
+        from dataset_builder.llm import chat_batches
+
         tok, model, device, choices = self._load()
         out = []
-        for i in range(0, len(prompts), self.batch_size):
-            texts = [tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
-                                             add_generation_prompt=True) + "Verdict: [["
-                     for p in prompts[i:i + self.batch_size]]
-            enc = tok(texts, return_tensors="pt", padding=True, truncation=True, max_length=self.max_prompt_tokens,
-                      add_special_tokens=False).to(device)
+        for enc in chat_batches(tok, prompts, self.batch_size, device, self.max_prompt_tokens, suffix="Verdict: [["):
             with torch.no_grad():
                 out += model(**enc).logits[:, -1, choices].float().tolist()
         return out

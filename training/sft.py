@@ -32,6 +32,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dataset_builder.utils import require
+
 logger = logging.getLogger(__name__)
 
 RECIPES = Path(__file__).resolve().parent / "recipes"
@@ -86,13 +88,14 @@ def resolve_chat_template(name: str | None) -> str | None:
 
 
 def make_parser():
+    require("trl")
     from trl import ModelConfig, SFTConfig, TrlParser
 
     return TrlParser((M2MScriptArguments, SFTConfig, ModelConfig))
 
 
 def load_train_dataset(script_args: M2MScriptArguments):
-    from dataset_builder.hub import load_config
+    from dataset_builder.repo import load_config
 
     ds = load_config(script_args.dataset_name, script_args.dataset_config, split=script_args.dataset_train_split)
     if "messages" not in ds.column_names:
@@ -101,30 +104,28 @@ def load_train_dataset(script_args: M2MScriptArguments):
     return ds.select_columns(["messages"])
 
 
-def diversity_card_info(script_args: M2MScriptArguments) -> tuple[str, dict]:
-    """The dataset's Hub id and this config's diversity metrics, read from the dataset card."""
-    from huggingface_hub import DatasetCard
+def dataset_card_info(script_args: M2MScriptArguments) -> tuple[str | None, dict]:
+    """The dataset's Hub id (None for an unpublished local folder) and this config's diversity metrics."""
+    from dataset_builder.artifacts import ArtifactError, open_dataset_repo
 
-    local = Path(script_args.dataset_name)
+    local = Path(script_args.dataset_name).exists()
+    repo_id = script_args.dataset_repo_id or (None if local else script_args.dataset_name)
     try:
-        card = DatasetCard.load(str(local / "README.md") if local.is_dir() else script_args.dataset_name,
-                                repo_type="dataset")
-        data = card.data.to_dict()
-    except Exception:  # a dataset without our card: train anyway, with a thinner model card
-        data = {}
-    repo_id = script_args.dataset_repo_id
-    if repo_id is None:
-        repo_id = script_args.dataset_name if not local.exists() else data.get("macro2micro_repo_id", "local")
-    metrics = (data.get("diversity_metrics") or {}).get(script_args.dataset_config, {})
+        repo = open_dataset_repo(script_args.dataset_name)
+        metrics = repo.metrics().get(script_args.dataset_config, {})
+        repo_id = repo_id or repo.repo_id()
+    except (ArtifactError, OSError, ValueError, RuntimeError):  # not one of our repos: train, with a thinner card
+        metrics = {}
     return repo_id, metrics
 
 
 def main(script_args: M2MScriptArguments, training_args, model_args) -> dict:
     """Train one adapter; returns the run's results (also written to train_results.json)."""
-    from peft import PeftModel  # noqa: F401  (fails early with the install hint if peft is missing)
+    require("peft")
     from trl import SFTTrainer, get_peft_config
 
     from dataset_builder.assets import hub_id, resolve_model
+    from model_cards.model_card import hyperparameters, render_model_card
 
     model_spec = model_args.model_name_or_path
     model_args.model_name_or_path = resolve_model(model_spec)
@@ -140,16 +141,20 @@ def main(script_args: M2MScriptArguments, training_args, model_args) -> dict:
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     results = {"dataset": script_args.dataset_name, "config": script_args.dataset_config,
                "base_model": hub_id(model_spec), "recipe": script_args.recipe_name, "rows": len(train),
-               "steps": trainer.state.global_step, "train_loss": round(float(result.training_loss), 6),
+               "steps": trainer.state.global_step, "epochs": round(float(trainer.state.epoch or 0.0), 4),
+               "train_loss": round(float(result.training_loss), 6),
                "first_logged_loss": losses[0] if losses else None, "last_logged_loss": losses[-1] if losses else None,
                "train_seconds": round(seconds, 2)}
     if trainer.accelerator.is_main_process:  # only rank 0 writes files
         out = Path(training_args.output_dir)
         trainer.save_model(str(out))
-        repo_id, metrics = diversity_card_info(script_args)
-        from training.cards import render_model_card
-
-        render_model_card(results, repo_id, metrics, training_args, model_args).save(str(out / "README.md"))
+        dataset_repo, metrics = dataset_card_info(script_args)
+        card = render_model_card({**{k: results[k] for k in ("base_model", "config", "recipe", "rows", "steps",
+                                                               "epochs", "train_loss", "train_seconds")},
+                                  "dataset_repo": dataset_repo, "metrics": metrics,
+                                  "hyperparameters": hyperparameters(training_args, model_args),
+                                  "repo_id": training_args.hub_model_id if training_args.push_to_hub else None})
+        card.save(str(out / "README.md"))
         (out / "train_results.json").write_text(json.dumps(results, indent=2))
         if training_args.push_to_hub:
             from huggingface_hub import HfApi

@@ -36,11 +36,13 @@ def test_other_specs_pass_through(tmp_path):
     assert assets.hub_id(assets.DEFAULT_MODEL) == "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 
+@pytest.mark.slow  # the real embedded assets
 def test_embedded_embedder_is_a_sentence_transformers_folder():
     path = assets.resolve_embedder()
     assert (assets.Path(path) / "modules.json").exists()
 
 
+@pytest.mark.slow  # the real embedded assets
 def test_embedded_sharegpt_corpus_reads_offline():
     from dataset_builder.corpus import load_corpus
 

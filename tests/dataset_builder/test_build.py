@@ -2,14 +2,15 @@ import json
 
 import pytest
 
-from dataset_builder.build import BuildOptions, build_family
+from dataset_builder.build import build_family
 from dataset_builder.ladder import PoolTooSmallError
-from tests.conftest import WORD_KNOBS
+from dataset_builder.options import BuildOptions
+from tests.conftest import word_knobs
 
 
 def _options(seed=0, **kw):
     return BuildOptions(strategies=["micro_response", "micro_instruction", "random"], budget=30, levels=3,
-                        seed=seed, knobs=WORD_KNOBS, **kw)
+                        seed=seed, **kw)
 
 
 def _files(folder):
@@ -17,9 +18,9 @@ def _files(folder):
 
 
 def test_build_is_byte_identical_per_seed_and_differs_across_seeds(synthetic_corpus, tmp_path):
-    m1 = build_family(synthetic_corpus, _options(), tmp_path / "a")
-    build_family(synthetic_corpus, _options(), tmp_path / "b")
-    build_family(synthetic_corpus, _options(seed=1), tmp_path / "c")
+    m1 = build_family(synthetic_corpus, _options(), word_knobs(), tmp_path / "a")
+    build_family(synthetic_corpus, _options(), word_knobs(), tmp_path / "b")
+    build_family(synthetic_corpus, _options(seed=1), word_knobs(), tmp_path / "c")
     a, b, c = _files(tmp_path / "a"), _files(tmp_path / "b"), _files(tmp_path / "c")
     build_a = json.loads(a.pop("build.json")); build_b = json.loads(b.pop("build.json"))
     c.pop("build.json")
@@ -34,7 +35,7 @@ def test_build_is_byte_identical_per_seed_and_differs_across_seeds(synthetic_cor
 def test_configs_load_and_manifests_describe_them(synthetic_corpus, tmp_path):
     import datasets
 
-    build_family(synthetic_corpus, _options(), tmp_path / "out")
+    build_family(synthetic_corpus, _options(), word_knobs(), tmp_path / "out")
     ds = datasets.load_dataset("parquet", data_files=str(tmp_path / "out/micro_response_50/*.parquet"), split="train")
     assert ds.column_names == ["id", "source", "instruction", "response", "messages"] and len(ds) == 30
     manifest = json.loads((tmp_path / "out/manifests/micro_response_50.json").read_text())
@@ -50,28 +51,34 @@ def test_configs_load_and_manifests_describe_them(synthetic_corpus, tmp_path):
 
 def test_failed_build_leaves_earlier_output(synthetic_corpus, tmp_path):
     out = tmp_path / "out"
-    build_family(synthetic_corpus, _options(), out)
+    build_family(synthetic_corpus, _options(), word_knobs(), out)
     before = _files(out)
     with pytest.raises(PoolTooSmallError, match="budget N=100000"):
-        build_family(synthetic_corpus, BuildOptions(strategies=["random", "micro_response"], budget=100_000,
-                                                    knobs=WORD_KNOBS), out)
+        build_family(synthetic_corpus, BuildOptions(strategies=["random", "micro_response"], budget=100_000),
+                     word_knobs(), out)
     assert _files(out) == before
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
 def test_build_options_validated():
+    from dataset_builder.registry import resolve_strategies
+
     with pytest.raises(ValueError, match="unknown strategy 'macro'; valid: .*or all"):
-        BuildOptions(strategies=["macro"])
+        resolve_strategies(BuildOptions(strategies=["macro"]).strategies)
     with pytest.raises(ValueError, match="budget=0"):
         BuildOptions(budget=0)
-    assert "micro_response" in BuildOptions(strategies=["all"]).strategies
+    assert "micro_response" in resolve_strategies(BuildOptions(strategies=["all"]).strategies)
+    assert BuildOptions(strategies=["micro_response,random", "macro_response"]).strategies == [
+        "micro_response", "random", "macro_response"]
+    with pytest.raises(ValueError, match="name at least one strategy"):
+        BuildOptions(strategies=[","])
 
 
 def test_cli_build(synthetic_corpus, tmp_path, capsys):
-    from dataset_builder.cli import main
+    from macro2micro.cli import main
 
     synthetic_corpus.to_json(str(tmp_path / "c.jsonl"))
-    rc = main(["build", "--corpus", str(tmp_path / "c.jsonl"), "--strategies", "micro_response,random",
+    rc = main(["build", "--corpus", str(tmp_path / "c.jsonl"), "--strategies", "micro_response", "random",
                "--tokenizer", "word", "--low", "3", "--high", "200", "--budget", "25", "--levels", "3",
                "--out", str(tmp_path / "o")])
     assert rc == 0

@@ -170,12 +170,12 @@ def test_options_validated_at_the_boundary():
 
 
 def test_failed_stage_writes_nothing_and_keeps_old_output(tmp_path, write_jsonl):
-    from dataset_builder.cli import main
+    from macro2micro.cli import main
 
     out = tmp_path / "corpus"
     assert main(["ingest", "--corpus", str(write_jsonl(ALPACA)), "--out", str(out)]) == 0
     before = sorted(p.name for p in out.iterdir())
-    assert before == ["dataset", "report.json", "summary.json"]
+    assert before == [".macro2micro-output.json", "dataset", "report.json", "summary.json"]
     bad = write_jsonl(['{"instruction": 1, "output": "x"}'], "bad.jsonl")
     assert main(["ingest", "--corpus", str(bad), "--out", str(out)]) == 2
     assert sorted(p.name for p in out.iterdir()) == before

@@ -2,22 +2,26 @@ import json
 
 import pytest
 
-from dataset_builder.build import BuildOptions, build_family
-from dataset_builder.hub import MetricOptions, compute_metrics, publish_folder, read_build, write_repo_folder
-from tests.conftest import WORD_KNOBS
+from dataset_builder.artifacts import ArtifactError, read_build
+from dataset_builder.hub import publish_folder
+from dataset_builder.options import EmbedderOptions, MetricOptions
+from dataset_builder.scores import compute_metrics
+from tests.helpers import build_repo
 
 
 @pytest.fixture(scope="module")
 def repo(synthetic_corpus, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("hub")
-    build_family(synthetic_corpus, BuildOptions(strategies=["micro_response", "random"], budget=30, levels=3,
-                                                knobs=WORD_KNOBS), tmp / "subsets")
-    _, manifests = read_build(tmp / "subsets")
-    metrics = compute_metrics(synthetic_corpus, manifests, MetricOptions(tokenizer="word", embedder=None,
-                                                                         self_bleu_sample=20))
-    write_repo_folder(synthetic_corpus, tmp / "subsets", tmp / "repo", metrics, repo_id="org/ladders",
-                      license="mit", existing_card={"foreign_key": "kept", "license": "apache-2.0"})
-    return tmp / "repo", metrics
+    from huggingface_hub import DatasetCard
+
+    from model_cards import render_dataset_card
+
+    folder, metrics = build_repo(synthetic_corpus, tmp_path_factory.mktemp("hub"), budget=30, repo_id="org/ladders",
+                                 self_bleu_sample=20)
+    info, manifests = read_build(folder.parent / "subsets")
+    card = render_dataset_card(info, manifests, metrics, len(synthetic_corpus), "org/ladders", "mit", "test data",
+                               existing={"foreign_key": "kept", "license": "apache-2.0"})
+    assert DatasetCard(card.content).data["foreign_key"] == "kept"
+    return folder, metrics
 
 
 def test_every_config_loads_with_load_dataset(repo):
@@ -43,8 +47,7 @@ def test_card_metadata_round_trip(repo):
     assert set(dm) == {"full", "micro_response_min", "micro_response_50", "micro_response_max", "random"}
     assert dm["micro_response_50"]["response"] == metrics["micro_response_50"]["response"]
     assert dm["micro_response_max"]["k"] == metrics["micro_response_max"]["k"]
-    assert card.data["foreign_key"] == "kept"  # foreign metadata survives
-    assert card.data["license"] == "mit"  # our keys win
+    assert card.data["license"] == "mit"
     assert "| `micro_response_max` |" in card.text and 'load_dataset("org/ladders", "micro_response_max"' in card.text
     assert json.loads((folder / "metrics/diversity.json").read_text()) == metrics
 
@@ -55,11 +58,12 @@ def test_metrics_refuse_a_different_corpus(repo, synthetic_corpus, tmp_path):
     folder, _ = repo
     _, manifests = read_build(folder.parent / "subsets")
     with pytest.raises(ValueError, match="was built from corpus .* not the given corpus"):
-        compute_metrics(make_synthetic_corpus(n=50, seed=3), manifests, MetricOptions(tokenizer="word", embedder=None))
+        compute_metrics(make_synthetic_corpus(n=50, seed=3), manifests, MetricOptions(), "word",
+                        EmbedderOptions(embedder="none"))
 
 
 def test_read_build_names_missing_files(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no build.json"):
+    with pytest.raises(ArtifactError, match="no build.json"):
         read_build(tmp_path)
 
 
@@ -95,6 +99,7 @@ def test_publish_merges_remote_card_and_uploads_once(repo, monkeypatch, tmp_path
     assert len(calls) == 2
 
 
+@pytest.mark.slow  # the real embedded assets
 def test_embedding_metric_with_the_embedded_model(synthetic_corpus):
     import numpy as np
 
@@ -113,7 +118,7 @@ def test_load_config_never_serves_a_stale_local_folder(tmp_path):
     would be answered with old rows. hub.load_config re-reads local folders."""
     import datasets
 
-    from dataset_builder.hub import load_config
+    from dataset_builder.repo import load_config
 
     card = "---\nconfigs:\n- config_name: cfg\n  data_files:\n  - split: train\n    path: cfg/train-*\n---\n"
     for name, n in (("a", 3), ("b", 5)):

@@ -10,9 +10,7 @@ import subprocess
 import sys
 import textwrap
 
-from dataset_builder.build import BuildOptions, build_family
-from dataset_builder.hub import MetricOptions, compute_metrics, read_build, write_repo_folder
-from tests.conftest import WORD_KNOBS
+from tests.helpers import build_repo
 from tests.hub_stub import HubStub
 
 CLIENT = textwrap.dedent("""
@@ -36,12 +34,7 @@ CLIENT = textwrap.dedent("""
 
 
 def test_publish_to_a_local_hub_and_load_back(synthetic_corpus, tmp_path):
-    build_family(synthetic_corpus, BuildOptions(strategies=["micro_response", "random"], budget=30, levels=3,
-                                                knobs=WORD_KNOBS), tmp_path / "subsets")
-    _, manifests = read_build(tmp_path / "subsets")
-    metrics = compute_metrics(synthetic_corpus, manifests, MetricOptions(tokenizer="word", embedder=None,
-                                                                         self_bleu_sample=20))
-    write_repo_folder(synthetic_corpus, tmp_path / "subsets", tmp_path / "repo", metrics, repo_id="org/ladders")
+    _, metrics = build_repo(synthetic_corpus, tmp_path, budget=30, repo_id="org/ladders", self_bleu_sample=20)
     with HubStub() as hub:
         env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_TOKEN": "dummy-token", "HF_HUB_DISABLE_XET": "1",
                "HF_HUB_OFFLINE": "0", "HF_HOME": str(tmp_path / "hf_home"),

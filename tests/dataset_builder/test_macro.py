@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from dataset_builder.macro import MacroStrategy, cluster_labels, cluster_names, reduce_embeddings
+from dataset_builder.options import MacroOptions
 
 
 def test_well_separated_clusters_are_recovered():
@@ -33,11 +34,12 @@ def test_reducers_and_validation():
     with pytest.raises(ValueError, match="reducer='tsne'; valid: pca, umap, none"):
         reduce_embeddings(x, "tsne")
     with pytest.raises(ValueError, match="min_cluster_size=1"):
-        MacroStrategy("response", min_cluster_size=1)
+        MacroOptions(min_cluster_size=1)
 
 
+@pytest.mark.slow  # the real embedded assets
 def test_macro_types_follow_topics_and_manifest_info(synthetic_corpus):
-    s = MacroStrategy("instruction", reducer="pca", min_cluster_size=5, cluster_selection="leaf")
+    s = MacroStrategy("instruction", MacroOptions(reducer="pca", min_cluster_size=5, cluster_selection="leaf"))
     s.fit(synthetic_corpus)
     info = s.type_info_
     assert info["n_clusters"] == s.types_.shape[1] >= 2

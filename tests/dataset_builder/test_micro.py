@@ -31,6 +31,7 @@ def test_per_million_bounds_scale_with_corpus_size():
     assert band_counts(counts, b)["mid"] == 2
 
 
+@pytest.mark.slow  # the real embedded assets
 def test_model_tokenizer_counts_match_direct_tokenization(synthetic_corpus):
     """The embedded SmolLM2 tokenizer (a real BPE), counted two ways; the second call is cached."""
     from dataset_builder.micro import load_tokenizer

@@ -4,8 +4,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from dataset_builder.tagging import (LLMTagger, OfflineTagger, OpenAIBackend, canonical_tag, normalize_tags,
-                                     parse_tags)
+from dataset_builder.llm import OpenAIBackend
+from dataset_builder.tagging import LLMTagger, OfflineTagger, canonical_tag, normalize_tags, parse_tags
 
 REPLIES = {
     "valid": '[{"tag": "coding", "explanation": "asks for code"}, {"tag": "Python", "explanation": "language"}]',
@@ -46,6 +46,7 @@ def test_normalization_case_punctuation_stems_and_alpha():
     assert tags == [["code"], ["code"], [], []]
 
 
+@pytest.mark.slow  # the real embedded assets
 def test_semantic_merge_with_the_embedded_model():
     lists = [["car repair"], ["automobile repair"], ["car repair"], ["baking bread"]]
     tags, info = normalize_tags(lists, alpha=1, merge_threshold=0.75, embedder="embedded:all-minilm-l6-v2")
@@ -116,16 +117,17 @@ def test_llm_tagger_through_a_local_openai_server_with_cache_and_failures():
 
 
 def test_meso_strategy_with_the_openai_tagger(synthetic_corpus):
-    from dataset_builder.strategies import get_strategy
+    from dataset_builder.meso import MesoStrategy
+    from dataset_builder.options import MesoOptions
 
     server = _Server(lambda prompt: json.dumps([{"tag": w, "explanation": ""} for w in prompt.split()[-3:]]))
     try:
-        s = get_strategy("meso_instruction", tagger="openai", tagger_model="m", tagger_url=server.url,
-                         merge_threshold=None)
+        s = MesoStrategy("instruction", MesoOptions(tagger="openai", tagger_model="m", tagger_url=server.url,
+                                                    merge_threshold=None))
         sel = s.select(synthetic_corpus, 30, seed=0, level=0.5)
         assert len(sel.indices) == 30 and s.type_info_["tagger"]["name"] == "llm:m"
         assert s.type_info_["tagger_stats"]["calls"] == len(set(synthetic_corpus["instruction"]))
     finally:
         server.close()
     with pytest.raises(ValueError, match="tagger='openai' needs tagger_url"):
-        get_strategy("meso_response", tagger="openai", tagger_model="m")
+        MesoOptions(tagger="openai", tagger_model="m")

@@ -7,18 +7,12 @@ import pytest
 def space_artifacts(tmp_path_factory):
     """A small published repo (micro_response ladder + random) and a results.json shaped as
     `macro2micro evaluate` writes it (answers and verdicts made up for 3 prompts)."""
-    from dataset_builder.build import BuildOptions, build_family
-    from dataset_builder.hub import MetricOptions, compute_metrics, read_build, write_repo_folder
-    from tests.conftest import WORD_KNOBS, make_synthetic_corpus
+    from tests.conftest import make_synthetic_corpus
+    from tests.helpers import build_repo
     from training.analysis import analyze
 
     tmp = tmp_path_factory.mktemp("space")
-    corpus = make_synthetic_corpus(n=120)
-    build_family(corpus, BuildOptions(strategies=["micro_response", "random"], budget=16, levels=3,
-                                      knobs=WORD_KNOBS), tmp / "subsets")
-    _, manifests = read_build(tmp / "subsets")
-    metrics = compute_metrics(corpus, manifests, MetricOptions(tokenizer="word", embedder=None, self_bleu_sample=10))
-    write_repo_folder(corpus, tmp / "subsets", tmp / "repo", metrics, repo_id="org/space-test")
+    _, metrics = build_repo(make_synthetic_corpus(n=120), tmp, repo_id="org/space-test")
     models = ["micro_response_min", "micro_response_50", "micro_response_max", "random", "base"]
     prompts = [{"id": f"p{i}", "instruction": f"Question number {i} about bread?"} for i in range(3)]
     scores = {"micro_response_min": 40.0, "micro_response_50": 50.0, "micro_response_max": 65.0, "base": 30.0}

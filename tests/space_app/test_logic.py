@@ -54,7 +54,9 @@ def test_missing_results_and_bad_repo(space_artifacts, tmp_path):
     art = logic.load_artifacts(str(repo))
     with pytest.raises(UserError, match="no evaluation results loaded"):
         logic.score_frame(art)
-    with pytest.raises(FileNotFoundError, match="no such results file"):
+    from dataset_builder.artifacts import ArtifactError
+
+    with pytest.raises(ArtifactError, match="no such results file"):
         logic.load_artifacts(str(repo), str(tmp_path / "none.json"))
     with pytest.raises(UserError, match="the limit is 1000"):
         logic.check_live_prompt("x" * 1001, 10)

@@ -25,7 +25,7 @@ def server(space_artifacts, tmp_path_factory):
     log = tmp_path_factory.mktemp("space_log") / "server.log"
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
     with open(log, "w") as f:
-        proc = subprocess.Popen([sys.executable, "-m", "dataset_builder.cli", "space", "--repo", str(repo),
+        proc = subprocess.Popen([sys.executable, "-m", "macro2micro", "space", "--repo", str(repo),
                                  "--results", str(results), "--port", str(port)], stdout=f, stderr=subprocess.STDOUT,
                                 env=env)
     url = f"http://127.0.0.1:{port}/"
@@ -81,6 +81,7 @@ def test_twenty_concurrent_requests(server):
     assert all(len(r["data"]) == 2 for r in results)
 
 
+@pytest.mark.browser
 @pytest.mark.skipif(not shutil.which("chromium") or not shutil.which("chromedriver"),
                     reason="needs Debian's chromium and chromium-driver (.ci/run installs them)")
 def test_each_tab_in_headless_chromium(server, tmp_path):

@@ -36,18 +36,11 @@ def tiny_model_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_repo(tmp_path_factory):
     """A dataset repo folder (3-level micro_response ladder + random + full) of the synthetic corpus."""
-    from dataset_builder.build import BuildOptions, build_family
-    from dataset_builder.hub import MetricOptions, compute_metrics, read_build, write_repo_folder
-    from tests.conftest import WORD_KNOBS, make_synthetic_corpus
+    from tests.conftest import make_synthetic_corpus
+    from tests.helpers import build_repo
 
-    tmp = tmp_path_factory.mktemp("tiny_repo")
-    corpus = make_synthetic_corpus(n=120)
-    build_family(corpus, BuildOptions(strategies=["micro_response", "random"], budget=16, levels=3,
-                                      knobs=WORD_KNOBS), tmp / "subsets")
-    _, manifests = read_build(tmp / "subsets")
-    metrics = compute_metrics(corpus, manifests, MetricOptions(tokenizer="word", embedder=None, self_bleu_sample=10))
-    write_repo_folder(corpus, tmp / "subsets", tmp / "repo", metrics, repo_id="org/tiny-ladders", license="mit")
-    return tmp / "repo"
+    repo, _ = build_repo(make_synthetic_corpus(n=120), tmp_path_factory.mktemp("tiny_repo"))
+    return repo
 
 
 def tiny_overrides(model_dir) -> list[str]:

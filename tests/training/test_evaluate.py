@@ -76,8 +76,12 @@ def test_evaluate_end_to_end_with_tiny_models(tiny_model_dir, tiny_repo, tmp_pat
     assert len(results["answers"]["random"]) == 6
     saved = json.loads((tmp_path / "eval/results.json").read_text())
     assert saved["scores"] == results["scores"] and (tmp_path / "eval/score_vs_level.png").exists()
-    card = (tmp_path / "runs/micro_response_max/README.md").read_text()
-    assert "| `random` |" in card and "win_rate_vs_random" in card
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(str(tmp_path / "runs/micro_response_max/README.md"))
+    assert f"| `random` | {results['scores']['micro_response_max']['win_rate']:.1f} |" in card.text
+    assert card.data.macro2micro["scores"]["random"]["win_rate"] == results["scores"]["micro_response_max"]["win_rate"]
+    assert "Not evaluated yet" not in card.text and "| distinct_2 |" in card.text  # re-rendered whole
     with pytest.raises(ValueError, match="baseline 'nope' has no finished adapter"):
         evaluate(tmp_path / "runs", str(tiny_repo), tmp_path / "e2", baseline="nope")
 

@@ -77,6 +77,8 @@ def test_train_one_adapter_changes_reloads_and_carries_a_card(tiny_model_dir, ti
     assert data.library_name == "peft" and data.datasets == ["org/tiny-ladders"]
     assert "macro2micro:micro_response_max" in data.tags
     assert "`micro_response_max`" in card and "| distinct_2 |" in card and "Recipe `demo`" in card
+    assert "3 optimizer steps" in card and "`lr_scheduler_type` | `constant`" in card  # as run, readable
+    assert 'PeftModel.from_pretrained(base, "' in card
     assert not list(tmp_path.glob(".*partial"))
 
 

@@ -1,0 +1,194 @@
+"""Readers: corpus inputs -> ``(where, record)`` pairs, ``where`` naming the file and line or row.
+
+Inputs are JSONL, JSON, Parquet and CSV files, folders of them, a folder written by
+``macro2micro ingest`` or ``Dataset.save_to_disk``, and Hub dataset ids. A record that cannot be
+read at all (malformed JSON, bad bytes) raises :class:`CorpusError` or, under
+``on_error="skip"``, is reported through ``on_bad`` and skipped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+FILE_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
+# The folder `macro2micro ingest` writes holds the rows here.
+INGESTED_DATASET = "dataset"
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+
+
+class CorpusError(ValueError):
+    """Bad corpus input. The message names the file, the line or row, and the field."""
+
+
+Record = tuple[str, Any]
+OnBad = Callable[[CorpusError], None]
+
+
+def _raise(err: CorpusError) -> None:
+    raise err
+
+
+def _decode(raw: bytes, where: str) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise CorpusError(f"{where}, line {line}: bytes are not valid UTF-8 ({err.reason} at byte "
+                          f"{err.start}); re-encode the file as UTF-8") from None
+
+
+def _loads(text: str, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        line = f", line {err.lineno}" if "line" not in where else ""
+        raise CorpusError(f"{where}{line}: malformed JSON ({err.msg} at column {err.colno})") from None
+    except RecursionError:
+        raise CorpusError(f"{where}: JSON nested too deeply to read") from None
+
+
+def _iter_jsonl(path: Path, on_bad: OnBad) -> Iterator[Record]:
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            where = f"{path}, line {lineno}"
+            try:
+                line = raw.decode("utf-8-sig")
+                if line.strip():
+                    yield where, _loads(line, where)
+            except UnicodeDecodeError as err:
+                on_bad(CorpusError(f"{where}: bytes are not valid UTF-8 ({err.reason} at byte {err.start})"))
+            except CorpusError as err:
+                on_bad(err)
+
+
+def _iter_json(path: Path) -> Iterator[Record]:
+    data = _loads(_decode(path.read_bytes(), str(path)), str(path))
+    if isinstance(data, dict):
+        lists = [key for key, value in data.items() if isinstance(value, list)]
+        if len(lists) != 1:
+            raise CorpusError(f"{path}: expected a JSON list of records (or an object holding exactly one "
+                              f"list), got an object with keys {sorted(data)[:10]}")
+        data = data[lists[0]]
+    if not isinstance(data, list):
+        raise CorpusError(f"{path}: expected a JSON list of records, got {type(data).__name__}")
+    for i, record in enumerate(data):
+        yield f"{path}, record {i}", record
+
+
+def _iter_csv(path: Path) -> Iterator[Record]:
+    reader = csv.DictReader(io.StringIO(_decode(path.read_bytes(), str(path)), newline=""))
+    if reader.fieldnames is None:
+        return
+    try:
+        for record in reader:
+            yield f"{path}, line {reader.line_num}", record
+    except csv.Error as err:
+        raise CorpusError(f"{path}, line {reader.line_num}: malformed CSV ({err})") from None
+
+
+def _iter_parquet(path: Path) -> Iterator[Record]:
+    import pyarrow.parquet as pq
+
+    try:
+        pfile = pq.ParquetFile(path)
+    except Exception as err:  # pyarrow raises several types for a broken file
+        raise CorpusError(f"{path}: not a readable Parquet file ({err})") from None
+    row = 0
+    for batch in pfile.iter_batches(batch_size=4096):
+        for record in batch.to_pylist():
+            yield f"{path}, row {row}", record
+            row += 1
+
+
+def is_saved_dataset(path: Path) -> bool:
+    return (path / "state.json").exists() or (path / "dataset_dict.json").exists()
+
+
+def ingested_dataset(path: str | Path) -> Path | None:
+    """The datasets folder inside a folder written by ``macro2micro ingest``, or None."""
+    path = Path(path)
+    inner = path / INGESTED_DATASET
+    if path.is_dir() and not is_saved_dataset(path) and is_saved_dataset(inner):
+        return inner
+    return None
+
+
+def _visible_files(folder: Path) -> list[Path]:
+    """Data files under a folder, skipping hidden entries (temporary and lock files of ours among them)."""
+    out = []
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder).parts
+        if p.is_file() and p.suffix.lower() in FILE_SUFFIXES and not any(part.startswith(".") for part in rel):
+            out.append(p)
+    return out
+
+
+def expand_inputs(inputs: Iterable[str | Path]) -> list[str | Path]:
+    """Folders of data files -> their files; everything else as given."""
+    out: list[str | Path] = []
+    for item in inputs:
+        path = Path(item)
+        inner = ingested_dataset(path)
+        if inner is not None:
+            out.append(inner)
+        elif path.is_dir() and not is_saved_dataset(path):
+            files = _visible_files(path)
+            if not files:
+                raise CorpusError(f"{path}: folder holds no {', '.join(FILE_SUFFIXES)} files and is not "
+                                  "a saved datasets folder")
+            out.extend(files)
+        else:
+            out.append(item)
+    return out
+
+
+def looks_like_hub_id(item: str) -> bool:
+    """``org/name`` that is not a local path (no file suffix, no existing first folder)."""
+    text = str(item)
+    return (bool(_HUB_ID.fullmatch(text)) and not text.lower().endswith(FILE_SUFFIXES)
+            and not Path(text.split("/", 1)[0]).exists())
+
+
+def iter_input(item: str | Path, split: str = "train", on_bad: OnBad = _raise) -> Iterator[Record]:
+    """The records of one input (after :func:`expand_inputs`)."""
+    path = Path(item)
+    if path.is_dir():
+        import datasets
+
+        loaded = datasets.load_from_disk(str(path))
+        if isinstance(loaded, datasets.DatasetDict):
+            if split not in loaded:
+                raise CorpusError(f"{path}: no split {split!r}; available: {sorted(loaded)} (--split)")
+            loaded = loaded[split]
+        for i, record in enumerate(loaded):
+            yield f"{path}, row {i}", record
+        return
+    if path.exists():
+        if path.stat().st_size == 0:
+            raise CorpusError(f"{path}: file is empty")
+        readers = {".jsonl": lambda: _iter_jsonl(path, on_bad), ".json": lambda: _iter_json(path),
+                   ".csv": lambda: _iter_csv(path), ".parquet": lambda: _iter_parquet(path)}
+        suffix = path.suffix.lower()
+        if suffix not in readers:
+            raise CorpusError(f"{path}: unsupported file type {suffix!r}; valid: {', '.join(FILE_SUFFIXES)}, "
+                              "a saved datasets folder, or a Hub dataset id")
+        yield from readers[suffix]()
+        return
+    if looks_like_hub_id(str(item)):
+        import datasets
+
+        try:
+            ds = datasets.load_dataset(str(item), split=split)
+        except Exception as err:  # offline, missing, private: one line naming the id
+            reason = str(err).splitlines()[0][:300] if str(err) else type(err).__name__
+            raise CorpusError(f"{item}: neither a local path nor a loadable Hub dataset ({reason})") from None
+        for i, record in enumerate(ds):
+            yield f"{item}, row {i}", record
+        return
+    raise CorpusError(f"{item}: no such file or folder (and not a Hub dataset id of the form org/name)")

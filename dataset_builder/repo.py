@@ -1,0 +1,87 @@
+"""The dataset repo folder: parquet per config, manifests, metrics and the card, checked with ``load_dataset``.
+
+    REPO/README.md                         card: YAML (configs, licence, tags, diversity_metrics) + body
+    REPO/{config}/train-00000-of-00001.parquet
+    REPO/full/train-00000-of-00001.parquet the whole corpus (the default config)
+    REPO/manifests/{config}.json           selection manifests
+    REPO/metrics/diversity.json            the same metrics as the card, schema-free
+    REPO/build.json                        the build's options
+
+The card is rendered by :mod:`model_cards` and handed in as text; this module writes the files
+and loads every config back before the folder is accepted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+from .artifacts import BUILD_INFO, METRICS_FILE, read_build
+from .defaults import FULL_CONFIG, PARQUET_NAME
+
+logger = logging.getLogger(__name__)
+
+COLUMNS = ["id", "source", "instruction", "response", "messages"]
+
+
+def configs_yaml(configs: list[str]) -> list[dict]:
+    """The card's ``configs:`` entries (``full`` is the default config)."""
+    return [{"config_name": c, "data_files": [{"split": "train", "path": f"{c}/train-*"}],
+             **({"default": True} if c == FULL_CONFIG else {})} for c in configs]
+
+
+def load_config(repo: str | Path, config: str, split: str = "train"):
+    """``load_dataset(repo, config, split)`` that never serves stale rows for a local folder.
+
+    datasets 5.2 caches a local repo folder under its basename and config name only: a rebuilt
+    folder, or another folder of the same name, is answered from the old cache (seen here). For
+    local folders we re-read the parquet (cheap) and skip the check against the stale split sizes.
+    """
+    import datasets
+
+    if Path(repo).is_dir():
+        return datasets.load_dataset(str(repo), config, split=split, download_mode="force_redownload",
+                                     verification_mode="no_checks")
+    return datasets.load_dataset(str(repo), config, split=split)
+
+
+def validate_folder(folder: str | Path, configs: list[str] | None = None) -> dict[str, int]:
+    """Load every config of a repo folder with ``load_dataset``; returns rows per config."""
+    import datasets
+
+    folder = str(folder)
+    names = configs or datasets.get_dataset_config_names(folder)
+    out = {}
+    for name in names:
+        ds = load_config(folder, name)
+        if ds.column_names != COLUMNS:
+            raise ValueError(f"{folder}: config {name!r} has columns {ds.column_names}, expected {COLUMNS}")
+        out[name] = len(ds)
+    return out
+
+
+def write_repo_folder(corpus, build_dir: str | Path, folder: str | Path, metrics: dict[str, dict],
+                      card_text: str) -> dict[str, int]:
+    """Write the repo's files into the (empty) ``folder`` and load every config back.
+
+    Returns:
+        Rows per config, as ``load_dataset`` read them.
+    """
+    build_dir, folder = Path(build_dir), Path(folder)
+    _, manifests = read_build(build_dir)
+    (folder / FULL_CONFIG).mkdir(parents=True)
+    corpus.to_parquet(str(folder / FULL_CONFIG / PARQUET_NAME))
+    (folder / "manifests").mkdir()
+    for config in manifests:
+        (folder / config).mkdir()
+        shutil.copy2(build_dir / config / PARQUET_NAME, folder / config / PARQUET_NAME)
+        shutil.copy2(build_dir / "manifests" / f"{config}.json", folder / "manifests" / f"{config}.json")
+    (folder / METRICS_FILE).parent.mkdir()
+    (folder / METRICS_FILE).write_text(json.dumps(metrics, indent=1))  # build order
+    shutil.copy2(build_dir / BUILD_INFO, folder / BUILD_INFO)
+    (folder / "README.md").write_text(card_text, encoding="utf-8")
+    rows = validate_folder(folder, [FULL_CONFIG] + list(manifests))
+    logger.info("validated %d configs with load_dataset: %s", len(rows), rows)
+    return rows

@@ -1,0 +1,64 @@
+"""``macro2micro evaluate``: answers of every adapter, judged against the baseline's, and the fits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dataset_builder.outputs import OutputFolder
+from training.options import EvalOptions
+
+from .. import report
+from .base import Command
+
+
+@dataclass
+class EvalPaths:
+    """The adapters, their dataset repo, and where the results go."""
+
+    runs: str = field(default=None, metadata={"help": "folder of adapters written by `macro2micro train` (required)"})
+    dataset: str = field(default=None, metadata={"help": "the dataset repo (folder or Hub id) the adapters were "
+                                                         "trained on (required)"})
+    out: str = field(default="eval", metadata={"help": "results.json, report.md and plots"})
+
+    def __post_init__(self) -> None:
+        for name in ("runs", "dataset"):
+            if not getattr(self, name):
+                raise ValueError(f"{name}: required (--{name})")
+
+
+def judge_backend(options: EvalOptions):
+    """The judge: an OpenAI-compatible server, or a local constrained-choice model."""
+    if options.judge_url:
+        from dataset_builder.llm import OpenAIBackend
+
+        return OpenAIBackend(options.judge_url, options.judge_model, max_tokens=1024)
+    from training.judge import LocalChoiceBackend
+
+    return LocalChoiceBackend(options.judge_model)
+
+
+def evaluate(paths: EvalPaths, options: EvalOptions, note: str = "") -> dict:
+    """Generate, judge and analyse into ``paths.out``; returns the results."""
+    from training.evaluate import evaluate as run_evaluation
+    from training.generate import Decoding, load_prompts
+
+    load_prompts(options.prompts, options.prompt_limit)  # a bad prompt set fails before any model loads
+    inputs = [paths.runs] + ([paths.dataset] if Path(paths.dataset).exists() else [])
+    with OutputFolder(paths.out, "evaluate", inputs=inputs) as tmp:
+        return run_evaluation(paths.runs, paths.dataset, tmp, options.prompts, options.baseline,
+                              judge_backend(options), Decoding(max_new_tokens=options.max_new_tokens),
+                              options.prompt_limit, note)
+
+
+class EvaluateCommand(Command):
+    name = "evaluate"
+    help = "judge every adapter against the baseline's, fit diversity vs score"
+    options = (EvalPaths, EvalOptions)
+
+    def run(self, paths: EvalPaths, options: EvalOptions) -> dict:
+        return evaluate(paths, options)
+
+    def report(self, results: dict, paths: EvalPaths, options: EvalOptions) -> None:
+        report.scores(results, options.baseline)
+        report.say(f"report: {Path(paths.out) / 'report.md'}")

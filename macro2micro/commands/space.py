@@ -1,0 +1,36 @@
+"""``macro2micro space``: the Gradio Space on published artifacts, locally."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import report
+from .base import Command
+
+
+@dataclass
+class SpaceOptions:
+    """What the Space shows and where it listens."""
+
+    repo: str = field(default="demo_out/hub_dataset", metadata={"help": "dataset repo folder or Hub id"})
+    results: str | None = field(default=None, metadata={"help": "results.json written by `macro2micro evaluate` "
+                                                                "(default: the repo's published results, if any)"})
+    runs: str | None = field(default=None, metadata={"help": "adapters folder, for live generation"})
+    host: str = field(default="127.0.0.1", metadata={"help": "address to listen on"})
+    port: int = field(default=7860, metadata={"help": "port to listen on"})
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ValueError(f"port={self.port} must lie in 1..65535")
+
+
+class SpaceCommand(Command):
+    name = "space"
+    help = "launch the Gradio Space on published artifacts"
+    options = (SpaceOptions,)
+
+    def run(self, options: SpaceOptions) -> None:
+        from space_app.app import launch
+
+        launch(options.repo, options.results, options.runs, options.host, options.port,
+               on_ready=lambda url: report.say(f"macro2micro space: {url} (Ctrl+C to stop)"))

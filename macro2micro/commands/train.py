@@ -1,0 +1,51 @@
+"""``macro2micro train``: one LoRA adapter per matching config (TRL SFT); finished ones are skipped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dataset_builder.outputs import claim_folder
+from training.options import TrainOptions
+
+from .. import report
+from .base import Command
+
+
+@dataclass
+class TrainPaths:
+    """What to train on and where the adapters go."""
+
+    dataset: str = field(default=None, metadata={"help": "dataset repo: a folder written by `macro2micro publish` "
+                                                         "or a Hub id (required)"})
+    out: str = field(default="runs", metadata={"help": "folder of adapters, one subfolder per config"})
+
+    def __post_init__(self) -> None:
+        if not self.dataset:
+            raise ValueError("dataset: give the dataset repo folder or Hub id (--dataset)")
+
+
+def train(paths: TrainPaths, options: TrainOptions) -> dict:
+    """Train (or print the launch command of) every matching config; returns per config its results."""
+    from training.sft import resolve_recipe
+    from training.sweep import sweep
+
+    resolve_recipe(options.recipe)  # a wrong recipe fails before any work
+    if options.print_commands:
+        return sweep(paths.dataset, options.configs, options.recipe, paths.out, options.override_args(), True,
+                     options.accelerate_config)
+    inputs = [paths.dataset] if Path(paths.dataset).exists() else []
+    with claim_folder(paths.out, "train", inputs=inputs):
+        return sweep(paths.dataset, options.configs, options.recipe, paths.out, options.override_args())
+
+
+class TrainCommand(Command):
+    name = "train"
+    help = "LoRA fine-tune (TRL SFT) one adapter per config; skips finished ones"
+    options = (TrainPaths, TrainOptions)
+
+    def run(self, paths: TrainPaths, options: TrainOptions) -> dict:
+        return train(paths, options)
+
+    def report(self, results: dict, *options) -> None:
+        report.train_results(results)

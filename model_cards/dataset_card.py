@@ -1,0 +1,80 @@
+"""The dataset repo's card: metadata (configs, licence, metrics) plus a body from ``dataset_card.md``."""
+
+from __future__ import annotations
+
+import json
+
+from dataset_builder.defaults import FULL_CONFIG, RANDOM_CONFIG
+from dataset_builder.metrics import METRICS
+from dataset_builder.repo import configs_yaml
+
+from .templates import template_path
+
+METRIC_SHORT = {"distinct_1": "D-1", "distinct_2": "D-2", "embedding_distance": "Emb", "mean_length": "Len",
+                "compression_ratio": "CR", "self_bleu": "SB", "token_entropy": "Ent"}
+TYPE_DESC = {"macro": "a semantic cluster (embeddings + HDBSCAN)", "meso": "a normalized tag",
+             "micro": "a mid-frequency token of the model tokenizer"}
+CARD_METRIC_KEYS = ("instruction", "response", "k", "pool_size", "type_coverage")
+
+
+def _size_category(n: int) -> str:
+    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if n < limit:
+            return name
+    return "1M<n<10M"
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def render_dataset_card(info: dict, manifests: dict[str, dict], metrics: dict[str, dict], corpus_rows: int,
+                        repo_id: str | None, license: str, source_note: str, existing: dict | None = None,
+                        local_path: str | None = None):
+    """The DatasetCard: our metadata merged over ``existing`` (foreign keys are kept).
+
+    Args:
+        info: the build's ``build.json``.
+        manifests: ``{config: manifest}`` of the build.
+        metrics: ``{config: metrics}`` (``full`` included).
+        corpus_rows: rows of the whole corpus.
+        repo_id: the Hub id the repo is published as (None: a local folder; snippets then load the folder).
+        license: licence id of the source corpus.
+        source_note: the paragraph on the source data.
+        existing: card metadata already on the Hub, merged under ours.
+        local_path: the folder the repo is written to (the snippet's path when there is no repo id).
+    """
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    configs = [FULL_CONFIG] + list(manifests)
+    budget = info["options"]["budget"]
+    ours = {
+        "license": license,
+        "task_categories": ["text-generation"],
+        "language": ["en"],
+        "size_categories": [_size_category(corpus_rows)],
+        "tags": ["sft", "instruction-tuning", "dataset-diversity", "macro2micro"],
+        "pretty_name": f"macro2micro diversity ladders (N={budget})",
+        "configs": configs_yaml(configs),
+        "diversity_metrics": {c: {k: v for k, v in metrics[c].items() if k in CARD_METRIC_KEYS} for c in configs},
+    }
+    if repo_id:
+        ours["macro2micro_repo_id"] = repo_id  # lets adapter cards trained from a local copy name the Hub repo
+    data = {**(existing or {}), **ours}
+    strategies, build_lines = [], []
+    for m in manifests.values():
+        if m["strategy"] != RANDOM_CONFIG and m["strategy"] not in {s["name"] for s in strategies}:
+            strategies.append({"name": m["strategy"], "side": m["side"], "type_desc": TYPE_DESC[m["granularity"]]})
+            build_lines.append(f"`{m['strategy']}`: options `{json.dumps(m['options'], sort_keys=True)}`, "
+                               f"{m['n_types']} types")
+    rows = [{"config": c, "k": "-" if metrics[c]["k"] is None else metrics[c]["k"], "pool": metrics[c]["pool_size"],
+             "coverage": "-" if metrics[c]["type_coverage"] is None else metrics[c]["type_coverage"],
+             **{side: {k: _fmt(v) for k, v in metrics[c][side].items()} for side in ("instruction", "response")}}
+            for c in configs]
+    example = next((c for c in manifests if c.endswith("_max")), configs[-1])
+    return DatasetCard.from_template(
+        DatasetCardData(**data), template_path=str(template_path("dataset_card.md")),
+        pretty_name=ours["pretty_name"], load_path=repo_id or local_path or ".", budget=budget, corpus_rows=corpus_rows,
+        corpus_fingerprint=info["corpus"]["fingerprint"], strategies=strategies, levels=info["level_names"],
+        seed=info["options"]["seed"], build_lines=build_lines, metric_names=list(METRICS),
+        metric_short=METRIC_SHORT, metric_rows=rows, example_config=example, source_note=source_note)

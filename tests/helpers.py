@@ -1,0 +1,33 @@
+"""Test helpers shared by the test packages (fixtures live in the conftest files)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def build_repo(corpus, tmp: Path, strategies=("micro_response", "random"), budget: int = 16, levels: int = 3,
+               repo_id: str | None = "org/tiny-ladders", license: str = "mit", self_bleu_sample: int = 10,
+               **build_kw) -> tuple[Path, dict]:
+    """Build, score and write a dataset repo folder of ``corpus`` under ``tmp`` (word tokens, no embeddings).
+
+    Returns the repo folder and its metrics.
+    """
+    from dataset_builder.artifacts import read_build
+    from dataset_builder.build import build_family
+    from dataset_builder.options import BuildOptions, EmbedderOptions, MetricOptions
+    from dataset_builder.repo import write_repo_folder
+    from dataset_builder.scores import compute_metrics
+    from dataset_builder.utils import atomic_dir
+    from model_cards import render_dataset_card
+    from tests.conftest import word_knobs
+
+    build_family(corpus, BuildOptions(strategies=list(strategies), budget=budget, levels=levels, **build_kw),
+                 word_knobs(), tmp / "subsets")
+    info, manifests = read_build(tmp / "subsets")
+    metrics = compute_metrics(corpus, manifests, MetricOptions(self_bleu_sample=self_bleu_sample), "word",
+                              EmbedderOptions(embedder="none"), seed=info["options"]["seed"])
+    card = render_dataset_card(info, manifests, metrics, len(corpus), repo_id, license, "test data",
+                               local_path=str(tmp / "repo"))
+    with atomic_dir(tmp / "repo") as folder:
+        write_repo_folder(corpus, tmp / "subsets", folder, metrics, card.content)
+    return tmp / "repo", metrics
