@@ -1,7 +1,6 @@
-"""Build diversity-controlled SFT subsets: corpus -> types -> ladder -> subsets -> metrics -> Hub folder.
+"""Build diversity-controlled SFT subsets: corpus -> types -> ladder -> subsets -> metrics -> repo folder.
 
 The method is the one of "From Macro to Micro: Probing Dataset Diversity in Language Model
-Fine-Tuning" (arXiv 2505.24768); see the project README for the map of modules.
+Fine-Tuning" (arXiv 2505.24768). This is the lowest layer: it imports no other package of the
+project. See the README's "How the code is laid out" for the map of modules.
 """
-
-__version__ = "0.1.0"

@@ -3,10 +3,13 @@
 Output folder (already the layout of the Hub dataset repo that ``publish`` completes)::
 
     OUT/{config}/train-00000-of-00001.parquet     rows of the corpus: id, source, instruction, response, messages
-    OUT/manifests/{config}.json                   how the subset was chosen, with a hash of it all
-    OUT/build.json                                the build's options and the list of configs
+    OUT/manifests/{config}.json                   how the subset was chosen, what else varies, a hash of it all
+    OUT/build.json                                the build's options, configs, warnings, the random control
 
-Config names are ``{granularity}_{side}_{level}`` (``micro_response_max``) and ``random``.
+Config names are ``{granularity}_{side}_{level}`` (``micro_response_max``), with ``lengthctl`` before
+the level for length-controlled ladders, and ``random``. Besides its types, every config records
+what else it varies (:mod:`.variation`); a ladder whose levels repeat a pool, or whose length or
+sources drift strongly, is warned about in the log and in ``build.json``.
 """
 
 from __future__ import annotations
@@ -18,13 +21,18 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
+
+from . import variation
 from .corpus import column, corpus_fingerprint
-from .defaults import PARQUET_NAME, RANDOM_CONFIG
+from .defaults import PARQUET_NAME, RANDOM_CONFIG, SIDES
 from .ladder import level_names
-from .naming import config_name
+from .lengthctl import GOAL, resolve_window, spread
+from .naming import LENGTH_CONTROLLED, config_name
 from .options import BuildOptions
 from .registry import StrategyKnobs, make_strategy, resolve_strategies
-from .strategies import LadderStrategy, Selection
+from .sampling import uniform_sample
+from .strategies import LadderStrategy, Selection, strategy_rng
 from .utils import package_versions, stable_json
 
 logger = logging.getLogger(__name__)
@@ -39,12 +47,93 @@ def _write_config(corpus, selection: Selection, out: Path, config: str, manifest
     subset = corpus.select(selection.indices.tolist())
     (out / config).mkdir(parents=True)
     subset.to_parquet(str(out / config / PARQUET_NAME))
-    ids = column(subset, "id")
-    manifest = {**manifest, "config": config, **selection.stats, "selected_ids": ids}
+    manifest = {**manifest, "config": config, **selection.stats, "selected_ids": column(subset, "id")}
     manifest["manifest_sha256"] = manifest_hash(manifest)
     (out / "manifests" / f"{config}.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False,
                                                                  sort_keys=True))
     return manifest
+
+
+class _Family:
+    """The state one build shares across ladders: corpus facts, lengths, sources, warnings."""
+
+    def __init__(self, corpus, options: BuildOptions, knobs: StrategyKnobs, folder: Path):
+        from .micro import side_features
+
+        self.corpus, self.options, self.knobs, self.folder = corpus, options, knobs, folder
+        self.levels = level_names(options.levels)
+        self.base = {"corpus": {"fingerprint": corpus_fingerprint(corpus), "rows": len(corpus)}, "seed": options.seed,
+                     "budget": options.budget, "versions": package_versions()}
+        self.lengths = {side: side_features(corpus, side, knobs.tokenizer.tokenizer).lengths() for side in SIDES}
+        self.codes, self.source_names = variation.source_codes(column(corpus, "source"))
+        self.manifests: list[dict] = []
+        self.warnings: dict[str, list[str]] = {}
+        self.reachable: dict[str, np.ndarray] = {}
+        self.length_control: dict[str, dict] = {}
+
+    def ladder(self, strategy: LadderStrategy, name: str, meta: dict, window=None) -> None:
+        """Every level of one ladder (plain, or length-controlled with ``window``)."""
+        from tqdm.auto import tqdm
+
+        opts, side = self.options, strategy.side
+        mask = None if window is None else window.mask(self.lengths[side])
+        made, previous = [], None
+        for i, level_name in enumerate(tqdm(self.levels, desc=name, unit="level", leave=False)):
+            level = i / (opts.levels - 1)
+            sel = strategy.select(self.corpus, opts.budget, opts.seed, level=level, quota=opts.type_quota,
+                                  window=mask, ladder_name=name)
+            uniform = uniform_sample(sel.pool, opts.budget, strategy_rng(opts.seed, name, f"{level:.6f}", "uniform"))
+            ratio = self.lengths[side][sel.indices].mean() / max(self.lengths[side][uniform].mean(), 1e-9)
+            varies = variation.describe(sel.indices, self.lengths, self.codes, self.source_names, ratio,
+                                        None if previous is None else previous.indices,
+                                        None if previous is None else previous.stats["k"] == sel.stats["k"])
+            config = config_name(name, level_name)
+            made.append(_write_config(self.corpus, sel, self.folder, config,
+                                      {**meta, "level_name": level_name, "varies": varies}))
+            logger.info("%s: k=%d of %d types, pool %d, mean %s length %.1f (x%.2f a uniform draw's)", config,
+                        sel.stats["k"], sel.stats["k_max"], sel.stats["pool_size"], side,
+                        varies["length"][side]["mean"], ratio)
+            previous = sel
+        self.reachable[name] = strategy.ladder_.entry_k > 0 if mask is None else (strategy.ladder_.entry_k > 0) & mask
+        warnings = variation.ladder_warnings(name, made, opts.levels)
+        if window is not None:
+            warnings += self._check_length_control(name, side, made)
+        for text in warnings:
+            logger.warning(text)
+        if warnings:
+            self.warnings[name] = warnings
+        self.manifests += made
+
+    def _check_length_control(self, name: str, side: str, made: list[dict]) -> list[str]:
+        means = np.array([m["varies"]["length"][side]["mean"] for m in made])
+        centre = float(means.mean())
+        self.length_control[name]["level_means"] = [round(float(x), 2) for x in means]
+        self.length_control[name]["spread"] = round(spread(means), 4)
+        off = [(m["config"], x / centre - 1) for m, x in zip(made, means, strict=True) if abs(x / centre - 1) > GOAL]
+        return [f"{name}: {config} has mean {side} length {100 * d:+.1f} % from the ladder's {centre:.1f} tokens "
+                f"(goal ±{100 * GOAL:.0f} %)" for config, d in off]
+
+    def strategy(self, name: str) -> None:
+        strategy = make_strategy(name, self.knobs)
+        meta = {**self.base, "options": strategy.get_options()}
+        if not isinstance(strategy, LadderStrategy):
+            sel = strategy.select(self.corpus, self.options.budget, self.options.seed)
+            varies = variation.describe(sel.indices, self.lengths, self.codes, self.source_names)
+            self.manifests.append(_write_config(self.corpus, sel, self.folder, RANDOM_CONFIG,
+                                                {**meta, "varies": varies}))
+            self.random_rows = sel.indices
+            return
+        strategy.fit(self.corpus, self.options.seed)
+        meta["type_info"] = strategy.type_info_
+        self.ladder(strategy, name, meta)
+        if self.options.length_window and (not self.options.length_controlled or name in
+                                           self.options.length_controlled):
+            twin = f"{name}_{LENGTH_CONTROLLED}"
+            window = resolve_window(self.options.length_window, self.lengths[strategy.side], strategy.ladder_,
+                                    self.options.budget, self.options.levels, what=twin)
+            self.length_control[twin] = {"window": [window.lo, window.hi], **window.info}
+            logger.info("%s: length window %d:%d model tokens (%s)", twin, window.lo, window.hi, window.info)
+            self.ladder(strategy, twin, {**meta, "length_control": self.length_control[twin]}, window)
 
 
 def write_family(corpus, options: BuildOptions, knobs: StrategyKnobs, folder: str | Path) -> list[dict]:
@@ -53,41 +142,28 @@ def write_family(corpus, options: BuildOptions, knobs: StrategyKnobs, folder: st
     Returns:
         The manifests, in build order.
     """
-    from tqdm.auto import tqdm
-
     folder = Path(folder)
     strategies = resolve_strategies(options.strategies)
-    fp = corpus_fingerprint(corpus)
-    names = level_names(options.levels)
-    base = {"corpus": {"fingerprint": fp, "rows": len(corpus)}, "seed": options.seed,
-            "budget": options.budget, "versions": package_versions()}
-    manifests: list[dict] = []
-    timings: dict[str, float] = {}
+    unknown = sorted(set(options.length_controlled) - set(strategies) - {RANDOM_CONFIG})
+    if unknown or RANDOM_CONFIG in options.length_controlled:
+        raise ValueError(f"length_controlled names {unknown or [RANDOM_CONFIG]}, not a ladder being built "
+                         f"({', '.join(s for s in strategies if s != RANDOM_CONFIG)})")
     (folder / "manifests").mkdir(parents=True, exist_ok=True)
+    family = _Family(corpus, options, knobs, folder)
+    timings: dict[str, float] = {}
     for name in strategies:
         start = time.perf_counter()
-        strategy = make_strategy(name, knobs)
-        meta = {**base, "options": strategy.get_options()}
-        if not isinstance(strategy, LadderStrategy):
-            selection = strategy.select(corpus, options.budget, options.seed)
-            manifests.append(_write_config(corpus, selection, folder, RANDOM_CONFIG, meta))
-        else:
-            strategy.fit(corpus, options.seed)
-            meta["type_info"] = strategy.type_info_
-            for i, level_name in enumerate(tqdm(names, desc=name, unit="level", leave=False)):
-                level = i / (options.levels - 1)
-                selection = strategy.select(corpus, options.budget, options.seed, level=level)
-                config = config_name(name, level_name)
-                manifests.append(_write_config(corpus, selection, folder, config, {**meta, "level_name": level_name}))
-                logger.info("%s: k=%d of %d types, pool %d", config, selection.stats["k"],
-                            selection.stats["k_max"], selection.stats["pool_size"])
+        family.strategy(name)
         timings[name] = round(time.perf_counter() - start, 3)
     info = {"options": {**asdict(options), "strategies": strategies}, "knobs": asdict(knobs),
-            "corpus": base["corpus"], "configs": [m["config"] for m in manifests], "level_names": names,
-            "seconds": timings}
+            "corpus": family.base["corpus"], "configs": [m["config"] for m in family.manifests],
+            "level_names": family.levels, "seconds": timings, "warnings": family.warnings,
+            "length_control": family.length_control}
+    if hasattr(family, "random_rows"):
+        info["random_control"] = variation.random_control(family.random_rows, len(corpus), family.reachable)
     (folder / "build.json").write_text(json.dumps(info, indent=1, sort_keys=True, default=str))
-    logger.info("built %d configs into %s", len(manifests), folder)
-    return manifests
+    logger.info("built %d configs into %s", len(family.manifests), folder)
+    return family.manifests
 
 
 def build_family(corpus, options: BuildOptions, knobs: StrategyKnobs, out_dir: str | Path) -> list[dict]:

@@ -10,8 +10,8 @@ row); macro, meso and micro differ only in how a text becomes types. The constru
    samples all of whose types are among the first ``k`` admitted. Pools are nested.
 2. :func:`level_k` — a diversity level ``p`` in [0, 1] maps to
    ``k = round(k_min + p (k_max - k_min))``, ``k_min`` the smallest k whose pool holds N samples.
-3. :func:`balanced_sample` — type-aware sampling of exactly N distinct samples of ``P_k`` that
-   spreads the selection evenly over the admitted types, then fills uniformly at random.
+3. Pi, the type-aware sampler of exactly N rows of ``P_k``, is :mod:`.sampling`'s; length-controlled
+   ladders (pools intersected with a length window) are :mod:`.lengthctl`'s.
 """
 
 from __future__ import annotations
@@ -161,80 +161,3 @@ def level_k(ladder: Ladder, budget: int, level: float, what: str = "") -> tuple[
         raise ValueError(f"level={level} must lie in [0, 1]")
     k_min, k_max = ladder.k_min(budget, what), ladder.n_types
     return math.floor(k_min + level * (k_max - k_min) + 0.5), k_min, k_max
-
-
-def balanced_sample(matrix, pool: np.ndarray, budget: int,
-                    rng: np.random.Generator) -> tuple[np.ndarray, dict]:
-    """Exactly ``budget`` distinct rows of ``pool`` spread evenly over the pool's types.
-
-    Rounds: every admitted type at the current lowest coverage (below quota, with samples left)
-    draws one not-yet-selected sample that carries it, the first in a seeded random order of the
-    pool; a drawn sample counts for all its
-    types. Types are served in a seeded random order, which decides who is cut when a round would
-    overshoot N. Once every type is covered ``quota = max(1, ceil(N * mean types per sample / k))``
-    times or has run out, the rest is filled uniformly at random from the pool.
-
-    Args:
-        matrix: binary CSR sample x type matrix over the whole corpus.
-        pool: sorted row indices of the pool ``P_k`` (its types are the admitted ones).
-        budget: N.
-        rng: the seeded generator; all randomness comes from it.
-
-    Returns:
-        Sorted selected row indices and stats (quota, balanced and filled counts, coverage).
-    """
-    if len(pool) < budget:
-        raise PoolTooSmallError(f"pool of {len(pool)} samples is smaller than N={budget}")
-    sub = matrix[pool]
-    n_pool, n_types = sub.shape
-    # One random order of the pool's samples; the CSC of the row-permuted matrix then lists every
-    # type's carriers in that random order (a counting sort, O(nnz)). A type's draw is its first
-    # carrier not yet selected: a pointer per type that only moves forward.
-    perm = rng.permutation(n_pool)
-    csc = sub[perm].tocsc()
-    carriers = perm[csc.indices]
-    ptr = csc.indptr[:-1].astype(np.int64)
-    available = np.diff(csc.indptr).astype(np.int64)
-    admitted = np.flatnonzero(available > 0)
-    k = max(len(admitted), 1)
-    quota = max(1, math.ceil(budget * sub.nnz / n_pool / k))
-    serve_key = rng.permutation(n_types)
-    selected = np.zeros(n_pool, dtype=bool)
-    coverage = np.zeros(n_types, dtype=np.int64)
-    n_selected = 0
-    while n_selected < budget:
-        need = (coverage < quota) & (available > 0)
-        if not need.any():
-            break
-        low = coverage[need].min()
-        todo = np.flatnonzero(need & (coverage == low))
-        todo = todo[np.argsort(serve_key[todo], kind="stable")]
-        pos = ptr[todo]
-        stale = np.flatnonzero(selected[carriers[pos]])
-        while len(stale):  # skip carriers already drawn through another type
-            pos[stale] += 1
-            stale = stale[selected[carriers[pos[stale]]]]
-        ptr[todo] = pos
-        picks = carriers[pos]  # one draw per type, in serve order
-        _, keep = np.unique(picks, return_index=True)
-        picks = picks[np.sort(keep)][: budget - n_selected]
-        selected[picks] = True
-        n_selected += len(picks)
-        hit = np.bincount(_gather_rows(sub.indptr, sub.indices, picks), minlength=n_types)
-        coverage += hit
-        available -= hit
-    n_balanced = n_selected
-    if n_selected < budget:
-        rest = np.flatnonzero(~selected)
-        selected[rng.choice(rest, size=budget - n_selected, replace=False)] = True
-    chosen = pool[np.flatnonzero(selected)]
-    final_cov = np.bincount(sub[selected].indices, minlength=n_types)[admitted]
-    stats = {
-        "quota": int(quota),
-        "n_balanced": int(n_balanced),
-        "n_filled": int(budget - n_balanced),
-        "types_covered": int((final_cov > 0).sum()),
-        "type_coverage": round(float((final_cov > 0).mean()), 6) if len(admitted) else 0.0,
-        "min_type_count": int(final_cov.min()) if len(admitted) else 0,
-    }
-    return chosen, stats

@@ -117,13 +117,30 @@ class BuildOptions:
     budget: int = field(default=1000, metadata=_help("N, the rows of every subset"))
     levels: int = field(default=LEVELS, metadata=_help("diversity levels per ladder (>= 2), evenly spaced"))
     seed: int = field(default=0, metadata=_help("seeds pruning ties, sampling and the random control"))
+    type_quota: str = field(default="1", metadata=_help(
+        "the sampler: draws per admitted type (least covered first) before a uniform fill; 'even' spreads all N "
+        "rows over the types (longer texts: a type-balanced draw is size-biased)"))
+    length_window: str | None = field(default=None, metadata=_help(
+        "also build length-controlled ladders ({strategy}_lengthctl_{level}): sample only rows whose length on the "
+        "strategy's side lies in LO:HI model tokens, or 'auto' (the widest window around the median that keeps "
+        "the levels' mean lengths within 5 %%)"))
+    length_controlled: list[str] = field(default_factory=list, metadata=_help(
+        "the ladders that get a length-controlled twin (default: every ladder built)"))
 
     def __post_init__(self) -> None:
         from .ladder import level_names
+        from .lengthctl import parse_window
+        from .sampling import parse_quota
 
         self.strategies = split_list(self.strategies)
         if not self.strategies:
             raise ValueError("strategies: name at least one strategy, or all")
+        self.type_quota = str(parse_quota(self.type_quota))
+        self.length_controlled = split_list(self.length_controlled)
+        if self.length_window is not None:
+            parse_window(self.length_window)
+        elif self.length_controlled:
+            raise ValueError("length_controlled needs --length_window (auto or LO:HI)")
         if self.budget < 1:
             raise ValueError(f"budget={self.budget} must be a positive number of rows")
         level_names(self.levels)  # validates

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from . import variation
 from .corpus import column, corpus_fingerprint
 from .defaults import FULL_CONFIG, SIDES
 from .metrics import bootstrap_ci, side_metrics, words
@@ -43,15 +44,17 @@ def compute_metrics(corpus, manifests: dict[str, dict], options: MetricOptions, 
                              f"not the given corpus {fp}: pass the corpus the build used (--corpus)")
     row_of = {rid: i for i, rid in enumerate(column(corpus, "id"))}
     model = embedder.model if embedder is not None else None
-    sides = {}
+    sides, lengths = {}, {}
     for side in SIDES:
         texts = column(corpus, side)
         feats = side_features(corpus, side, tokenizer)
+        lengths[side] = feats.lengths()
         ids = [feats.row(i) for i in range(len(texts))]
         emb = None
         if model:
             emb, _ = embed_texts(texts, model, fingerprint=f"{fp}:{side}", max_seq_length=embedder.max_seq_length)
         sides[side] = (texts, ids, emb, [words(t) for t in texts])
+    sources = variation.source_codes(column(corpus, "source"))
     selections = {FULL_CONFIG: np.arange(len(corpus))}
     for config, m in manifests.items():
         selections[config] = np.array([row_of[i] for i in m["selected_ids"]])
@@ -71,6 +74,6 @@ def compute_metrics(corpus, manifests: dict[str, dict], options: MetricOptions, 
         m = manifests.get(config, {})
         entry.update(rows=int(len(idx)), k=m.get("k"), pool_size=m.get("pool_size", len(corpus)),
                      type_coverage=m.get("type_coverage"), strategy=m.get("strategy", FULL_CONFIG),
-                     level=m.get("level"))
+                     level=m.get("level"), varies=m.get("varies") or variation.describe(idx, lengths, *sources))
         out[config] = entry
     return out

@@ -19,15 +19,16 @@ import scipy.sparse as sp
 
 from .corpus import corpus_fingerprint
 from .defaults import SIDES
-from .ladder import Ladder, PoolTooSmallError, as_binary_csr, balanced_sample, level_k, prune
+from .ladder import Ladder, PoolTooSmallError, as_binary_csr, level_k, prune
 
 
 @dataclass
 class Selection:
-    """Selected corpus rows (sorted indices) and the stats that describe how they were chosen."""
+    """Selected corpus rows (sorted indices), the stats that describe how they were chosen, and the pool."""
 
     indices: np.ndarray
     stats: dict[str, Any] = field(default_factory=dict)
+    pool: np.ndarray | None = None
 
 
 @dataclass
@@ -111,18 +112,30 @@ class LadderStrategy(Strategy):
             self.ladder_seed_ = seed
         return self
 
-    def select(self, corpus, budget: int, seed: int, level: float = 1.0) -> Selection:
+    def select(self, corpus, budget: int, seed: int, level: float = 1.0, quota: int | str = 1,
+               window: np.ndarray | None = None, ladder_name: str | None = None) -> Selection:
+        """N rows of the level's pool.
+
+        Args:
+            quota: the sampler's draws per admitted type before the uniform fill, or ``"even"``.
+            window: a mask of the rows a length-controlled ladder may sample (None: all).
+            ladder_name: seeds the sampler (a length-controlled twin draws apart from the plain ladder).
+        """
+        from .lengthctl import windowed
+        from .sampling import type_sample
+
         self.fit(corpus, seed)
-        ladder = self.ladder_
-        k, k_min, k_max = level_k(ladder, budget, level, what=f"{self.name} ({self.side} side)")
+        ladder = self.ladder_ if window is None else windowed(self.ladder_, window)
+        name = ladder_name or self.name
+        k, k_min, k_max = level_k(ladder, budget, level, what=f"{name} ({self.side} side)")
         pool = ladder.pool(k)
-        idx, sample_stats = balanced_sample(self.types_, pool, budget, strategy_rng(seed, self.name, f"{level:.6f}"))
+        idx, sample_stats = type_sample(self.types_, pool, budget, strategy_rng(seed, name, f"{level:.6f}"), quota)
         stats = {
-            "strategy": self.name, "granularity": self.granularity, "side": self.side, "level": level,
+            "strategy": name, "granularity": self.granularity, "side": self.side, "level": level,
             "k": k, "k_min": k_min, "k_max": k_max, "pool_size": len(pool), "budget": budget,
             "n_types": ladder.n_types, "samples_with_types": int(ladder.pool_sizes[-1]),
             **sample_stats,
             "first_admitted": [self.type_names_[t] for t in ladder.order[:10]],
             "last_admitted": [self.type_names_[t] for t in ladder.order[max(k - 10, 0):k]],
         }
-        return Selection(idx, stats)
+        return Selection(idx, stats, pool)

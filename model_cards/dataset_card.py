@@ -28,6 +28,32 @@ def _fmt(value) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
+def _length(varies: dict, side: str) -> str:
+    length = (varies.get("length") or {}).get(side)
+    return "-" if not length else f"{length['mean']:.1f} / {length['median']:.0f}"
+
+
+def variation_rows(configs: list[str], metrics: dict[str, dict], manifests: dict[str, dict]) -> tuple[str, list]:
+    """The "What else varies" table: one row per config, from the manifests (``full`` from the metrics)."""
+    full = metrics[FULL_CONFIG].get("varies") or {}
+    top = next(iter(full.get("sources") or {}), None)
+    rows = []
+    for c in configs:
+        m = manifests.get(c, {})
+        v = m.get("varies") or metrics[c].get("varies") or {}
+        share = (v.get("sources") or {}).get(top)
+        rows.append({
+            "config": c, "k": "-" if m.get("k") is None else m["k"],
+            "same_pool": {True: "**yes**", False: "no"}.get(v.get("same_pool_as_previous"), "-"),
+            "instruction": _length(v, "instruction"), "response": _length(v, "response"),
+            "top_source": "-" if share is None else f"{100 * share:.0f} %",
+            "sampler": f"{m['n_balanced']} + {m['n_filled']}" if "n_balanced" in m else "-",
+            "ratio": "-" if v.get("length_ratio_vs_uniform") is None else f"{v['length_ratio_vs_uniform']:.2f}",
+            "overlap": "-" if v.get("overlap_with_previous") is None else f"{100 * v['overlap_with_previous']:.0f} %",
+        })
+    return top or "-", rows
+
+
 def render_dataset_card(info: dict, manifests: dict[str, dict], metrics: dict[str, dict], corpus_rows: int,
                         repo_id: str | None, license: str, source_note: str, existing: dict | None = None,
                         local_path: str | None = None):
@@ -68,13 +94,17 @@ def render_dataset_card(info: dict, manifests: dict[str, dict], metrics: dict[st
             build_lines.append(f"`{m['strategy']}`: options `{json.dumps(m['options'], sort_keys=True)}`, "
                                f"{m['n_types']} types")
     rows = [{"config": c, "k": "-" if metrics[c]["k"] is None else metrics[c]["k"], "pool": metrics[c]["pool_size"],
-             "coverage": "-" if metrics[c]["type_coverage"] is None else metrics[c]["type_coverage"],
+             "coverage": "-" if metrics[c]["type_coverage"] is None else f"{metrics[c]['type_coverage']:.3f}",
              **{side: {k: _fmt(v) for k, v in metrics[c][side].items()} for side in ("instruction", "response")}}
             for c in configs]
     example = next((c for c in manifests if c.endswith("_max")), configs[-1])
+    top_source, varies = variation_rows(configs, metrics, manifests)
+    warnings = [line for lines in (info.get("warnings") or {}).values() for line in lines]
     return DatasetCard.from_template(
         DatasetCardData(**data), template_path=str(template_path("dataset_card.md")),
         pretty_name=ours["pretty_name"], load_path=repo_id or local_path or ".", budget=budget, corpus_rows=corpus_rows,
         corpus_fingerprint=info["corpus"]["fingerprint"], strategies=strategies, levels=info["level_names"],
         seed=info["options"]["seed"], build_lines=build_lines, metric_names=list(METRICS),
-        metric_short=METRIC_SHORT, metric_rows=rows, example_config=example, source_note=source_note)
+        metric_short=METRIC_SHORT, metric_rows=rows, example_config=example, source_note=source_note,
+        type_quota=info["options"].get("type_quota", "even"), length_controlled=info.get("length_control") or {},
+        random_control=info.get("random_control"), top_source=top_source, variation_rows=varies, warnings=warnings)

@@ -41,10 +41,16 @@ def build_demo(art: Artifacts):
     configs = art.configs
     with gr.Blocks(title="macro2micro: dataset diversity") as demo:
         gr.Markdown("# macro2micro: what diversity does to a fine-tuned model\n"
-                    f"Dataset repo `{art.repo}`: {len(configs)} configs (fixed size per ladder; only diversity varies).")
+                    f"Dataset repo `{art.repo}`: {len(configs)} configs. Every config of a ladder has the same number "
+                    "of rows from the same corpus; the number of admitted types varies by design, and what else "
+                    "varies (length, sources, the sampler) is measured in the Subsets tab.")
         with gr.Tab("Subsets"):
             gr.Markdown("## Diversity metrics of every config")
             gr.Dataframe(value=logic.metrics_table(art), label="metrics", max_height=420)
+            gr.Markdown("## What else varies\nMean lengths in model tokens; the most frequent source's share; the "
+                        "sampler's mean length over a uniform draw's from the same pool; rows shared with the "
+                        "previous level.")
+            gr.Dataframe(value=logic.variation_table(art), label="what else varies", max_height=420)
             with gr.Row():
                 metric = gr.Dropdown(list(logic.METRICS), value=DEFAULT_METRIC, label="metric")
                 side = gr.Radio(["instruction", "response"], value=DEFAULT_SIDE, label="side")

@@ -62,6 +62,27 @@ def metrics_table(art: Artifacts):
     return pd.DataFrame(rows)
 
 
+def variation_table(art: Artifacts):
+    """What else varies per config: lengths per side, the top source's share, the sampler, overlap (SPEC 2.8)."""
+    import pandas as pd
+
+    full = art.metrics.get("full", {}).get("varies") or {}
+    top = next(iter(full.get("sources") or {}), None)
+    rows = []
+    for config, m in art.metrics.items():
+        v = m.get("varies") or {}
+        length = v.get("length") or {}
+        rows.append({"config": config, "k": m.get("k"),
+                     "I mean len": (length.get("instruction") or {}).get("mean"),
+                     "R mean len": (length.get("response") or {}).get("mean"),
+                     "R median len": (length.get("response") or {}).get("median"),
+                     f"share of {top}": (v.get("sources") or {}).get(top) if top else None,
+                     "length ratio vs uniform": v.get("length_ratio_vs_uniform"),
+                     "overlap with previous": v.get("overlap_with_previous"),
+                     "same pool as previous": v.get("same_pool_as_previous")})
+    return pd.DataFrame(rows)
+
+
 def ladder_frame(art: Artifacts, metric: str, side: str):
     """``(strategy, level_%, value)`` of one metric along every ladder, for a line plot."""
     import pandas as pd

@@ -21,17 +21,6 @@ from dataset_builder.metrics import METRICS
 from dataset_builder.naming import strategy_of
 from dataset_builder.utils import require
 
-# SPEC section 7: the paper's scores at 0, 17, 33, 50, 67, 83, 100 % (Llama-2-7B), read off its figures.
-PAPER_SCORES = {
-    ("10K", "micro_response"): [47.7, 52.8, 53.5, 55.0, 56.2, 54.1, 54.3],
-    ("10K", "micro_instruction"): [52.6, 51.5, 52.2, 50.6, 51.0, 49.3, 46.0],
-    ("10K", "meso_instruction"): [45.2, 48.1, 49.4, 48.8, 50.0, 49.2, 52.1],
-    ("30K", "micro_response"): [54.2, 57.1, 59.5, 61.4, 63.3, 62.7, 64.9],
-}
-PAPER_SLOPES = {("10K", "micro_response"): 5.35, ("10K", "micro_instruction"): -5.45,
-                ("10K", "meso_instruction"): 4.93, ("30K", "micro_response"): 10.06}
-
-
 def fit_ladder(levels, scores) -> dict:
     """OLS slope (points per 100 % diversity), intercept, Pearson r and their 95 % intervals."""
     from scipy import stats
@@ -139,10 +128,3 @@ def write_report(result: dict, out_dir: str | Path, title: str = "Diversity vs s
     lines += ["", "![score vs level](score_vs_level.png)", "", "![correlations](correlations.png)", ""]
     (out / "report.md").write_text("\n".join(lines))
     return out
-
-
-def paper_reproduction() -> dict:
-    """The fits of the paper's own per-level scores (SPEC section 7), next to its reported slopes."""
-    levels = np.arange(7) / 6
-    return {f"{size} {s}": {**fit_ladder(levels, ys), "paper_slope": PAPER_SLOPES[(size, s)]}
-            for (size, s), ys in PAPER_SCORES.items()}

@@ -21,15 +21,23 @@ logger = logging.getLogger(__name__)
 SFT_SCRIPT = Path(__file__).resolve().parent / "sft.py"
 
 
-def match_configs(dataset: str, patterns: str) -> list[str]:
-    """Configs of the dataset repo matching comma-separated glob patterns, in repo order."""
+def match_configs(dataset: str, patterns: list[str] | str) -> list[str]:
+    """Configs of the dataset repo matching glob patterns, in repo order.
+
+    A length-controlled config (``*_lengthctl_*``) matches only a pattern that names ``lengthctl``, so
+    ``micro_response_*`` means the plain ladder.
+    """
     import datasets
 
-    names = datasets.get_dataset_config_names(dataset)
-    wanted = [p.strip() for p in patterns.split(",") if p.strip()]
-    out = [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in wanted)]
+    from dataset_builder.naming import LENGTH_CONTROLLED, check_name
+    from dataset_builder.options import split_list
+
+    names = [check_name(n, f"{dataset}: config") for n in datasets.get_dataset_config_names(dataset)]
+    wanted = split_list(patterns)
+    out = [n for n in names if any(fnmatch.fnmatchcase(n, p) and (LENGTH_CONTROLLED in p or LENGTH_CONTROLLED not in n)
+                                   for p in wanted)]
     if not out:
-        raise ValueError(f"no config of {dataset} matches {patterns!r}; configs: {', '.join(names)}")
+        raise ValueError(f"no config of {dataset} matches {' '.join(wanted)!r}; configs: {', '.join(names)}")
     return out
 
 

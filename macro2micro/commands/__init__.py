@@ -5,12 +5,13 @@ from .build import BuildCommand
 from .demo import DemoCommand
 from .evaluate import EvaluateCommand
 from .ingest import IngestCommand
+from .paper import PaperCommand
 from .publish import PublishCommand
 from .space import SpaceCommand
 from .tag_plan import TagPlanCommand
 from .train import TrainCommand
 
 COMMANDS: list[Command] = [IngestCommand(), BuildCommand(), PublishCommand(), TagPlanCommand(), TrainCommand(),
-                           EvaluateCommand(), SpaceCommand(), DemoCommand()]
+                           EvaluateCommand(), PaperCommand(), SpaceCommand(), DemoCommand()]
 
 __all__ = ["COMMANDS", "Command"]

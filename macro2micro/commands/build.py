@@ -28,8 +28,7 @@ def preflight(build: BuildOptions, knobs: StrategyKnobs) -> list[str]:
 
     names = resolve_strategies(build.strategies)
     strategies = [make_strategy(name, knobs) for name in names]
-    if any(s.granularity == "micro" for s in strategies):
-        load_tokenizer(knobs.tokenizer.tokenizer)
+    load_tokenizer(knobs.tokenizer.tokenizer)  # micro types, and every config's lengths
     needs_embedder = any(s.granularity == "macro" or (s.granularity == "meso" and knobs.meso.merge_threshold)
                          for s in strategies)
     if needs_embedder and knobs.embedder.model:

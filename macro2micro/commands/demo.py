@@ -36,7 +36,8 @@ EVAL_NOTE = ("Demo scores are **not meaningful**: 135M-parameter adapters traine
              "the pipeline working; for the paper's measurement use a 7B+ model, full recipes and a 70B judge.")
 # The demo's own defaults where they differ from each stage's (ShareGPT holds pasted documents; CPU budgets).
 DEMO_DEFAULTS = {"max_instruction_chars": 4000, "max_response_chars": 8000, "strategies": ["all"], "budget": 500,
-                 "prompt_limit": 12, "max_new_tokens": 64}
+                 "length_window": "auto", "length_controlled": ["micro_response"], "prompt_limit": 12,
+                 "max_new_tokens": 64}
 
 
 @dataclass

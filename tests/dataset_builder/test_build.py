@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 
 from dataset_builder.build import build_family
@@ -85,3 +86,85 @@ def test_cli_build(synthetic_corpus, tmp_path, capsys):
     assert "wrote 4 configs" in capsys.readouterr().out
     assert sorted(p.name for p in (tmp_path / "o/manifests").iterdir()) == [
         "micro_response_50.json", "micro_response_max.json", "micro_response_min.json", "random.json"]
+
+
+def test_length_controlled_ladder_holds_mean_length_while_k_rises(tmp_path):
+    from tests.conftest import make_synthetic_corpus
+
+    corpus = make_synthetic_corpus(n=800)
+    manifests = build_family(corpus, BuildOptions(strategies=["micro_response"], budget=100, levels=7,
+                                                  length_window="auto"), word_knobs(), tmp_path / "o")
+    plain = [m for m in manifests if "lengthctl" not in m["config"]]
+    ctl = [m for m in manifests if "lengthctl" in m["config"]]
+    assert [m["config"] for m in ctl][::6] == ["micro_response_lengthctl_min", "micro_response_lengthctl_max"]
+
+    def means(ms):
+        return np.array([m["varies"]["length"]["response"]["mean"] for m in ms])
+
+    assert means(plain).max() / means(plain).min() > 1.3  # longer texts carry more types: the plain ladder drifts
+    assert np.abs(means(ctl) / means(ctl).mean() - 1).max() <= 0.05
+    ks = [m["k"] for m in ctl]
+    assert all(a < b for a, b in zip(ks, ks[1:], strict=False))
+    lo, hi = ctl[0]["length_control"]["window"]
+    lengths = np.array([len(t.split()) for t in corpus["response"]])
+    rows = {rid: i for i, rid in enumerate(corpus["id"])}
+    for m in ctl:
+        sel = lengths[[rows[i] for i in m["selected_ids"]]]
+        assert sel.min() >= lo and sel.max() <= hi
+    info = json.loads((tmp_path / "o/build.json").read_text())
+    assert info["length_control"]["micro_response_lengthctl"]["met"]
+    assert any("mean response length moves" in w for w in info["warnings"]["micro_response"])
+
+
+def _two_sources(n: int = 300):
+    """Half 'chat' rows with long, varied responses; half 'short' rows answering with two of four words."""
+    import datasets
+
+    from dataset_builder.corpus import corpus_features
+    from tests.conftest import make_synthetic_corpus
+
+    base = make_synthetic_corpus(n=n)
+    rows = {k: list(base[k]) for k in ("id", "instruction", "response")}
+    rows["source"] = ["chat" if i % 2 else "short" for i in range(n)]
+    words = ["bake", "bread", "oven", "flour"]
+    rows["response"] = [r if i % 2 else f"{words[i % 4]} {words[(i // 4) % 4]}" for i, r in enumerate(rows["response"])]
+    rows["messages"] = [[{"role": "user", "content": q}, {"role": "assistant", "content": a}]
+                        for q, a in zip(rows["instruction"], rows["response"], strict=True)]
+    return datasets.Dataset.from_dict(rows, features=corpus_features())
+
+
+def test_warnings_for_repeated_levels_few_types_and_source_drift(tmp_path, caplog):
+    import logging
+
+    from dataset_builder.options import MicroOptions
+
+    knobs = word_knobs()
+    knobs.micro = MicroOptions(low=3, high=200)
+    with caplog.at_level(logging.WARNING):
+        build_family(_two_sources(), BuildOptions(strategies=["micro_response"], budget=140, levels=7), knobs,
+                     tmp_path / "o")
+    warnings = json.loads((tmp_path / "o/build.json").read_text())["warnings"]["micro_response"]
+    assert any("source 'short' moves from" in w for w in warnings)
+    logged = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert set(warnings) <= set(logged)
+    # N close to the rows that carry a type: k_min near k_max, fewer type counts than levels, repeated pools.
+    typed = json.loads((tmp_path / "o/manifests/micro_response_max.json").read_text())["samples_with_types"]
+    build_family(_two_sources(), BuildOptions(strategies=["micro_response"], budget=typed - 2, levels=7), knobs,
+                 tmp_path / "few")
+    warnings = json.loads((tmp_path / "few/build.json").read_text())["warnings"]["micro_response"]
+    assert any("type count(s)" in w and "for 7 levels" in w for w in warnings)
+    assert any("share k=" in w and "the same level drawn twice" in w for w in warnings)
+    manifests = [json.loads(p.read_text()) for p in sorted((tmp_path / "few/manifests").glob("*.json"))]
+    assert any(m["varies"].get("same_pool_as_previous") for m in manifests)
+
+
+def test_random_control_and_sampler_facts_in_the_manifests(synthetic_corpus, tmp_path):
+    build_family(synthetic_corpus, _options(), word_knobs(), tmp_path / "o")
+    info = json.loads((tmp_path / "o/build.json").read_text())
+    rc = info["random_control"]
+    assert rc["population"] == "the whole corpus" and rc["corpus_rows"] == len(synthetic_corpus)
+    assert set(rc["outside_ladder"]) == {"micro_response", "micro_instruction"}
+    m = json.loads((tmp_path / "o/manifests/micro_response_50.json").read_text())
+    assert m["type_quota"] == 1 and m["n_balanced"] + m["n_filled"] == 30
+    assert {"length", "sources", "length_ratio_vs_uniform", "overlap_with_previous"} <= set(m["varies"])
+    assert abs(sum(m["varies"]["sources"].values()) - 1) < 1e-3

@@ -4,8 +4,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dataset_builder.ladder import (PoolTooSmallError, as_binary_csr, balanced_sample, level_k, level_names,
-                                    prune)
+from dataset_builder.ladder import PoolTooSmallError, as_binary_csr, level_k, level_names, prune
 
 
 @st.composite
@@ -59,31 +58,6 @@ def test_pools_are_nested_and_defined_by_admitted_types(x, seed):
         previous = pool
 
 
-@settings(max_examples=80, deadline=None)
-@given(matrices(), st.integers(0, 1000), st.data())
-def test_balanced_sample_exact_distinct_admitted_and_seeded(x, seed, data):
-    x = as_binary_csr(x)
-    ladder = prune(x, seed)
-    full = int(ladder.pool_sizes[-1])
-    if full == 0:
-        with pytest.raises(PoolTooSmallError):
-            ladder.k_min(1)
-        return
-    budget = data.draw(st.integers(1, full))
-    level = data.draw(st.floats(0, 1))
-    k, k_min, k_max = level_k(ladder, budget, level)
-    assert k_min <= k <= k_max and ladder.pool_sizes[k_min] >= budget
-    assert k_min == 0 or ladder.pool_sizes[k_min - 1] < budget
-    pool = ladder.pool(k)
-    chosen, stats = balanced_sample(x, pool, budget, np.random.default_rng(seed))
-    assert len(chosen) == budget == len(set(chosen.tolist()))
-    assert set(chosen.tolist()) <= set(pool.tolist())
-    assert (ladder.rank[x[chosen].indices] <= k).all()  # every selected type is admitted
-    again, _ = balanced_sample(x, pool, budget, np.random.default_rng(seed))
-    assert np.array_equal(chosen, again)
-    assert stats["n_balanced"] + stats["n_filled"] == budget
-
-
 @settings(max_examples=40, deadline=None)
 @given(matrices(), st.integers(0, 1000))
 def test_k_non_decreasing_with_level_and_strict_where_room(x, seed):
@@ -95,20 +69,6 @@ def test_k_non_decreasing_with_level_and_strict_where_room(x, seed):
     assert ks == sorted(ks)
     if ladder.n_types - ladder.k_min(budget) >= 6:
         assert all(a < b for a, b in zip(ks, ks[1:]))
-
-
-def test_balanced_sampling_spreads_over_types():
-    # Type 0 is carried by 90 of 100 samples; types 1..9 by one sample each. Uniform sampling of
-    # 10 would rarely pick all 9 rare types; the balanced sampler must.
-    rows = [[0] for _ in range(90)] + [[t] for t in range(1, 10)] + [[0, 1]]
-    x = sp.lil_matrix((100, 10), dtype=np.int8)
-    for i, types in enumerate(rows):
-        for t in types:
-            x[i, t] = 1
-    x = as_binary_csr(x)
-    chosen, stats = balanced_sample(x, np.arange(100), 10, np.random.default_rng(0))
-    assert set(x[chosen].indices.tolist()) == set(range(10))
-    assert stats["type_coverage"] == 1.0
 
 
 def test_pool_too_small_names_budget_pool_and_what():

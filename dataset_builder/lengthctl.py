@@ -1,0 +1,118 @@
+"""Length-controlled ladders (SPEC section 2 item 7; the paper's Figure 6a ablation).
+
+A length-controlled ladder keeps the plain ladder's type order and nested pools, and samples each
+level only from pool members whose length on the strategy's side (model tokens) lies in a window
+``[lo, hi]``; ``k_min`` is the smallest k whose *windowed* pool holds N. Its configs are named
+``{granularity}_{side}_lengthctl_{level}``.
+
+``auto`` picks the window. Narrowing a window around the median always evens out the levels'
+mean lengths, but it raises ``k_min`` and so shrinks the range of diversity the ladder spans. So
+``auto`` tries windows centred on the median (in quantiles of the lengths of the rows that carry
+a type) from the widest down, and takes the widest whose levels' expected mean lengths (the mean
+over each level's windowed pool) all lie within ``AUTO_TOLERANCE`` of their average while k still
+rises at every level: as narrow as the ±5 % goal needs, no narrower. If no window gets there, it
+takes the one with the smallest spread and says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .ladder import Ladder, PoolTooSmallError, level_k
+
+AUTO = "auto"
+AUTO_TOLERANCE = 0.03  # on expected pool means: room for sampling noise under the ±5 % goal
+GOAL = 0.05
+HALF_WIDTHS = tuple(round(0.5 - 0.025 * i, 3) for i in range(20))  # 0.5 (everything) .. 0.025
+
+
+@dataclass
+class LengthWindow:
+    """The window of a length-controlled ladder and how it was chosen."""
+
+    lo: int
+    hi: int
+    info: dict = field(default_factory=dict)
+
+    def mask(self, lengths: np.ndarray) -> np.ndarray:
+        return (lengths >= self.lo) & (lengths <= self.hi)
+
+
+def parse_window(spec: str) -> str | tuple[int, int]:
+    """``"auto"`` or ``"LO:HI"`` (model tokens, inclusive) -> ``"auto"`` or ``(lo, hi)``."""
+    text = str(spec).strip().lower()
+    if text == AUTO:
+        return AUTO
+    lo, sep, hi = text.partition(":")
+    try:
+        bounds = (int(lo), int(hi))
+    except ValueError:
+        bounds = None
+    if not sep or bounds is None or not 0 <= bounds[0] <= bounds[1]:
+        raise ValueError(f"length_window={spec!r}: use auto, or LO:HI in model tokens with 0 <= LO <= HI "
+                         "(e.g. 400:600)")
+    return bounds
+
+
+def windowed(ladder: Ladder, mask: np.ndarray) -> Ladder:
+    """The same type order with every row outside ``mask`` left out of every pool."""
+    entry = np.where(mask, ladder.entry_k, 0)
+    counts = np.bincount(entry, minlength=ladder.n_types + 1)
+    counts[0] = 0
+    return Ladder(order=ladder.order, rank=ladder.rank, entry_k=entry, pool_sizes=np.cumsum(counts))
+
+
+def expected_means(ladder: Ladder, lengths: np.ndarray, ks: list[int]) -> np.ndarray:
+    """Mean length over each pool ``P_k`` (what a uniform draw from the pool averages)."""
+    sums = np.cumsum(np.bincount(ladder.entry_k, weights=lengths.astype(np.float64), minlength=ladder.n_types + 1))
+    sums[:] -= sums[0]  # rows with no type (entry 0) are in no pool
+    sizes = ladder.pool_sizes
+    return np.array([sums[k] / sizes[k] for k in ks])
+
+
+def spread(means: np.ndarray) -> float:
+    """Largest relative distance of a level's mean length from the average of the levels' means."""
+    centre = float(np.mean(means))
+    return float(np.max(np.abs(means / centre - 1))) if centre > 0 else 0.0
+
+
+def _levels_k(ladder: Ladder, budget: int, levels: int) -> list[int]:
+    return [level_k(ladder, budget, i / (levels - 1))[0] for i in range(levels)]
+
+
+def resolve_window(spec: str, lengths: np.ndarray, ladder: Ladder, budget: int, levels: int,
+                   what: str = "") -> LengthWindow:
+    """The window of a length-controlled ladder: given ``LO:HI``, or chosen by ``auto`` (see the module doc)."""
+    parsed = parse_window(spec)
+    typed = ladder.entry_k > 0
+    if parsed != AUTO:
+        window = LengthWindow(*parsed, info={"mode": "fixed"})
+        rows = int((window.mask(lengths) & typed).sum())
+        if rows < budget:
+            raise PoolTooSmallError(f"{what}: length window {window.lo}:{window.hi} holds {rows} rows that carry a "
+                                    f"type, fewer than N={budget}; widen --length_window")
+        return window
+    typed_lengths = lengths[typed]
+    if len(typed_lengths) < budget:
+        raise PoolTooSmallError(f"{what}: budget N={budget} is larger than the {len(typed_lengths)} rows that carry "
+                                "a type")
+    tried = []
+    for h in HALF_WIDTHS:
+        lo, hi = (int(v) for v in np.quantile(typed_lengths, [0.5 - h, 0.5 + h], method="nearest"))
+        mask = (lengths >= lo) & (lengths <= hi)
+        wl = windowed(ladder, mask)
+        if wl.pool_sizes[-1] < budget:
+            break  # narrower windows hold even fewer rows
+        ks = _levels_k(wl, budget, levels)
+        s = spread(expected_means(wl, lengths, ks))
+        tried.append({"half_width": h, "window": [lo, hi], "k": ks, "expected_spread": round(s, 4),
+                      "k_rises": len(set(ks)) == levels, "rows": int(wl.pool_sizes[-1])})
+    rising = [t for t in tried if t["k_rises"]] or tried
+    good = [t for t in rising if t["expected_spread"] <= AUTO_TOLERANCE]
+    best = good[0] if good else min(rising, key=lambda t: (t["expected_spread"], -t["half_width"]))
+    info = {"mode": AUTO, "quantiles": [round(0.5 - best["half_width"], 3), round(0.5 + best["half_width"], 3)],
+            "expected_spread": best["expected_spread"], "tolerance": AUTO_TOLERANCE, "met": bool(good),
+            "rows_in_window": best["rows"], "candidates": len(tried)}
+    return LengthWindow(best["window"][0], best["window"][1], info)
