@@ -162,13 +162,14 @@ def write_family(corpus, options: BuildOptions, knobs: StrategyKnobs, folder: st
     if hasattr(family, "random_rows"):
         info["random_control"] = variation.random_control(family.random_rows, len(corpus), family.reachable)
     (folder / "build.json").write_text(json.dumps(info, indent=1, sort_keys=True, default=str))
-    logger.info("built %d configs into %s", len(family.manifests), folder)
     return family.manifests
 
 
-def build_family(corpus, options: BuildOptions, knobs: StrategyKnobs, out_dir: str | Path) -> list[dict]:
-    """:func:`write_family` into ``out_dir``, written atomically: a failing build leaves an earlier one untouched."""
-    from .utils import atomic_dir
+def build_family(corpus, options: BuildOptions, knobs: StrategyKnobs, out_dir: str | Path,
+                 overwrite: bool = False) -> list[dict]:
+    """:func:`write_family` into ``out_dir`` under the output contract (:class:`~dataset_builder.outputs.OutputFolder`):
+    written atomically, a failing build leaves an earlier one untouched."""
+    from .outputs import OutputFolder
 
-    with atomic_dir(out_dir) as tmp:
+    with OutputFolder(out_dir, "build", overwrite=overwrite) as tmp:
         return write_family(corpus, options, knobs, tmp)

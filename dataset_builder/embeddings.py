@@ -31,7 +31,12 @@ def load_embedder(spec: str, device: str | None = None, max_seq_length: int | No
             import torch
 
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        model = st.SentenceTransformer(resolve_embedder(spec), device=device)
+        try:
+            model = st.SentenceTransformer(resolve_embedder(spec), device=device)
+        except (OSError, ValueError) as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise OSError(f"embedding model {spec!r} could not be loaded: not a local folder, not in the Hugging "
+                          f"Face cache, and the Hub is unreachable or offline ({first[:200]})") from None
         if max_seq_length:
             model.max_seq_length = max_seq_length
         _MODELS[key] = model
@@ -81,8 +86,15 @@ def embed_texts(texts: list[str], spec: str, fingerprint: str | None = None, bat
         if cache_file.exists():
             logger.info("embeddings from cache %s", cache_file.name)
             return np.load(cache_file), ident
-    vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
-                           show_progress_bar=len(texts) > 2000).astype(dtype)
+    from tqdm.auto import tqdm
+
+    chunk = max(batch_size * 4, 1)  # a bar that moves every few seconds on a CPU
+    parts = []
+    label = f"embed {len(texts)} texts ({ident['name']})"
+    for start in tqdm(range(0, len(texts), chunk), desc=label, unit="chunk", leave=False, disable=len(texts) <= chunk):
+        parts.append(model.encode(texts[start:start + chunk], batch_size=batch_size, normalize_embeddings=True,
+                                  convert_to_numpy=True, show_progress_bar=False).astype(dtype))
+    vectors = np.concatenate(parts) if parts else np.zeros((0, ident["dimension"]), dtype=dtype)
     if cache_file is not None:
         with atomic_file(cache_file) as tmp:
             np.save(tmp, vectors)

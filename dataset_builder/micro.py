@@ -73,7 +73,12 @@ def load_tokenizer(spec: str):
 
     from .assets import resolve_tokenizer
 
-    return AutoTokenizer.from_pretrained(resolve_tokenizer(spec))
+    try:
+        return AutoTokenizer.from_pretrained(resolve_tokenizer(spec))
+    except (OSError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise OSError(f"tokenizer {spec!r} could not be loaded: not a local folder, not in the Hugging Face cache, "
+                      f"and the Hub is unreachable or offline (HF_HUB_OFFLINE) ({first[:200]})") from None
 
 
 def _encode(texts: list[str], tokenizer, batch_size: int) -> tuple[np.ndarray, np.ndarray]:

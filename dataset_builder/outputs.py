@@ -30,6 +30,12 @@ class OutputError(RuntimeError):
     """An output folder cannot be used; the message names it and says what to do."""
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def read_marker(folder: str | Path) -> dict | None:
     """The marker of a folder macro2micro wrote, or None."""
     try:
@@ -153,6 +159,7 @@ class OutputFolder:
             check_target(self.target, self.kind, self.inputs, self.overwrite)  # what the sweep put back
             self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.tmp-{os.getpid()}-",
                                              dir=self.target.parent))
+            self.tmp.chmod(0o777 & ~_umask())  # mkdtemp's 0700 would make the output private
         except OSError as err:
             self.lock.release()
             raise OutputError(f"cannot write in {self.target.parent}: {err.strerror}") from None

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 FILE_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
+DEFAULT_SPLIT = "train"
 # The folder `macro2micro ingest` writes holds the rows here.
 INGESTED_DATASET = "dataset"
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
@@ -155,7 +156,7 @@ def looks_like_hub_id(item: str) -> bool:
             and not Path(text.split("/", 1)[0]).exists())
 
 
-def iter_input(item: str | Path, split: str = "train", on_bad: OnBad = _raise) -> Iterator[Record]:
+def iter_input(item: str | Path, split: str = DEFAULT_SPLIT, on_bad: OnBad = _raise) -> Iterator[Record]:
     """The records of one input (after :func:`expand_inputs`)."""
     path = Path(item)
     if path.is_dir():
@@ -166,10 +167,14 @@ def iter_input(item: str | Path, split: str = "train", on_bad: OnBad = _raise) -
             if split not in loaded:
                 raise CorpusError(f"{path}: no split {split!r}; available: {sorted(loaded)} (--split)")
             loaded = loaded[split]
+        elif split != DEFAULT_SPLIT:
+            raise CorpusError(f"{path}: holds one split, not a DatasetDict; --split {split} does not apply")
         for i, record in enumerate(loaded):
             yield f"{path}, row {i}", record
         return
     if path.exists():
+        if split != DEFAULT_SPLIT:
+            raise CorpusError(f"{path}: --split {split} applies to saved DatasetDict folders and Hub ids, not files")
         if path.stat().st_size == 0:
             raise CorpusError(f"{path}: file is empty")
         readers = {".jsonl": lambda: _iter_jsonl(path, on_bad), ".json": lambda: _iter_json(path),

@@ -75,14 +75,17 @@ def hash_files(paths: list[Path]) -> str:
 
 @contextlib.contextmanager
 def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary sibling folder; on success it replaces ``target`` in one rename.
+    """Yield a temporary sibling folder; on success it replaces ``target`` in one rename (cache entries).
 
-    If the body raises, the temporary folder is removed and ``target`` is left exactly as it was,
-    so a failed stage never leaves a half-written output behind.
+    If the body raises, the temporary folder is removed and ``target`` is left exactly as it was.
+    Folders a user names go through :class:`dataset_builder.outputs.OutputFolder` instead.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
+    mask = os.umask(0)
+    os.umask(mask)
+    tmp.chmod(0o777 & ~mask)  # mkdtemp's 0700 would make the result private
     try:
         yield tmp
     except BaseException:

@@ -4,7 +4,8 @@ Per config: mean and median length per side (model tokens), the share of each ``
 sampler's length ratio against a uniform draw of N from the same pool, the id overlap with the
 previous level, and whether it shares its pool with the previous level. Per ladder: warnings
 when levels repeat a pool, when there are fewer type counts than levels, when mean length moves
-by more than ``LENGTH_RATIO_WARN`` or a source's share by more than ``SOURCE_SHIFT_WARN``.
+by more than ``LENGTH_RATIO_WARN``, when the sampler's rows are longer than a uniform draw's by
+more than ``SAMPLER_RATIO_WARN``, or when a source's share moves by more than ``SOURCE_SHIFT_WARN``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 from .defaults import SIDES
 
 LENGTH_RATIO_WARN = 1.5
+SAMPLER_RATIO_WARN = 1.25
 SOURCE_SHIFT_WARN = 0.20
 MAX_SOURCES = 20
 
@@ -80,6 +82,12 @@ def ladder_warnings(ladder: str, manifests: list[dict], levels: int) -> list[str
                        f"({means[lo]:.1f} tokens at {manifests[lo]['config']}, {means[hi]:.1f} at "
                        f"{manifests[hi]['config']}); length is the paper's strongest correlate of score: consider "
                        "--length_window auto")
+    ratios = [m["varies"].get("length_ratio_vs_uniform") or 1.0 for m in manifests]
+    if max(ratios) > SAMPLER_RATIO_WARN:
+        worst = manifests[int(np.argmax(ratios))]
+        out.append(f"{ladder}: at {worst['config']} the sampler's rows are {max(ratios):.2f}x as long as a uniform "
+                   f"draw's from the same pool ({worst['n_balanced']} of {len(worst['selected_ids'])} rows came from "
+                   "type rounds: a type-balanced draw favours texts with many types)")
     sources = sorted({s for m in manifests for s in m["varies"]["sources"]})
     for source in sources:
         shares = [m["varies"]["sources"].get(source, 0.0) for m in manifests]

@@ -82,9 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     command, rest = commands[argv[0]], argv[1:]
     verbose = "-v" in rest or "--verbose" in rest
     setup_logging(verbose)
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
     try:
         options = command.make_parser().parse(rest)
-        result = command.run(*options[:-1])
+        with logging_redirect_tqdm():  # log lines print above the progress bars, not through them
+            result = command.run(*options[:-1])
         command.report(result, *options[:-1])
     except KeyboardInterrupt:
         report.error(command.name, "interrupted")

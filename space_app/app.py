@@ -12,16 +12,18 @@ Nothing runs at import time; :func:`build_demo` builds the UI.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 
 from space_app import logic
 from space_app.logic import Artifacts, UserError
 
+logger = logging.getLogger(__name__)
 DEFAULT_METRIC, DEFAULT_SIDE = "mean_length", "response"
 
 
 def _ui(fn):
-    """Show bad input as a gr.Error naming what was wrong, instead of a stack trace."""
+    """Bad input becomes a gr.Error naming what was wrong; any other failure a short message (details in the log)."""
     import gradio as gr
 
     @functools.wraps(fn)
@@ -30,6 +32,9 @@ def _ui(fn):
             return fn(*args)
         except UserError as err:
             raise gr.Error(str(err)) from None
+        except Exception:
+            logger.exception("%s failed", fn.__name__)
+            raise gr.Error("Something went wrong on the server; the Space's log has the details.") from None
 
     return wrapper
 
@@ -38,6 +43,9 @@ def build_demo(art: Artifacts):
     """The Blocks app over loaded artifacts."""
     import gradio as gr
 
+    from space_app.live import LiveGenerator
+
+    art.live = LiveGenerator({p.name: p for p in _adapter_dirs(art)})  # one, shared by every request
     configs = art.configs
     with gr.Blocks(title="macro2micro: dataset diversity") as demo:
         gr.Markdown("# macro2micro: what diversity does to a fine-tuned model\n"
@@ -120,17 +128,15 @@ def _adapter_dirs(art: Artifacts):
 
 def live_generate(art: Artifacts, prompt: str, adapter: str, max_new_tokens: int) -> str:
     """Generate from one adapter for a typed prompt (lengths capped by logic.check_live_prompt)."""
-    import json
-
-    from training.generate import Decoding, generate_answers
+    from space_app.live import LiveGenerator
 
     text, n = logic.check_live_prompt(prompt, max_new_tokens)
     dirs = {p.name: p for p in _adapter_dirs(art)}
     if adapter not in dirs:
         raise UserError(f"unknown adapter {adapter!r}; valid: {', '.join(dirs) or 'none (start with --runs)'}")
-    base = json.loads((dirs[adapter] / "adapter_config.json").read_text())["base_model_name_or_path"]
-    return generate_answers(base, dirs[adapter], [{"id": "live", "instruction": text}],
-                            Decoding(max_new_tokens=n, batch_size=1), use_cache=False)[0]
+    if art.live is None:
+        art.live = LiveGenerator(dirs)  # build_demo makes it up front; this is for direct callers
+    return art.live.generate(adapter, text, n)
 
 
 def check_port(host: str, port: int) -> None:

@@ -29,6 +29,7 @@ class Artifacts:
     metrics: dict[str, dict]
     results: dict[str, Any] | None = None
     runs: str | None = None
+    live: Any = None  # the LiveGenerator, made on the first live request
     _samples: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -10,7 +10,8 @@ def build_repo(corpus, tmp: Path, strategies=("micro_response", "random"), budge
                **build_kw) -> tuple[Path, dict]:
     """Build, score and write a dataset repo folder of ``corpus`` under ``tmp`` (word tokens, no embeddings).
 
-    Returns the repo folder and its metrics.
+    Returns the repo folder and its metrics. The folder's name is unique per ``tmp``: datasets caches a local
+    folder by its basename, so two test repos named alike would be served each other's rows.
     """
     from dataset_builder.artifacts import read_build
     from dataset_builder.build import build_family
@@ -26,8 +27,9 @@ def build_repo(corpus, tmp: Path, strategies=("micro_response", "random"), budge
     info, manifests = read_build(tmp / "subsets")
     metrics = compute_metrics(corpus, manifests, MetricOptions(self_bleu_sample=self_bleu_sample), "word",
                               EmbedderOptions(embedder="none"), seed=info["options"]["seed"])
+    repo = tmp / f"{tmp.name}_repo"
     card = render_dataset_card(info, manifests, metrics, len(corpus), repo_id, license, "test data",
-                               local_path=str(tmp / "repo"))
-    with atomic_dir(tmp / "repo") as folder:
+                               local_path=str(repo))
+    with atomic_dir(repo) as folder:
         write_repo_folder(corpus, tmp / "subsets", folder, metrics, card.content)
-    return tmp / "repo", metrics
+    return repo, metrics

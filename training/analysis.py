@@ -71,11 +71,19 @@ def analyze(scores: dict[str, float], metrics: dict[str, dict]) -> dict:
     """Fits per strategy and metric correlations from config scores and the repo's metrics."""
     levels = {c: m.get("level") for c, m in metrics.items()}
     points = ladder_points(scores, levels)
-    fits = {s: fit_ladder(*zip(*pts)) for s, pts in points.items() if len(pts) >= 3}
-    return {"fits": fits, "points": points, "correlations": metric_correlations(metrics, scores), "scores": scores}
+    fits = {s: fit_ladder(*zip(*pts, strict=True)) for s, pts in points.items() if len(pts) >= 3}
+    notes = [f"{s}: {len(pts)} level(s) judged; a fit needs at least 3, so it has none"
+             for s, pts in sorted(points.items()) if len(pts) < 3]
+    if not points:
+        notes.append("no ladder config was judged (only the baseline and controls): nothing to fit")
+    corr = metric_correlations(metrics, scores)
+    if all(r is None for side in corr.values() for r in side.values()):
+        notes.append("metric-score correlations need at least 3 judged configs whose metric varies")
+    return {"fits": fits, "points": points, "correlations": corr, "scores": scores, "notes": notes}
 
 
-def write_report(result: dict, out_dir: str | Path, title: str = "Diversity vs score", note: str = "") -> Path:
+def write_report(result: dict, out_dir: str | Path, title: str = "Diversity vs score", note: str = "",
+                 win_rates: dict | None = None) -> Path:
     """``analysis.json``, ``report.md``, ``score_vs_level.png`` and ``correlations.png`` in out_dir."""
     matplotlib = require("matplotlib")
     matplotlib.use("Agg")
@@ -116,7 +124,15 @@ def write_report(result: dict, out_dir: str | Path, title: str = "Diversity vs s
     fig.tight_layout()
     fig.savefig(out / "correlations.png", dpi=110)
     plt.close(fig)
-    lines = [f"# {title}", "", note, "", "| strategy | slope (points / 100 %) | 95 % CI | Pearson r | n |", "|---|---|---|---|---|"]
+    lines = [f"# {title}", "", note, ""]
+    if win_rates:
+        lines += ["| model | win-rate (%) | 95 % CI | prompts scored | unparseable verdicts |", "|---|---|---|---|---|"]
+        for model, w in win_rates.items():
+            lines.append(f"| `{model}` | {w['win_rate']:.1f} | [{w['ci95'][0]:.1f}, {w['ci95'][1]:.1f}] | "
+                         f"{w['prompts_scored']} / {w['prompts_total']} | {w['unparseable']} |")
+        lines.append("")
+    lines += [f"- {n}" for n in result.get("notes", [])] + ([""] if result.get("notes") else [])
+    lines += ["| strategy | slope (points / 100 %) | 95 % CI | Pearson r | n |", "|---|---|---|---|---|"]
     for s, f in sorted(result["fits"].items()):
         r = "n/a" if f["r"] is None else f"{f['r']:+.3f}"
         lines.append(f"| `{s}` | {f['slope']:+.2f} | [{f['slope_ci95'][0]:+.2f}, {f['slope_ci95'][1]:+.2f}] | "

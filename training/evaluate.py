@@ -47,11 +47,14 @@ def evaluate(runs: str | Path, dataset: str, out: str | Path, prompts: str = "em
     base_model = json.loads((adapters[baseline] / "adapter_config.json").read_text())["base_model_name_or_path"]
     template_file = adapters[baseline] / "chat_template.jinja"
     template = template_file.read_text() if template_file.exists() else None  # one prompt format for all
-    answers = {c: generate_answers(base_model, a, rows, decoding, chat_template=template) for c, a in adapters.items()}
-    answers["base"] = generate_answers(base_model, None, rows, decoding, chat_template=template)
+    from tqdm.auto import tqdm
+
+    models = {**adapters, "base": None}
+    answers = {c: generate_answers(base_model, a, rows, decoding, chat_template=template)
+               for c, a in tqdm(models.items(), desc=f"answers to {len(rows)} prompts", unit="model")}
     judge = Judge(judge_backend or LocalChoiceBackend())
     scores, verdicts = {}, {}
-    for config, ans in answers.items():
+    for config, ans in tqdm(answers.items(), desc=f"judging against {baseline}, both orders", unit="model"):
         if config == baseline:
             continue
         forward, swapped = judge.both_orders(texts, ans, answers[baseline])
@@ -65,10 +68,11 @@ def evaluate(runs: str | Path, dataset: str, out: str | Path, prompts: str = "em
     ladder_scores = {c: s["win_rate"] for c, s in scores.items() if c in metrics}
     result = analyze(ladder_scores, metrics)
     out = Path(out)
-    write_report(result, out, title=f"Win-rate vs {baseline} against diversity level", note=note)
+    write_report(result, out, title=f"Win-rate vs {baseline} against diversity level", note=note, win_rates=scores)
     results = {"dataset": dataset, "baseline": baseline, "prompts": prompts, "prompt_rows": rows,
                "judge": getattr(judge.backend, "model", "?"), "decoding": asdict(decoding), "scores": scores,
                "answers": answers, "verdicts": verdicts, "judge_failures": judge.failures[:20],
-               "fits": result["fits"], "correlations": result["correlations"], "note": note}
+               "fits": result["fits"], "correlations": result["correlations"], "analysis_notes": result["notes"],
+               "note": note}
     (out / "results.json").write_text(json.dumps(results, indent=1, ensure_ascii=False))
     return results

@@ -54,12 +54,12 @@ PUBLISH = """
 
 
 def test_publish_to_a_local_hub_and_load_back(synthetic_corpus, tmp_path):
-    _, metrics = build_repo(synthetic_corpus, tmp_path, budget=30, repo_id="org/ladders", self_bleu_sample=20)
+    repo, metrics = build_repo(synthetic_corpus, tmp_path, budget=30, repo_id="org/ladders", self_bleu_sample=20)
     with HubStub() as hub:
-        result = run_client(hub, tmp_path, PUBLISH, tmp_path / "repo", "org/ladders")
+        result = run_client(hub, tmp_path, PUBLISH, repo, "org/ladders")
         assert "micro_response_max/train-00000-of-00001.parquet" in hub.repo("org/ladders", "dataset").files
     assert result["rows"] == 30
-    assert result["first_id"] == json.loads((tmp_path / "repo/manifests/micro_response_max.json").read_text())[
+    assert result["first_id"] == json.loads((repo / "manifests/micro_response_max.json").read_text())[
         "selected_ids"][0]
     assert result["configs"][0] == "full" and "micro_response_max" in result["configs"]
     assert result["note"] == "added on the Hub by hand"

@@ -12,13 +12,13 @@ def space_artifacts(tmp_path_factory):
     from training.analysis import analyze
 
     tmp = tmp_path_factory.mktemp("space")
-    _, metrics = build_repo(make_synthetic_corpus(n=120), tmp, repo_id="org/space-test")
+    repo, metrics = build_repo(make_synthetic_corpus(n=120), tmp, repo_id="org/space-test")
     models = ["micro_response_min", "micro_response_50", "micro_response_max", "random", "base"]
     prompts = [{"id": f"p{i}", "instruction": f"Question number {i} about bread?"} for i in range(3)]
     scores = {"micro_response_min": 40.0, "micro_response_50": 50.0, "micro_response_max": 65.0, "base": 30.0}
     result = analyze({k: v for k, v in scores.items() if k != "base"}, metrics)
     results = {
-        "dataset": str(tmp / "repo"), "baseline": "random", "prompts": "embedded", "prompt_rows": prompts,
+        "dataset": str(repo), "baseline": "random", "prompts": "embedded", "prompt_rows": prompts,
         "judge": "test", "decoding": {}, "note": "made-up scores for tests",
         "scores": {m: {"win_rate": s, "ci95": [s - 5, s + 5], "prompts_scored": 3, "prompts_total": 3,
                        "unparseable": 0, "position_consistency": 1.0} for m, s in scores.items()},
@@ -28,7 +28,7 @@ def space_artifacts(tmp_path_factory):
         "fits": result["fits"], "correlations": result["correlations"],
     }
     (tmp / "results.json").write_text(json.dumps(results))
-    return tmp / "repo", tmp / "results.json"
+    return repo, tmp / "results.json"
 
 
 from tests.training.conftest import tiny_model_dir, tiny_repo  # noqa: E402,F401  (shared fixtures)
