@@ -171,6 +171,20 @@ def resolve_model(spec: str = DEFAULT_MODEL) -> str:
     return spec
 
 
+def check_model(spec: str) -> str:
+    """Resolve a model spec and read its config (cheap), so a missing model fails before any work; returns the path."""
+    from transformers import AutoConfig
+
+    path = resolve_model(spec)
+    try:
+        AutoConfig.from_pretrained(path)
+    except (OSError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise OSError(f"model {spec!r} could not be loaded: not a local folder, not in the Hugging Face cache, and "
+                      f"the Hub is unreachable or offline (HF_HUB_OFFLINE) ({first[:200]})") from None
+    return path
+
+
 def resolve_tokenizer(spec: str = DEFAULT_MODEL) -> str:
     """A model spec -> a local folder or Hub id whose tokenizer ``AutoTokenizer`` loads."""
     if spec == DEFAULT_MODEL:

@@ -267,5 +267,9 @@ class PublishOptions:
         "the card's paragraph on the source data and its licence"))
 
     def __post_init__(self) -> None:
+        from .naming import check_repo_id
+
         if not self.subsets:
             raise ValueError("subsets: give the folder written by `macro2micro build` (--subsets)")
+        if self.repo_id is not None:
+            check_repo_id(self.repo_id, "--repo_id")

@@ -77,6 +77,23 @@ def resolve_recipe(recipe: str) -> Path:
     raise FileNotFoundError(f"recipe {recipe!r} is neither a file nor one of {', '.join(valid)}")
 
 
+def recipe_model(recipe: str, overrides: list[str] | None = None) -> str:
+    """The model a recipe (plus ``--key value`` overrides) fine-tunes, checked to exist before any training."""
+    import yaml
+
+    from dataset_builder.assets import check_model
+
+    spec = yaml.safe_load(resolve_recipe(recipe).read_text()).get("model_name_or_path")
+    args = list(overrides or [])
+    for i, arg in enumerate(args[:-1]):
+        if arg == "--model_name_or_path":
+            spec = args[i + 1]
+    if not spec:
+        raise ValueError(f"recipe {recipe!r} names no model_name_or_path")
+    check_model(spec)
+    return spec
+
+
 def resolve_chat_template(name: str | None) -> str | None:
     """A bare template name -> our templates folder, then TRL's; paths and Hub ids pass through."""
     if not name or os.path.exists(name) or "/" in name:

@@ -83,12 +83,13 @@ class DemoCommand(Command):
 
     def run(self, demo: DemoOptions, corpus: CorpusOptions, build_opts: BuildOptions, tokenizer, micro, macro, meso,
             embedder, metric, train_opts: TrainOptions, eval_opts: EvalOptions) -> None:
-        from training.sft import resolve_recipe
+        from training.sft import recipe_model
 
         out = Path(demo.out)
         knobs = knobs_of(tokenizer, micro, macro, meso, embedder)
         preflight(build_opts, knobs)
-        resolve_recipe(train_opts.recipe)
+        if not demo.skip_training:
+            recipe_model(train_opts.recipe, train_opts.override_args())
         with claim_folder(out, "demo", overwrite=demo.overwrite):
             logger.info("demo 1/5: ingest %s", ", ".join(corpus.corpus))
             summary = ingest_sample(corpus, demo.max_rows, build_opts.seed, out / "corpus", demo.overwrite)

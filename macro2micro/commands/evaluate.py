@@ -44,6 +44,10 @@ def evaluate(paths: EvalPaths, options: EvalOptions, note: str = "") -> dict:
     from training.generate import Decoding, load_prompts
 
     load_prompts(options.prompts, options.prompt_limit)  # a bad prompt set fails before any model loads
+    if not options.judge_url:
+        from dataset_builder.assets import check_model
+
+        check_model(options.judge_model)
     inputs = [paths.runs] + ([paths.dataset] if Path(paths.dataset).exists() else [])
     with OutputFolder(paths.out, "evaluate", inputs=inputs) as tmp:
         return run_evaluation(paths.runs, paths.dataset, tmp, options.prompts, options.baseline,

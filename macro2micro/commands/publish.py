@@ -6,7 +6,6 @@ from dataset_builder.artifacts import read_build
 from dataset_builder.assets import resolve_corpus
 from dataset_builder.corpus import open_corpus
 from dataset_builder.hub import publish_folder
-from dataset_builder.naming import check_repo_id
 from dataset_builder.options import (CorpusOptions, EmbedderOptions, MetricOptions, OutputOptions, PublishOptions,
                                      TokenizerOptions)
 from dataset_builder.outputs import OutputFolder
@@ -27,8 +26,6 @@ def publish(corpus: CorpusOptions, options: PublishOptions, metric: MetricOption
     from dataset_builder.micro import load_tokenizer
 
     info, manifests = read_build(options.subsets)
-    if options.repo_id:
-        check_repo_id(options.repo_id, "--repo_id")
     load_tokenizer(tokenizer.tokenizer)
     if embedder.model:
         from dataset_builder.embeddings import load_embedder

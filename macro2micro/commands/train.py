@@ -27,10 +27,10 @@ class TrainPaths:
 
 def train(paths: TrainPaths, options: TrainOptions) -> dict:
     """Train (or print the launch command of) every matching config; returns per config its results."""
-    from training.sft import resolve_recipe
+    from training.sft import recipe_model
     from training.sweep import sweep
 
-    resolve_recipe(options.recipe)  # a wrong recipe fails before any work
+    recipe_model(options.recipe, options.override_args())  # a wrong recipe or a missing model fails before any work
     if options.print_commands:
         return sweep(paths.dataset, options.configs, options.recipe, paths.out, options.override_args(), True,
                      options.accelerate_config)

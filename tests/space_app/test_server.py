@@ -18,16 +18,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(space_artifacts, tmp_path_factory):
-    repo, results = space_artifacts
+def _serve(tmp_path_factory, *args):
     port = _free_port()
     log = tmp_path_factory.mktemp("space_log") / "server.log"
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
     with open(log, "w") as f:
-        proc = subprocess.Popen([sys.executable, "-m", "macro2micro", "space", "--repo", str(repo),
-                                 "--results", str(results), "--port", str(port)], stdout=f, stderr=subprocess.STDOUT,
-                                env=env)
+        proc = subprocess.Popen([sys.executable, "-m", "macro2micro", "space", *args, "--port", str(port)],
+                                stdout=f, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 90
     while time.time() < deadline:
@@ -41,9 +38,45 @@ def server(space_artifacts, tmp_path_factory):
     else:
         proc.kill()
         raise RuntimeError(f"space did not answer in 90 s: {log.read_text()[-2000:]}")
+    return proc, url
+
+
+@pytest.fixture(scope="module")
+def server(space_artifacts, tmp_path_factory):
+    repo, results = space_artifacts
+    proc, url = _serve(tmp_path_factory, "--repo", str(repo), "--results", str(results))
     yield url
     proc.terminate()
     proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def live_server(tiny_model_dir, tiny_repo, tmp_path_factory):
+    """The Space over two tiny trained adapters, for live generation."""
+    from tests.training.conftest import tiny_overrides
+    from training.sweep import sweep
+
+    runs = tmp_path_factory.mktemp("live_runs")
+    sweep(str(tiny_repo), "micro_response_max,random", "demo", runs, tiny_overrides(tiny_model_dir))
+    proc, url = _serve(tmp_path_factory, "--repo", str(tiny_repo), "--runs", str(runs))
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def test_concurrent_live_generation_then_one_more_all_answered(live_server):
+    """Two adapters loaded at once used to break generation ("Cannot copy out of meta tensor")."""
+    from gradio_client import Client
+
+    client = Client(live_server, verbose=False)
+
+    def call(i):
+        return client.predict(f"bake bread w{i}", ["random", "micro_response_max"][i % 2], 6, api_name="/generate")
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(call, range(4)))
+    answers.append(call(5))
+    assert len(answers) == 5 and all(isinstance(a, str) for a in answers)
 
 
 def test_every_endpoint_through_gradio_client(server):

@@ -1,0 +1,294 @@
+"""The fault suite: every command's output contract, kills, concurrent runs, bad disks, tampered metadata.
+
+Each test asserts the exit status, the one-line message, and that no byte outside the output changed.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from macro2micro.cli import main
+from tests.conftest import make_synthetic_corpus
+
+WORD = ["--tokenizer", "word", "--low", "3", "--high", "200"]
+
+
+def snapshot(root: Path, skip: Path | None = None) -> dict[str, bytes]:
+    """Every file under ``root`` (hidden ones included) except under ``skip``."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and not (skip and (p == skip or skip in p.parents)):
+            out[str(p.relative_to(root))] = p.read_bytes()
+    return out
+
+
+def debris(parent: Path) -> list[str]:
+    return sorted(p.name for p in parent.iterdir() if p.name.startswith(".") and p.name != ".hypothesis")
+
+
+def run(args, capsys) -> tuple[int, str]:
+    rc = main(args)
+    err = capsys.readouterr().err.strip().splitlines()
+    return rc, (err[-1] if err else "")
+
+
+@pytest.fixture
+def corpus_file(tmp_path):
+    path = tmp_path / "in" / "data.jsonl"
+    path.parent.mkdir()
+    make_synthetic_corpus(n=120).to_json(str(path))
+    return path
+
+
+def build_args(corpus, out, *extra):
+    return ["build", "--corpus", str(corpus), "--strategies", "micro_response", "random", "--budget", "20",
+            "--levels", "3", *WORD, "--out", str(out), *extra]
+
+
+def test_a_foreign_folder_is_refused_and_kept_unless_overwrite(tmp_path, corpus_file, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.tex").write_text("years of work")
+    before = snapshot(tmp_path)
+    rc, line = run(build_args(corpus_file, out), capsys)
+    assert rc == 2 and "is a non-empty folder that macro2micro did not write" in line and "--overwrite" in line
+    assert snapshot(tmp_path) == before
+    assert run(build_args(corpus_file, out, "--overwrite"), capsys)[0] == 0
+    assert not (out / "thesis.tex").exists() and (out / "build.json").exists()
+    again = build_args(corpus_file, out)  # our own earlier output: replaced without --overwrite
+    assert run(again, capsys)[0] == 0 and debris(tmp_path) == []
+
+
+def test_outputs_that_are_hold_or_sit_inside_an_input_are_refused(tmp_path, corpus_file, capsys):
+    before = snapshot(tmp_path)
+    cases = [
+        (["ingest", "--corpus", str(corpus_file), "--out", str(corpus_file)], "is the input"),
+        (["ingest", "--corpus", str(corpus_file.parent), "--out", str(corpus_file.parent / "clean")], "sits inside"),
+        (["ingest", "--corpus", str(corpus_file), "--out", str(tmp_path)], "holds the input"),
+        (build_args(corpus_file.parent, corpus_file.parent), "is the input"),
+    ]
+    for args, message in cases:
+        rc, line = run(args, capsys)
+        assert rc == 2 and message in line, (args, line)
+    assert snapshot(tmp_path) == before
+    # an ingested corpus used as --corpus cannot be the build's --out either
+    assert run(["ingest", "--corpus", str(corpus_file), "--out", str(tmp_path / "c")], capsys)[0] == 0
+    rc, line = run(build_args(tmp_path / "c", tmp_path / "c"), capsys)
+    assert rc == 2 and "is the input" in line and (tmp_path / "c" / "summary.json").exists()
+
+
+def test_a_second_concurrent_run_into_one_folder_refuses_at_once(tmp_path, corpus_file, capsys):
+    from dataset_builder.outputs import OutputFolder
+
+    out = tmp_path / "subsets"
+    with OutputFolder(out, "build"):
+        start = time.perf_counter()
+        rc, line = run(build_args(corpus_file, out), capsys)
+        assert rc == 2 and "another macro2micro run is writing" in line
+        assert time.perf_counter() - start < 5
+    assert [p.name for p in out.iterdir()] == [".macro2micro-output.json"]  # only the first run's (empty) output
+    assert debris(tmp_path) == []
+
+
+def test_tampered_names_never_become_paths(tmp_path, corpus_file, capsys):
+    assert run(build_args(corpus_file, tmp_path / "subsets"), capsys)[0] == 0
+    info = json.loads((tmp_path / "subsets/build.json").read_text())
+    info["configs"][0] = "../../x"
+    (tmp_path / "subsets/build.json").write_text(json.dumps(info))
+    before = snapshot(tmp_path)
+    rc, line = run(["publish", "--corpus", str(corpus_file), "--subsets", str(tmp_path / "subsets"), *WORD[:2],
+                    "--embedder", "none", "--out", str(tmp_path / "repo")], capsys)
+    assert rc == 2 and "config name '../../x' is not valid" in line
+    rc, line = run(["publish", "--corpus", str(corpus_file), "--subsets", str(tmp_path / "subsets"), *WORD[:2],
+                    "--embedder", "none", "--out", str(tmp_path / "repo"), "--repo_id", "../../etc", "--dry_run"],
+                   capsys)
+    assert rc == 2 and "--repo_id '../../etc' is not valid" in line
+    assert snapshot(tmp_path) == before and not (tmp_path / "repo").exists()
+
+
+def test_a_config_named_dotdot_on_a_card_is_refused_by_train(tmp_path, capsys):
+    repo = tmp_path / "repo"
+    (repo / "x").mkdir(parents=True)
+    (repo / "README.md").write_text("---\nconfigs:\n- config_name: '..'\n  data_files: x/*.parquet\n---\n")
+    import datasets
+
+    datasets.Dataset.from_dict({"messages": [[]]}).to_parquet(str(repo / "x/a.parquet"))
+    rc, line = run(["train", "--dataset", str(repo), "--configs", "*", "--print_commands", "--out",
+                    str(tmp_path / "runs")], capsys)
+    assert rc == 2 and "config name '..' is not valid" in line
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("mode", ["raise", "skip"])
+def test_deep_json_and_lone_surrogates(tmp_path, mode, capsys):
+    path = tmp_path / "bad.jsonl"
+    deep = "[" * 100_000 + "]" * 100_000
+    good = json.dumps({"instruction": "fine", "output": "ok"})
+    path.write_text("\n".join([good, deep, '{"instruction": "a\\ud800b", "output": "x"}', good.replace("ok", "ok2")]))
+    out = tmp_path / "corpus"
+    rc, line = run(["ingest", "--corpus", str(path), "--out", str(out), "--on_error", mode], capsys)
+    if mode == "raise":
+        assert rc == 2 and "bad.jsonl, line 2: JSON nested too deeply to read" in line and not out.exists()
+    else:
+        assert rc == 0
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["rows"] == 2 and summary["dropped"]["invalid"] == 2
+        assert any("line 3, field 'instruction': text holds a lone surrogate" in e for e in summary["errors_skipped"])
+
+
+def test_missing_inputs_and_bad_options_fail_in_one_line_before_any_work(tmp_path, corpus_file, capsys):
+    cases = [
+        (["ingest", "--corpus", "data/nope.jsonl", "--out", str(tmp_path / "o")], "data/nope.jsonl: no such file"),
+        (["build", "--corpus", str(corpus_file), "--strategies", ",", "--out", str(tmp_path / "o")],
+         "name at least one strategy"),
+        (["publish", "--corpus", str(corpus_file), "--subsets", str(tmp_path), "--self_bleu_sample", "-1",
+          "--out", str(tmp_path / "o")], "self_bleu_sample=-1"),
+        (["publish", "--corpus", str(corpus_file), "--subsets", str(tmp_path), "--bootstrap", "-3",
+          "--out", str(tmp_path / "o")], "bootstrap=-3"),
+        (["publish", "--corpus", str(corpus_file), "--out", str(tmp_path / "o")], "--subsets"),
+        (["ingest", "--corpus", str(corpus_file), "--split", "test", "--out", str(tmp_path / "o")],
+         "--split test applies to saved DatasetDict folders"),
+        (["train", "--dataset", str(tmp_path), "--recipe", "nope", "--out", str(tmp_path / "o")],
+         "recipe 'nope' is neither a file nor one of demo"),
+        (["space", "--repo", str(tmp_path / "no_repo")], "no_repo"),
+        (["build", "--corpus", str(corpus_file), "--tokenizer", "org-that-is-not/cached-model",
+          "--out", str(tmp_path / "o")], "tokenizer 'org-that-is-not/cached-model' could not be loaded"),
+    ]
+    for args, message in cases:
+        rc, line = run(args, capsys)
+        assert rc == 2 and message in line, (args, line)
+        assert line.startswith(f"macro2micro {args[0]}: error: ") and "Traceback" not in line
+    assert not (tmp_path / "o").exists()
+
+
+def test_verbose_keeps_the_traceback(tmp_path, capsys):
+    rc = main(["ingest", "--corpus", str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "o"), "-v"])
+    assert rc == 2 and "Traceback" in capsys.readouterr().err
+
+
+def _mount_tmpfs(path: Path, options: str) -> bool:
+    path.mkdir()
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        return False
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
+                          capture_output=True).returncode == 0
+
+
+def _umount(path: Path) -> None:
+    subprocess.run(["umount", str(path)], capture_output=True)
+
+
+def test_a_full_disk_fails_cleanly_and_keeps_the_earlier_output(tmp_path, corpus_file, capsys, monkeypatch):
+    disk = tmp_path / "small"
+    mounted = _mount_tmpfs(disk, "size=256k")
+    try:
+        out = disk / "corpus"
+        assert run(["ingest", "--corpus", str(corpus_file), "--out", str(out)], capsys)[0] == 0
+        before = snapshot(disk)
+        big = tmp_path / "in" / "big.jsonl"
+        make_synthetic_corpus(n=3000).to_json(str(big))
+        if not mounted:  # no tmpfs here: simulate the disk filling up while the rows are written
+            import errno
+
+            import datasets
+
+            def full(*a, **kw):
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+            monkeypatch.setattr(datasets.Dataset, "save_to_disk", full)
+        rc, line = run(["ingest", "--corpus", str(big), "--out", str(out)], capsys)
+        assert rc == 2 and "No space left on device" in line
+        assert snapshot(disk) == before and debris(disk) == []
+    finally:
+        if mounted:
+            _umount(disk)
+
+
+def test_a_read_only_target_fails_before_any_work(tmp_path, capsys, monkeypatch):
+    disk = tmp_path / "ro"
+    mounted = _mount_tmpfs(disk, "size=64k,ro")
+    try:
+        bad = tmp_path / "bad.jsonl"
+        bad.write_text("{broken\n")  # reading it would fail: the output check must come first
+        if not mounted:
+            import tempfile
+
+            def read_only(*a, **kw):
+                raise PermissionError(30, "Read-only file system")
+
+            monkeypatch.setattr(tempfile, "mkdtemp", read_only)
+            disk.chmod(0o555)
+        rc, line = run(["ingest", "--corpus", str(bad), "--out", str(disk / "corpus")], capsys)
+        assert rc == 2 and "Read-only file system" in line or "Permission denied" in line, line
+    finally:
+        if mounted:
+            _umount(disk)
+        disk.chmod(0o755)
+
+
+def _kill_when(proc: subprocess.Popen, ready) -> bool:
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if ready():
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            return True
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait()
+    return False
+
+
+@pytest.mark.slow
+def test_kill_9_at_several_points_then_a_clean_rerun(tmp_path, corpus_file):
+    """build and publish killed while writing: the earlier output stays, a rerun succeeds and sweeps the debris."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    cli = [sys.executable, "-m", "macro2micro"]
+    big = tmp_path / "in" / "big.jsonl"
+    make_synthetic_corpus(n=4000).to_json(str(big))
+    subsets, repo = tmp_path / "subsets", tmp_path / "repo"
+    build = [*cli, *build_args(big, subsets)[:-2], "--strategies", "micro_response", "micro_instruction", "random",
+             "--budget", "300", "--levels", "7", "--out", str(subsets)]
+    assert subprocess.run(build, env=env, capture_output=True).returncode == 0
+    earlier = snapshot(subsets)
+    tmp_has = [lambda: any(tmp_path.glob(".subsets.tmp-*")),
+               lambda: any(tmp_path.glob(".subsets.tmp-*/manifests/*.json")),
+               lambda: any(tmp_path.glob(".subsets.tmp-*/micro_instruction_min"))]
+    killed = 0
+    for ready in tmp_has:
+        proc = subprocess.Popen([*build[:-1], str(subsets), "--seed", "1"], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        killed += _kill_when(proc, ready)
+        assert snapshot(subsets) == earlier  # the earlier output intact until a run completes
+    assert killed >= 2
+    assert debris(tmp_path)  # the killed runs left their temporary folders and lock behind
+    assert subprocess.run([*build[:-1], str(subsets), "--seed", "1"], env=env, capture_output=True).returncode == 0
+    assert snapshot(subsets) != earlier and debris(tmp_path) == []
+    publish = [*cli, "publish", "--corpus", str(big), "--subsets", str(subsets), *WORD[:2], "--embedder", "none",
+               "--self_bleu_sample", "20", "--out", str(repo)]
+    proc = subprocess.Popen(publish, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert _kill_when(proc, lambda: any(tmp_path.glob(".repo.tmp-*")))
+    assert not repo.exists()
+    assert subprocess.run(publish, env=env, capture_output=True).returncode == 0
+    assert debris(tmp_path) == [] and (repo / "README.md").exists()
+
+
+def test_a_run_killed_between_its_two_renames_gets_its_earlier_output_back(tmp_path, corpus_file, capsys):
+    out = tmp_path / "corpus"
+    assert run(["ingest", "--corpus", str(corpus_file), "--out", str(out)], capsys)[0] == 0
+    earlier = snapshot(out)
+    os.replace(out, tmp_path / ".corpus.old-99999")  # what a kill after the first rename leaves
+    (tmp_path / ".corpus.tmp-99999-abc").mkdir()
+    from dataset_builder.outputs import OutputFolder
+
+    with pytest.raises(KeyboardInterrupt), OutputFolder(out, "ingest"):
+        assert snapshot(out) == earlier  # put back before anything else happens
+        raise KeyboardInterrupt  # and this run fails too: the earlier output must survive it
+    assert snapshot(out) == earlier and debris(tmp_path) == []
