@@ -11,6 +11,7 @@ A dataset repo holds::
     manifests/{config}.json          how each subset was chosen
     metrics/diversity.json           the metrics of every config
     build.json                       the build's options
+    adapters/{config}.json           the adapter pushed for a config: repo id, revision, base model
     evaluation/results.json          scores, answers and verdicts (after ``evaluate --push_to_hub``)
 """
 
@@ -21,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from .defaults import PARQUET_NAME
-from .naming import check_name
+from .naming import check_name, check_repo_id
 
 BUILD_INFO = "build.json"
 METRICS_FILE = "metrics/diversity.json"
 RESULTS_FILE = "evaluation/results.json"
+ADAPTERS_DIR = "adapters"
 
 
 class ArtifactError(ValueError):
@@ -104,6 +106,18 @@ class DatasetRepo:
         """The published evaluation results, or None when the repo has none."""
         path = self.path / RESULTS_FILE
         return read_results(path) if path.is_file() else None
+
+    def adapters(self) -> dict[str, dict]:
+        """``{config: {repo_id, revision, base_model, ...}}`` of the adapters pushed for this dataset."""
+        out = {}
+        for path in sorted((self.path / ADAPTERS_DIR).glob("*.json")):
+            record = _read_json(path, "adapter record")
+            config = check_name(path.stem, f"{self.repo}: adapter record")
+            if not isinstance(record, dict) or "repo_id" not in record:
+                raise ArtifactError(f"{path}: not an adapter record (no 'repo_id')")
+            check_repo_id(record["repo_id"], f"{path}: repo_id")
+            out[config] = record
+        return out
 
     def repo_id(self) -> str | None:
         """The Hub id the repo was published as (recorded on its card), if any."""

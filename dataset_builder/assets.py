@@ -162,8 +162,24 @@ def _smollm2_dir(tokenizer_only: bool) -> Path:
     return target
 
 
+def _stand_in(spec: str) -> str | None:
+    """Offline, the embedded asset stands in for the Hub id it was converted from, when that is not cached.
+
+    A pushed adapter names its base by Hub id (``HuggingFaceTB/SmolLM2-135M-Instruct``); on a machine without
+    the Hub that id would not load, while the same model ships in a package here.
+    """
+    embedded = {hub: emb for emb, hub in HUB_IDS.items()}.get(spec)
+    if embedded is None or os.environ.get("HF_HUB_OFFLINE", "0").lower() not in ("1", "true", "yes"):
+        return None
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(spec, "config.json")
+    return None if isinstance(cached, str) else embedded
+
+
 def resolve_model(spec: str = DEFAULT_MODEL) -> str:
     """A model spec -> a local folder or Hub id for ``from_pretrained`` (weights included)."""
+    spec = _stand_in(spec) or spec
     if spec == DEFAULT_MODEL:
         return str(_smollm2_dir(tokenizer_only=False))
     if is_embedded(spec):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from .artifacts import BUILD_INFO, METRICS_FILE, read_build
@@ -48,23 +49,42 @@ def load_config(repo: str | Path, config: str, split: str = "train"):
 
 
 def validate_folder(folder: str | Path, configs: list[str] | None = None) -> dict[str, int]:
-    """Load every config of a repo folder with ``load_dataset``; returns rows per config."""
+    """Load every config of a repo folder with ``load_dataset``, checking the card's ``dataset_info``; rows per config."""
     import datasets
 
     folder = str(folder)
     names = configs or datasets.get_dataset_config_names(folder)
     out = {}
     for name in names:
-        ds = load_config(folder, name)
+        ds = datasets.load_dataset(folder, name, split="train", download_mode="force_redownload",
+                                   verification_mode="basic_checks")  # split sizes against dataset_info
         if ds.column_names != COLUMNS:
             raise ValueError(f"{folder}: config {name!r} has columns {ds.column_names}, expected {COLUMNS}")
         out[name] = len(ds)
     return out
 
 
+def dataset_infos(folder: str | Path, configs: list[str]):
+    """``DatasetInfosDict`` of the configs (features, rows, bytes) as ``datasets`` computes them from the parquet."""
+    import datasets
+
+    folder, infos = Path(folder), {}
+    for name in configs:
+        files = sorted((folder / name).glob("train-*.parquet"))
+        ds = datasets.load_dataset("parquet", data_files={"train": [str(f) for f in files]}, split="train")
+        infos[name] = datasets.DatasetInfo(features=ds.features, splits=ds.info.splits, config_name=name,
+                                           dataset_size=ds.info.dataset_size,
+                                           download_size=sum(f.stat().st_size for f in files))
+    return datasets.info.DatasetInfosDict(infos)
+
+
 def write_repo_folder(corpus, build_dir: str | Path, folder: str | Path, metrics: dict[str, dict],
-                      card_text: str) -> dict[str, int]:
+                      render_card: Callable[[object], str]) -> dict[str, int]:
     """Write the repo's files into the (empty) ``folder`` and load every config back.
+
+    Args:
+        render_card: ``infos -> card text``, given the configs' ``DatasetInfosDict`` (the card carries them
+            as ``dataset_info``).
 
     Returns:
         Rows per config, as ``load_dataset`` read them.
@@ -81,7 +101,8 @@ def write_repo_folder(corpus, build_dir: str | Path, folder: str | Path, metrics
     (folder / METRICS_FILE).parent.mkdir()
     (folder / METRICS_FILE).write_text(json.dumps(metrics, indent=1))  # build order
     shutil.copy2(build_dir / BUILD_INFO, folder / BUILD_INFO)
-    (folder / "README.md").write_text(card_text, encoding="utf-8")
-    rows = validate_folder(folder, [FULL_CONFIG] + list(manifests))
+    configs = [FULL_CONFIG] + list(manifests)
+    (folder / "README.md").write_text(render_card(dataset_infos(folder, configs)), encoding="utf-8")
+    rows = validate_folder(folder, configs)
     logger.info("validated %d configs with load_dataset: %s", len(rows), rows)
     return rows

@@ -56,7 +56,7 @@ def variation_rows(configs: list[str], metrics: dict[str, dict], manifests: dict
 
 def render_dataset_card(info: dict, manifests: dict[str, dict], metrics: dict[str, dict], corpus_rows: int,
                         repo_id: str | None, license: str, source_note: str, existing: dict | None = None,
-                        local_path: str | None = None):
+                        local_path: str | None = None, infos=None, scores: dict | None = None):
     """The DatasetCard: our metadata merged over ``existing`` (foreign keys are kept).
 
     Args:
@@ -69,6 +69,8 @@ def render_dataset_card(info: dict, manifests: dict[str, dict], metrics: dict[st
         source_note: the paragraph on the source data.
         existing: card metadata already on the Hub, merged under ours.
         local_path: the folder the repo is written to (the snippet's path when there is no repo id).
+        infos: the configs' ``DatasetInfosDict`` (features, rows, bytes), written as ``dataset_info``.
+        scores: published evaluation results (``evaluation/results.json``), for the scores table.
     """
     from huggingface_hub import DatasetCard, DatasetCardData
 
@@ -86,7 +88,10 @@ def render_dataset_card(info: dict, manifests: dict[str, dict], metrics: dict[st
     }
     if repo_id:
         ours["macro2micro_repo_id"] = repo_id  # lets adapter cards trained from a local copy name the Hub repo
-    data = {**(existing or {}), **ours}
+    ours["macro2micro_source_note"] = source_note  # so a later stage can re-render the card whole
+    data = DatasetCardData(**{**(existing or {}), **ours})
+    if infos is not None:
+        infos.to_dataset_card_data(data)
     strategies, build_lines = [], []
     for m in manifests.values():
         if m["strategy"] != RANDOM_CONFIG and m["strategy"] not in {s["name"] for s in strategies}:
@@ -101,10 +106,41 @@ def render_dataset_card(info: dict, manifests: dict[str, dict], metrics: dict[st
     top_source, varies = variation_rows(configs, metrics, manifests)
     warnings = [line for lines in (info.get("warnings") or {}).values() for line in lines]
     return DatasetCard.from_template(
-        DatasetCardData(**data), template_path=str(template_path("dataset_card.md")),
+        data, template_path=str(template_path("dataset_card.md")),
         pretty_name=ours["pretty_name"], load_path=repo_id or local_path or ".", budget=budget, corpus_rows=corpus_rows,
         corpus_fingerprint=info["corpus"]["fingerprint"], strategies=strategies, levels=info["level_names"],
         seed=info["options"]["seed"], build_lines=build_lines, metric_names=list(METRICS),
         metric_short=METRIC_SHORT, metric_rows=rows, example_config=example, source_note=source_note,
         type_quota=info["options"].get("type_quota", "even"), length_controlled=info.get("length_control") or {},
-        random_control=info.get("random_control"), top_source=top_source, variation_rows=varies, warnings=warnings)
+        random_control=info.get("random_control"), top_source=top_source, variation_rows=varies, warnings=warnings,
+        scores=score_rows(scores, metrics), results=scores)
+
+
+def score_rows(results: dict | None, metrics: dict[str, dict]) -> list[dict]:
+    """One row per judged model: its win-rate with interval, and the level of a ladder config."""
+    if not results:
+        return []
+    rows = []
+    for model, s in results["scores"].items():
+        level = (metrics.get(model) or {}).get("level")
+        adapter = (results.get("adapters") or {}).get(model) or {}
+        rows.append({"model": model, "level": "-" if level is None else f"{100 * level:.0f} %",
+                     "win_rate": f"{s['win_rate']:.1f}", "ci": f"[{s['ci95'][0]:.1f}, {s['ci95'][1]:.1f}]",
+                     "prompts": s["prompts_scored"], "adapter": adapter.get("repo_id") or "-"})
+    return rows
+
+
+def render_from_repo(repo, results: dict | None = None):
+    """Re-render a published repo's card whole (same inputs as at publish time), with evaluation results added."""
+    from datasets.info import DatasetInfosDict
+
+    from dataset_builder.artifacts import read_build
+
+    info, manifests = read_build(repo.path)
+    metrics = repo.metrics()
+    data = repo.card_data()
+    infos = DatasetInfosDict.from_dataset_card_data(data) if data.get("dataset_info") else None
+    return render_dataset_card(info, manifests, metrics, int(metrics[FULL_CONFIG]["rows"]),
+                               data.get("macro2micro_repo_id"), data.get("license", "other"),
+                               data.get("macro2micro_source_note", "See the licence of the source corpus."),
+                               existing=data, local_path=str(repo.path), infos=infos, scores=results)

@@ -50,11 +50,12 @@ def render_model_card(info: dict):
         info: ``base_model`` (a Hub id), ``config``, ``dataset_repo`` (Hub id or None), ``recipe``,
             ``hyperparameters``, ``rows``, ``steps``, ``epochs``, ``train_loss``, ``train_seconds``,
             ``metrics`` (the config's diversity metrics), optional ``repo_id`` (the adapter's Hub id)
-            and ``scores`` (``{baseline: {win_rate, ci95, prompts_scored}}``).
+            and ``scores`` (``{baseline: {win_rate, ci95, prompts_scored}}``), ``local_path`` (the adapter's folder,
+            for the snippet while it is not pushed).
     """
     from huggingface_hub import ModelCard, ModelCardData
 
-    info = {"scores": {}, "metrics": {}, "repo_id": None, **info}
+    info = {"scores": {}, "metrics": {}, "repo_id": None, "local_path": None, **info}
     dataset_repo = info.get("dataset_repo")
     data = ModelCardData(base_model=info["base_model"], library_name="peft", license=None,
                          datasets=[dataset_repo] if dataset_repo else None,
@@ -65,13 +66,17 @@ def render_model_card(info: dict):
                                    metric_names=list(METRICS), **info)
 
 
-def update_model_card_scores(card_file: str | Path, scores: dict) -> None:
-    """Re-render an adapter's card with its scores (``{baseline: {win_rate, ci95, prompts_scored}}``) merged in."""
+def rerender_model_card(card_file: str | Path, repo_id: str | None = None, scores: dict | None = None) -> None:
+    """Re-render an adapter's card from its metadata, with its Hub repo id and/or scores
+    (``{baseline: {win_rate, ci95, prompts_scored}}``) merged in."""
     from huggingface_hub import ModelCard
 
     card_file = Path(card_file)
     info = dict(ModelCard.load(str(card_file)).data.to_dict().get("macro2micro") or {})
     if "config" not in info or "base_model" not in info:
         raise ValueError(f"{card_file}: not an adapter card written by macro2micro (no macro2micro metadata)")
-    info["scores"] = {**(info.get("scores") or {}), **scores}
+    if repo_id is not None:
+        info["repo_id"] = repo_id
+    if scores:
+        info["scores"] = {**(info.get("scores") or {}), **scores}
     render_model_card(info).save(str(card_file))

@@ -45,7 +45,7 @@ def build_demo(art: Artifacts):
 
     from space_app.live import LiveGenerator
 
-    art.live = LiveGenerator({p.name: p for p in _adapter_dirs(art)})  # one, shared by every request
+    art.live = LiveGenerator(art.adapters)  # one, shared by every request
     configs = art.configs
     with gr.Blocks(title="macro2micro: dataset diversity") as demo:
         gr.Markdown("# macro2micro: what diversity does to a fine-tuned model\n"
@@ -83,14 +83,25 @@ def build_demo(art: Artifacts):
             with gr.Row():
                 prompt = gr.Dropdown(logic.prompt_choices(art), label="prompt",
                                      value=(logic.prompt_choices(art) or [None])[0])
-                chosen = gr.Dropdown(models, value=models[:3], multiselect=True, max_choices=4,
-                                     label="models (two to four)")
+                chosen = gr.Dropdown(models, value=models[:2], multiselect=True, max_choices=4,
+                                     label="models to compare (one to four; the baseline's answer is always shown)")
             compare_btn = gr.Button("Compare")
-            answers = gr.Markdown()
-            compare_btn.click(_ui(lambda p, m: logic.compare_outputs(art, p, m)), [prompt, chosen], answers,
-                              api_name="compare")
+            prompt_md = gr.Markdown()
+            with gr.Row(equal_height=False):
+                with gr.Column(min_width=240):
+                    slots = [gr.Markdown(elem_classes="m2m-title"), gr.Markdown(elem_classes="m2m-answer")]
+                for _ in range(4):
+                    with gr.Column(min_width=240):
+                        slots += [gr.Markdown(elem_classes="m2m-title"), gr.Markdown(elem_classes="m2m-answer")]
+
+            def show(p, m):
+                view = logic.compare_outputs(art, p, m)
+                cells = [view["baseline"]] + view["columns"]
+                return [view["prompt"]] + [x for c in cells for x in (c["title"], c["answer"])]
+
+            compare_btn.click(_ui(show), [prompt, chosen], [prompt_md, *slots], api_name="compare")
             gr.Markdown("### Generate live from an adapter (CPU: short answers)")
-            adapters = sorted(p.name for p in _adapter_dirs(art))
+            adapters = sorted(art.adapters)
             with gr.Row():
                 live_prompt = gr.Textbox(label=f"prompt (at most {logic.MAX_PROMPT_CHARS} characters)")
                 live_model = gr.Dropdown(adapters, value=(adapters or [None])[0], label="adapter")
@@ -110,7 +121,8 @@ def build_demo(art: Artifacts):
                 if art.results.get("note"):
                     gr.Markdown(art.results["note"])
             else:
-                gr.Markdown("No evaluation results loaded (start with `--results eval/results.json`).")
+                gr.Markdown("No evaluation results: the dataset repo has none published (`macro2micro evaluate "
+                            "--push_to_hub`), and none was given (`--results eval/results.json`).")
             scores_btn = gr.Button("Refresh scores", visible=bool(art.results))
             fits_out = gr.Dataframe(visible=False)
             scores_btn.click(_ui(lambda: logic.score_frame(art)[1]), None, fits_out, api_name="fits")
@@ -118,24 +130,15 @@ def build_demo(art: Artifacts):
     return demo
 
 
-def _adapter_dirs(art: Artifacts):
-    from pathlib import Path
-
-    if not art.runs or not Path(art.runs).is_dir():
-        return []
-    return [p.parent for p in sorted(Path(art.runs).glob("*/adapter_config.json"))]
-
-
 def live_generate(art: Artifacts, prompt: str, adapter: str, max_new_tokens: int) -> str:
     """Generate from one adapter for a typed prompt (lengths capped by logic.check_live_prompt)."""
     from space_app.live import LiveGenerator
 
     text, n = logic.check_live_prompt(prompt, max_new_tokens)
-    dirs = {p.name: p for p in _adapter_dirs(art)}
-    if adapter not in dirs:
-        raise UserError(f"unknown adapter {adapter!r}; valid: {', '.join(dirs) or 'none (start with --runs)'}")
+    if adapter not in art.adapters:
+        raise UserError(f"unknown adapter {adapter!r}; valid: {', '.join(art.adapters) or 'none'}")
     if art.live is None:
-        art.live = LiveGenerator(dirs)  # build_demo makes it up front; this is for direct callers
+        art.live = LiveGenerator(art.adapters)  # build_demo makes it up front; this is for direct callers
     return art.live.generate(adapter, text, n)
 
 

@@ -20,30 +20,43 @@ class LiveGenerator:
     """Answers from any adapter of a family, one request at a time.
 
     Args:
-        adapters: ``{name: adapter folder}`` (each with ``adapter_config.json``).
+        adapters: ``{name: {"path": folder}}`` or ``{name: {"repo_id": ..., "revision": ...}}`` (downloaded on
+            first use).
     """
 
-    def __init__(self, adapters: dict[str, Path]):
-        self.adapters = dict(adapters)
+    def __init__(self, adapters: dict[str, dict]):
+        self.refs = dict(adapters)
+        self.adapters: dict[str, Path] = {}
         self._lock = threading.Lock()
         self._model = None
         self._names: dict[str, str] = {}  # adapter -> its PEFT adapter name on the shared model
 
+    def path(self, name: str) -> Path:
+        if name not in self.adapters:
+            ref = self.refs[name]
+            if "path" in ref:
+                self.adapters[name] = Path(ref["path"])
+            else:
+                from dataset_builder.hub import download_repo
+
+                self.adapters[name] = download_repo(ref["repo_id"], "model", ref.get("revision"))[0]
+        return self.adapters[name]
+
     def base_model(self, name: str) -> str:
-        return json.loads((self.adapters[name] / "adapter_config.json").read_text())["base_model_name_or_path"]
+        return json.loads((self.path(name) / "adapter_config.json").read_text())["base_model_name_or_path"]
 
     def _ensure(self, name: str):
         from dataset_builder.llm import load_chat_model
 
         if self._model is None:
-            self._model = load_chat_model(self.base_model(name), self.adapters[name])
+            self._model = load_chat_model(self.base_model(name), self.path(name))
             self._names = {name: "default"}  # the first adapter is PEFT's "default"
             return self._model
         tok, model, device = self._model
         if name not in self._names:
             if self.base_model(name) != self.base_model(next(iter(self._names))):
                 raise ValueError(f"adapter {name!r} was trained on another base model")
-            model.load_adapter(str(self.adapters[name]), adapter_name=name)
+            model.load_adapter(str(self.path(name)), adapter_name=name)
             self._names[name] = name
         return self._model
 

@@ -29,6 +29,7 @@ class Artifacts:
     metrics: dict[str, dict]
     results: dict[str, Any] | None = None
     runs: str | None = None
+    adapters: dict[str, dict] = field(default_factory=dict)  # name -> {"path"} or {"repo_id", "revision"}
     live: Any = None  # the LiveGenerator, made on the first live request
     _samples: dict[str, Any] = field(default_factory=dict)
 
@@ -38,12 +39,19 @@ class Artifacts:
 
 
 def load_artifacts(repo: str, results: str | None = None, runs: str | None = None) -> Artifacts:
-    """Read the repo's metrics (folder or Hub id) and, when given, an evaluation's results.json."""
+    """Everything the Space shows, from a dataset repo folder or Hub id: metrics, the evaluation's results (a given
+    results.json, else the repo's own), and the adapters for live generation (a local runs folder, else the repo
+    ids the results or the repo record; downloaded on first use)."""
     from dataset_builder.artifacts import open_dataset_repo, read_results
 
     dataset = open_dataset_repo(repo)
     res = read_results(results) if results else dataset.results()
-    return Artifacts(repo=str(dataset.path), metrics=dataset.metrics(), results=res, runs=runs)
+    if runs:
+        adapters = {p.parent.name: {"path": p.parent} for p in sorted(Path(runs).glob("*/adapter_config.json"))
+                    if not p.parent.name.startswith(".")}
+    else:
+        adapters = {**dataset.adapters(), **((res or {}).get("adapters") or {})}
+    return Artifacts(repo=str(dataset.path), metrics=dataset.metrics(), results=res, runs=runs, adapters=adapters)
 
 
 def metrics_table(art: Artifacts):
@@ -133,36 +141,28 @@ def prompt_choices(art: Artifacts) -> list[str]:
 
 
 def model_choices(art: Artifacts) -> list[str]:
-    return list(art.results["answers"]) if art.results else []
+    """The judged models (the baseline's answer is always shown beside them)."""
+    if not art.results:
+        return []
+    return [m for m in art.results["answers"] if m != art.results["baseline"]]
 
 
-def compare_outputs(art: Artifacts, prompt: str, models: list[str]) -> str:
-    """Markdown: the prompt, each chosen model's answer, and the judge's verdicts against the baseline."""
+def compare_outputs(art: Artifacts, prompt: str, models: list[str]) -> dict:
+    """The prompt, the baseline's answer, and one to four models' answers with the judge's verdicts in words."""
+    from space_app.compare import MAX_COLUMNS, compare
+
     res = _need_results(art)
     ids = [r["id"] for r in res["prompt_rows"]]
     pid = (prompt or "").split(":", 1)[0].strip()
     if pid not in ids:
         raise UserError(f"unknown prompt {prompt!r}: choose one from the list")
-    if not models or not 1 <= len(models) <= 4:
-        raise UserError("choose between one and four models")
+    models = list(models or [])
+    if not 1 <= len(models) <= MAX_COLUMNS:
+        raise UserError(f"choose one to {MAX_COLUMNS} models to compare with the baseline")
     unknown = [m for m in models if m not in res["answers"]]
     if unknown:
-        raise UserError(f"unknown model(s) {unknown}; valid: {', '.join(res['answers'])}")
-    i = ids.index(pid)
-    parts = [f"**Prompt {pid}.** {res['prompt_rows'][i]['instruction']}", ""]
-    for m in models:
-        v = res["verdicts"].get(m)
-        if m == res["baseline"]:
-            verdict = "the baseline"
-        elif v is None:
-            verdict = "not judged"
-        else:
-            score = v["per_prompt"][i]
-            verdict = ("no parseable verdict" if score is None else
-                       f"scored {score:.2f} against `{res['baseline']}` (model first: {v['model_first'][i]}, "
-                       f"baseline first: {v['baseline_first'][i]})")
-        parts += [f"### `{m}` — {verdict}", "", res["answers"][m][i] or "_(empty answer)_", ""]
-    return "\n".join(parts)
+        raise UserError(f"unknown model(s) {unknown}; valid: {', '.join(model_choices(art))}")
+    return compare(res, ids.index(pid), models)
 
 
 def score_frame(art: Artifacts):

@@ -28,8 +28,10 @@ def build_repo(corpus, tmp: Path, strategies=("micro_response", "random"), budge
     metrics = compute_metrics(corpus, manifests, MetricOptions(self_bleu_sample=self_bleu_sample), "word",
                               EmbedderOptions(embedder="none"), seed=info["options"]["seed"])
     repo = tmp / f"{tmp.name}_repo"
-    card = render_dataset_card(info, manifests, metrics, len(corpus), repo_id, license, "test data",
-                               local_path=str(repo))
+    def card(infos) -> str:
+        return render_dataset_card(info, manifests, metrics, len(corpus), repo_id, license, "test data",
+                                   local_path=str(repo), infos=infos).content
+
     with atomic_dir(repo) as folder:
-        write_repo_folder(corpus, tmp / "subsets", folder, metrics, card.content)
+        write_repo_folder(corpus, tmp / "subsets", folder, metrics, card)
     return repo, metrics

@@ -56,16 +56,21 @@ def load_prompts(spec: str = "embedded", limit: int | None = None) -> list[dict]
     rows: list[dict] = []
     path = EMBEDDED_PROMPTS if spec == "embedded" else Path(spec)
     if path.is_file():
-        text = path.read_text(encoding="utf-8")
-        records = json.loads(text) if path.suffix == ".json" else [json.loads(line) for line in text.splitlines()
-                                                                   if line.strip()]
-        for i, row in enumerate(records):
+        for i, row in enumerate(_records(path)):
             rows.append({"id": str(row.get("id", row.get("question_id", i))),
                          "instruction": _row_prompt(row, f"{path}, record {i}")})
     else:
         import datasets
 
-        dd = datasets.load_dataset(spec)
+        from dataset_builder.readers import looks_like_hub_id
+
+        if not looks_like_hub_id(spec):
+            raise ValueError(f"prompt set {spec!r}: no such file (and not a Hub dataset id of the form org/name)")
+        try:
+            dd = datasets.load_dataset(spec)
+        except Exception as err:  # offline, missing, private: one line naming the id
+            reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+            raise ValueError(f"prompt set {spec!r}: not a local file, and not a loadable Hub dataset ({reason})") from None
         split = next((s for s in ("eval", "test", "train") if s in dd), None)
         if split is None:
             raise ValueError(f"{spec}: no eval, test or train split (splits: {list(dd)})")
@@ -74,6 +79,32 @@ def load_prompts(spec: str = "embedded", limit: int | None = None) -> list[dict]
     if not rows:
         raise ValueError(f"prompt set {spec!r} is empty")
     return rows[:limit] if limit else rows
+
+
+def _records(path: Path) -> list:
+    text = path.read_text(encoding="utf-8")
+    try:
+        return json.loads(text) if path.suffix == ".json" else [json.loads(line) for line in text.splitlines()
+                                                                 if line.strip()]
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
+
+
+def load_references(path: str | Path) -> tuple[dict[str, str], str]:
+    """Reference answers, AlpacaEval-style ``[{"instruction", "output", "generator"}]``: ``({instruction: output},
+    generator)``."""
+    path = Path(path)
+    records = _records(path)
+    refs, generators = {}, set()
+    for i, row in enumerate(records):
+        if not isinstance(row, dict) or not isinstance(row.get("output"), str):
+            raise ValueError(f"{path}, record {i}: a reference answer needs a string 'output' (AlpacaEval style: "
+                             "instruction, output, generator)")
+        refs[_row_prompt(row, f"{path}, record {i}")] = row["output"]
+        generators.add(str(row.get("generator") or path.stem))
+    if not refs:
+        raise ValueError(f"{path}: holds no reference answers")
+    return refs, ", ".join(sorted(generators))
 
 
 def adapter_identity(adapter: str | Path | None) -> str:

@@ -26,6 +26,12 @@ class TrainOptions:
         "help": "print one `accelerate launch` command per config instead of training (for a scheduler)"})
     accelerate_config: str | None = field(default=None, metadata={
         "help": "accelerate config file named in the printed commands"})
+    push_to_hub: bool = field(default=False, metadata={
+        "help": "push every adapter as {hub_org}/{base}-{config}-lora, and record it in the dataset repo when "
+                "--dataset is a Hub id"})
+    hub_org: str | None = field(default=None, metadata={
+        "help": "namespace of the pushed adapters (default: your own, from the Hub login)"})
+    hub_private: bool = field(default=False, metadata={"help": "create the adapter repos private"})
 
     def __post_init__(self) -> None:
         self.configs = split_list(self.configs)
@@ -35,6 +41,10 @@ class TrainOptions:
             key, sep, _ = pair.partition("=")
             if not sep or not key.strip():
                 raise ValueError(f"--set expects KEY=VALUE, got {pair!r}")
+        if self.hub_org is not None:
+            from dataset_builder.naming import check_repo_id
+
+            check_repo_id(self.hub_org, "--hub_org")
 
     def override_args(self) -> list[str]:
         """The overrides as ``--key value`` arguments of the training script."""
@@ -53,12 +63,15 @@ class EvalOptions:
         "help": "embedded (24 bundled prompts), or an AlpacaEval / Arena-Hard JSON(L) file or Hub dataset id"})
     prompt_limit: int | None = field(default=None, metadata={"help": "use the first N prompts"})
     baseline: str = field(default=RANDOM_CONFIG, metadata={
-        "help": "the config whose adapter every model is judged against"})
+        "help": "what every model is judged against: an adapter's config, 'base' (the base model), or a file of "
+                "reference answers (AlpacaEval style: instruction, output, generator) for the paper's fixed reference"})
     judge_model: str = field(default=DEFAULT_MODEL, metadata={
         "help": "judge: a served model name (with --judge_url) or a local model for the constrained-choice judge"})
     judge_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible base URL of the judge server"})
     max_new_tokens: int = field(default=96, metadata={"help": "answer length cap"})
-
+    push_to_hub: bool = field(default=False, metadata={
+        "help": "commit the results, report and plots into the dataset repo (a Hub id) in one commit, re-render "
+                "its card with a scores table, and push each adapter's card with its score"})
     def __post_init__(self) -> None:
         if self.prompt_limit is not None and self.prompt_limit < 1:
             raise ValueError(f"prompt_limit={self.prompt_limit} must be at least 1")

@@ -58,6 +58,8 @@ class M2MScriptArguments:
     dataset_train_split: str = field(default="train", metadata={"help": "split to train on"})
     dataset_repo_id: str | None = field(default=None, metadata={"help": "Hub id named in the model card"})
     recipe_name: str | None = field(default=None, metadata={"help": "recipe name for the model card"})
+    adapter_dir: str | None = field(default=None, metadata={"help": "where the adapter ends up (the card's "
+                                                                    "snippet); default: --output_dir"})
 
     def __post_init__(self) -> None:
         if not self.dataset_name or not self.dataset_config:
@@ -170,17 +172,18 @@ def main(script_args: M2MScriptArguments, training_args, model_args) -> dict:
                                                                "epochs", "train_loss", "train_seconds")},
                                   "dataset_repo": dataset_repo, "metrics": metrics,
                                   "hyperparameters": hyperparameters(training_args, model_args),
-                                  "repo_id": training_args.hub_model_id if training_args.push_to_hub else None})
+                                  "local_path": script_args.adapter_dir or str(out)})
         card.save(str(out / "README.md"))
-        (out / "train_results.json").write_text(json.dumps(results, indent=2))
-        if training_args.push_to_hub:
-            from huggingface_hub import HfApi
+        if training_args.push_to_hub:  # the script run on its own (accelerate launch); sweeps push after the rename
+            from training.hub import push_adapter
 
-            api = HfApi()
-            target = training_args.hub_model_id or out.name
-            api.create_repo(target, private=bool(training_args.hub_private_repo), exist_ok=True)
-            api.upload_folder(repo_id=target, folder_path=str(out), commit_message="macro2micro: LoRA adapter",
-                              ignore_patterns=["checkpoint-*", "*.pt", "training_args.bin"])
+            if not training_args.hub_model_id:
+                raise ValueError("--push_to_hub needs --hub_model_id ORG/NAME (macro2micro train --push_to_hub "
+                                 "--hub_org ORG names it for you)")
+            results["hub"] = {"repo_id": training_args.hub_model_id,
+                              "revision": push_adapter(out, training_args.hub_model_id,
+                                                       bool(training_args.hub_private_repo))}
+        (out / "train_results.json").write_text(json.dumps(results, indent=2))
     trainer.accelerator.wait_for_everyone()
     return results
 
@@ -199,7 +202,8 @@ def train_one(recipe: str, dataset: str, config: str, output_dir: str | Path, ov
     shutil.rmtree(partial, ignore_errors=True)
     recipe_path = resolve_recipe(recipe)
     results = run(["--config", str(recipe_path), "--dataset_name", str(dataset), "--dataset_config", config,
-                   "--output_dir", str(partial), "--recipe_name", recipe_path.stem, *(overrides or [])])
+                   "--output_dir", str(partial), "--recipe_name", recipe_path.stem, "--adapter_dir", str(output_dir),
+                   *(overrides or [])])
     if output_dir.exists():
         shutil.rmtree(output_dir)
     os.replace(partial, output_dir)

@@ -11,6 +11,7 @@ resumes where it stopped.
 from __future__ import annotations
 
 import fnmatch
+import json
 import logging
 import shlex
 from pathlib import Path
@@ -49,9 +50,13 @@ def launch_command(recipe: str, dataset: str, config: str, out: Path, accelerate
     return shlex.join(launcher + args)
 
 
-def sweep(dataset: str, patterns: str, recipe: str, out: str | Path, overrides: list[str] | None = None,
-          print_commands: bool = False, accelerate_config: str | None = None) -> dict[str, dict | str]:
-    """Train (or print the command for) every matching config not finished yet.
+def sweep(dataset: str, patterns: str | list[str], recipe: str, out: str | Path, overrides: list[str] | None = None,
+          print_commands: bool = False, accelerate_config: str | None = None,
+          hub_org: str | None = None, private: bool = False) -> dict[str, dict | str]:
+    """Train (or print the command for) every matching config not finished yet; push each with ``hub_org``.
+
+    A pushed adapter is named ``{hub_org}/{base}-{config}-lora``; when ``dataset`` is a Hub id the push is
+    recorded in it (``adapters/{config}.json``). A finished adapter not pushed yet is pushed on a rerun.
 
     Returns:
         Per config: the training results, ``"skipped"`` or the launch command.
@@ -60,13 +65,35 @@ def sweep(dataset: str, patterns: str, recipe: str, out: str | Path, overrides: 
     overrides = overrides or []
     done: dict[str, dict | str] = {}
     for config in match_configs(dataset, patterns):
-        if (out / config / "train_results.json").exists():
-            logger.info("%s: finished already, skipped", config)
-            done[config] = "skipped"
-            continue
+        results_file = out / config / "train_results.json"
         if print_commands:
-            done[config] = launch_command(recipe, dataset, config, out, accelerate_config, overrides)
+            done[config] = "skipped" if results_file.exists() else launch_command(
+                recipe, dataset, config, out, accelerate_config, overrides)
             continue
-        logger.info("%s: training with recipe %s", config, recipe)
-        done[config] = train_one(recipe, dataset, config, out / config, overrides)
+        if results_file.exists():
+            results = json.loads(results_file.read_text())
+            if not hub_org or results.get("hub"):
+                logger.info("%s: finished already, skipped", config)
+                done[config] = "skipped"
+                continue
+        else:
+            logger.info("%s: training with recipe %s", config, recipe)
+            results = train_one(recipe, dataset, config, out / config, overrides)
+        if hub_org:
+            results["hub"] = publish_adapter(out / config, dataset, config, results, hub_org, private)
+            results_file.write_text(json.dumps(results, indent=2))
+        done[config] = results
     return done
+
+
+def publish_adapter(folder: Path, dataset: str, config: str, results: dict, hub_org: str, private: bool) -> dict:
+    """Push one finished adapter and, when its dataset is a Hub repo, record it there."""
+    from .hub import adapter_repo_id, push_adapter, register_adapter
+
+    repo_id = adapter_repo_id(hub_org, results["base_model"], config)
+    record = {"repo_id": repo_id, "revision": push_adapter(folder, repo_id, private),
+              "base_model": results["base_model"], "recipe": results["recipe"], "config": config}
+    if not Path(dataset).exists():
+        register_adapter(dataset, config, record)
+    logger.info("%s: pushed to %s (%s)", config, repo_id, record["revision"][:12])
+    return record

@@ -120,7 +120,7 @@ class DemoCommand(Command):
                         eval_opts.baseline)
             results = evaluate(EvalPaths(runs=str(out / "adapters"), dataset=str(repo), out=str(out / "eval")),
                                eval_opts, note=EVAL_NOTE)
-            report.scores(results, eval_opts.baseline)
+            report.scores(results, results["baseline"])
             report.say(f"demo: report in {out / 'eval' / 'report.md'} (demo scores are not meaningful)")
             report.say(f"demo: open the Space with  macro2micro space --repo {repo} "
                        f"--results {out / 'eval' / 'results.json'} --runs {out / 'adapters'}")

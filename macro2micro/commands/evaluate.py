@@ -16,15 +16,15 @@ from .base import Command
 class EvalPaths:
     """The adapters, their dataset repo, and where the results go."""
 
-    runs: str = field(default=None, metadata={"help": "folder of adapters written by `macro2micro train` (required)"})
+    runs: str | None = field(default=None, metadata={"help": "folder of adapters written by `macro2micro train` "
+                                                             "(default: the adapters the dataset repo records)"})
     dataset: str = field(default=None, metadata={"help": "the dataset repo (folder or Hub id) the adapters were "
                                                          "trained on (required)"})
     out: str = field(default="eval", metadata={"help": "results.json, report.md and plots"})
 
     def __post_init__(self) -> None:
-        for name in ("runs", "dataset"):
-            if not getattr(self, name):
-                raise ValueError(f"{name}: required (--{name})")
+        if not self.dataset:
+            raise ValueError("dataset: required (--dataset), a dataset repo folder or Hub id")
 
 
 def judge_backend(options: EvalOptions):
@@ -48,11 +48,22 @@ def evaluate(paths: EvalPaths, options: EvalOptions, note: str = "") -> dict:
         from dataset_builder.assets import check_model
 
         check_model(options.judge_model)
+    if options.push_to_hub:
+        from dataset_builder.naming import check_repo_id
+
+        if Path(paths.dataset).exists():
+            raise ValueError(f"--push_to_hub needs --dataset as a Hub repo id, not the folder {paths.dataset}")
+        check_repo_id(paths.dataset, "--dataset")
     inputs = [paths.runs] + ([paths.dataset] if Path(paths.dataset).exists() else [])
     with OutputFolder(paths.out, "evaluate", inputs=inputs) as tmp:
-        return run_evaluation(paths.runs, paths.dataset, tmp, options.prompts, options.baseline,
-                              judge_backend(options), Decoding(max_new_tokens=options.max_new_tokens),
-                              options.prompt_limit, note)
+        results = run_evaluation(paths.runs, paths.dataset, tmp, options.prompts, options.baseline,
+                                 judge_backend(options), Decoding(max_new_tokens=options.max_new_tokens),
+                                 options.prompt_limit, note)
+    if options.push_to_hub:
+        from training.hub import publish_results
+
+        results["commit"] = publish_results(paths.out, paths.dataset, results, paths.runs)
+    return results
 
 
 class EvaluateCommand(Command):
@@ -64,5 +75,7 @@ class EvaluateCommand(Command):
         return evaluate(paths, options)
 
     def report(self, results: dict, paths: EvalPaths, options: EvalOptions) -> None:
-        report.scores(results, options.baseline)
+        report.scores(results, results["baseline"])
         report.say(f"report: {Path(paths.out) / 'report.md'}")
+        if results.get("commit"):
+            report.say(f"published to the dataset repo: {results['commit']}")

@@ -35,9 +35,11 @@ def publish(corpus: CorpusOptions, options: PublishOptions, metric: MetricOption
     with OutputFolder(output.out, "publish", inputs=inputs, overwrite=output.overwrite) as tmp:
         ds, _ = open_corpus(corpus)
         metrics = compute_metrics(ds, manifests, metric, tokenizer.tokenizer, embedder, seed=info["options"]["seed"])
-        card = render_dataset_card(info, manifests, metrics, len(ds), options.repo_id, options.license,
-                                   options.source_note, local_path=str(output.out))
-        rows = write_repo_folder(ds, options.subsets, tmp, metrics, card.content)
+        def card(infos) -> str:
+            return render_dataset_card(info, manifests, metrics, len(ds), options.repo_id, options.license,
+                                       options.source_note, local_path=str(output.out), infos=infos).content
+
+        rows = write_repo_folder(ds, options.subsets, tmp, metrics, card)
     result = {"out": str(output.out), "rows": rows, "commit": None}
     if options.repo_id:
         result["commit"] = publish_folder(output.out, options.repo_id, private=options.private,

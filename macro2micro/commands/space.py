@@ -18,10 +18,18 @@ class SpaceOptions:
     runs: str | None = field(default=None, metadata={"help": "adapters folder, for live generation"})
     host: str = field(default="127.0.0.1", metadata={"help": "address to listen on"})
     port: int = field(default=7860, metadata={"help": "port to listen on"})
+    deploy: str | None = field(default=None, metadata={
+        "help": "instead of serving here, create or update this Space repo (ORG/NAME) to show --repo (a dataset "
+                "repo id) from the Hub"})
+    private: bool = field(default=False, metadata={"help": "with --deploy: create the Space private"})
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
             raise ValueError(f"port={self.port} must lie in 1..65535")
+        if self.deploy is not None:
+            from dataset_builder.naming import check_repo_id
+
+            check_repo_id(self.deploy, "--deploy")
 
 
 class SpaceCommand(Command):
@@ -29,8 +37,18 @@ class SpaceCommand(Command):
     help = "launch the Gradio Space on published artifacts"
     options = (SpaceOptions,)
 
-    def run(self, options: SpaceOptions) -> None:
+    def run(self, options: SpaceOptions) -> dict | None:
+        if options.deploy:
+            from space_app.deploy import deploy
+
+            return deploy(options.deploy, options.repo, options.private)
         from space_app.app import launch
 
         launch(options.repo, options.results, options.runs, options.host, options.port,
                on_ready=lambda url: report.say(f"macro2micro space: {url} (Ctrl+C to stop)"))
+        return None
+
+    def report(self, result: dict | None, options: SpaceOptions) -> None:
+        if result:
+            report.say(f"deployed {result['space']} (macro2micro {result['version']}, data made by "
+                       f"{result['data_version']}): {result['commit']}")

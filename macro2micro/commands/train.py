@@ -34,9 +34,26 @@ def train(paths: TrainPaths, options: TrainOptions) -> dict:
     if options.print_commands:
         return sweep(paths.dataset, options.configs, options.recipe, paths.out, options.override_args(), True,
                      options.accelerate_config)
+    hub_org = None
+    if options.push_to_hub:
+        hub_org = options.hub_org or hub_user()
     inputs = [paths.dataset] if Path(paths.dataset).exists() else []
     with claim_folder(paths.out, "train", inputs=inputs):
-        return sweep(paths.dataset, options.configs, options.recipe, paths.out, options.override_args())
+        return sweep(paths.dataset, options.configs, options.recipe, paths.out, options.override_args(),
+                     hub_org=hub_org, private=options.hub_private)
+
+
+def hub_user() -> str:
+    """The namespace of the Hub login (``HF_TOKEN`` or ``hf auth login``)."""
+    from huggingface_hub import HfApi
+
+    from dataset_builder.hub import HubError, _reason
+
+    try:
+        return HfApi().whoami()["name"]
+    except Exception as err:
+        raise HubError(f"--push_to_hub without --hub_org needs a Hub login (`hf auth login` or HF_TOKEN): "
+                       f"{_reason(err)}") from None
 
 
 class TrainCommand(Command):

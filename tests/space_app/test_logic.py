@@ -35,13 +35,17 @@ def test_sample_rows_search_and_limits(art):
 
 
 def test_compare_scores_correlations(art):
-    md = logic.compare_outputs(art, "p1: Question", ["micro_response_max", "random"])
-    assert "micro_response_max answers prompt 1" in md and "the baseline" in md
-    assert "scored 0.50 against `random` (model first: B, baseline first: B)" in md
-    with pytest.raises(UserError, match="between one and four"):
+    view = logic.compare_outputs(art, "p1: Question", ["micro_response_max", "micro_response_min"])
+    assert "micro_response_max answers prompt 1" in view["columns"][0]["answer"]
+    assert view["baseline"]["answer"] == "random answers prompt 1" and "random" in view["baseline"]["title"]
+    # verdicts B (model as A) then B (model as B): the model won when second, lost when first
+    assert "position bias" in view["columns"][0]["title"] and "(score 0.50)" in view["columns"][0]["title"]
+    assert view["columns"][2] == {"title": "", "answer": ""}  # unused slots stay empty
+    assert "random" not in logic.model_choices(art)
+    with pytest.raises(UserError, match="choose one to 4 models"):
         logic.compare_outputs(art, "p1", [])
     with pytest.raises(UserError, match="unknown prompt"):
-        logic.compare_outputs(art, "p9", ["random"])
+        logic.compare_outputs(art, "p9", ["base"])
     points, fits = logic.score_frame(art)
     assert list(points["win_rate"]) == [40.0, 50.0, 65.0]
     assert fits.iloc[0]["slope_per_100%"] == pytest.approx(25.0)
@@ -77,3 +81,20 @@ def test_live_generation_from_a_trained_adapter(tiny_model_dir, tiny_repo, tmp_p
         live_generate(art, "hi", "nope", 5)
     with pytest.raises(UserError, match="max_new_tokens=500"):
         live_generate(art, "hi", "random", 500)
+
+
+def test_verdict_words_and_safe_rendering():
+    from space_app.compare import safe_markdown, verdict_words
+
+    assert verdict_words("m", "b", "A", "B") == "judge preferred m in both orders"
+    assert verdict_words("m", "b", "B", "A") == "judge preferred b (the baseline) in both orders"
+    assert verdict_words("m", "b", "tie", "tie") == "judge called a tie in both orders"
+    assert "called a tie in the other" in verdict_words("m", "b", "A", "tie")
+    assert "position bias" in verdict_words("m", "b", "A", "A")
+    assert "no parseable verdict in the other" in verdict_words("m", "b", None, "B")
+    text = 'See ![cat](http://img.example.invalid/cat.png) <form action="x"><img src=y></form>\n```python\nx = 1 < 2'
+    safe = safe_markdown(text)
+    assert "![" not in safe and "[image: cat — http://img.example.invalid/cat.png]" in safe
+    assert "<form" not in safe and "&lt;form" in safe and "<img" not in safe
+    assert safe.rstrip().endswith("```") and "x = 1 < 2" in safe  # code kept verbatim, the open fence closed
+    assert safe_markdown("use `<b>` here") == "use `<b>` here"

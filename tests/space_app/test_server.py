@@ -1,5 +1,6 @@
 """The Space as a user meets it: a real server, gradio_client on every endpoint, Chromium."""
 
+import json
 import os
 import shutil
 import socket
@@ -87,14 +88,16 @@ def test_every_endpoint_through_gradio_client(server):
     assert plot is not None
     rows = client.predict("micro_response_max", "", 3, api_name="/samples")
     assert len(rows["data"]) == 3 and rows["headers"] == ["id", "instruction", "response"]
-    md = client.predict("p2: Question number 2 about bread?", ["micro_response_min", "random"], api_name="/compare")
-    assert "micro_response_min answers prompt 2" in md
+    out = client.predict("p2: Question number 2 about bread?", ["micro_response_min", "base"], api_name="/compare")
+    assert "Prompt p2" in out[0] and "random answers prompt 2" in out[2]  # the baseline's column
+    assert "micro_response_min" in out[3] and "micro_response_min answers prompt 2" in out[4]
+    assert "base answers prompt 2" in out[6] and out[7] == out[8] == ""
     fits = client.predict(api_name="/fits")
     assert fits["data"][0][0] == "micro_response"
     # Dropdowns are validated by gradio itself ("not in the list of choices"); the rest by our logic.
     for args, api, message in [(("nope", "", 3), "/samples", "nope.* not in the list of choices"),
                                (("micro_response_max", "", 500), "/samples", "greater than maximum value 200"),
-                               (("p0: Question number 0 about bread?", []), "/compare", "between one and four"),
+                               (("p0: Question number 0 about bread?", []), "/compare", "choose one to 4 models"),
                                (("", "x", 10), "/generate", "not in the list of choices|type a prompt first")]:
         with pytest.raises(Exception, match=message):
             client.predict(*args, api_name=api)
@@ -130,6 +133,7 @@ def test_each_tab_in_headless_chromium(server, tmp_path):
                  f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,1000"):
         opts.add_argument(flag)
     opts.binary_location = shutil.which("chromium")
+    opts.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
     driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
     try:
         driver.get(server)
@@ -147,5 +151,20 @@ def test_each_tab_in_headless_chromium(server, tmp_path):
             assert shot.stat().st_size > 10_000
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] if hasattr(driver, "get_log") else []
         assert not errors, errors
+        # Compare: the hostile answer sits beside its neighbours; nothing it names is fetched.
+        driver.find_element(By.XPATH, "//button[@role='tab' and normalize-space()='Compare outputs']").click()
+        driver.find_element(By.XPATH, "//button[normalize-space()='Compare']").click()
+        wait.until(lambda d: d.find_elements(By.XPATH, "//*[contains(text(), 'this fence is never closed')]"))
+        answers = [e for e in driver.find_elements(By.CSS_SELECTOR, ".m2m-answer") if e.text.strip()]
+        texts = [e.text for e in answers]
+        assert len(answers) >= 3, texts  # baseline + two models, each in its own component
+        hostile = next(t for t in texts if "never closed" in t)
+        assert "micro_response_min answers prompt 0" not in hostile  # the open fence swallowed no neighbour
+        assert any(t.strip() == "micro_response_min answers prompt 0" for t in texts)
+        assert "image: cat" in hostile and not driver.find_elements(By.CSS_SELECTOR, ".m2m-answer img, .m2m-answer form")
+        driver.save_screenshot(str(tmp_path / "compare.png"))
+        requests = [json.loads(e["message"])["message"] for e in driver.get_log("performance")]
+        urls = [m["params"].get("request", {}).get("url", "") for m in requests if m["method"] == "Network.requestWillBeSent"]
+        assert urls and not [u for u in urls if "example.invalid" in u], urls
     finally:
         driver.quit()

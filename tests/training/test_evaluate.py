@@ -82,8 +82,23 @@ def test_evaluate_end_to_end_with_tiny_models(tiny_model_dir, tiny_repo, tmp_pat
     assert f"| `random` | {results['scores']['micro_response_max']['win_rate']:.1f} |" in card.text
     assert card.data.macro2micro["scores"]["random"]["win_rate"] == results["scores"]["micro_response_max"]["win_rate"]
     assert "Not evaluated yet" not in card.text and "| distinct_2 |" in card.text  # re-rendered whole
-    with pytest.raises(ValueError, match="baseline 'nope' has no finished adapter"):
+    with pytest.raises(ValueError, match="baseline 'nope' is neither an adapter .*'base', nor a file"):
         evaluate(tmp_path / "runs", str(tiny_repo), tmp_path / "e2", baseline="nope")
+    judge = LocalChoiceBackend(str(tiny_model_dir))
+    decoding = Decoding(max_new_tokens=8, batch_size=4)
+    vs_base = evaluate(tmp_path / "runs", str(tiny_repo), tmp_path / "e3", "embedded", "base", judge, decoding, limit=6)
+    assert vs_base["baseline"] == "base" and "random" in vs_base["scores"] and "base" not in vs_base["scores"]
+    prompts = load_prompts("embedded", limit=6)
+    refs = tmp_path / "gpt4_reference.json"
+    refs.write_text(json.dumps([{"instruction": p["instruction"], "output": f"reference {i}", "generator": "gpt4"}
+                                for i, p in enumerate(prompts)]))
+    vs_ref = evaluate(tmp_path / "runs", str(tiny_repo), tmp_path / "e4", "embedded", str(refs), judge, decoding)
+    assert vs_ref["baseline"] == "reference" and vs_ref["baseline_info"]["generator"] == "gpt4"
+    assert vs_ref["answers"]["reference"] == [f"reference {i}" for i in range(6)]
+    assert set(vs_ref["scores"]) == {"micro_response_min", "micro_response_50", "micro_response_max", "random", "base"}
+    with pytest.raises(ValueError, match="no reference answer for 18 of 24 prompts"):
+        evaluate(tmp_path / "runs", str(tiny_repo), tmp_path / "e5", str(load_prompts.__globals__["EMBEDDED_PROMPTS"]),
+                 str(refs), judge, decoding)
 
 
 def test_margin_judge_cancels_position_bias():

@@ -1,0 +1,1 @@
+from tests.training.conftest import tiny_model_dir  # noqa: F401  (shared fixture)
