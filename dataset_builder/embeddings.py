@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .utils import atomic_file, cache_dir, hash_files, require, sha256_text
+from .utils import atomic_file, cache_dir, hash_files, require, sha256_text, torch_threads
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +25,7 @@ def load_embedder(spec: str, device: str | None = None, max_seq_length: int | No
     from .assets import resolve_embedder
 
     key = (spec, device, max_seq_length)
+    torch_threads()
     if key not in _MODELS:
         st = require("sentence_transformers")
         if device is None:
@@ -61,6 +62,32 @@ def embedder_identity(spec: str, model) -> dict:
     return ident
 
 
+def _cache_file(fingerprint: str, ident: dict, dtype: str) -> Path:
+    return cache_dir("features", "embeddings") / f"{sha256_text(fingerprint, repr(sorted(ident.items())), dtype)[:24]}.npy"
+
+
+def embed_rows(texts: list[str], rows: np.ndarray, spec: str, fingerprint: str, max_seq_length: int | None,
+               why: str = "") -> tuple[np.ndarray, dict]:
+    """Embeddings of the given rows only, in a ``len(texts) x d`` array (other rows zero).
+
+    The whole side's cached embeddings (which the macro strategies write) are reused when they exist;
+    otherwise only ``rows`` are embedded, and cached under their own key.
+    """
+    model = load_embedder(spec, None, max_seq_length)
+    ident = embedder_identity(spec, model)
+    whole = _cache_file(fingerprint, ident, "float16")
+    if whole.exists():
+        logger.info("embeddings of all %d texts from cache (%s)", len(texts), whole.name)
+        return np.load(whole), ident
+    rows = np.unique(np.asarray(rows, dtype=np.int64))
+    logger.info("embedding %d of %d texts with %s%s", len(rows), len(texts), ident["name"], f": {why}" if why else "")
+    key = f"{fingerprint}:rows:{sha256_text(rows.tobytes().hex())[:24]}"
+    part, _ = embed_texts([texts[i] for i in rows], spec, fingerprint=key, max_seq_length=max_seq_length)
+    out = np.zeros((len(texts), part.shape[1] if len(part) else ident["dimension"]), dtype=part.dtype)
+    out[rows] = part
+    return out, ident
+
+
 def embed_texts(texts: list[str], spec: str, fingerprint: str | None = None, batch_size: int = 64,
                 max_seq_length: int | None = 256, dtype: str = "float16", device: str | None = None,
                 use_cache: bool = True) -> tuple[np.ndarray, dict]:
@@ -79,13 +106,10 @@ def embed_texts(texts: list[str], spec: str, fingerprint: str | None = None, bat
         raise ValueError(f"dtype={dtype!r}; valid: float16, float32")
     model = load_embedder(spec, device, max_seq_length)
     ident = embedder_identity(spec, model)
-    cache_file = None
-    if use_cache and fingerprint:
-        key = sha256_text(fingerprint, repr(sorted(ident.items())), dtype)[:24]
-        cache_file = cache_dir("features", "embeddings") / f"{key}.npy"
-        if cache_file.exists():
-            logger.info("embeddings from cache %s", cache_file.name)
-            return np.load(cache_file), ident
+    cache_file = _cache_file(fingerprint, ident, dtype) if use_cache and fingerprint else None
+    if cache_file is not None and cache_file.exists():
+        logger.info("embeddings from cache %s", cache_file.name)
+        return np.load(cache_file), ident
     from tqdm.auto import tqdm
 
     chunk = max(batch_size * 4, 1)  # a bar that moves every few seconds on a CPU

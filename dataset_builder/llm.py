@@ -72,7 +72,9 @@ def load_chat_model(spec: str, adapter: str | None = None, chat_template: str | 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from .assets import resolve_model
+    from .utils import torch_threads
 
+    torch_threads()
     path = resolve_model(spec)
     tok = AutoTokenizer.from_pretrained(str(adapter) if adapter else path, padding_side="left",
                                         truncation_side=truncation_side)

@@ -35,7 +35,7 @@ def compute_metrics(corpus, manifests: dict[str, dict], options: MetricOptions, 
     """
     from tqdm.auto import tqdm
 
-    from .embeddings import embed_texts
+    from .embeddings import embed_rows
 
     fp = corpus_fingerprint(corpus)
     for config, m in manifests.items():
@@ -43,6 +43,15 @@ def compute_metrics(corpus, manifests: dict[str, dict], options: MetricOptions, 
             raise ValueError(f"config {config!r} was built from corpus {m['corpus']['fingerprint']}, "
                              f"not the given corpus {fp}: pass the corpus the build used (--corpus)")
     row_of = {rid: i for i, rid in enumerate(column(corpus, "id"))}
+    selections = {FULL_CONFIG: np.arange(len(corpus))}
+    for config, m in manifests.items():
+        selections[config] = np.array([row_of[i] for i in m["selected_ids"]])
+    # full's embedding distance on a seeded sample of N rows: the exact mean over all pairs of a sample is an
+    # unbiased estimate of the corpus's, and embedding 117K texts on a CPU costs an hour.
+    budget = max((len(idx) for c, idx in selections.items() if c != FULL_CONFIG), default=len(corpus))
+    full_sample = np.sort(np.random.default_rng(seed).choice(len(corpus), size=min(budget, len(corpus)),
+                                                             replace=False))
+    needed = np.unique(np.concatenate([full_sample] + [idx for c, idx in selections.items() if c != FULL_CONFIG]))
     model = embedder.model if embedder is not None else None
     sides, lengths = {}, {}
     for side in SIDES:
@@ -52,12 +61,11 @@ def compute_metrics(corpus, manifests: dict[str, dict], options: MetricOptions, 
         ids = [feats.row(i) for i in range(len(texts))]
         emb = None
         if model:
-            emb, _ = embed_texts(texts, model, fingerprint=f"{fp}:{side}", max_seq_length=embedder.max_seq_length)
+            emb, _ = embed_rows(texts, needed, model, f"{fp}:{side}", embedder.max_seq_length,
+                                why=f"the {side}s of the {len(selections) - 1} configs, plus a sample of "
+                                    f"{len(full_sample)} for full's embedding distance")
         sides[side] = (texts, ids, emb, [words(t) for t in texts])
     sources = variation.source_codes(column(corpus, "source"))
-    selections = {FULL_CONFIG: np.arange(len(corpus))}
-    for config, m in manifests.items():
-        selections[config] = np.array([row_of[i] for i in m["selected_ids"]])
     out: dict[str, dict] = {}
     for config, idx in tqdm(selections.items(), desc="metrics", unit="config", leave=False):
         entry: dict[str, Any] = {}
@@ -65,13 +73,15 @@ def compute_metrics(corpus, manifests: dict[str, dict], options: MetricOptions, 
             sub_texts = [texts[i] for i in idx]
             sub_ids = [ids[i] for i in idx]
             sub_tok = [tokenized[i] for i in idx]
-            sub_emb = emb[idx] if emb is not None else None
+            sub_emb = None if emb is None else emb[full_sample if config == FULL_CONFIG else idx]
             entry[side] = side_metrics(sub_texts, sub_ids, sub_emb, options.self_bleu_sample, seed,
                                        tokenized=sub_tok)
-            if options.bootstrap:
-                entry[f"{side}_ci95"] = bootstrap_ci(sub_texts, sub_ids, sub_emb, options.bootstrap, seed,
-                                                     tokenized=sub_tok)
+            if options.bootstrap:  # (full's embeddings are a sample, not its rows: no interval for them)
+                entry[f"{side}_ci95"] = bootstrap_ci(sub_texts, sub_ids, None if config == FULL_CONFIG else sub_emb,
+                                                     options.bootstrap, seed, tokenized=sub_tok)
         m = manifests.get(config, {})
+        if config == FULL_CONFIG and model and len(full_sample) < len(corpus):
+            entry["embedding_distance_sample"] = int(len(full_sample))
         entry.update(rows=int(len(idx)), k=m.get("k"), pool_size=m.get("pool_size", len(corpus)),
                      type_coverage=m.get("type_coverage"), strategy=m.get("strategy", FULL_CONFIG),
                      level=m.get("level"), varies=m.get("varies") or variation.describe(idx, lengths, *sources))

@@ -41,6 +41,20 @@ def require(module: str) -> Any:
         raise ImportError(f"{module!r} is needed for this step but is not installed: run `{hint}`") from err
 
 
+def torch_threads() -> int:
+    """Let torch use every core (``$MACRO2MICRO_TORCH_THREADS`` overrides), whatever ``OMP_NUM_THREADS`` tells BLAS.
+
+    The project sets ``OMP_NUM_THREADS=1`` for numpy and scipy (small, many calls); torch's own pool is what
+    embedding, training and generation run on, and one thread leaves half of a 2-core machine idle.
+    """
+    import torch
+
+    wanted = int(os.environ.get("MACRO2MICRO_TORCH_THREADS") or len(os.sched_getaffinity(0)) or 1)
+    if torch.get_num_threads() != wanted:
+        torch.set_num_threads(wanted)
+    return wanted
+
+
 def cache_dir(*parts: str) -> Path:
     """The toolkit's cache folder ($MACRO2MICRO_CACHE, else ~/.cache/macro2micro), created on demand."""
     root = Path(os.environ.get("MACRO2MICRO_CACHE") or Path.home() / ".cache" / "macro2micro")

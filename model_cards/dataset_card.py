@@ -102,6 +102,11 @@ def render_dataset_card(info: dict, manifests: dict[str, dict], metrics: dict[st
              "coverage": "-" if metrics[c]["type_coverage"] is None else f"{metrics[c]['type_coverage']:.3f}",
              **{side: {k: _fmt(v) for k, v in metrics[c][side].items()} for side in ("instruction", "response")}}
             for c in configs]
+    sampled = metrics[FULL_CONFIG].get("embedding_distance_sample")
+    if sampled:  # full's embedding distance is over a seeded sample of its rows
+        for side in ("instruction", "response"):
+            if rows[0][side]["embedding_distance"] != "-":
+                rows[0][side]["embedding_distance"] += "*"
     example = next((c for c in manifests if c.endswith("_max")), configs[-1])
     top_source, varies = variation_rows(configs, metrics, manifests)
     warnings = [line for lines in (info.get("warnings") or {}).values() for line in lines]
@@ -113,7 +118,7 @@ def render_dataset_card(info: dict, manifests: dict[str, dict], metrics: dict[st
         metric_short=METRIC_SHORT, metric_rows=rows, example_config=example, source_note=source_note,
         type_quota=info["options"].get("type_quota", "even"), length_controlled=info.get("length_control") or {},
         random_control=info.get("random_control"), top_source=top_source, variation_rows=varies, warnings=warnings,
-        scores=score_rows(scores, metrics), results=scores)
+        scores=score_rows(scores, metrics), results=scores, full_sample=sampled)
 
 
 def score_rows(results: dict | None, metrics: dict[str, dict]) -> list[dict]:

@@ -8,6 +8,7 @@ import tempfile
 
 _TMP = tempfile.mkdtemp(prefix="m2m-tests-")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MACRO2MICRO_TORCH_THREADS", "1")  # tests share 2 cores with the test runner
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HOME"] = os.path.join(_TMP, "hf_home")
 os.environ["HF_DATASETS_CACHE"] = os.path.join(_TMP, "hf_datasets")

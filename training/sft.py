@@ -146,6 +146,9 @@ def main(script_args: M2MScriptArguments, training_args, model_args) -> dict:
     from dataset_builder.assets import hub_id, resolve_model
     from model_cards.model_card import hyperparameters, render_model_card
 
+    from dataset_builder.utils import torch_threads
+
+    torch_threads()
     model_spec = model_args.model_name_or_path
     model_args.model_name_or_path = resolve_model(model_spec)
     training_args.chat_template_path = resolve_chat_template(training_args.chat_template_path)

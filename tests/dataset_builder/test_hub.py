@@ -129,3 +129,33 @@ def test_load_config_never_serves_a_stale_local_folder(tmp_path):
     assert len(load_config(tmp_path / "b" / "repo", "cfg")) == 5
     datasets.Dataset.from_dict({"x": list(range(7))}).to_parquet(str(tmp_path / "a/repo/cfg/train-0.parquet"))
     assert len(load_config(tmp_path / "a" / "repo", "cfg")) == 7
+
+
+@pytest.mark.slow  # the real MiniLM
+def test_metrics_embed_only_the_configs_rows_and_a_sample_for_full(synthetic_corpus, tmp_path, caplog):
+    import logging
+
+    import numpy as np
+
+    from dataset_builder.build import build_family
+    from dataset_builder.embeddings import embed_texts
+    from dataset_builder.options import BuildOptions
+    from tests.conftest import word_knobs
+
+    build_family(synthetic_corpus, BuildOptions(strategies=["micro_response", "random"], budget=20, levels=3),
+                 word_knobs(), tmp_path / "subsets")
+    _, manifests = read_build(tmp_path / "subsets")
+    with caplog.at_level(logging.INFO):
+        metrics = compute_metrics(synthetic_corpus, manifests, MetricOptions(self_bleu_sample=10), "word",
+                                  EmbedderOptions())
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("embedding ")]
+    assert lines and all(" of 240 texts " in line and "plus a sample of 20 for full" in line for line in lines)
+    assert metrics["full"]["embedding_distance_sample"] == 20
+    rows = {rid: i for i, rid in enumerate(synthetic_corpus["id"])}
+    idx = [rows[i] for i in manifests["micro_response_max"]["selected_ids"]]
+    emb, _ = embed_texts([synthetic_corpus["response"][i] for i in idx], "embedded:all-minilm-l6-v2",
+                         use_cache=False, max_seq_length=128)
+    from dataset_builder.metrics import embedding_distance
+
+    assert metrics["micro_response_max"]["response"]["embedding_distance"] == pytest.approx(
+        embedding_distance(emb.astype(np.float32)), abs=2e-3)
