@@ -18,8 +18,9 @@ import json
 import logging
 import re
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -236,14 +237,14 @@ class LLMTagger:
         cache = self._load_cache()
         cut = [t[: self.max_chars] for t in texts]
         hashes = [self._hash(t) for t in cut]
-        todo = {h: t for h, t in zip(hashes, cut) if h not in cache}
+        todo = {h: t for h, t in zip(hashes, cut, strict=True) if h not in cache}
         self.stats["cache_hits"] += len(texts) - sum(1 for h in hashes if h in todo)
         if todo:
             keys = list(todo)
             replies = self.backend.generate([self.prompt.format(text=todo[h]) for h in keys])
             path = self._cache_file()
             with open(path, "a", encoding="utf-8") as f:
-                for h, reply in zip(keys, replies):
+                for h, reply in zip(keys, replies, strict=True):
                     self.stats["calls"] += 1
                     if isinstance(reply, Exception):
                         self.stats["request_errors"] += 1
@@ -320,10 +321,10 @@ def normalize_tags(tag_lists: Sequence[Sequence[str]], alpha: int = 2, merge_thr
                               shape=(len(names), len(names)))
         _, comp = connected_components(graph, directed=False)
         best: dict[int, str] = {}
-        for n, k in zip(names, comp):
+        for n, k in zip(names, comp, strict=True):
             if k not in best or (-canon_counts[n], n) < (-canon_counts[best[k]], best[k]):  # most frequent, then a-z
                 best[k] = n
-        merged_to = {n: best[k] for n, k in zip(names, comp)}
+        merged_to = {n: best[k] for n, k in zip(names, comp, strict=True)}
     out = [sorted({merged_to[canon[t]] for t in tags if t in canon}) for tags in tag_lists]
     info = {"raw_tags": len(raw_counts), "after_alpha": len(kept), "after_rules": len(canon_counts),
             "after_merge": len(set(merged_to.values())), "alpha": alpha, "merge_threshold": merge_threshold,

@@ -49,11 +49,10 @@ TOPICS = {
 def make_synthetic_corpus(n: int = 240, seed: int = 0):
     """A corpus Dataset with four topics plus Zipf-distributed filler pseudo-words, so frequency
     bands, semantic clusters and tags are all populated."""
+    import datasets
     import numpy as np
 
     from dataset_builder.corpus import corpus_features
-
-    import datasets
 
     rng = np.random.default_rng(seed)
     vocab = [f"w{i}" for i in range(400)]

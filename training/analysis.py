@@ -21,6 +21,7 @@ from dataset_builder.metrics import METRICS
 from dataset_builder.naming import strategy_of
 from dataset_builder.utils import require
 
+
 def fit_ladder(levels, scores) -> dict:
     """OLS slope (points per 100 % diversity), intercept, Pearson r and their 95 % intervals."""
     from scipy import stats
@@ -96,7 +97,7 @@ def write_report(result: dict, out_dir: str | Path, title: str = "Diversity vs s
     for strategy, fit in sorted(result["fits"].items()):
         pts = result.get("points", {}).get(strategy) or []
         if pts:
-            x, y = zip(*pts)
+            x, y = zip(*pts, strict=True)
             r = "n/a" if fit["r"] is None else f"{fit['r']:+.2f}"
             line = ax.plot(np.array(x) * 100, y, "o", label=f"{strategy} (slope {fit['slope']:+.2f}, r {r})")
             xs = np.linspace(0, 1, 2)

@@ -96,11 +96,12 @@ def _baseline_answers(baseline: str, adapters: dict[str, Adapter], rows: list[di
 
 
 def evaluate(runs: str | Path | None, dataset: str, out: str | Path, prompts: str = "embedded",
-             baseline: str = "random", judge_backend=None, decoding: Decoding = Decoding(), limit: int | None = None,
+             baseline: str = "random", judge_backend=None, decoding: Decoding | None = None, limit: int | None = None,
              note: str = "") -> dict:
     """Generate, judge against the baseline, analyse, and write everything to ``out``."""
     from tqdm.auto import tqdm
 
+    decoding = decoding or Decoding()
     repo = open_dataset_repo(dataset)
     adapters = finished_runs(runs) if runs else hub_adapters(repo)
     if Path(baseline).is_file() and prompts == "embedded":

@@ -60,7 +60,7 @@ def win_rate(forward: list[str | None], swapped: list[str | None], resamples: in
         raise ValueError(f"{len(forward)} forward verdicts but {len(swapped)} swapped ones")
     per_prompt: list[float | None] = []
     consistent, both = 0, 0
-    for f, s in zip(forward, swapped):
+    for f, s in zip(forward, swapped, strict=True):
         a, b = order_score(f, True), order_score(s, False)
         valid = [x for x in (a, b) if x is not None]
         per_prompt.append(float(np.mean(valid)) if valid else None)
@@ -123,7 +123,7 @@ class Judge:
             d1 = self.backend.margins(self._prompts(prompts, model_answers, baseline_answers))
             d2 = self.backend.margins(self._prompts(prompts, baseline_answers, model_answers))
             forward, swapped = [], []
-            for a, b in zip(d1, d2):
+            for a, b in zip(d1, d2, strict=True):
                 q = (a - b) / 2
                 win = "tie" if abs(q) < 1e-3 else ("A" if q > 0 else "B")
                 forward.append(win)
@@ -134,7 +134,7 @@ class Judge:
 
     def _prompts(self, prompts, answers_a, answers_b) -> list[str]:
         return [self.template.format(instruction=p, answer_a=a, answer_b=b)
-                for p, a, b in zip(prompts, answers_a, answers_b)]
+                for p, a, b in zip(prompts, answers_a, answers_b, strict=True)]
 
     def compare(self, prompts: list[str], model_answers: list[str], baseline_answers: list[str]) -> WinRate:
         """Both orders, then :func:`win_rate`."""

@@ -26,12 +26,6 @@ class TrainOptions:
         "help": "print one `accelerate launch` command per config instead of training (for a scheduler)"})
     accelerate_config: str | None = field(default=None, metadata={
         "help": "accelerate config file named in the printed commands"})
-    push_to_hub: bool = field(default=False, metadata={
-        "help": "push every adapter as {hub_org}/{base}-{config}-lora, and record it in the dataset repo when "
-                "--dataset is a Hub id"})
-    hub_org: str | None = field(default=None, metadata={
-        "help": "namespace of the pushed adapters (default: your own, from the Hub login)"})
-    hub_private: bool = field(default=False, metadata={"help": "create the adapter repos private"})
 
     def __post_init__(self) -> None:
         self.configs = split_list(self.configs)
@@ -41,10 +35,7 @@ class TrainOptions:
             key, sep, _ = pair.partition("=")
             if not sep or not key.strip():
                 raise ValueError(f"--set expects KEY=VALUE, got {pair!r}")
-        if self.hub_org is not None:
-            from dataset_builder.naming import check_repo_id
 
-            check_repo_id(self.hub_org, "--hub_org")
 
     def override_args(self) -> list[str]:
         """The overrides as ``--key value`` arguments of the training script."""
@@ -69,11 +60,36 @@ class EvalOptions:
         "help": "judge: a served model name (with --judge_url) or a local model for the constrained-choice judge"})
     judge_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible base URL of the judge server"})
     max_new_tokens: int = field(default=96, metadata={"help": "answer length cap"})
-    push_to_hub: bool = field(default=False, metadata={
-        "help": "commit the results, report and plots into the dataset repo (a Hub id) in one commit, re-render "
-                "its card with a scores table, and push each adapter's card with its score"})
+
     def __post_init__(self) -> None:
         if self.prompt_limit is not None and self.prompt_limit < 1:
             raise ValueError(f"prompt_limit={self.prompt_limit} must be at least 1")
         if self.max_new_tokens < 1:
             raise ValueError(f"max_new_tokens={self.max_new_tokens} must be at least 1")
+
+
+@dataclass
+class PushAdaptersOptions:
+    """Pushing the trained adapters (``macro2micro train``)."""
+
+    push_to_hub: bool = field(default=False, metadata={
+        "help": "push every adapter as {hub_org}/{base}-{config}-lora, and record it in the dataset repo when "
+                "--dataset is a Hub id"})
+    hub_org: str | None = field(default=None, metadata={
+        "help": "namespace of the pushed adapters (default: your own, from the Hub login)"})
+    hub_private: bool = field(default=False, metadata={"help": "create the adapter repos private"})
+
+    def __post_init__(self) -> None:
+        if self.hub_org is not None:
+            from dataset_builder.naming import check_repo_id
+
+            check_repo_id(self.hub_org, "--hub_org")
+
+
+@dataclass
+class PushResultsOptions:
+    """Publishing an evaluation (``macro2micro evaluate``)."""
+
+    push_to_hub: bool = field(default=False, metadata={
+        "help": "commit the results, report and plots into the dataset repo (a Hub id) in one commit, re-render "
+                "its card with a scores table, and push each adapter's card with its score"})

@@ -144,9 +144,8 @@ def main(script_args: M2MScriptArguments, training_args, model_args) -> dict:
     from trl import SFTTrainer, get_peft_config
 
     from dataset_builder.assets import hub_id, resolve_model
-    from model_cards.model_card import hyperparameters, render_model_card
-
     from dataset_builder.utils import torch_threads
+    from model_cards.model_card import hyperparameters, render_model_card
 
     torch_threads()
     model_spec = model_args.model_name_or_path

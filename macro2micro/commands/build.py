@@ -5,8 +5,16 @@ from __future__ import annotations
 from dataset_builder.assets import resolve_corpus
 from dataset_builder.build import write_family
 from dataset_builder.corpus import open_corpus
-from dataset_builder.options import (BuildOptions, CorpusOptions, EmbedderOptions, MacroOptions, MesoOptions,
-                                     MicroOptions, OutputOptions, TokenizerOptions)
+from dataset_builder.options import (
+    BuildOptions,
+    CorpusOptions,
+    EmbedderOptions,
+    MacroOptions,
+    MesoOptions,
+    MicroOptions,
+    OutputOptions,
+    TokenizerOptions,
+)
 from dataset_builder.outputs import OutputFolder
 from dataset_builder.registry import StrategyKnobs, make_strategy, resolve_strategies
 

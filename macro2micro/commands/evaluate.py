@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dataset_builder.outputs import OutputFolder
-from training.options import EvalOptions
+from training.options import EvalOptions, PushResultsOptions
 
 from .. import report
 from .base import Command
@@ -38,7 +38,7 @@ def judge_backend(options: EvalOptions):
     return LocalChoiceBackend(options.judge_model)
 
 
-def evaluate(paths: EvalPaths, options: EvalOptions, note: str = "") -> dict:
+def evaluate(paths: EvalPaths, options: EvalOptions, note: str = "", push: PushResultsOptions | None = None) -> dict:
     """Generate, judge and analyse into ``paths.out``; returns the results."""
     from training.evaluate import evaluate as run_evaluation
     from training.generate import Decoding, load_prompts
@@ -48,7 +48,8 @@ def evaluate(paths: EvalPaths, options: EvalOptions, note: str = "") -> dict:
         from dataset_builder.assets import check_model
 
         check_model(options.judge_model)
-    if options.push_to_hub:
+    push = push or PushResultsOptions()
+    if push.push_to_hub:
         from dataset_builder.naming import check_repo_id
 
         if Path(paths.dataset).exists():
@@ -59,7 +60,7 @@ def evaluate(paths: EvalPaths, options: EvalOptions, note: str = "") -> dict:
         results = run_evaluation(paths.runs, paths.dataset, tmp, options.prompts, options.baseline,
                                  judge_backend(options), Decoding(max_new_tokens=options.max_new_tokens),
                                  options.prompt_limit, note)
-    if options.push_to_hub:
+    if push.push_to_hub:
         from training.hub import publish_results
 
         results["commit"] = publish_results(paths.out, paths.dataset, results, paths.runs)
@@ -69,12 +70,12 @@ def evaluate(paths: EvalPaths, options: EvalOptions, note: str = "") -> dict:
 class EvaluateCommand(Command):
     name = "evaluate"
     help = "judge every adapter against the baseline's, fit diversity vs score"
-    options = (EvalPaths, EvalOptions)
+    options = (EvalPaths, EvalOptions, PushResultsOptions)
 
-    def run(self, paths: EvalPaths, options: EvalOptions) -> dict:
-        return evaluate(paths, options)
+    def run(self, paths: EvalPaths, options: EvalOptions, push: PushResultsOptions) -> dict:
+        return evaluate(paths, options, push=push)
 
-    def report(self, results: dict, paths: EvalPaths, options: EvalOptions) -> None:
+    def report(self, results: dict, paths: EvalPaths, *options) -> None:
         report.scores(results, results["baseline"])
         report.say(f"report: {Path(paths.out) / 'report.md'}")
         if results.get("commit"):

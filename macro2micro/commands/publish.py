@@ -6,8 +6,14 @@ from dataset_builder.artifacts import read_build
 from dataset_builder.assets import resolve_corpus
 from dataset_builder.corpus import open_corpus
 from dataset_builder.hub import publish_folder
-from dataset_builder.options import (CorpusOptions, EmbedderOptions, MetricOptions, OutputOptions, PublishOptions,
-                                     TokenizerOptions)
+from dataset_builder.options import (
+    CorpusOptions,
+    EmbedderOptions,
+    MetricOptions,
+    OutputOptions,
+    PublishOptions,
+    TokenizerOptions,
+)
 from dataset_builder.outputs import OutputFolder
 from dataset_builder.repo import write_repo_folder
 from dataset_builder.scores import compute_metrics

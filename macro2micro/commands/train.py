@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dataset_builder.outputs import claim_folder
-from training.options import TrainOptions
+from training.options import PushAdaptersOptions, TrainOptions
 
 from .. import report
 from .base import Command
@@ -25,7 +25,7 @@ class TrainPaths:
             raise ValueError("dataset: give the dataset repo folder or Hub id (--dataset)")
 
 
-def train(paths: TrainPaths, options: TrainOptions) -> dict:
+def train(paths: TrainPaths, options: TrainOptions, push: PushAdaptersOptions | None = None) -> dict:
     """Train (or print the launch command of) every matching config; returns per config its results."""
     from training.sft import recipe_model
     from training.sweep import sweep
@@ -34,13 +34,14 @@ def train(paths: TrainPaths, options: TrainOptions) -> dict:
     if options.print_commands:
         return sweep(paths.dataset, options.configs, options.recipe, paths.out, options.override_args(), True,
                      options.accelerate_config)
+    push = push or PushAdaptersOptions()
     hub_org = None
-    if options.push_to_hub:
-        hub_org = options.hub_org or hub_user()
+    if push.push_to_hub:
+        hub_org = push.hub_org or hub_user()
     inputs = [paths.dataset] if Path(paths.dataset).exists() else []
     with claim_folder(paths.out, "train", inputs=inputs):
         return sweep(paths.dataset, options.configs, options.recipe, paths.out, options.override_args(),
-                     hub_org=hub_org, private=options.hub_private)
+                     hub_org=hub_org, private=push.hub_private)
 
 
 def hub_user() -> str:
@@ -59,10 +60,10 @@ def hub_user() -> str:
 class TrainCommand(Command):
     name = "train"
     help = "LoRA fine-tune (TRL SFT) one adapter per config; skips finished ones"
-    options = (TrainPaths, TrainOptions)
+    options = (TrainPaths, TrainOptions, PushAdaptersOptions)
 
-    def run(self, paths: TrainPaths, options: TrainOptions) -> dict:
-        return train(paths, options)
+    def run(self, paths: TrainPaths, options: TrainOptions, push: PushAdaptersOptions) -> dict:
+        return train(paths, options, push)
 
     def report(self, results: dict, *options) -> None:
         report.train_results(results)

@@ -23,9 +23,10 @@ def test_build_is_byte_identical_per_seed_and_differs_across_seeds(synthetic_cor
     build_family(synthetic_corpus, _options(), word_knobs(), tmp_path / "b")
     build_family(synthetic_corpus, _options(seed=1), word_knobs(), tmp_path / "c")
     a, b, c = _files(tmp_path / "a"), _files(tmp_path / "b"), _files(tmp_path / "c")
-    build_a = json.loads(a.pop("build.json")); build_b = json.loads(b.pop("build.json"))
+    build_a, build_b = json.loads(a.pop("build.json")), json.loads(b.pop("build.json"))
     c.pop("build.json")
-    build_a.pop("seconds"); build_b.pop("seconds")
+    build_a.pop("seconds")
+    build_b.pop("seconds")
     assert a == b and build_a == build_b
     assert a["micro_response_max/train-00000-of-00001.parquet"] != c["micro_response_max/train-00000-of-00001.parquet"]
     configs = [m["config"] for m in m1]

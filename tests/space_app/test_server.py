@@ -34,7 +34,7 @@ def _serve(tmp_path_factory, *args):
             break
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError(f"space exited: {log.read_text()[-2000:]}")
+                raise RuntimeError(f"space exited: {log.read_text()[-2000:]}") from None
             time.sleep(0.5)
     else:
         proc.kill()
@@ -144,8 +144,8 @@ def test_each_tab_in_headless_chromium(server, tmp_path):
         for tab, heading in expected.items():
             button = wait.until(EC.element_to_be_clickable((By.XPATH, f"//button[@role='tab' and normalize-space()='{tab}']")))
             button.click()
-            wait.until(lambda d: any(e.is_displayed() for e in
-                                     d.find_elements(By.XPATH, f"//*[contains(text(), '{heading}')]")))
+            wait.until(lambda d, heading=heading: any(
+                e.is_displayed() for e in d.find_elements(By.XPATH, f"//*[contains(text(), '{heading}')]")))
             shot = tmp_path / f"{tab.replace(' ', '_')}.png"
             driver.save_screenshot(str(shot))
             assert shot.stat().st_size > 10_000

@@ -45,7 +45,7 @@ def test_labels_cover_only_assistant_tokens(tiny_model_dir):
     messages = [{"role": "user", "content": "bake bread w1 w2"}, {"role": "assistant", "content": "knead dough w3"}]
     enc = tok.apply_chat_template(messages, return_dict=True, return_assistant_tokens_mask=True)
     ids, mask = enc["input_ids"], enc["assistant_masks"]
-    trained = tok.decode([i for i, m in zip(ids, mask) if m])
+    trained = tok.decode([i for i, m in zip(ids, mask, strict=True) if m])
     assert trained == "knead dough w3<|im_end|>"
     assert "bake" not in trained and sum(mask) < len(ids)
 

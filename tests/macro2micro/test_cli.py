@@ -1,0 +1,43 @@
+"""The console script: every command's help lists its options with defaults; YAML configs; one spelling."""
+
+import pytest
+
+from macro2micro.cli import main
+from macro2micro.commands import COMMANDS
+
+
+@pytest.mark.parametrize("command", [c.name for c in COMMANDS])
+def test_every_command_has_help_with_defaults(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert "(default:" in text and "--config FILE.yaml" in text
+    assert "--verbose" in text
+
+
+def test_top_level_help_lists_every_command(capsys):
+    assert main([]) == 0
+    text = capsys.readouterr().out
+    for command in COMMANDS:
+        assert command.name in text
+    with pytest.raises(SystemExit) as exit_info:
+        main(["nope"])
+    assert exit_info.value.code == 2 and "invalid choice: 'nope'" in capsys.readouterr().err
+
+
+def test_build_from_a_yaml_config_with_overrides_and_unknown_keys_refused(tmp_path, capsys):
+    from tests.conftest import make_synthetic_corpus
+
+    make_synthetic_corpus(n=120).to_json(str(tmp_path / "c.jsonl"))
+    config = tmp_path / "run.yaml"
+    config.write_text(f"corpus: [{tmp_path / 'c.jsonl'}]\nstrategies: [micro_response, random]\nbudget: 20\n"
+                      f"levels: 3\ntokenizer: word\nlow: 3\nhigh: 200\nout: {tmp_path / 'o'}\n")
+    assert main(["build", "--config", str(config), "--budget", "25"]) == 0
+    import json
+
+    assert json.loads((tmp_path / "o/build.json").read_text())["options"]["budget"] == 25  # the flag wins
+    config.write_text(config.read_text() + "budgett: 3\n")
+    assert main(["build", "--config", str(config)]) == 2
+    assert "unknown option(s) ['budgett']" in capsys.readouterr().err
+    assert main(["build", "--config", str(config), "--budget", "x"]) != 0
