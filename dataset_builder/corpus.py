@@ -181,7 +181,7 @@ def _column_bytes(ds, column: str) -> bytes:
     """Every value of a string column followed by a NUL byte, concatenated (through Arrow, no Python loop)."""
     import pyarrow as pa
 
-    col = ds.data.column(column).combine_chunks()
+    col = ds.with_format("arrow")[column].combine_chunks()  # through the indices of a select()ed Dataset
     if col.null_count:
         raise ValueError(f"column {column!r} has nulls")
     col = col.cast(pa.large_string())

@@ -191,3 +191,24 @@ def test_save_corpus_summary(tmp_path, write_jsonl):
     summary = json.loads((tmp_path / "c" / "summary.json").read_text())
     assert summary["rows"] == 2 and summary["response"]["chars"]["max"] == 5
     assert len(summary["fingerprint"]) == 32
+
+
+def test_fingerprint_is_the_content_hash_of_the_rows_seen(write_jsonl):
+    """The Arrow-buffer hash equals the definition, also through a select()ed Dataset's indices."""
+    import hashlib
+
+    from dataset_builder.corpus import corpus_fingerprint
+
+    ds, _ = load_corpus(write_jsonl([{"instruction": f"q{i}", "output": f"a{i}"} for i in range(20)]))
+
+    def definition(d):
+        h = hashlib.sha256()
+        for column in ("id", "instruction", "response"):
+            for value in d[column]:
+                h.update(value.encode() + b"\x00")
+            h.update(b"\x01")
+        return h.hexdigest()[:32]
+
+    assert corpus_fingerprint(ds) == definition(ds)
+    part = ds.select([3, 1, 7])
+    assert corpus_fingerprint(part) == definition(part) != corpus_fingerprint(ds)
