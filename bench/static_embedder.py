@@ -13,6 +13,9 @@ Measured in one run, on the same real texts (a seeded sample of the embedded Sha
    both) per reducer: cluster counts, noise shares, and the adjusted Rand index of the labels,
    overall (noise as one label) and on the texts that are non-noise in both. MiniLM against
    MiniLM with another reducer seed is the yardstick of how stable the clustering is at all.
+   The static embedder is also clustered at 512 word pieces (model2vec's default) and centered
+   (minus its mean over the sample, renormalized: averaged token vectors share a common,
+   length-dependent direction that MiniLM's do not, reported under ``embedding_agreement``).
 
 Prints one JSON line per measurement. On a shared CPU the throughput figures vary by 2x or more.
 """
@@ -24,6 +27,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -86,8 +90,10 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="static timing: median of this many runs")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
+    warnings.filterwarnings("ignore", message="n_jobs value")  # umap: a seed means one thread
 
     import torch
+    from scipy.stats import spearmanr
 
     from dataset_builder.assets import DEFAULT_CORPUS, DEFAULT_EMBEDDER, resolve_corpus
     from dataset_builder.corpus import CorpusOptions, load_corpus
@@ -149,17 +155,27 @@ def main() -> None:
                                           "seconds": round(whole_s, 2), "note": "both sides, max_seq_length as above"})
 
     # 2. agreement of the embeddings themselves
+    lengths = np.array([len(t) for t in texts])
     emit(results, "embedding_agreement", {
         f"minilm_vs_static{args.max_seq_length}": neighbour_agreement(minilm, stat),
-        "minilm_vs_static512": neighbour_agreement(minilm, stat512)})
+        "minilm_vs_static512": neighbour_agreement(minilm, stat512),
+        "norm_of_mean_vector": {"minilm": round(float(np.linalg.norm(minilm.mean(axis=0))), 3),
+                                "static": round(float(np.linalg.norm(stat.mean(axis=0))), 3)},
+        "spearman_length_vs_cosine_to_mean": {
+            "minilm": round(float(spearmanr(lengths, minilm @ minilm.mean(axis=0)).statistic), 3),
+            "static": round(float(spearmanr(lengths, stat @ stat.mean(axis=0)).statistic), 3)}})
 
-    # 3. macro clusters
-    embeddings = {"minilm": minilm, f"static{args.max_seq_length}": stat, "static512": stat512}
+    # 3. macro clusters. "centered": the static vectors minus their mean over these texts, renormalized
+    # (averaged token vectors share a length-dependent common direction; MiniLM's hardly do).
     main_static = f"static{args.max_seq_length}"
+    centered = stat - stat.mean(axis=0)
+    centered /= np.maximum(np.linalg.norm(centered, axis=1, keepdims=True), 1e-12)
+    embeddings = {"minilm": minilm, main_static: stat, "static512": stat512, f"{main_static}_centered": centered}
     for reducer in args.reducers.split(","):
         labels, seconds = {}, {}
         runs = [("minilm", args.seed), ("minilm", args.yardstick_seed), (main_static, args.seed),
-                (main_static, args.yardstick_seed), ("static512", args.seed)]
+                (main_static, args.yardstick_seed), ("static512", args.seed),
+                (f"{main_static}_centered", args.seed), (f"{main_static}_centered", args.yardstick_seed)]
         for name, seed in runs:
             start = time.perf_counter()
             points = reduce_embeddings(embeddings[name], reducer, args.n_components, seed=seed)
@@ -173,7 +189,10 @@ def main() -> None:
             "minilm_vs_static": agreement(labels[base], labels[st]),
             "yardstick_minilm_vs_minilm_other_seed": agreement(labels[base], labels[other]),
             "static_vs_static_other_seed": agreement(labels[st], labels[st2]),
-            "minilm_vs_static512": agreement(labels[base], labels[f"static512/seed{args.seed}"])})
+            "minilm_vs_static512": agreement(labels[base], labels[f"static512/seed{args.seed}"]),
+            "minilm_vs_static_centered": agreement(labels[base], labels[f"{main_static}_centered/seed{args.seed}"]),
+            "static_centered_vs_other_seed": agreement(labels[f"{main_static}_centered/seed{args.seed}"],
+                                                       labels[f"{main_static}_centered/seed{args.yardstick_seed}"])})
 
     results["machine"]["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
     if args.json:

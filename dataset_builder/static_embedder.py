@@ -9,7 +9,7 @@ Distillation follows model2vec's ``distill`` (model2vec 0.10.0, ``distill/distil
 transformers:
 
 1. vocabulary: every token of the source tokenizer, in id order, except ``[unused*]`` tokens and
-   special tokens other than the tokenizer's unk, pad and template tokens ([MASK] goes);
+   special tokens other than unk and pad ([CLS], [SEP] and [MASK] go): 29,525 of MiniLM's 30,522;
 2. each token alone through the transformer as ``[CLS] token [SEP]`` (the tokenizer's template),
    mean-pooled over those positions, as the sentence model pools;
 3. PCA to ``dims`` components (eigendecomposition of the covariance, model2vec's sign convention);
@@ -20,6 +20,11 @@ Encoding: the fast tokenizer without special tokens, unknown tokens dropped, the
 ``max_seq_length`` word pieces kept, mean of the token vectors (a sparse bag-of-tokens matrix
 times the table), L2 normalization. The object answers the parts of the SentenceTransformer API
 that :func:`dataset_builder.embeddings.embed_texts` uses.
+
+Checked against model2vec 0.10.0's own ``distill`` on the same MiniLM folder (in a separate venv):
+the same 29,525 tokens, every table row at cosine >= 0.9999996 (ours is stored as float16, PCA
+in float64), and the same sentence vectors on 4,000 ShareGPT texts except where model2vec's
+character pre-cut drops word pieces (see ``CHARS_PER_TOKEN_CAP``).
 """
 
 from __future__ import annotations
@@ -46,9 +51,9 @@ DEFAULT_SIF = 1e-4
 DEFAULT_REMOVE_PATTERN = r"\[unused\d+\]"
 # model2vec's default: static models have no position limit, but very long texts are cut.
 DEFAULT_MAX_SEQ_LENGTH = 512
-# Texts are cut to max_seq_length * this many characters before tokenizing (model2vec cuts at the
-# vocabulary's median token length, which can drop tokens of whitespace-heavy code); tokenizing a
-# 4,000-character text to keep its first 128 word pieces is most of the encoding cost otherwise.
+# Texts are cut to max_seq_length * this many characters before tokenizing, so a long text is not
+# tokenized whole to keep its first pieces. model2vec cuts at the vocabulary's median token length
+# (6): on the ShareGPT corpus that changed the first 128 pieces of 60 of 19,550 texts; 16 changed none.
 CHARS_PER_TOKEN_CAP = 16
 _DTYPES = ("float16", "float32")
 
