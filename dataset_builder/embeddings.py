@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .defaults import STATIC_EMBEDDER
 from .utils import atomic_file, cache_dir, hash_files, require, sha256_text, torch_threads
 
 logger = logging.getLogger(__name__)
@@ -21,11 +22,19 @@ _MODELS: dict[tuple, object] = {}
 
 
 def load_embedder(spec: str, device: str | None = None, max_seq_length: int | None = None):
-    """A SentenceTransformer from a local path, Hub id or the embedded default (memoized)."""
+    """A SentenceTransformer from a local path, Hub id or the embedded default, or the static embedder
+    distilled from it (``"static"``); memoized."""
     from .assets import resolve_embedder
 
     key = (spec, device, max_seq_length)
     torch_threads()
+    if key not in _MODELS and spec == STATIC_EMBEDDER:
+        from .static_embedder import load_static_embedder
+
+        model = load_static_embedder()  # distilled once into the cache (a minute or two on a CPU)
+        if max_seq_length:
+            model.max_seq_length = max_seq_length
+        _MODELS[key] = model
     if key not in _MODELS:
         st = require("sentence_transformers")
         if device is None:
@@ -48,6 +57,8 @@ def embedder_identity(spec: str, model) -> dict:
     """Name, where it was loaded from, and a revision or a hash of its weights files."""
     from .assets import hub_id, resolve_embedder
 
+    if hasattr(model, "identity"):  # the static embedder knows its own (method, source, files)
+        return model.identity()
     path = Path(resolve_embedder(spec))
     ident = {"name": hub_id(spec), "max_seq_length": int(model.max_seq_length),
              "dimension": int(model.get_embedding_dimension()

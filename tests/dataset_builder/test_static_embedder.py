@@ -11,6 +11,7 @@ import pytest
 
 pytest.importorskip("safetensors")
 pytest.importorskip("transformers")
+pytestmark = pytest.mark.slow  # the real packaged MiniLM
 
 from dataset_builder.static_embedder import (  # noqa: E402
     EMBEDDINGS_FILE,
