@@ -152,12 +152,22 @@ def load_corpus(inputs: Iterable[str | Path] | str | Path, options: CorpusOption
     report.kept = len(rows.columns["id"])
     if report.kept == 0:
         raise CorpusError(f"no usable rows in {', '.join(report.inputs)}: dropped {report.dropped}")
-    columns = rows.columns
-    columns["messages"] = [[{"role": "user", "content": q}, {"role": "assistant", "content": a}]
-                           for q, a in zip(columns["instruction"], columns["response"], strict=True)]
-    ds = datasets.Dataset.from_dict(columns, features=corpus_features())
+    ds = datasets.Dataset(_arrow_table(rows.columns), info=datasets.DatasetInfo(features=corpus_features()))
     logger.info("corpus: read %d rows, kept %d, dropped %s", report.rows_read, report.kept, report.dropped)
     return ds, report
+
+
+def _arrow_table(columns: dict[str, list[str]]):
+    """The corpus as an Arrow table, ``messages`` built column-wise (datasets' per-row encoding costs 20 s at 117K)."""
+    import pyarrow as pa
+
+    n = len(columns["id"])
+    contents = [None] * (2 * n)
+    contents[0::2], contents[1::2] = columns["instruction"], columns["response"]
+    roles = pa.array(["user", "assistant"] * n, type=pa.string())
+    turns = pa.StructArray.from_arrays([roles, pa.array(contents, type=pa.string())], names=["role", "content"])
+    messages = pa.ListArray.from_arrays(pa.array(np.arange(0, 2 * n + 1, 2, dtype=np.int32)), turns)
+    return pa.table({**{k: pa.array(v, type=pa.string()) for k, v in columns.items()}, "messages": messages})
 
 
 def corpus_features():

@@ -166,9 +166,15 @@ def normalize_whitespace(text: str) -> str:
 
     Inner spacing is kept on purpose: indentation carries meaning in code responses.
     """
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
-    text = _TRAILING_WS.sub("\n", text)
-    text = _MANY_NEWLINES.sub("\n\n", text)
+    # Each step only when its trigger is present: `in` is a C scan, a regex pass costs ~10x more.
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    if " \n" in text or "\t\n" in text or "\xa0\n" in text:
+        text = _TRAILING_WS.sub("\n", text)
+    if "\n\n\n" in text:
+        text = _MANY_NEWLINES.sub("\n\n", text)
     return text.strip()
 
 

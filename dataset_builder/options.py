@@ -47,7 +47,8 @@ class CorpusOptions:
         "stop at the first bad row with an error naming it, or skip bad rows and count them"))
     max_instruction_chars: int | None = field(default=None, metadata=_help("drop rows with longer instructions"))
     max_response_chars: int | None = field(default=None, metadata=_help("drop rows with longer responses"))
-    dedup: bool = field(default=True, metadata=_help("drop exact (instruction, response) duplicates"))
+    dedup: bool = field(default=True, metadata=_help("exact (instruction, response) duplicates: --dedup drops them "
+                                                      "(the default), --no_dedup keeps them"))
     split: str = field(default="train", metadata=_help("split to read from a saved DatasetDict or a Hub dataset"))
     source: str | None = field(default=None, metadata=_help(
         "`source` of rows that carry none (default: the file's name without suffix)"))
