@@ -84,7 +84,9 @@ def load_chat_model(spec: str, adapter: str | None = None, chat_template: str | 
         tok.chat_template = chat_template
     model = AutoModelForCausalLM.from_pretrained(path)
     if adapter is not None:
-        from peft import PeftModel
+        from .utils import require
+
+        PeftModel = require("peft").PeftModel
 
         model = PeftModel.from_pretrained(model, str(adapter))
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")

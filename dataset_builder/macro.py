@@ -32,14 +32,14 @@ def reduce_embeddings(emb: np.ndarray, reducer: str = "pca", n_components: int =
     if reducer == "none" or x.shape[1] <= n_components:
         return x
     if reducer == "pca":
+        require("sklearn")
         from sklearn.decomposition import PCA
 
-        require("sklearn")
         return PCA(n_components=n_components, random_state=seed).fit_transform(x)
     umap = require("umap")
     # BERTopic's defaults: 15 neighbours, 5 components, min_dist 0, cosine.
     return umap.UMAP(n_neighbors=15, n_components=n_components, min_dist=0.0, metric="cosine",
-                     random_state=seed).fit_transform(x)
+                     random_state=seed, n_jobs=1).fit_transform(x)  # seeded UMAP is single-threaded anyway
 
 
 def cluster_labels(points: np.ndarray, min_cluster_size: int = 10, min_samples: int | None = None,
@@ -64,6 +64,7 @@ def cluster_names(texts: list[str], labels: np.ndarray, top: int = 3) -> list[st
     n_clusters = int(labels.max()) + 1 if len(labels) and labels.max() >= 0 else 0
     if n_clusters == 0:
         return []
+    require("sklearn")
     from sklearn.feature_extraction.text import CountVectorizer
 
     mask = labels >= 0

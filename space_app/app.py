@@ -15,6 +15,7 @@ import functools
 import logging
 import os
 
+from dataset_builder.utils import require
 from space_app import logic
 from space_app.logic import Artifacts, UserError
 
@@ -24,7 +25,7 @@ DEFAULT_METRIC, DEFAULT_SIDE = "mean_length", "response"
 
 def _ui(fn):
     """Bad input becomes a gr.Error naming what was wrong; any other failure a short message (details in the log)."""
-    import gradio as gr
+    gr = require("gradio")
 
     @functools.wraps(fn)
     def wrapper(*args):
@@ -41,7 +42,7 @@ def _ui(fn):
 
 def build_demo(art: Artifacts):
     """The Blocks app over loaded artifacts."""
-    import gradio as gr
+    gr = require("gradio")
 
     from space_app.live import LiveGenerator
 

@@ -53,9 +53,9 @@ def data_version(dataset) -> str | None:
 
 def build_space_folder(folder: str | Path, dataset_repo: str, data_made_by: str | None = None) -> dict:
     """Write the Space repo's files into ``folder``; returns what went in (wheel, versions)."""
-    import gradio
+    from dataset_builder.utils import package_versions, require
 
-    from dataset_builder.utils import package_versions
+    gradio = require("gradio")
 
     folder = Path(folder)
     wheel = build_wheel(folder / "wheels")

@@ -12,6 +12,7 @@ from typing import Any
 
 from dataset_builder.metrics import METRICS
 from dataset_builder.naming import strategy_of
+from dataset_builder.utils import require
 
 MAX_PROMPT_CHARS = 1000
 MAX_NEW_TOKENS = 96
@@ -56,7 +57,7 @@ def load_artifacts(repo: str, results: str | None = None, runs: str | None = Non
 
 def metrics_table(art: Artifacts):
     """One row per config: strategy, level, k, pool, coverage and the seven metrics per side."""
-    import pandas as pd
+    pd = require("pandas")
 
     rows = []
     for config, m in art.metrics.items():
@@ -73,7 +74,7 @@ def metrics_table(art: Artifacts):
 
 def variation_table(art: Artifacts):
     """What else varies per config: lengths per side, the top source's share, the sampler, overlap (SPEC 2.8)."""
-    import pandas as pd
+    pd = require("pandas")
 
     full = art.metrics.get("full", {}).get("varies") or {}
     top = next(iter(full.get("sources") or {}), None)
@@ -94,7 +95,7 @@ def variation_table(art: Artifacts):
 
 def ladder_frame(art: Artifacts, metric: str, side: str):
     """``(strategy, level_%, value)`` of one metric along every ladder, for a line plot."""
-    import pandas as pd
+    pd = require("pandas")
 
     if metric not in METRICS:
         raise UserError(f"unknown metric {metric!r}; valid: {', '.join(METRICS)}")
@@ -107,7 +108,7 @@ def ladder_frame(art: Artifacts, metric: str, side: str):
 
 def sample_rows(art: Artifacts, config: str, query: str = "", limit: int = 20):
     """Rows of a config whose instruction or response contains ``query`` (case-insensitive)."""
-    import pandas as pd
+    pd = require("pandas")
 
     from dataset_builder.repo import load_config
 
@@ -167,7 +168,7 @@ def compare_outputs(art: Artifacts, prompt: str, models: list[str]) -> dict:
 
 def score_frame(art: Artifacts):
     """``(strategy, level_%, win_rate)`` per judged ladder config, plus the fits as a table."""
-    import pandas as pd
+    pd = require("pandas")
 
     res = _need_results(art)
     rows = []
@@ -184,7 +185,7 @@ def score_frame(art: Artifacts):
 
 def correlation_frame(art: Artifacts):
     """Pearson r between each metric and the score, per side (the paper's figure 4), long form."""
-    import pandas as pd
+    pd = require("pandas")
 
     res = _need_results(art)
     rows = [{"side": side, "metric": m, "r": None if r is None else round(r, 3)}
