@@ -2,12 +2,20 @@
 
     python bench/ladder.py                 # synthetic runs only
     python bench/ladder.py --embedded      # plus the micro_response ladder of the embedded corpus
+    python bench/ladder.py --argmin        # plus the argmin prune the heap replaced, timed alongside
 
 1. A size the reference can finish (default 15,000 samples x 2,500 types): the plain-Python
    sample-greedy loop below vs ``dataset_builder.ladder``; both build all 7 levels.
 2. The paper's scale: 117,000 samples, 12,000 Zipf-distributed types, ~20 types per sample,
    N = 10,000: pruning plus 7 levels of balanced sampling, engine only.
-Peak memory is the process's maximum resident set (numpy and scipy included).
+3. Pruning alone at a larger scale (default 1,000,000 samples x 50,000 types, same shape as 2),
+   best of ``--repeat`` runs, with its own peak memory.
+Peak memory is the process's maximum resident set (numpy and scipy included). Run 3 also reports,
+on Linux, the resident set before pruning and its peak during pruning alone: the high-water mark
+is reset first, which resets the process maximum too, so run 3 records that maximum beforehand.
+``--argmin`` times ``prune_argmin`` of tests/dataset_builder/test_ladder.py (the implementation
+before the heap, O(types) per dropped type) on the same matrices in the same process; it needs
+the test dependencies (pytest, hypothesis) and adds about ten times the prune time of run 3.
 """
 
 from __future__ import annotations
@@ -112,16 +120,64 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def reset_peak() -> bool:
+    """Reset the process's resident-set high-water mark (Linux only); False where that is not possible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def high_water_mb() -> float:
+    """The resident-set high-water mark since the last :func:`reset_peak` (Linux), else the process peak."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return peak_mb()
+    return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:")), peak_mb())
+
+
+def time_prune(fn, x: sp.csr_matrix, repeat: int = 1, memory: bool = False) -> dict:
+    """Best wall time of ``repeat`` calls of ``fn(x, 0)``.
+
+    Args:
+        fn: a prune function.
+        x: the matrix.
+        repeat: calls; the fastest counts.
+        memory: also the resident set before the calls and its peak during them (Linux; resets the
+            process's high-water mark, and with it ``peak_mb``).
+    """
+    can_reset = memory and reset_peak()
+    before = high_water_mb()  # right after a reset the high-water mark is the current resident set
+    best = math.inf
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn(x, 0)
+        best = min(best, time.perf_counter() - start)
+    out = {"s": round(best, 3)}
+    if can_reset:
+        out.update(rss_before_mb=round(before, 1), peak_rss_mb=round(high_water_mb(), 1))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--small", default="15000x2500", help="reference size, SAMPLESxTYPES")
     ap.add_argument("--full", default="117000x12000", help="full size, SAMPLESxTYPES")
     ap.add_argument("--per-sample", type=int, default=20)
     ap.add_argument("--budget", type=int, default=10_000)
+    ap.add_argument("--scale", default="1000000x50000",
+                    help="pruning-only size, SAMPLESxTYPES; an empty string skips this run")
+    ap.add_argument("--repeat", type=int, default=3, help="pruning-only runs at --scale; the best counts")
+    ap.add_argument("--argmin", action="store_true",
+                    help="also time the argmin prune that the heap replaced (tests/dataset_builder/test_ladder.py)")
     ap.add_argument("--embedded", action="store_true", help="also time the embedded corpus's micro ladder")
     ap.add_argument("--json", type=Path, default=None, help="write the figures here too")
     args = ap.parse_args()
     results: dict = {}
+    if args.argmin:
+        from tests.dataset_builder.test_ladder import prune_argmin
 
     n, t = map(int, args.small.split("x"))
     x = synthetic(n, t, args.per_sample, seed=1)
@@ -133,6 +189,8 @@ def main() -> None:
     _, eng = engine(x, small_budget, 7, 0)
     results["small"] = {"samples": n, "types": t, "nnz": int(x.nnz), "budget": small_budget,
                         "reference_s": round(ref_s, 3), "engine": eng, "speedup": round(ref_s / eng["total_s"], 1)}
+    if args.argmin:
+        results["small"]["prune_argmin_s"] = time_prune(prune_argmin, x)["s"]
     print(json.dumps(results["small"]), flush=True)
 
     n, t = map(int, args.full.split("x"))
@@ -143,7 +201,22 @@ def main() -> None:
     results["full"] = {"samples": n, "types": int((np.diff(x.tocsc().indptr) > 0).sum()), "nnz": int(x.nnz),
                        "mean_types_per_sample": round(x.nnz / n, 2), "budget": args.budget,
                        "generate_s": round(gen_s, 2), "engine": eng, "peak_rss_mb": round(peak_mb(), 1)}
+    if args.argmin:
+        results["full"]["prune_argmin_s"] = time_prune(prune_argmin, x)["s"]
     print(json.dumps(results["full"]), flush=True)
+
+    if args.scale:
+        n, t = map(int, args.scale.split("x"))
+        del x
+        start = time.perf_counter()
+        x = synthetic(n, t, args.per_sample, seed=3)
+        gen_s = time.perf_counter() - start
+        results["scale"] = {"samples": n, "types": t, "nnz": int(x.nnz), "generate_s": round(gen_s, 2),
+                            "peak_rss_mb_before": round(peak_mb(), 1), "repeat": args.repeat,
+                            "prune": time_prune(prune, x, args.repeat, memory=True)}
+        if args.argmin:
+            results["scale"]["prune_argmin"] = time_prune(prune_argmin, x, memory=True)
+        print(json.dumps(results["scale"]), flush=True)
 
     if args.embedded:
         from dataset_builder.assets import DEFAULT_CORPUS, resolve_corpus

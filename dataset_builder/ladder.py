@@ -16,6 +16,7 @@ row); macro, meso and micro differ only in how a text becomes types. The constru
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass
 
@@ -23,6 +24,9 @@ import numpy as np
 import scipy.sparse as sp
 
 _DEAD = np.iinfo(np.int64).max
+# prune's heap holds at least this many of the smallest keys when it is (re)filled: fewer means
+# fewer pushes per drop, more means fewer O(n_types) refills.
+_NEAR = 1024
 
 
 class PoolTooSmallError(ValueError):
@@ -90,55 +94,136 @@ def _gather_rows(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray) -> n
     return indices[_positions(indptr, rows)]
 
 
+def _binary_csr(matrix) -> sp.csr_matrix:
+    """:func:`as_binary_csr`, without its copy when ``matrix`` already is canonical binary CSR.
+
+    :func:`prune` only reads the matrix; at a million rows the copy costs 5-10 % of its time.
+    """
+    if (sp.issparse(matrix) and matrix.format == "csr" and matrix.has_canonical_format
+            and bool((matrix.data == 1).all())):
+        return matrix
+    return as_binary_csr(matrix)
+
+
+def _row_table(x: sp.csr_matrix, fill: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """The types of every row as a dense ``(n, width)`` table padded with ``fill``, plus the overflow.
+
+    One ``take`` on the table gathers the types of a set of rows, where a ragged CSR gather costs
+    ten numpy calls; in the pruning loop those calls, not the data, are the cost. Padding may at
+    most double the nonzeros: rows longer than that width keep their remaining types in an
+    overflow CSR ``(indptr, indices)`` (``None`` when every row fits).
+
+    Args:
+        x: canonical binary CSR.
+        fill: the padding value (a dummy type id).
+    """
+    n = x.shape[0]
+    lengths = np.diff(x.indptr)
+    longest = int(lengths.max()) if n else 0
+    width = min(longest, max(1, -(-2 * x.nnz // n))) if n else 0
+    table = np.full((n, width), fill, dtype=np.intp)
+    in_row = np.arange(width) < lengths[:, None]
+    if longest <= width:
+        table[in_row] = x.indices  # a boolean mask fills row-major, i.e. in CSR order
+        return table, None
+    col = np.arange(x.nnz) - np.repeat(x.indptr[:-1], lengths)
+    table[in_row] = x.indices[col < width]
+    over = np.maximum(lengths - width, 0)
+    return table, (np.concatenate(([0], np.cumsum(over))), x.indices[col >= width].astype(np.intp))
+
+
 def prune(matrix, seed: int | np.random.SeedSequence = 0) -> Ladder:
     """Reverse greedy pruning: the admission order of types and the nested pools.
 
-    One pass; each sample dies once, so gathering their types costs O(nnz) in all. The type to
-    drop is found by an argmin over a packed (support, tie key) array, and every type whose
-    support is already 0 is dropped in one batch (in tie-key order, as one-by-one would).
+    One pass. Each sample dies once, so gathering the types of the dead costs O(nnz) in all, done
+    with a few numpy calls per dropped type. The type to drop comes from a binary heap of packed
+    keys ``support * n_types + tie`` with lazy deletion: an entry is current only if it still
+    equals the type's key. Only types whose key lies below a threshold are kept in the heap (the
+    ``max(1024, n_types // 64)`` smallest when it is (re)filled, plus every type whose key falls
+    below it later); the rest cannot be the minimum, and the heap is refilled from all types only
+    when it runs dry, at most ~64 times. Heap work is O((n_types + h) log n_types), h <= nnz the
+    decrements that land below the threshold. Types whose support is 0 cost no row work; once no
+    sample is left the remaining ones are dropped in one batch, in tie-key order, as one-by-one
+    would.
 
     Args:
         matrix: binary sample x type matrix (anything scipy.sparse accepts).
         seed: seeds the random tie-break key.
     """
-    x = as_binary_csr(matrix)
+    x = _binary_csr(matrix)
     n, n_types = x.shape
     csc = x.tocsc()
-    tie = np.random.default_rng(seed).permutation(n_types).astype(np.int64)
     support = np.diff(csc.indptr).astype(np.int64)
-    key = support * n_types + tie
+    col_ptr = csc.indptr.tolist()
+    col_rows = csc.indices.astype(np.intp)  # intp: numpy indexes with it several times faster than int32
+    del csc  # before the row table: at a million rows each is a few hundred MB
+    table, overflow = _row_table(x, n_types)
+    has_overflow = [False] * n_types
+    if overflow is not None:
+        flag = np.zeros(n_types, dtype=bool)
+        flag[_gather_rows(x.indptr, x.indices, np.flatnonzero(np.diff(overflow[0])))] = True
+        has_overflow = flag.tolist()
+    tie = np.random.default_rng(seed).permutation(n_types).astype(np.int64)
+    type_of_tie = np.argsort(tie).tolist()
+    # Slot n_types absorbs the padding of the row table; like dead types it sits near _DEAD,
+    # which decrements cannot bring near live keys.
+    key = np.append(support * n_types + tie, _DEAD)
+    near = max(_NEAR, n_types // 64)  # each refill drops >= near types first: at most ~64 refills of O(n_types)
+
     alive = np.ones(n, dtype=bool)
-    drop_order = np.empty(n_types, dtype=np.int64)
-    pos = 0
-    while pos < n_types:
-        t = int(np.argmin(key))
-        # Dead types sit near _DEAD (decrements cannot bring them near live keys).
-        if key[t] < n_types:  # support 0: drop all such types at once, by tie key
-            zero = np.flatnonzero(key < n_types)
-            zero = zero[np.argsort(key[zero], kind="stable")]
-            drop_order[pos:pos + len(zero)] = zero
-            pos += len(zero)
-            key[zero] = _DEAD
+    n_alive = int((np.diff(x.indptr) > 0).sum())
+    drop_order: list[int] = []
+    killed: list[np.ndarray] = []  # the rows each drop kills, for drops that kill any
+    killed_at: list[int] = []  # and that drop's 1-based position
+    heap: list[int] = []
+    threshold = 0
+    while len(drop_order) < n_types:
+        if n_alive == 0:  # every remaining type has support 0: drop them all, by tie key
+            rest = np.flatnonzero(key[:n_types] < n_types)
+            drop_order.extend(rest[np.argsort(key[rest])].tolist())
+            break
+        if not heap:
+            # Every live type below the old threshold is dropped: raise it to the near-th smallest key.
+            live = key[:n_types]
+            m = min(near, n_types - len(drop_order))
+            threshold = int(np.partition(live, m - 1)[m - 1]) + 1
+            heap = live[live < threshold].tolist()
+            heapq.heapify(heap)
             continue
-        drop_order[pos] = t
-        pos += 1
+        k = heapq.heappop(heap)
+        t = type_of_tie[k % n_types]
+        if key[t] != k:  # stale: the type was dropped or its support fell since this entry
+            continue
+        drop_order.append(t)
         key[t] = _DEAD
-        rows = csc.indices[csc.indptr[t]:csc.indptr[t + 1]]
+        if k < n_types:  # support 0: no live sample carries it
+            continue
+        rows = col_rows[col_ptr[t]:col_ptr[t + 1]]
         rows = rows[alive[rows]]
         alive[rows] = False
-        if len(rows):
-            hit = _gather_rows(x.indptr, x.indices, rows)
-            np.subtract.at(key, hit, n_types)  # dead types stay far above every live key
+        n_alive -= len(rows)
+        killed.append(rows)
+        killed_at.append(len(drop_order))
+        hit = table.take(rows, axis=0).ravel()
+        if has_overflow[t]:
+            hit = np.concatenate((hit, _gather_rows(overflow[0], overflow[1], rows)))
+        np.subtract.at(key, hit, n_types)
+        new = key.take(hit)
+        for v in new[new < threshold].tolist():  # duplicates are harmless: the second is stale
+            heapq.heappush(heap, v)
 
-    order = drop_order[::-1].copy()
+    order = np.array(drop_order[::-1], dtype=np.int64)
     rank = np.empty(n_types, dtype=np.int64)
     rank[order] = np.arange(1, n_types + 1)
+    # A sample dies with the first of its types to be dropped, the last of them to be admitted:
+    # its entry k is that type's rank, n_types + 1 - (drop position, 1-based).
     entry_k = np.zeros(n, dtype=np.int64)
-    nonempty = np.diff(x.indptr) > 0
-    if nonempty.any():
-        entry_k[nonempty] = np.maximum.reduceat(rank[x.indices], x.indptr[:-1][nonempty])
-    counts = np.bincount(entry_k, minlength=n_types + 1)
-    counts[0] = 0
+    counts = np.zeros(n_types + 1, dtype=np.int64)
+    if killed:
+        sizes = np.array([len(r) for r in killed], dtype=np.int64)
+        ranks = n_types + 1 - np.array(killed_at, dtype=np.int64)
+        entry_k[np.concatenate(killed)] = np.repeat(ranks, sizes)
+        counts[ranks] = sizes
     return Ladder(order=order, rank=rank, entry_k=entry_k, pool_sizes=np.cumsum(counts))
 
 
