@@ -3,6 +3,8 @@
     python bench/ladder.py                 # synthetic runs only
     python bench/ladder.py --embedded      # plus the micro_response ladder of the embedded corpus
     python bench/ladder.py --argmin        # plus the argmin prune the heap replaced, timed alongside
+    python bench/ladder.py --previous REV  # plus the prune of git revision REV (e.g. 2867989, numpy heap)
+    python bench/ladder.py --jit           # plus numba's compile and cache-load time, in fresh processes
 
 1. A size the reference can finish (default 15,000 samples x 2,500 types): the plain-Python
    sample-greedy loop below vs ``dataset_builder.ladder``; both build all 7 levels.
@@ -16,6 +18,12 @@ is reset first, which resets the process maximum too, so run 3 records that maxi
 ``--argmin`` times ``prune_argmin`` of tests/dataset_builder/test_ladder.py (the implementation
 before the heap, O(types) per dropped type) on the same matrices in the same process; it needs
 the test dependencies (pytest, hypothesis) and adds about ten times the prune time of run 3.
+``--previous REV`` does the same for ``prune`` of ``dataset_builder/ladder.py`` at git revision REV
+(read with ``git show``; the file must be self-contained, as it is up to 2867989). With either, runs
+1 and 2 time the current ``prune`` and these alone, best of ``--repeat``; run 3 times these once.
+``prune`` runs numba kernels: the first call in a process imports numba and loads them from its
+cache, or compiles them (``first_prune_call_s``, never in a timed figure). ``--jit`` measures both
+in fresh processes with an empty ``NUMBA_CACHE_DIR``: the first compiles, the second loads.
 """
 
 from __future__ import annotations
@@ -23,16 +31,21 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import resource
+import subprocess
 import sys
+import tempfile
 import time
+import types
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 from dataset_builder.ladder import as_binary_csr, balanced_sample, level_k, prune  # noqa: E402
 
 
@@ -161,6 +174,43 @@ def time_prune(fn, x: sp.csr_matrix, repeat: int = 1, memory: bool = False) -> d
     return out
 
 
+def prune_at(rev: str):
+    """``prune`` of ``dataset_builder/ladder.py`` as it was at git revision ``rev``."""
+    path = "dataset_builder/ladder.py"
+    source = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:{path}"], check=True, capture_output=True,
+                            text=True).stdout
+    module = types.ModuleType(f"ladder_at_{rev}")
+    sys.modules[module.__name__] = module  # dataclasses look their module up
+    exec(compile(source, f"{rev}:{path}", "exec"), module.__dict__)
+    return module.prune
+
+
+_JIT_PROBE = """
+import time
+start = time.perf_counter()
+import numpy as np, scipy.sparse as sp
+from dataset_builder import ladder
+imported = time.perf_counter()
+ladder._kernels()
+numba_imported = time.perf_counter()
+ladder.prune(sp.csr_matrix(np.eye(3, dtype=np.int8)))
+done = time.perf_counter()
+print(round(imported - start, 3), round(numba_imported - imported, 3), round(done - numba_imported, 3))
+"""
+
+
+def jit_costs() -> dict:
+    """Import and first-call times of ``prune`` in two fresh processes sharing an empty numba cache folder."""
+    out = {}
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache, PYTHONPATH=str(ROOT))
+        for run in ("cold_compile", "warm_cache"):
+            line = subprocess.run([sys.executable, "-c", _JIT_PROBE], check=True, capture_output=True, text=True,
+                                  env=env).stdout.split()
+            out[run] = dict(zip(("import_ladder_s", "import_numba_s", "first_prune_s"), map(float, line), strict=True))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--small", default="15000x2500", help="reference size, SAMPLESxTYPES")
@@ -172,12 +222,25 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="pruning-only runs at --scale; the best counts")
     ap.add_argument("--argmin", action="store_true",
                     help="also time the argmin prune that the heap replaced (tests/dataset_builder/test_ladder.py)")
+    ap.add_argument("--previous", default="", metavar="REV",
+                    help="also time prune of dataset_builder/ladder.py at this git revision (e.g. 2867989)")
+    ap.add_argument("--jit", action="store_true", help="also time numba's compile and cache load in fresh processes")
     ap.add_argument("--embedded", action="store_true", help="also time the embedded corpus's micro ladder")
     ap.add_argument("--json", type=Path, default=None, help="write the figures here too")
     args = ap.parse_args()
-    results: dict = {}
+    results: dict = {"load_avg_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
+    if args.jit:
+        results["jit"] = jit_costs()
+        print(json.dumps({"jit": results["jit"]}), flush=True)
+    start = time.perf_counter()
+    prune(sp.csr_matrix(np.eye(3, dtype=np.int8)))  # imports numba, loads (or compiles) the kernels
+    results["first_prune_call_s"] = round(time.perf_counter() - start, 3)
+    others = {}
     if args.argmin:
         from tests.dataset_builder.test_ladder import prune_argmin
+        others["prune_argmin"] = prune_argmin
+    if args.previous:
+        others[f"prune_at_{args.previous}"] = prune_at(args.previous)
 
     n, t = map(int, args.small.split("x"))
     x = synthetic(n, t, args.per_sample, seed=1)
@@ -189,8 +252,10 @@ def main() -> None:
     _, eng = engine(x, small_budget, 7, 0)
     results["small"] = {"samples": n, "types": t, "nnz": int(x.nnz), "budget": small_budget,
                         "reference_s": round(ref_s, 3), "engine": eng, "speedup": round(ref_s / eng["total_s"], 1)}
-    if args.argmin:
-        results["small"]["prune_argmin_s"] = time_prune(prune_argmin, x)["s"]
+    if others:
+        results["small"]["prune_s"] = time_prune(prune, x, args.repeat)["s"]
+    for name, fn in others.items():
+        results["small"][f"{name}_s"] = time_prune(fn, x, args.repeat)["s"]
     print(json.dumps(results["small"]), flush=True)
 
     n, t = map(int, args.full.split("x"))
@@ -201,8 +266,10 @@ def main() -> None:
     results["full"] = {"samples": n, "types": int((np.diff(x.tocsc().indptr) > 0).sum()), "nnz": int(x.nnz),
                        "mean_types_per_sample": round(x.nnz / n, 2), "budget": args.budget,
                        "generate_s": round(gen_s, 2), "engine": eng, "peak_rss_mb": round(peak_mb(), 1)}
-    if args.argmin:
-        results["full"]["prune_argmin_s"] = time_prune(prune_argmin, x)["s"]
+    if others:
+        results["full"]["prune_s"] = time_prune(prune, x, args.repeat)["s"]
+    for name, fn in others.items():
+        results["full"][f"{name}_s"] = time_prune(fn, x, args.repeat)["s"]
     print(json.dumps(results["full"]), flush=True)
 
     if args.scale:
@@ -214,8 +281,8 @@ def main() -> None:
         results["scale"] = {"samples": n, "types": t, "nnz": int(x.nnz), "generate_s": round(gen_s, 2),
                             "peak_rss_mb_before": round(peak_mb(), 1), "repeat": args.repeat,
                             "prune": time_prune(prune, x, args.repeat, memory=True)}
-        if args.argmin:
-            results["scale"]["prune_argmin"] = time_prune(prune_argmin, x, memory=True)
+        for name, fn in others.items():
+            results["scale"][name] = time_prune(fn, x, memory=True)
         print(json.dumps(results["scale"]), flush=True)
 
     if args.embedded:
@@ -233,6 +300,8 @@ def main() -> None:
         results["embedded"] = {"rows": len(ds), "types": strategy.types_.shape[1], "nnz": int(strategy.types_.nnz),
                                "features_s(tokenize or cache)": round(fit_s, 2), "engine": eng}
         print(json.dumps(results["embedded"]), flush=True)
+    results["load_avg_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    print(json.dumps({k: results[k] for k in ("load_avg_start", "first_prune_call_s", "load_avg_end")}), flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

@@ -119,7 +119,7 @@ def tied_matrices(draw):
     return sp.csr_matrix(dense.astype(np.int8))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(tied_matrices(), st.integers(0, 2**63 - 1), st.sampled_from([1, 2, 7, 1024]))
 def test_prune_matches_the_argmin_implementation(x, seed, near):
     # A small heap threshold makes prune refill its heap and admit types that fall below it often.
@@ -128,10 +128,12 @@ def test_prune_matches_the_argmin_implementation(x, seed, near):
         assert_same_ladder(prune(x, seed), prune_argmin(x, seed))
 
 
+@pytest.mark.parametrize("near", [5, 1024])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_prune_matches_the_argmin_implementation_on_zipf_types(seed):
+def test_prune_matches_the_argmin_implementation_on_zipf_types(seed, near, monkeypatch):
     # The benchmark's shape, small: Zipf-distributed types, ~20 draws per row, plus empty columns
     # and one row that carries a third of all types.
+    monkeypatch.setattr(ladder_module, "_NEAR", near)
     rng = np.random.default_rng(seed)
     n, t = 3000, 1500
     p = 1.0 / np.arange(1, t + 1)
@@ -141,6 +143,61 @@ def test_prune_matches_the_argmin_implementation_on_zipf_types(seed):
     x[7, rng.choice(t, t // 3, replace=False)] = 1
     assert_same_ladder(prune(x, seed), prune_argmin(x, seed))
     assert_same_ladder(prune(as_binary_csr(x), seed), prune_argmin(x, seed))  # the no-copy path
+
+
+@settings(max_examples=60, deadline=None)
+@given(tied_matrices(), st.integers(0, 2**32 - 1), st.sampled_from(["coo", "dense", "int64", "messy"]))
+def test_prune_accepts_any_sparse_form(x, seed, form):
+    # Whatever form the matrix comes in, the kernels see canonical int32 CSR and give the same ladder.
+    if form == "coo":
+        y = x.tocoo()
+    elif form == "dense":
+        y = x.toarray()
+    elif form == "int64":
+        y = as_binary_csr(x)
+        y.indices, y.indptr = y.indices.astype(np.int64), y.indptr.astype(np.int64)  # the constructor would downcast
+    else:  # every entry twice (values 3 and 2), explicit zeros where x has none, indices descending
+        coo = x.tocoo()
+        zero_rows, zero_cols = np.nonzero(x.toarray() == 0)
+        rows = np.concatenate((coo.row, coo.row, zero_rows[:7]))
+        cols = np.concatenate((coo.col, coo.col, zero_cols[:7]))
+        vals = np.concatenate((np.full(coo.nnz, 3), np.full(coo.nnz, 2), np.zeros(len(zero_rows[:7]), dtype=int)))
+        order = np.lexsort((-cols, rows))
+        indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=x.shape[0]))))
+        y = sp.csr_matrix((vals[order], cols[order], indptr), shape=x.shape)
+    assert_same_ladder(prune(y, seed), prune_argmin(x, seed))
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (0, 4), (4, 0), (1, 1), (3, 5)])
+def test_prune_on_degenerate_shapes(shape):
+    x = sp.csr_matrix(shape, dtype=np.int8)
+    assert_same_ladder(prune(x, 3), prune_argmin(x, 3))
+    if shape == (3, 5):
+        x = sp.csr_matrix(np.ones(shape, dtype=np.int8))
+        assert_same_ladder(prune(x, 3), prune_argmin(x, 3))
+
+
+def test_prune_refuses_more_than_int32_types():
+    with pytest.raises(ValueError, match=r"shape \(1, 2147483648\); samples and types must each be fewer"):
+        prune(sp.csr_matrix((1, 2**31), dtype=np.int8))
+
+
+def test_kernels_compile_without_a_cache_where_numba_has_no_place_for_it(caplog):
+    # A read-only install with an unwritable home: numba.njit(cache=True) raises RuntimeError
+    # ("no locator available"); prune must still work, compiling in every process.
+    calls = []
+
+    class FakeNumba:
+        @staticmethod
+        def njit(**options):
+            calls.append(options.get("cache", False))
+            if options.get("cache"):
+                raise RuntimeError("cannot cache function '_transpose': no locator available for file")
+            return lambda fn: fn
+
+    assert ladder_module._compile(FakeNumba) == (ladder_module._transpose, ladder_module._drop_until_dry)
+    assert calls == [True, False, False]
+    assert "NUMBA_CACHE_DIR" in caplog.text
 
 
 @settings(max_examples=80, deadline=None)
