@@ -60,7 +60,10 @@ _CONTRACTIONS = "cannot|d'ye|gimme|gonna|gotta|lemme|more'n|wanna|'tis|'twas"
 _ISOLATOR_CHARS = frozenset(";@#$%&?!*()[]{}<>«“‘„»”’\u2012\u2013\u2014\u2015")
 # A plain word in double quotes, or before a comma or colon, and what nltk makes of it: an opening "
 # after a space is ``, any other " is ''; a final comma or colon is split off (whitespace follows it).
+_OPENING = {'"': "''", _OPEN + '"': "``"}
+_SMALL = 256  # fewer keys than this are done in Python, not arrow
 _QUOTED = '^(?P<open>\x01"|")?(?P<core>[^"\x01\x02,:]+)(?P<close>")?(?P<punct>[,:])?$'  # RE2
+_OPEN_RE, _CLOSE_RE, _ISOLATOR_RE, _QUOTED_RE = map(re.compile, (_OPEN_AFTER, _CLOSE_BEFORE, _ISOLATOR, _QUOTED))
 _CLOSERS = "])}>\"'»”’"  # what the final-period rule lets follow the period
 _BATCH_CHARS = 1 << 16  # characters per nltk call when filling the memo
 _SHIFT, _MASK = 24, (1 << 24) - 1  # a memo value: start in the id store << _SHIFT | number of words
@@ -133,6 +136,7 @@ class WordTokenizer:
         self.nltk_ = NLTKWordTokenizer()
         self.max_memo = max_memo
         self.vocab_: dict[str, int] = {}
+        self.words_: list[str] = []  # id -> word
         self.memo_: dict[str, int] = {"": 0}
         self._store = np.zeros(1 << 16, dtype=np.int64)
         self._size = 0
@@ -176,12 +180,15 @@ class WordTokenizer:
         return text.split()
 
     def tokenize(self, text: str) -> list[str]:
-        return self.tokenize_many([text])[0]
+        """The tokens of one text (for many, ``tokenize_many`` is faster)."""
+        self._check_memo()
+        ids, _, _, _ = self._lookup([self._prepare(text)], self._fill)
+        return list(map(self.words_.__getitem__, ids.tolist()))
 
     def tokenize_many(self, texts: Iterable[str], block: int = 4096) -> list[list[str]]:
         """``[tokenize(t) for t in texts]``, with the memo filled once per block of texts."""
         ids, offsets, _ = self._ids(texts, block)
-        flat = iter(np.array(list(self.vocab_), dtype=object)[ids].tolist())
+        flat = iter(np.array(self.words_, dtype=object)[ids].tolist())
         return [list(islice(flat, n)) for n in np.diff(offsets).tolist()]
 
     def word_ids(self, texts: Iterable[str], block: int = 4096) -> WordIds:
@@ -192,20 +199,23 @@ class WordTokenizer:
         order = uniq[np.argsort(first)]
         rank = np.zeros(len(self.vocab_), dtype=np.int32)
         rank[order] = np.arange(len(order), dtype=np.int32)
-        words = list(self.vocab_)
+        words = self.words_
         return WordIds(ids=rank[ids], offsets=offsets, vocab=[words[i] for i in order.tolist()])
 
     # -- internals -------------------------------------------------------------------------------
+
+    def _check_memo(self) -> None:
+        """Empty memo, store and vocabulary once the memo is full (only between calls: ids in flight
+        point into them)."""
+        if len(self.memo_) > self.max_memo:
+            self.vocab_, self.words_, self.memo_, self._size = {}, [], {"": 0}, 0
 
     def _ids(self, texts: Iterable[str], block: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Ids in ``vocab_`` of all texts' words, the offsets of each text's, and the ids of the
         distinct chunks of each block in order of first appearance."""
         import pyarrow as pa
 
-        if len(self.memo_) > self.max_memo:
-            self.vocab_.clear()
-            self.memo_ = {"": 0}
-            self._size = 0
+        self._check_memo()
         arrays, counts, firsts = [], [], []
         texts = iter(texts)
         collecting = gc.isenabled()
@@ -227,22 +237,29 @@ class WordTokenizer:
         return (np.concatenate(arrays) if arrays else empty), offsets, (np.concatenate(firsts) if firsts else empty)
 
     def _lookup(self, strings, fill) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Cut arrow ``strings`` at (ASCII) whitespace and look the pieces up,
-        ``fill``-ing the memo with the missing ones first. Returns the pieces' ids one after the
+        """Cut ``strings`` (an arrow array, or a short list) at (ASCII) whitespace and look the pieces
+        up, ``fill``-ing the memo with the missing ones first. Returns the pieces' ids one after the
         other; per piece, its string's index and its number of ids; and the ids of the distinct
         pieces, in order of first appearance."""
         import pyarrow.compute as pc
 
-        lists = pc.ascii_split_whitespace(strings)  # leading or trailing whitespace gives "", which has no words
-        owner = pc.list_parent_indices(lists).to_numpy()
-        encoded = pc.dictionary_encode(pc.list_flatten(lists))
-        distinct = encoded.dictionary.to_pylist()
+        if isinstance(strings, list):
+            lists = [s.split() for s in strings]
+            owner = np.repeat(np.arange(len(lists)), [len(x) for x in lists])
+            index: dict[str, int] = {}
+            which = np.array([index.setdefault(c, len(index)) for c in chain.from_iterable(lists)], dtype=np.int64)
+            distinct = list(index)
+        else:
+            lists = pc.ascii_split_whitespace(strings)  # leading or trailing whitespace gives "": no words
+            owner = pc.list_parent_indices(lists).to_numpy()
+            encoded = pc.dictionary_encode(pc.list_flatten(lists))
+            distinct = encoded.dictionary.to_pylist()
+            which = encoded.indices.to_numpy()
         packed = np.array(list(map(self.memo_.get, distinct, repeat(-1, len(distinct)))), dtype=np.int64)
         missing = np.flatnonzero(packed < 0)
         if len(missing):
             fill([distinct[i] for i in missing.tolist()])
             packed[missing] = [self.memo_[distinct[i]] for i in missing.tolist()]
-        which = encoded.indices.to_numpy()
         ids, n = self._gather(packed, which)
         return ids, owner, n, self._gather(packed, np.arange(len(packed)))[0]
 
@@ -312,6 +329,8 @@ class WordTokenizer:
         import pyarrow as pa
         import pyarrow.compute as pc
 
+        if isinstance(keys, list) and len(keys) < _SMALL:
+            return np.array([self._plain(k) for k in keys], dtype=bool)
         arr = keys if isinstance(keys, pa.Array) else pa.array(keys, type=pa.string())
         plain = np.logical_not(pc.match_substring_regex(arr, _ACTIVE).to_numpy(zero_copy_only=False))
         hinted = pc.match_substring_regex(arr, self._hint.pattern).to_numpy(zero_copy_only=False)
@@ -323,8 +342,9 @@ class WordTokenizer:
         """Memo entries for ``keys``: key i's words are the next ``counts[i]`` of ``words``."""
         vocab = self.vocab_
         words = words if isinstance(words, list) else list(words)
-        new = set(words).difference(vocab)
+        new = list(set(words).difference(vocab))
         vocab.update(zip(new, range(len(vocab), len(vocab) + len(new)), strict=True))
+        self.words_.extend(new)
         ids = np.array(list(map(vocab.__getitem__, words)), dtype=np.int64)
         counts = np.broadcast_to(np.asarray(counts, dtype=np.int64), (len(keys),))
         start = self._size
@@ -350,9 +370,14 @@ class WordTokenizer:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        arr = pc.replace_substring_regex(pa.array(keys, type=pa.string()), _OPEN_AFTER, "\\1" + _OPEN + "\\2")
-        arr = pc.replace_substring_regex(arr, _CLOSE_BEFORE, "'" + _CLOSE + "\\1")
-        ids, owner, n, _ = self._lookup(pc.replace_substring_regex(arr, _ISOLATOR, " \\1 "), self._fill_pieces)
+        if len(keys) < _SMALL:
+            marked = (_CLOSE_RE.sub("'" + _CLOSE + r"\1", _OPEN_RE.sub(r"\1" + _OPEN + r"\2", k)) for k in keys)
+            cut = [_ISOLATOR_RE.sub(r" \1 ", k) for k in marked]
+        else:
+            cut = pc.replace_substring_regex(pa.array(keys, type=pa.string()), _OPEN_AFTER, "\\1" + _OPEN + "\\2")
+            cut = pc.replace_substring_regex(cut, _CLOSE_BEFORE, "'" + _CLOSE + "\\1")
+            cut = pc.replace_substring_regex(cut, _ISOLATOR, " \\1 ")
+        ids, owner, n, _ = self._lookup(cut, self._fill_pieces)
         counts = np.bincount(owner, weights=n, minlength=len(keys)).astype(np.int64)
         start = self._size
         if start + len(ids) > len(self._store):
@@ -363,15 +388,29 @@ class WordTokenizer:
         self.memo_.update(zip(keys, ((starts << _SHIFT) | counts).tolist(), strict=True))
 
     def _fill_pieces(self, keys: list[str]) -> None:
-        """Memo entries of pieces between isolators (and of the isolators)."""
+        """Memo entries of pieces between isolators (and of the isolators). Shapes whose words are plain
+        to see are done here: an isolator, a run of backticks (`` pairs, then a lone `), and a plain word
+        in double quotes or before a final comma or colon. The rest goes to nltk."""
+        if len(keys) < _SMALL:
+            rest = []
+            for key in keys:
+                if self._plain(key) or key in _ISOLATOR_CHARS:
+                    self._store_ids([key], [key])
+                elif not key.strip("`"):
+                    self._store_ids([key], _backticks(key), len(_backticks(key)))
+                elif (m := _QUOTED_RE.fullmatch(key)) and self._plain(m[2]):
+                    words = [w for w in (_OPENING.get(m[1], ""), m[2], "''" if m[3] else "", m[4] or "") if w]
+                    self._store_ids([key], words, len(words))
+                else:
+                    rest.append(key)
+            self._fill_rest(rest)
+            return
         import pyarrow as pa
         import pyarrow.compute as pc
 
         arr = pa.array(keys, type=pa.string())
         plain = self._plain_mask(arr)
         self._store_ids(list(compress(keys, plain.tolist())), compress(keys, plain.tolist()))
-        # shapes whose words are plain to see: an isolator, a run of backticks (`` pairs, then a lone
-        # `), a plain word in double quotes or before a final comma or colon; the rest goes to nltk
         others = np.flatnonzero(~plain)
         arr = arr.take(others)
         isolator = pc.is_in(arr, value_set=pa.array(sorted(_ISOLATOR_CHARS))).to_numpy(zero_copy_only=False)
@@ -390,12 +429,15 @@ class WordTokenizer:
         simple = [keys[i] for i in others[isolator].tolist()]
         self._store_ids(simple, simple)
         runs = [keys[i] for i in others[ticks].tolist()]
-        self._store_ids(runs, chain.from_iterable(("``",) * (len(k) // 2) + ("`",) * (len(k) % 2) for k in runs),
-                        np.array([len(k) // 2 + len(k) % 2 for k in runs], dtype=np.int64))
-        rest = [keys[i] for i in others[~(isolator | ticks | quoted)].tolist()]
+        self._store_ids(runs, chain.from_iterable(map(_backticks, runs)),
+                        np.array([len(_backticks(k)) for k in runs], dtype=np.int64))
+        self._fill_rest([keys[i] for i in others[~(isolator | ticks | quoted)].tolist()])
+
+    def _fill_rest(self, keys: list[str]) -> None:
+        """Memo entries by nltk, in batches; those that may hold a contraction apart."""
         hint, contraction = self._hint.search, self._contraction.search
-        hard = {k: None for k in rest if hint(k) and contraction(k)}
-        for group, contractions in ((list(hard), True), ([k for k in rest if k not in hard], False)):
+        hard = {k: None for k in keys if hint(k) and contraction(k)}
+        for group, contractions in ((list(hard), True), ([k for k in keys if k not in hard], False)):
             begin, chars = 0, 0
             for j, key in enumerate(group):
                 chars += len(key) + 3
@@ -415,6 +457,10 @@ class WordTokenizer:
         if len(pieces) != len(keys):  # cannot happen: nltk only adds spaces around a lone \x00
             raise RuntimeError(f"word tokenizer: {len(keys)} chunks came back as {len(pieces)}")
         self._store_ids(keys, chain.from_iterable(pieces), np.fromiter(map(len, pieces), dtype=np.int64))
+
+
+def _backticks(run: str) -> tuple[str, ...]:
+    return ("``",) * (len(run) // 2) + ("`",) * (len(run) % 2)
 
 
 def _faster(pattern):
