@@ -1,31 +1,30 @@
-"""Word tokens for distinct-n and Self-BLEU: exactly nltk's ``NLTKWordTokenizer`` on lower-cased text, memoized.
+"""Word tokens for distinct-n and Self-BLEU: nltk's ``NLTKWordTokenizer`` on lower-cased text, token for
+token, about ten times faster, and as integer ids.
 
-nltk's tokenizer runs some 25 regular-expression passes over every text. Almost all of them only
-look at a run of non-space characters (a *chunk*) and at most the one whitespace character on
-either side of it, so a text's tokens are the concatenation of its chunks' tokens, and a chunk
-is tokenized once per corpus instead of once per occurrence:
+nltk runs some 25 regular-expression rewrites over every text. Almost all of them see only a run of
+non-space characters (a *chunk*) and at most the one whitespace character on each side, and they only
+ever insert spaces, so a text's tokens are its chunks' tokens one after the other, and a chunk needs
+tokenizing once per corpus, not once per occurrence. ``WordTokenizer`` keeps a memo of chunks and:
 
-* a chunk with none of the characters any rule reacts to (no quote, bracket or punctuation that
-  nltk pads; ``.`` and ``-`` only when doubled) and no contraction (``cannot``, ``gonna`` ...)
-  is one token, itself;
-* the other distinct chunks are tokenized by nltk itself, many at once: each is written between
-  its real neighbouring whitespace and a ``\\x00`` sentinel, the batch goes through
-  ``NLTKWordTokenizer.tokenize`` in one call, and the sentinels cut the tokens apart;
-* the only rules that see further are anchored at the text's ends: ``^"`` (a leading ``"`` is
-  ``````, equivalent to one preceded by a space) and the final-period / final-colon rules,
-  which can reach back over trailing closing brackets and quotes. Texts whose last non-closing
-  character is ``.``, ``,`` or ``:`` have their tail (from the chunk holding it) tokenized by
-  nltk directly;
-* what a chunk becomes depends on its neighbouring whitespace in two cases only: a leading
-  ``"`` or ``''`` after a space (an opening quote) and a trailing ``'`` before a space. Those
-  two contexts are written into the memo key as ``\\x01`` / ``\\x02`` marks.
+* cuts a block of texts into chunks and numbers the distinct ones with arrow (C++), then looks them up;
+* fills the memo for new chunks in bulk: a chunk with nothing any rule reacts to is one word, itself;
+  the others are cut at *isolators* (characters that one rule always pads, whatever their neighbours:
+  ``( ) ; ? !`` ...); pieces of a few plain shapes (``"word",``) are read off; the rest (apostrophes,
+  inner commas ...) go through nltk's own compiled patterns, thousands in one string, each between its
+  real context and a ``\\x00`` sentinel;
+* handles the exceptions: nltk's ``^"`` rule (a leading ``"`` is ``````), the final-period, -comma and
+  -colon rules (anchored at the text's end, they reach back over closing brackets and quotes), and
+  the two cases where a chunk depends on the whitespace next to it (a leading ``"`` or ``''`` after a
+  space opens a quote; a trailing ``'`` before a space is cut off earlier), written into the memo key
+  as ``\\x01`` / ``\\x02`` marks.
 
-Texts holding the sentinel or marks (``\\x00``-``\\x02``) or the separators ``\\x1c``-``\\x1f``
-(whitespace to ``str.split`` but not to nltk's regex engine) go to nltk whole. Equality with
-nltk is checked by the tests and by ``bench/words.py`` on the embedded corpus.
+Texts holding the sentinel, the marks or the separators ``\\x1c``-``\\x1f`` (whitespace to ``str.split``
+but not to nltk's regex engine) go to nltk whole. Equality with nltk, token for token, is checked by
+the tests (hand-made and random texts) and by ``bench/words.py`` on the embedded corpus.
 
-``word_ids`` turns texts into a flat array of word ids plus offsets (like
-``micro.TokenFeatures``), to cache next to the model-token ids and feed the id-based metrics.
+``word_ids(texts)`` gives a :class:`WordIds`: a flat int32 array of word ids plus offsets (like
+``micro.TokenFeatures``), to cache next to the model-token ids (``save`` / ``load``), subset with
+``take`` and feed to the id-based metrics.
 """
 
 from __future__ import annotations
@@ -42,7 +41,7 @@ import numpy as np
 _SENTINEL = "\x00"  # cuts a batch of chunks sent to nltk apart again
 _OPEN = "\x01"  # mark: the chunk's leading " or '' follows a space (nltk makes it an opening quote ``)
 _CLOSE = "\x02"  # mark: the chunk's trailing ' comes before a space
-_LITERAL = "\x03"  # a chunk that is a finished token (from a text's head or tail)
+_LITERAL = "\x03"  # a key that is a finished word (the rest of the key)
 _UNICODE_SPACE = re.compile("[\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")  # str.split's, past ASCII
 _ODD = "\x00\x01\x02\x03\x1c\x1d\x1e\x1f"
 # Characters that one rule pads, whatever their neighbours (a run of backticks counts as one). nltk
@@ -106,6 +105,16 @@ class WordIds:
         # position k of the result reads ids[starts[row of k] + (k - offsets[row of k])]
         src = np.arange(offsets[-1], dtype=np.int64) + np.repeat(starts - offsets[:-1], lengths)
         return WordIds(ids=self.ids[src], offsets=offsets, vocab=self.vocab)
+
+    @classmethod
+    def from_words(cls, tokenized: Iterable[Sequence]) -> WordIds:
+        """Per text a list of words (any hashable tokens) as ids, numbered in order of first appearance."""
+        vocab: dict = {}
+        rows = [[vocab.setdefault(w, len(vocab)) for w in toks] for toks in tokenized]
+        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum([len(r) for r in rows], out=offsets[1:])
+        ids = np.fromiter(chain.from_iterable(rows), dtype=np.int32, count=int(offsets[-1]))
+        return cls(ids=ids, offsets=offsets, vocab=list(vocab))
 
     def save(self, path: str | Path) -> None:
         """One ``.npz`` file; the vocabulary is stored newline-joined (tokens hold no whitespace)."""
@@ -271,8 +280,9 @@ class WordTokenizer:
         return ids, n
 
     def _prepare(self, text: str) -> str:
-        """The text as whitespace-separated memo keys: the chunks of its body with their context
-        marks, then its head's and tail's tokens as literals."""
+        """The text lower-cased, as whitespace-separated memo keys: a leading `` for a leading ",
+        the chunks with their context marks, and the final punctuation and what follows it (as
+        chunks that are themselves, or literals)."""
         t = text.lower()
         if any(map(t.__contains__, _ODD)):
             return self._literals(self.nltk_.tokenize(t))
@@ -345,8 +355,13 @@ class WordTokenizer:
         new = list(set(words).difference(vocab))
         vocab.update(zip(new, range(len(vocab), len(vocab) + len(new)), strict=True))
         self.words_.extend(new)
-        ids = np.array(list(map(vocab.__getitem__, words)), dtype=np.int64)
+        self._remember(keys, np.array(list(map(vocab.__getitem__, words)), dtype=np.int64), counts)
+
+    def _remember(self, keys: list[str], ids: np.ndarray, counts: np.ndarray | int) -> None:
+        """Append ``ids`` to the store; key i's are the next ``counts[i]`` of them."""
         counts = np.broadcast_to(np.asarray(counts, dtype=np.int64), (len(keys),))
+        if len(counts) and counts.max() > _MASK:
+            raise ValueError(f"word tokenizer: a chunk of {counts.max()} words; at most {_MASK} fit a memo entry")
         start = self._size
         if start + len(ids) > len(self._store):
             self._store = np.resize(self._store, max(2 * len(self._store), start + len(ids)))
@@ -378,14 +393,7 @@ class WordTokenizer:
             cut = pc.replace_substring_regex(cut, _CLOSE_BEFORE, "'" + _CLOSE + "\\1")
             cut = pc.replace_substring_regex(cut, _ISOLATOR, " \\1 ")
         ids, owner, n, _ = self._lookup(cut, self._fill_pieces)
-        counts = np.bincount(owner, weights=n, minlength=len(keys)).astype(np.int64)
-        start = self._size
-        if start + len(ids) > len(self._store):
-            self._store = np.resize(self._store, max(2 * len(self._store), start + len(ids)))
-        self._store[start:start + len(ids)] = ids
-        self._size += len(ids)
-        starts = start + np.cumsum(counts) - counts
-        self.memo_.update(zip(keys, ((starts << _SHIFT) | counts).tolist(), strict=True))
+        self._remember(keys, ids, np.bincount(owner, weights=n, minlength=len(keys)).astype(np.int64))
 
     def _fill_pieces(self, keys: list[str]) -> None:
         """Memo entries of pieces between isolators (and of the isolators). Shapes whose words are plain
@@ -464,11 +472,10 @@ def _backticks(run: str) -> tuple[str, ...]:
 
 
 def _faster(pattern):
+    """The same pattern under ``re`` where that is measured faster and means the same."""
     if pattern.pattern in (r"\s+", r"([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) ") and not pattern.flags & re.IGNORECASE:
         return re.compile(pattern.pattern)
     return pattern
-
-
 
 
 _DEFAULT: WordTokenizer | None = None
