@@ -32,6 +32,7 @@ from __future__ import annotations
 import gc
 import re
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain, compress, islice, repeat
 from pathlib import Path
@@ -65,6 +66,14 @@ _QUOTED = '^(?P<open>\x01"|")?(?P<core>[^"\x01\x02,:]+)(?P<close>")?(?P<punct>[,
 _OPEN_RE, _CLOSE_RE, _ISOLATOR_RE, _QUOTED_RE = map(re.compile, (_OPEN_AFTER, _CLOSE_BEFORE, _ISOLATOR, _QUOTED))
 _CLOSERS = "])}>\"'»”’"  # what the final-period rule lets follow the period
 _BATCH_CHARS = 1 << 16  # characters per nltk call when filling the memo
+# nltk's patterns that run 2-10x faster under ``re`` and mean the same there (no \w, \d or \b; \s differs
+# only on \x1c-\x1f, which go to nltk itself), and those that cannot match in a batch of pieces (they need
+# a text end, a backtick or an isolator, and pieces have none), so a batch skips them.
+_FASTER_UNDER_RE = {r"(``)", r"([:,])$", r"[;@#$%&]", r"[?!]", r"[\]\[\(\)\{\}\<\>]", r"([»”’])", r'"', r"\s+",
+                    r"([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) "}
+_NOT_IN_PIECES = {r"([«“‘„]|[`]+)", r'^\"', r"(``)", r"""([^\.])(\.)([\]\)}>"\'»”’ ]*+)\s*$""", r"([:,])$",
+                  r"[;@#$%&]", r"[\u2012-\u2015]", r"""([^\.])(\.)([\]\)}>"\']*)\s*$""", r"[?!]", r"[*]",
+                  r"[\]\[\(\)\{\}\<\>]", r"([»”’])"}
 _SHIFT, _MASK = 24, (1 << 24) - 1  # a memo value: start in the id store << _SHIFT | number of words
 
 
@@ -151,13 +160,13 @@ class WordTokenizer:
         self._size = 0
         nltk = self.nltk_
         # nltk's own compiled patterns, without its ReDoS time-limit wrapper: the patterns are nltk's
-        # fixed ones, and the wrapper costs ~100 us a call, most of the cost of a short text. Two that
-        # run 3x faster under ``re`` and mean the same there (no \w, \d or \b; \s differs only on
-        # \x1c-\x1f, which go to nltk itself) are recompiled.
+        # fixed ones, and the wrapper costs ~100 us a call, most of the cost of a short text.
         raw = lambda rules: [(_faster(getattr(p, "_rx", p)), r) for p, r in rules]  # noqa: E731
         self._early = raw(nltk.STARTING_QUOTES) + raw(nltk.PUNCTUATION) + raw([nltk.PARENS_BRACKETS])
         self._early += raw([nltk.DOUBLE_DASHES])
         self._ending = raw(nltk.ENDING_QUOTES)
+        self._early_pieces = [(p, r) for p, r in self._early if p.pattern not in _NOT_IN_PIECES]
+        self._ending_pieces = [(p, r) for p, r in self._ending if p.pattern not in _NOT_IN_PIECES]
         self._contractions = [getattr(p, "_rx", p) for p in nltk.CONTRACTIONS2 + nltk.CONTRACTIONS3]
         if all(isinstance(p, re.Pattern) for p in self._contractions):
             # a match of nltk's (?i)\b(gon)(?#X)(na)\b is a match of (?i:gonna): same engine, same flags
@@ -175,13 +184,14 @@ class WordTokenizer:
         """The reference: nltk on the lower-cased text."""
         return self.nltk_.tokenize(text.lower())
 
-    def treebank(self, text: str, contractions: bool = True) -> list[str]:
+    def treebank(self, text: str, contractions: bool = True, pieces: bool = False) -> list[str]:
         """``NLTKWordTokenizer.tokenize`` step for step, skipping the contraction passes when none can
-        match (``contractions=False``: the caller knows there are none)."""
-        for regexp, substitution in self._early:
+        match (``contractions=False``: the caller knows there are none), and with ``pieces=True`` the
+        passes that cannot match in a batch of pieces."""
+        for regexp, substitution in self._early_pieces if pieces else self._early:
             text = regexp.sub(substitution, text)
         text = " " + text + " "
-        for regexp, substitution in self._ending:
+        for regexp, substitution in self._ending_pieces if pieces else self._ending:
             text = regexp.sub(substitution, text)
         if contractions and self._contraction.search(text):
             for regexp in self._contractions:
@@ -191,14 +201,15 @@ class WordTokenizer:
     def tokenize(self, text: str) -> list[str]:
         """The tokens of one text (for many, ``tokenize_many`` is faster)."""
         self._check_memo()
-        ids, _, _, _ = self._lookup([self._prepare(text)], self._fill)
+        ids, _, _ = self._lookup([self._prepare(text)], self._fill)
         return list(map(self.words_.__getitem__, ids.tolist()))
 
     def tokenize_many(self, texts: Iterable[str], block: int = 4096) -> list[list[str]]:
         """``[tokenize(t) for t in texts]``, with the memo filled once per block of texts."""
-        ids, offsets, _ = self._ids(texts, block)
+        ids, offsets, _ = self._ids(texts, block, firsts=False)
         flat = iter(np.array(self.words_, dtype=object)[ids].tolist())
-        return [list(islice(flat, n)) for n in np.diff(offsets).tolist()]
+        with _no_gc():
+            return [list(islice(flat, n)) for n in np.diff(offsets).tolist()]
 
     def word_ids(self, texts: Iterable[str], block: int = 4096) -> WordIds:
         """Word ids of ``texts`` plus offsets; ids are numbered in order of first appearance."""
@@ -219,49 +230,45 @@ class WordTokenizer:
         if len(self.memo_) > self.max_memo:
             self.vocab_, self.words_, self.memo_, self._size = {}, [], {"": 0}, 0
 
-    def _ids(self, texts: Iterable[str], block: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _ids(self, texts: Iterable[str], block: int, firsts: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Ids in ``vocab_`` of all texts' words, the offsets of each text's, and the ids of the
         distinct chunks of each block in order of first appearance."""
         import pyarrow as pa
 
         self._check_memo()
-        arrays, counts, firsts = [], [], []
+        arrays, counts, seen = [], [], []
         texts = iter(texts)
-        collecting = gc.isenabled()
-        gc.disable()  # the memo's many small objects make the cyclic collector run often, for nothing
-        try:
+        with _no_gc():
             while batch := list(islice(texts, block)):
                 prepared = pa.array(list(map(self._prepare, batch)), type=pa.string())
-                ids, text_of, n_words, distinct_ids = self._lookup(prepared, self._fill)
+                ids, per_text, distinct_ids = self._lookup(prepared, self._fill, firsts)
                 arrays.append(ids)
-                counts.append(np.bincount(text_of, weights=n_words, minlength=len(batch)).astype(np.int64))
-                firsts.append(distinct_ids)
-        finally:
-            if collecting:
-                gc.enable()
+                counts.append(per_text)
+                seen.append(distinct_ids if firsts else ids[:0])
         offsets = np.zeros(sum(map(len, counts)) + 1, dtype=np.int64)
         if counts:
             np.cumsum(np.concatenate(counts), out=offsets[1:])
         empty = np.zeros(0, dtype=np.int64)
-        return (np.concatenate(arrays) if arrays else empty), offsets, (np.concatenate(firsts) if firsts else empty)
+        return (np.concatenate(arrays) if arrays else empty), offsets, (np.concatenate(seen) if seen else empty)
 
-    def _lookup(self, strings, fill) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _lookup(self, strings, fill, firsts: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Cut ``strings`` (an arrow array, or a short list) at (ASCII) whitespace and look the pieces
         up, ``fill``-ing the memo with the missing ones first. Returns the pieces' ids one after the
-        other; per piece, its string's index and its number of ids; and the ids of the distinct
-        pieces, in order of first appearance."""
+        other, how many ids each string has, and (``firsts``) the ids of the distinct pieces in order
+        of first appearance."""
         import pyarrow.compute as pc
 
         if isinstance(strings, list):
             lists = [s.split() for s in strings]
-            owner = np.repeat(np.arange(len(lists)), [len(x) for x in lists])
+            bounds = np.zeros(len(lists) + 1, dtype=np.int64)
+            np.cumsum([len(x) for x in lists], out=bounds[1:])
             index: dict[str, int] = {}
             which = np.array([index.setdefault(c, len(index)) for c in chain.from_iterable(lists)], dtype=np.int64)
             distinct = list(index)
         else:
             lists = pc.ascii_split_whitespace(strings)  # leading or trailing whitespace gives "": no words
-            owner = pc.list_parent_indices(lists).to_numpy()
-            encoded = pc.dictionary_encode(pc.list_flatten(lists))
+            bounds = lists.offsets.to_numpy()
+            encoded = pc.dictionary_encode(lists.values)
             distinct = encoded.dictionary.to_pylist()
             which = encoded.indices.to_numpy()
         packed = np.array(list(map(self.memo_.get, distinct, repeat(-1, len(distinct)))), dtype=np.int64)
@@ -270,7 +277,8 @@ class WordTokenizer:
             fill([distinct[i] for i in missing.tolist()])
             packed[missing] = [self.memo_[distinct[i]] for i in missing.tolist()]
         ids, n = self._gather(packed, which)
-        return ids, owner, n, self._gather(packed, np.arange(len(packed)))[0]
+        ends = np.concatenate(([0], np.cumsum(n)))[bounds]
+        return ids, np.diff(ends), self._gather(packed, np.arange(len(packed)))[0] if firsts else None
 
     def _gather(self, packed: np.ndarray, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The stored ids of memo values ``packed[which]``, one after the other, and how many each has."""
@@ -290,25 +298,21 @@ class WordTokenizer:
         if t.startswith('"'):  # nltk's ^" rule: `` then the rest as if after a space
             head, t = "``", " " + t[1:]
         tail = ""
-        end = t.rstrip()
-        last = end
-        while True:  # strip trailing closers and whitespace, alternately
-            stripped = last.rstrip(_CLOSERS).rstrip()
-            if len(stripped) == len(last):
-                break
-            last = stripped
+        end = last = t.rstrip()
+        while last and last[-1] in _CLOSERS:  # strip trailing closers and whitespace, alternately
+            last = last.rstrip(_CLOSERS).rstrip()
         if last and (last[-1] == "." or end[-1] in ",:"):
             # The final-punctuation rules reach back to the chunk that holds the last non-closer: they
             # cut its final . , or : off (and the closers after a . apart), so what comes before it is
             # a chunk followed by a space. nltk itself does the cases where the rules hold back.
-            start = len(last) - len(last.rsplit(None, 1)[-1])
-            before, after = last[start:-1], end[len(last):]
-            if before[-1:] != "." and (not after or (not after.strip(_CLOSERS + " ") and "''" not in after
+            after = end[len(last):]
+            if last[-2:-1] != "." and (not after or (not after.strip(_CLOSERS + " ") and "''" not in after
                                                      and ' "' not in after)):
                 # a lone . , or : chunk is itself; the closers are literals (a " there is '')
                 tail = last[-1] + " " + self._literals([("''" if c == '"' else c) for c in after if c != " "])
-                t = t[:start] + before + " "
+                t = t[:len(last) - 1]
             else:
+                start = len(last) - len(last.rsplit(None, 1)[-1])
                 tail = self._literals(self.treebank(t[start - 1:] if start else t))  # from the space before
                 t = t[:start]
         if '"' in t:
@@ -392,8 +396,8 @@ class WordTokenizer:
             cut = pc.replace_substring_regex(pa.array(keys, type=pa.string()), _OPEN_AFTER, "\\1" + _OPEN + "\\2")
             cut = pc.replace_substring_regex(cut, _CLOSE_BEFORE, "'" + _CLOSE + "\\1")
             cut = pc.replace_substring_regex(cut, _ISOLATOR, " \\1 ")
-        ids, owner, n, _ = self._lookup(cut, self._fill_pieces)
-        self._remember(keys, ids, np.bincount(owner, weights=n, minlength=len(keys)).astype(np.int64))
+        ids, per_key, _ = self._lookup(cut, self._fill_pieces)
+        self._remember(keys, ids, per_key)
 
     def _fill_pieces(self, keys: list[str]) -> None:
         """Memo entries of pieces between isolators (and of the isolators). Shapes whose words are plain
@@ -460,11 +464,24 @@ class WordTokenizer:
             before = " " if key[0] == _OPEN else "\n"
             after = " " if key[-1] == _CLOSE else "\n"
             parts.append(before + key.strip(_OPEN + _CLOSE) + after)
-        tokens = self.treebank(_SENTINEL + _SENTINEL.join(parts) + _SENTINEL, contractions)
+        tokens = self.treebank(_SENTINEL + _SENTINEL.join(parts) + _SENTINEL, contractions, pieces=True)
         pieces = [p.split() for p in " ".join(tokens).split(_SENTINEL)[1:-1]]
         if len(pieces) != len(keys):  # cannot happen: nltk only adds spaces around a lone \x00
             raise RuntimeError(f"word tokenizer: {len(keys)} chunks came back as {len(pieces)}")
         self._store_ids(keys, chain.from_iterable(pieces), np.fromiter(map(len, pieces), dtype=np.int64))
+
+
+@contextmanager
+def _no_gc():
+    """The cyclic garbage collector off: building the memo's and the results' many small objects makes
+    it run often, for nothing (nothing here makes cycles)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _backticks(run: str) -> tuple[str, ...]:
@@ -473,7 +490,7 @@ def _backticks(run: str) -> tuple[str, ...]:
 
 def _faster(pattern):
     """The same pattern under ``re`` where that is measured faster and means the same."""
-    if pattern.pattern in (r"\s+", r"([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) ") and not pattern.flags & re.IGNORECASE:
+    if pattern.pattern in _FASTER_UNDER_RE and not pattern.flags & re.IGNORECASE:
         return re.compile(pattern.pattern)
     return pattern
 
