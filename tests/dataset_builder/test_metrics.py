@@ -82,7 +82,7 @@ TRICKY = [
     '"Hello," she said. "It\'s 3.88 (roughly 3,36 euros)... isn\'t it?"',
     "I can't believe you're here; we'd better go -- now!",
     "Use `print()` like this:\n```python\nprint('hi')\n```\nThat's it.",
-    "'Tis the season, wanna come? I cannot, I'm gonna stay (sorry).",
+    "'Tis the season, wanna come? I cannot, I'm gonna stay (sorry). 'T\u0131s so, ca\u0130not.",
     "She said ''no'' and left.\n\n\"Fine\" he replied: 'fine'.",
     'The list: [1, 2, 3]. Also {"key": "value", "n": 1,000}.',
     "Prices went up 15%. Email me@example.com #tag & more... ok?!",
