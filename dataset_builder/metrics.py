@@ -104,7 +104,7 @@ class _DistinctResampler:
 
     def __init__(self, wids: WordIds, n: int) -> None:
         codes, starts = _gram_codes(wids.ids, wids.offsets, n)
-        rows = np.searchsorted(wids.offsets, starts, side="right") - 1
+        rows = np.searchsorted(wids.offsets - wids.offsets[0], starts, side="right") - 1
         self.grams_per_row = np.bincount(rows, minlength=len(wids)).astype(np.int64)
         dense = np.unique(codes, return_inverse=True)[1].reshape(-1).astype(np.int64)
         kinds = int(dense.max()) + 1 if len(dense) else 0
