@@ -2,47 +2,127 @@
 
 | key | definition |
 |---|---|
-| distinct_1 / distinct_2 | unique word uni-/bigrams / all, over the subset (nltk's data-free word tokenizer, lower-cased) |
+| distinct_1 / distinct_2 | unique word uni-/bigrams / all, over the subset (nltk's Treebank words, lower-cased) |
 | embedding_distance | mean pairwise cosine distance, exact in O(n d): mean cos = (|sum e|^2 - n) / (n (n - 1)) |
 | mean_length | mean tokens per text (the model tokenizer) |
 | compression_ratio | bytes of the joined texts / bytes after gzip (higher = more redundant) |
 | self_bleu | mean smoothed BLEU-4 of each sampled text against the other sampled texts (higher = less diverse) |
 | token_entropy | Shannon entropy in bits of the subset's token distribution (the model tokenizer) |
+
+Words come as :class:`~dataset_builder.words.WordIds` (ids plus offsets, from ``word_ids(texts)``,
+cheap to cache and to subset with ``take``), or as lists of words (the older form, converted).
+Either gives the same values.
 """
 
 from __future__ import annotations
 
 import gzip
 import math
-from functools import lru_cache
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
+
+from .words import WordIds, word_ids
+from .words import words as words  # re-exported: nltk's Treebank-style words, lower-cased
 
 METRICS = ("distinct_1", "distinct_2", "embedding_distance", "mean_length", "compression_ratio", "self_bleu",
            "token_entropy")
 
-
-@lru_cache(maxsize=1)
-def _word_tokenizer():
-    from nltk.tokenize import NLTKWordTokenizer
-
-    return NLTKWordTokenizer()
+Words = Sequence[Sequence] | WordIds  # per text its words (strings or ids), or a WordIds
 
 
-def words(text: str) -> list[str]:
-    """Lower-cased word tokens (nltk's Treebank-style tokenizer; needs no downloaded data)."""
-    return _word_tokenizer().tokenize(text.lower())
+def as_word_ids(tokenized: Words) -> WordIds:
+    """``tokenized`` as a :class:`WordIds` (lists of words are numbered in order of first appearance)."""
+    if isinstance(tokenized, WordIds):
+        return tokenized
+    return WordIds.from_words(tokenized)
 
 
-def distinct_n(tokenized: Sequence[Sequence[str]], n: int) -> float:
+def distinct_n(tokenized: Words, n: int) -> float:
     """Unique n-grams / all n-grams over all texts (0 when there are none)."""
+    if isinstance(tokenized, WordIds):
+        return distinct_n_ids(tokenized.ids, tokenized.offsets, n)
     total, unique = 0, set()
     for toks in tokenized:
-        grams = list(zip(*(toks[i:] for i in range(n))))
+        grams = list(zip(*(toks[i:] for i in range(n)), strict=False))
         total += len(grams)
         unique.update(grams)
     return len(unique) / total if total else 0.0
+
+
+def _gram_codes(ids: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """One integer per n-gram that does not cross a text boundary (equal codes, equal n-grams), and
+    the start position of each. The codes are exact: base-``V`` digits while they fit in 63 bits,
+    else the n-grams are numbered by sorting their rows."""
+    offsets = np.asarray(offsets, dtype=np.int64)
+    ids = np.asarray(ids, dtype=np.int64)[offsets[0]:offsets[-1]] if len(offsets) else np.zeros(0, np.int64)
+    offsets = offsets - offsets[0] if len(offsets) else offsets
+    if len(ids) < n:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    row_start = np.zeros(len(ids) + 1, dtype=bool)
+    row_start[np.asarray(offsets)] = True
+    valid = np.ones(len(ids) - n + 1, dtype=bool)
+    for k in range(1, n):  # no text starts inside the n-gram
+        valid &= ~row_start[k:len(ids) - n + 1 + k]
+    starts = np.flatnonzero(valid)
+    if n == 1:
+        return ids, starts
+    base = int(ids.max()) + 1
+    if base ** n < 2 ** 63:
+        codes = ids[starts]
+        for k in range(1, n):
+            codes = codes * base + ids[starts + k]
+        return codes, starts
+    grams = np.stack([ids[starts + k] for k in range(n)], axis=1)
+    return np.unique(grams, axis=0, return_inverse=True)[1].reshape(-1), starts
+
+
+def distinct_n_ids(ids: np.ndarray, offsets: np.ndarray, n: int) -> float:
+    """``distinct_n`` over word ids: text i's words are ``ids[offsets[i]:offsets[i + 1]]``.
+
+    Exactly the value of the string version on the same words (counts of distinct n-grams do not
+    depend on how words are named).
+    """
+    codes, _ = _gram_codes(ids, offsets, n)
+    if not len(codes):
+        return 0.0
+    return _count_distinct(codes) / len(codes)
+
+
+def _count_distinct(codes: np.ndarray) -> int:
+    if codes.min() >= 0 and codes.max() < 8 * len(codes) + (1 << 20):  # small codes: mark them, no sort
+        seen = np.zeros(int(codes.max()) + 1, dtype=bool)
+        seen[codes] = True
+        return int(np.count_nonzero(seen))
+    codes = np.sort(codes)  # (plain np.unique takes a slower hashing path in numpy 2)
+    return 1 + int(np.count_nonzero(codes[1:] != codes[:-1]))
+
+
+class _DistinctResampler:
+    """distinct-n of row resamples (with repeats) without re-sorting: the n-grams of a resample are the
+    union of its rows' n-grams, and their count is each chosen row's count times its multiplicity."""
+
+    def __init__(self, wids: WordIds, n: int) -> None:
+        codes, starts = _gram_codes(wids.ids, wids.offsets, n)
+        rows = np.searchsorted(wids.offsets - wids.offsets[0], starts, side="right") - 1
+        self.grams_per_row = np.bincount(rows, minlength=len(wids)).astype(np.int64)
+        dense = np.unique(codes, return_inverse=True)[1].reshape(-1).astype(np.int64)
+        kinds = int(dense.max()) + 1 if len(dense) else 0
+        pairs = np.sort(rows * kinds + dense)
+        pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))] if len(pairs) else pairs  # once per row
+        self.pair_row, self.pair_gram = pairs // max(kinds, 1), pairs % max(kinds, 1)
+        self.seen = np.zeros(kinds, dtype=bool)
+
+    def __call__(self, idx: np.ndarray) -> float:
+        times = np.bincount(idx, minlength=len(self.grams_per_row))
+        total = int(times @ self.grams_per_row)
+        if not total:
+            return 0.0
+        grams = self.pair_gram[(times > 0)[self.pair_row]]
+        self.seen[grams] = True
+        unique = int(np.count_nonzero(self.seen))
+        self.seen[grams] = False
+        return unique / total
 
 
 def embedding_distance(embeddings: np.ndarray) -> float:
@@ -78,25 +158,29 @@ def token_entropy(token_ids: np.ndarray) -> float:
     return float(-(p * np.log2(p)).sum())
 
 
-def _ngram_counts(toks: Sequence[str], n: int) -> dict[tuple, int]:
+def _ngram_counts(toks: Sequence, n: int) -> dict[tuple, int]:
     counts: dict[tuple, int] = {}
-    for gram in zip(*(toks[i:] for i in range(n))):
+    for gram in zip(*(toks[i:] for i in range(n)), strict=False):
         counts[gram] = counts.get(gram, 0) + 1
     return counts
 
 
-def self_bleu(tokenized: Sequence[Sequence[str]], sample_size: int = 200, seed: int = 0) -> float:
+def self_bleu(tokenized: Words, sample_size: int = 200, seed: int = 0) -> float:
     """Mean smoothed BLEU-4 of each of a seeded sample of texts against the rest of the sample.
 
-    Equal to averaging nltk's ``sentence_bleu(others, text, smoothing_function=method1)`` (a test
-    checks it), but each text's n-grams are counted once and every n-gram keeps its two largest
-    counts with their owners, so "the largest count among the *other* texts" costs O(1):
-    O(total n-grams) instead of nltk's O(sample^2 x length).
+    ``tokenized`` is per text its words, as strings or ids (a ``WordIds``, or int arrays): only
+    equality of words matters, so both give the same value. Equal to averaging nltk's
+    ``sentence_bleu(others, text, smoothing_function=method1)`` (a test checks it), but each text's
+    n-grams are counted once and every n-gram keeps its two largest counts with their owners, so
+    "the largest count among the *other* texts" costs O(1): O(total n-grams) instead of nltk's
+    O(sample^2 x length).
     """
     idx = np.arange(len(tokenized))
     if len(idx) > sample_size:
         idx = np.sort(np.random.default_rng(seed).choice(idx, size=sample_size, replace=False))
-    sample = [list(tokenized[i]) for i in idx if len(tokenized[i])]
+    rows = (tokenized[i] for i in idx)
+    sample = [t.tolist() if isinstance(t, np.ndarray) else list(t) for t in rows]
+    sample = [t for t in sample if t]
     m = len(sample)
     if m < 2:
         return 0.0
@@ -139,7 +223,7 @@ def self_bleu(tokenized: Sequence[Sequence[str]], sample_size: int = 200, seed: 
 
 
 def side_metrics(texts: Sequence[str], token_ids: Sequence[np.ndarray], embeddings: np.ndarray | None,
-                 self_bleu_sample: int = 200, seed: int = 0, tokenized: Sequence[Sequence[str]] | None = None
+                 self_bleu_sample: int = 200, seed: int = 0, tokenized: Words | None = None
                  ) -> dict[str, float]:
     """All seven metrics of one side of one subset.
 
@@ -149,18 +233,19 @@ def side_metrics(texts: Sequence[str], token_ids: Sequence[np.ndarray], embeddin
         embeddings: per text, its normalized embedding (None: embedding_distance is None).
         self_bleu_sample: texts sampled for Self-BLEU.
         seed: seeds the Self-BLEU sample.
-        tokenized: word tokens per text, if already computed.
+        tokenized: the texts' words, if already computed: a ``WordIds`` (e.g. ``word_ids(corpus_side)``
+            then ``.take(rows)``; the fast form) or per text a list of words.
     """
-    tokenized = tokenized if tokenized is not None else [words(t) for t in texts]
+    wids = word_ids(texts) if tokenized is None else as_word_ids(tokenized)
     lengths = np.fromiter((len(t) for t in token_ids), dtype=np.int64, count=len(token_ids))
     flat = np.concatenate(token_ids) if len(token_ids) else np.zeros(0, dtype=np.int64)
     out = {
-        "distinct_1": distinct_n(tokenized, 1),
-        "distinct_2": distinct_n(tokenized, 2),
+        "distinct_1": distinct_n(wids, 1),
+        "distinct_2": distinct_n(wids, 2),
         "embedding_distance": embedding_distance(embeddings) if embeddings is not None else None,
         "mean_length": mean_length(lengths),
         "compression_ratio": compression_ratio(texts),
-        "self_bleu": self_bleu(tokenized, self_bleu_sample, seed),
+        "self_bleu": self_bleu(wids, self_bleu_sample, seed),
         "token_entropy": token_entropy(flat),
     }
     return {k: (round(float(v), 6) if v is not None else None) for k, v in out.items()}
@@ -168,21 +253,22 @@ def side_metrics(texts: Sequence[str], token_ids: Sequence[np.ndarray], embeddin
 
 def bootstrap_ci(texts: Sequence[str], token_ids: Sequence[np.ndarray], embeddings: np.ndarray | None,
                  resamples: int = 200, seed: int = 0, alpha: float = 0.05,
-                 tokenized: Sequence[Sequence[str]] | None = None) -> dict[str, list[float]]:
+                 tokenized: Words | None = None) -> dict[str, list[float]]:
     """Percentile bootstrap intervals (rows resampled) of the metrics that are cheap to recompute.
 
-    Self-BLEU is left out: it is already an estimate on a sample, and costly.
+    Self-BLEU is left out: it is already an estimate on a sample, and costly. ``tokenized`` as in
+    :func:`side_metrics`.
     """
-    tokenized = tokenized if tokenized is not None else [words(t) for t in texts]
+    wids = word_ids(texts) if tokenized is None else as_word_ids(tokenized)
+    distinct = {n: _DistinctResampler(wids, n) for n in (1, 2)}
     rng = np.random.default_rng(seed)
     n = len(texts)
     draws: dict[str, list[float]] = {k: [] for k in METRICS if k != "self_bleu"}
     for _ in range(resamples):
         idx = rng.integers(0, n, size=n)
-        toks = [tokenized[i] for i in idx]
         ids = [token_ids[i] for i in idx]
-        draws["distinct_1"].append(distinct_n(toks, 1))
-        draws["distinct_2"].append(distinct_n(toks, 2))
+        draws["distinct_1"].append(distinct[1](idx))
+        draws["distinct_2"].append(distinct[2](idx))
         draws["mean_length"].append(mean_length(np.array([len(t) for t in ids])))
         draws["compression_ratio"].append(compression_ratio([texts[i] for i in idx]))
         draws["token_entropy"].append(token_entropy(np.concatenate(ids)))

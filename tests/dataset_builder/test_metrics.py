@@ -72,3 +72,190 @@ def test_bootstrap_intervals_bracket_the_estimate():
     assert "self_bleu" not in ci and "embedding_distance" not in ci
     lo, hi = ci["mean_length"]
     assert lo <= point["mean_length"] <= hi
+
+
+# -- words: the tokenizer and the id-based metrics -------------------------------------------------
+
+# Real-looking texts that reach every rule of nltk's tokenizer: opening and closing quotes after a space,
+# a bracket or nothing, clitics and contractions, final punctuation behind closers, code, odd spaces.
+TRICKY = [
+    '"Hello," she said. "It\'s 3.88 (roughly 3,36 euros)... isn\'t it?"',
+    "I can't believe you're here; we'd better go -- now!",
+    "Use `print()` like this:\n```python\nprint('hi')\n```\nThat's it.",
+    "'Tis the season, wanna come? I cannot, I'm gonna stay (sorry). 'T\u0131s so, ca\u0130not.",
+    "She said ''no'' and left.\n\n\"Fine\" he replied: 'fine'.",
+    'The list: [1, 2, 3]. Also {"key": "value", "n": 1,000}.',
+    "Prices went up 15%. Email me@example.com #tag & more... ok?!",
+    "«Bonjour» — dit-il — “quoted” ‘single’ „low“ end.”",
+    'He wrote "the end." ) ]',
+    "Trailing closers: done.\"')",
+    "ends with a colon:",
+    "ends with a comma,\n",
+    "a\u00a0non-breaking\u2003space and a\u2028line separator. Ol\u00e1!",
+    "\"Quoted start\" and 'single start'",
+    "''Double single at start'' then text.",
+    "Gimme a break, lemme see, gotta go, gonna win. D'ye know? More'n enough. G\u0131mme, \u0130stanbul.",
+    "rock 'n' roll, the '90s, o'clock, y'all, ma'am.",
+    "x = f(a, b); y = g[c]{d} <e> *f* @g #h $i %j &k",
+    "Mixed CASE Text With Capitals. ANOTHER ONE!",
+    "Odd control\x1cchars\x1fand\x00nulls.",
+    "...",
+    "",
+    "   ",
+    '"',
+    "end with quote'",
+    "a 'quoted' word and a dangling' quote and ' lone",
+]
+
+
+def _nltk(texts):
+    from nltk.tokenize import NLTKWordTokenizer
+
+    tok = NLTKWordTokenizer()
+    return [tok.tokenize(t.lower()) for t in texts]
+
+
+def test_word_tokenizer_equals_nltk_on_tricky_texts():
+    from dataset_builder.words import WordTokenizer
+
+    expected = _nltk(TRICKY)
+    assert WordTokenizer().tokenize_many(TRICKY) == expected
+    one = WordTokenizer()
+    assert [one.tokenize(t) for t in TRICKY] == expected  # the single-text path
+    wids = WordTokenizer().word_ids(TRICKY)
+    assert [wids.words(i) for i in range(len(TRICKY))] == expected
+    # ids in order of first appearance
+    first = list(dict.fromkeys(w for ws in expected for w in ws))
+    assert wids.vocab == first and wids.ids.tolist() == [first.index(w) for ws in expected for w in ws]
+
+
+_FRAGMENTS = ["the", "cat", "Dog", "3.88", "1,000", "e.g.", " ", " ", "\n", "\t", "\u00a0", ".", ",", ":", ";",
+              "!", "?", "'", '"', "''", "`", "```", "(", ")", "[", "]", "{", "}", "<", ">", "--", "...", "-",
+              "\u2014", "«", "»", "“", "”", "‘", "’", "„", "*", "@", "#", "$", "%", "&", "n't", "'s", "'ll",
+              "'re", "cannot", "gonna", "wanna ", "'tis", "d'ye", "can", "not", "İ", "ı", "\u2028"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_FRAGMENTS), max_size=30).map("".join), min_size=1, max_size=400))
+def test_word_tokenizer_equals_nltk_on_random_texts(texts):
+    from dataset_builder.words import WordTokenizer
+
+    # hundreds of new chunks take the bulk (arrow) paths, a handful the single-text ones
+    assert WordTokenizer().tokenize_many(texts) == _nltk(texts)
+    assert [WordTokenizer().tokenize(t) for t in texts[:5]] == _nltk(texts[:5])
+
+
+def _real_looking_texts(n: int = 300, seed: int = 0) -> list[str]:
+    """Sentences with punctuation, quotes, clitics, numbers and code, like chat answers."""
+    rng = np.random.default_rng(seed)
+    words = ("the model data train answer question python code list value first then because "
+             "example result error function you it we they").split()
+    glue = [" ", " ", " ", ", ", ". ", "; ", ": ", " (", ") ", ' "', '" ', " '", "' ", "'s ", "n't ", " -- ",
+            "! ", "? ", "\n", "\n\n", " `", "` ", " 3.5 ", " 1,200 "]
+    out = []
+    for _ in range(n):
+        k = int(rng.integers(5, 60))
+        parts = [rng.choice(words) + rng.choice(glue) for _ in range(k)]
+        out.append("".join(parts).capitalize() + rng.choice([".", "?", "!", '."', ".)", ""]))
+    return out
+
+
+def test_word_metrics_agree_with_nltk_words_within_one_percent():
+    from dataset_builder.words import word_ids
+
+    texts = _real_looking_texts()
+    reference = _nltk(texts)
+    wids = word_ids(texts)
+    for n in (1, 2):
+        expected = M.distinct_n(reference, n)
+        assert abs(M.distinct_n(wids, n) - expected) <= 0.01 * expected
+        assert M.distinct_n(wids, n) == expected  # in fact the same words, so the same value
+    expected = M.self_bleu(reference, sample_size=100)
+    assert abs(M.self_bleu(wids, sample_size=100) - expected) <= 0.01 * expected
+    assert M.self_bleu(wids, sample_size=100) == pytest.approx(expected, abs=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f", "g"]), max_size=12), max_size=25),
+       st.integers(1, 3))
+def test_distinct_n_ids_equals_strings(tokenized, n):
+    from dataset_builder.words import WordIds
+
+    wids = WordIds.from_words(tokenized)
+    expected = M.distinct_n(tokenized, n)
+    assert M.distinct_n_ids(wids.ids, wids.offsets, n) == expected
+    assert M.distinct_n(wids, n) == expected
+    rows = np.random.default_rng(n).permutation(len(tokenized))[: len(tokenized) // 2]
+    assert M.distinct_n(wids.take(rows), n) == M.distinct_n([tokenized[i] for i in rows], n)
+
+
+def test_distinct_resampler_equals_distinct_n_of_the_resample():
+    from dataset_builder.words import WordIds
+
+    rng = np.random.default_rng(3)
+    tokenized = [list(rng.choice(list("abcdefghij"), size=int(rng.integers(0, 15)))) for _ in range(40)]
+    wids = WordIds.from_words(tokenized)
+    for n in (1, 2):
+        resample = M._DistinctResampler(wids, n)
+        for _ in range(20):
+            idx = rng.integers(0, len(tokenized), size=len(tokenized))
+            assert resample(idx) == M.distinct_n([tokenized[i] for i in idx], n)
+
+
+def test_self_bleu_on_ids_equals_nltk():
+    from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
+
+    from dataset_builder.words import WordIds
+
+    rng = np.random.default_rng(0)
+    vocab = [f"w{i}" for i in range(30)]
+    toks = [list(rng.choice(vocab, size=int(rng.integers(1, 25)))) for _ in range(25)]
+    wids = WordIds.from_words(toks)
+    as_ids = [wids[i] for i in range(len(toks))]
+    expected = np.mean([sentence_bleu(as_ids[:i] + as_ids[i + 1:], h, smoothing_function=SmoothingFunction().method1)
+                        for i, h in enumerate(as_ids)])
+    assert M.self_bleu(wids, sample_size=100) == pytest.approx(expected, abs=1e-12)
+    assert M.self_bleu([np.array(t) for t in as_ids], sample_size=100) == pytest.approx(expected, abs=1e-12)
+    assert M.self_bleu(toks, sample_size=100) == pytest.approx(expected, abs=1e-12)
+
+
+def test_side_metrics_and_bootstrap_same_for_word_lists_and_ids():
+    from dataset_builder.words import word_ids
+
+    texts = _real_looking_texts(80, seed=1)
+    rng = np.random.default_rng(4)
+    ids = [rng.integers(0, 50, size=len(t) // 5 + 1) for t in texts]
+    lists = _nltk(texts)
+    wids = word_ids(texts + ["another text, not in the subset."]).take(np.arange(len(texts)))
+    base = M.side_metrics(texts, ids, None, tokenized=lists)
+    assert M.side_metrics(texts, ids, None, tokenized=wids) == base
+    assert M.side_metrics(texts, ids, None) == base
+    ci = M.bootstrap_ci(texts, ids, None, resamples=30, tokenized=lists)
+    assert M.bootstrap_ci(texts, ids, None, resamples=30, tokenized=wids) == ci
+    assert M.bootstrap_ci(texts, ids, None, resamples=30) == ci
+
+
+def test_word_ids_save_load_and_take(tmp_path):
+    from dataset_builder.words import WordIds, word_ids
+
+    wids = word_ids(TRICKY)
+    wids.save(tmp_path / "w.npz")
+    back = WordIds.load(tmp_path / "w.npz")
+    assert back.vocab == wids.vocab and np.array_equal(back.ids, wids.ids)
+    assert np.array_equal(back.offsets, wids.offsets)
+    sub = wids.take([3, 0, 3])
+    assert [sub.words(i) for i in range(3)] == [wids.words(3), wids.words(0), wids.words(3)]
+
+
+@pytest.mark.slow
+def test_word_tokenizer_equals_nltk_on_the_embedded_corpus(request):
+    if "slow" not in (request.config.getoption("markexpr") or ""):
+        pytest.skip("slow (a minute): run with -m slow")
+    from dataset_builder.assets import DEFAULT_CORPUS, resolve_corpus
+    from dataset_builder.corpus import CorpusOptions, load_corpus
+    from dataset_builder.words import WordTokenizer
+
+    ds, _ = load_corpus(resolve_corpus(DEFAULT_CORPUS), CorpusOptions(max_instruction_chars=4000,
+                                                                      max_response_chars=8000))
+    texts = list(ds["instruction"]) + list(ds["response"])
+    assert WordTokenizer().tokenize_many(texts) == _nltk(texts)
