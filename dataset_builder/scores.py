@@ -14,9 +14,10 @@ import numpy as np
 from . import variation
 from .corpus import column, corpus_fingerprint
 from .defaults import FULL_CONFIG, SIDES
-from .metrics import bootstrap_ci, side_metrics, words
+from .metrics import bootstrap_ci, side_metrics
 from .micro import side_features
 from .options import EmbedderOptions, MetricOptions
+from .words import side_word_ids
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def compute_metrics(corpus, manifests: dict[str, dict], options: MetricOptions, 
             emb, _ = embed_rows(texts, needed, model, f"{fp}:{side}", embedder.max_seq_length,
                                 why=f"the {side}s of the {len(selections) - 1} configs, plus a sample of "
                                     f"{len(full_sample)} for full's embedding distance")
-        sides[side] = (texts, ids, emb, [words(t) for t in texts])
+        sides[side] = (texts, ids, emb, side_word_ids(texts, f"{fp}:{side}"))
     sources = variation.source_codes(column(corpus, "source"))
     out: dict[str, dict] = {}
     for config, idx in tqdm(selections.items(), desc="metrics", unit="config", leave=False):
@@ -72,7 +73,7 @@ def compute_metrics(corpus, manifests: dict[str, dict], options: MetricOptions, 
         for side, (texts, ids, emb, tokenized) in sides.items():
             sub_texts = [texts[i] for i in idx]
             sub_ids = [ids[i] for i in idx]
-            sub_tok = [tokenized[i] for i in idx]
+            sub_tok = tokenized.take(idx)
             sub_emb = None if emb is None else emb[full_sample if config == FULL_CONFIG else idx]
             entry[side] = side_metrics(sub_texts, sub_ids, sub_emb, options.self_bleu_sample, seed,
                                        tokenized=sub_tok)
