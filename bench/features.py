@@ -3,7 +3,8 @@
     python bench/features.py [--texts 512] [--sizes 10000,50000,117000]
 
 1. Embeddings per second of our path (``embed_texts``: resolve, encode, normalize, cast) against
-   ``SentenceTransformer.encode`` alone on the same texts: the ratio should be near 1.
+   ``SentenceTransformer.encode`` alone on the same texts: the ratio should be near 1; and the same
+   encode with torch on one thread against every core (what ``dataset_builder.utils.torch_threads`` sets).
 2. HDBSCAN time after PCA to 5 dimensions at 10K, 50K and 117K points (synthetic 384-d
    embeddings drawn around 200 centres, normalized): how the cost grows.
 3. The offline tagger's texts per second on the embedded corpus's responses.
@@ -37,10 +38,12 @@ def main() -> None:
     from dataset_builder.macro import cluster_labels, reduce_embeddings
     from dataset_builder.tagging import OfflineTagger
 
-    results: dict = {"torch_threads": torch.get_num_threads()}
+    from dataset_builder.utils import torch_threads
+
+    results: dict = {}
     ds, _ = load_corpus(resolve_corpus(DEFAULT_CORPUS), CorpusOptions(max_instruction_chars=4000,
                                                                       max_response_chars=8000))
-    texts = list(ds["instruction"][: args.texts])
+    texts = ds["instruction"][: args.texts]
     model = load_embedder(DEFAULT_EMBEDDER, "cpu", 128)
     model.encode(texts[:32])  # warm-up
     start = time.perf_counter()
@@ -49,10 +52,21 @@ def main() -> None:
     start = time.perf_counter()
     embed_texts(texts, DEFAULT_EMBEDDER, max_seq_length=128, use_cache=False, device="cpu")
     ours_s = time.perf_counter() - start
-    results["embeddings"] = {"texts": len(texts), "max_seq_length": 128,
+    results["embeddings"] = {"texts": len(texts), "max_seq_length": 128, "torch_threads": torch.get_num_threads(),
                              "sentence_transformers_per_s": round(len(texts) / raw_s, 1),
                              "ours_per_s": round(len(texts) / ours_s, 1), "ratio": round(raw_s / ours_s, 3)}
     print(json.dumps(results["embeddings"]), flush=True)
+
+    # Torch's own thread pool: one thread (what OMP_NUM_THREADS=1 used to leave it) against every core.
+    threads = {}
+    for n in (1, torch_threads()):
+        torch.set_num_threads(n)
+        start = time.perf_counter()
+        model.encode(texts, batch_size=64, normalize_embeddings=True)
+        threads[n] = time.perf_counter() - start
+    results["torch_threads"] = {f"{n}_threads_per_s": round(len(texts) / s, 1) for n, s in threads.items()}
+    results["torch_threads"]["gain"] = round(threads[1] / threads[max(threads)], 2)
+    print(json.dumps(results["torch_threads"]), flush=True)
 
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(200, 384))
@@ -70,7 +84,7 @@ def main() -> None:
         results["hdbscan_after_pca5"].append(row)
         print(json.dumps(row), flush=True)
 
-    responses = list(ds["response"])
+    responses = ds["response"][:]
     start = time.perf_counter()
     OfflineTagger().tag(responses)
     tag_s = time.perf_counter() - start
