@@ -54,6 +54,7 @@ def setup_logging(verbose: bool) -> None:
         datasets.disable_progress_bars()
         datasets.logging.set_verbosity_error()
         transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()  # "Loading weights" bars between our own labelled ones
 
 
 def top_parser() -> argparse.ArgumentParser:
