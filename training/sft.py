@@ -138,6 +138,30 @@ def dataset_card_info(script_args: M2MScriptArguments) -> tuple[str | None, dict
     return repo_id, metrics
 
 
+def labelled_progress(trainer, label: str) -> None:
+    """One labelled bar (steps, ETA, the last loss) instead of the trainer's bar and its printed log dicts."""
+    from tqdm.auto import tqdm
+    from transformers import PrinterCallback, ProgressCallback, TrainerCallback
+
+    class Bar(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.bar = tqdm(total=state.max_steps, desc=label, unit="step", disable=not state.is_local_process_zero)
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.bar.update(state.global_step - self.bar.n)
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                self.bar.set_postfix(loss=f"{float(logs['loss']):.3f}")
+
+        def on_train_end(self, args, state, control, **kwargs):
+            self.bar.close()
+
+    trainer.remove_callback(ProgressCallback)
+    trainer.remove_callback(PrinterCallback)
+    trainer.add_callback(Bar())
+
+
 def main(script_args: M2MScriptArguments, training_args, model_args) -> dict:
     """Train one adapter; returns the run's results (also written to train_results.json)."""
     require("peft")
@@ -156,6 +180,7 @@ def main(script_args: M2MScriptArguments, training_args, model_args) -> dict:
     train = load_train_dataset(script_args)
     trainer = SFTTrainer(model=model_args.model_name_or_path, args=training_args, train_dataset=train,
                          peft_config=get_peft_config(model_args))
+    labelled_progress(trainer, f"train {script_args.dataset_config}")
     start = time.perf_counter()
     result = trainer.train()
     seconds = time.perf_counter() - start
