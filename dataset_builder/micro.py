@@ -22,7 +22,7 @@ from .corpus import column, corpus_fingerprint
 from .defaults import DEFAULT_MODEL, WORD_TOKENIZER
 from .options import MicroOptions
 from .strategies import LadderStrategy, TypeMatrix
-from .utils import atomic_file, cache_dir, hash_files, sha256_text
+from .utils import atomic_file, cache_dir, hash_files, no_gc, sha256_text
 
 logger = logging.getLogger(__name__)
 
@@ -83,12 +83,21 @@ def load_tokenizer(spec: str):
 
 def _encode(texts: list[str], tokenizer, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Token ids of every text, through the Rust tokenizer's batch call when there is one."""
-    from tqdm.auto import tqdm
 
     backend = getattr(tokenizer, "_tokenizer", None)
     fast = getattr(backend, "encode_batch_fast", None)
     lengths = np.zeros(len(texts), dtype=np.int64)
     chunks = []
+    with no_gc():
+        _encode_batches(texts, tokenizer, fast, batch_size, lengths, chunks)
+    offsets = np.concatenate(([0], np.cumsum(lengths)))
+    ids = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int32)
+    return ids, offsets
+
+
+def _encode_batches(texts, tokenizer, fast, batch_size: int, lengths: np.ndarray, chunks: list) -> None:
+    from tqdm.auto import tqdm
+
     for start in tqdm(range(0, len(texts), batch_size), desc="tokenize", unit="batch", leave=False,
                       disable=len(texts) <= batch_size):
         batch = texts[start:start + batch_size]
@@ -100,9 +109,6 @@ def _encode(texts: list[str], tokenizer, batch_size: int) -> tuple[np.ndarray, n
         n = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
         lengths[start:start + len(batch)] = n
         chunks.append(np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int32, count=int(n.sum())))
-    offsets = np.concatenate(([0], np.cumsum(lengths)))
-    ids = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int32)
-    return ids, offsets
 
 
 def word_features(texts: list[str]) -> TokenFeatures:

@@ -32,6 +32,7 @@ from itertools import chain, compress, islice, repeat
 import numpy as np
 
 from . import treebank_rules as R
+from .utils import no_gc
 
 
 class WordTokenizer:
@@ -103,7 +104,7 @@ class WordTokenizer:
         """``[tokenize(t) for t in texts]``, with the memo filled once per block of texts."""
         ids, offsets, _ = self._ids(texts, block, firsts=False)
         flat = iter(np.array(self.words_, dtype=object)[ids].tolist())
-        with R.no_gc():
+        with no_gc():
             return [list(islice(flat, n)) for n in np.diff(offsets).tolist()]
 
     def word_ids(self, texts: Iterable[str], block: int = 4096):
@@ -135,7 +136,7 @@ class WordTokenizer:
         self._check_memo()
         arrays, counts, seen = [], [], []
         texts = iter(texts)
-        with R.no_gc():
+        with no_gc():
             while batch := list(islice(texts, block)):
                 prepared = pa.array(list(map(self._prepare, batch)), type=pa.string())
                 ids, per_text, distinct_ids = self._lookup(prepared, self._fill, firsts)

@@ -3,9 +3,7 @@ memo keys carry, and which of nltk's patterns can be run faster or skipped (see 
 
 from __future__ import annotations
 
-import gc
 import re
-from contextlib import contextmanager
 
 SENTINEL = "\x00"  # cuts a batch of chunks sent to nltk apart again
 OPEN = "\x01"  # mark: the chunk's leading " or '' follows a space (nltk makes it an opening quote ``)
@@ -63,19 +61,6 @@ NOT_IN_PIECES = {
     r"([»”’])",
 }
 SHIFT, MASK = 24, (1 << 24) - 1  # a memo value: start in the id store << SHIFT | number of words
-
-
-@contextmanager
-def no_gc():
-    """The cyclic garbage collector off: building the memo's and the results' many small objects makes
-    it run often, for nothing (nothing here makes cycles)."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def backticks(run: str) -> tuple[str, ...]:

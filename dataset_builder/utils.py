@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import importlib
 import json
@@ -40,6 +41,19 @@ def require(module: str) -> Any:
         top = module.split(".")[0]
         hint = _INSTALL_HINTS.get(top, f"pip install {top}")
         raise ImportError(f"{module!r} is needed for this step but is not installed: run `{hint}`") from err
+
+
+@contextlib.contextmanager
+def no_gc() -> Iterator[None]:
+    """The cyclic garbage collector off while millions of small objects (token ids, words) are made: it would
+    run often, for nothing (none of them make cycles). Measured: 7 % of micro tokenization at 117K rows."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def torch_threads() -> int:
