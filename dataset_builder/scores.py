@@ -7,7 +7,8 @@ sliced per config by row index; the metric definitions are :mod:`.metrics`'.
 from __future__ import annotations
 
 import logging
-from typing import Any
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -67,24 +68,31 @@ def compute_metrics(corpus, manifests: dict[str, dict], options: MetricOptions, 
                                     f"{len(full_sample)} for full's embedding distance")
         sides[side] = (texts, ids, emb, side_word_ids(texts, f"{fp}:{side}"))
     sources = variation.source_codes(column(corpus, "source"))
-    out: dict[str, dict] = {}
-    for config, idx in tqdm(selections.items(), desc="metrics", unit="config", leave=False):
-        entry: dict[str, Any] = {}
-        for side, (texts, ids, emb, tokenized) in sides.items():
-            sub_texts = [texts[i] for i in idx]
-            sub_ids = [ids[i] for i in idx]
-            sub_tok = tokenized.take(idx)
-            sub_emb = None if emb is None else emb[full_sample if config == FULL_CONFIG else idx]
-            entry[side] = side_metrics(sub_texts, sub_ids, sub_emb, options.self_bleu_sample, seed,
-                                       tokenized=sub_tok)
-            if options.bootstrap:  # (full's embeddings are a sample, not its rows: no interval for them)
-                entry[f"{side}_ci95"] = bootstrap_ci(sub_texts, sub_ids, None if config == FULL_CONFIG else sub_emb,
-                                                     options.bootstrap, seed, tokenized=sub_tok)
-        m = manifests.get(config, {})
+    def side_entry(config: str, idx: np.ndarray, side: str) -> dict:
+        texts, ids, emb, tokenized = sides[side]
+        sub_texts = [texts[i] for i in idx]
+        sub_ids = [ids[i] for i in idx]
+        sub_tok = tokenized.take(idx)
+        sub_emb = None if emb is None else emb[full_sample if config == FULL_CONFIG else idx]
+        entry = {side: side_metrics(sub_texts, sub_ids, sub_emb, options.self_bleu_sample, seed, tokenized=sub_tok)}
+        if options.bootstrap:  # (full's embeddings are a sample, not its rows: no interval for them)
+            entry[f"{side}_ci95"] = bootstrap_ci(sub_texts, sub_ids, None if config == FULL_CONFIG else sub_emb,
+                                                 options.bootstrap, seed, tokenized=sub_tok)
+        return entry
+
+    # One task per (config, side); gzip (the costliest metric at scale) releases the GIL, so threads use every core.
+    tasks = [(config, idx, side) for config, idx in selections.items() for side in SIDES]
+    with ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0))) as pool:
+        done = list(tqdm(pool.map(lambda t: side_entry(*t), tasks), total=len(tasks), desc="metrics",
+                         unit="config side", leave=False))
+    out: dict[str, dict] = {config: {} for config in selections}
+    for (config, _, _), part in zip(tasks, done, strict=True):
+        out[config].update(part)
+    for config, idx in selections.items():
+        entry, m = out[config], manifests.get(config, {})
         if config == FULL_CONFIG and model and len(full_sample) < len(corpus):
             entry["embedding_distance_sample"] = int(len(full_sample))
         entry.update(rows=int(len(idx)), k=m.get("k"), pool_size=m.get("pool_size", len(corpus)),
                      type_coverage=m.get("type_coverage"), strategy=m.get("strategy", FULL_CONFIG),
                      level=m.get("level"), varies=m.get("varies") or variation.describe(idx, lengths, *sources))
-        out[config] = entry
     return out
