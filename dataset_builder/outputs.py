@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -196,8 +195,8 @@ def write_marker(folder: str | Path, kind: str) -> None:
     from .utils import package_versions
 
     version = package_versions(("macro2micro",)).get("macro2micro", "unknown")
-    (Path(folder) / MARKER).write_text(json.dumps({"kind": kind, "tool": "macro2micro", "version": version,
-                                                   "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}))
+    # no timestamp: the same run twice writes the same bytes
+    (Path(folder) / MARKER).write_text(json.dumps({"kind": kind, "tool": "macro2micro", "version": version}))
 
 
 @contextlib.contextmanager

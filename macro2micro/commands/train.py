@@ -27,13 +27,14 @@ class TrainPaths:
 
 def train(paths: TrainPaths, options: TrainOptions, push: PushAdaptersOptions | None = None) -> dict:
     """Train (or print the launch command of) every matching config; returns per config its results."""
-    from training.sft import recipe_model
+    from training.sft import recipe_model, resolve_recipe
     from training.sweep import sweep
 
-    recipe_model(options.recipe, options.override_args())  # a wrong recipe or a missing model fails before any work
-    if options.print_commands:
+    if options.print_commands:  # the model is needed where the commands run, not here
+        resolve_recipe(options.recipe)
         return sweep(paths.dataset, options.configs, options.recipe, paths.out, options.override_args(), True,
                      options.accelerate_config)
+    recipe_model(options.recipe, options.override_args())  # a wrong recipe or a missing model fails before any work
     push = push or PushAdaptersOptions()
     hub_org = None
     if push.push_to_hub:
