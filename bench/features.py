@@ -37,12 +37,12 @@ def main() -> None:
     from dataset_builder.embeddings import embed_texts, load_embedder
     from dataset_builder.macro import cluster_labels, reduce_embeddings
     from dataset_builder.tagging import OfflineTagger
-
     from dataset_builder.utils import torch_threads
 
     results: dict = {}
-    ds, _ = load_corpus(resolve_corpus(DEFAULT_CORPUS), CorpusOptions(max_instruction_chars=4000,
-                                                                      max_response_chars=8000))
+    ds, _ = load_corpus(
+        resolve_corpus(DEFAULT_CORPUS), CorpusOptions(max_instruction_chars=4000, max_response_chars=8000)
+    )
     texts = ds["instruction"][: args.texts]
     model = load_embedder(DEFAULT_EMBEDDER, "cpu", 128)
     model.encode(texts[:32])  # warm-up
@@ -52,9 +52,14 @@ def main() -> None:
     start = time.perf_counter()
     embed_texts(texts, DEFAULT_EMBEDDER, max_seq_length=128, use_cache=False, device="cpu")
     ours_s = time.perf_counter() - start
-    results["embeddings"] = {"texts": len(texts), "max_seq_length": 128, "torch_threads": torch.get_num_threads(),
-                             "sentence_transformers_per_s": round(len(texts) / raw_s, 1),
-                             "ours_per_s": round(len(texts) / ours_s, 1), "ratio": round(raw_s / ours_s, 3)}
+    results["embeddings"] = {
+        "texts": len(texts),
+        "max_seq_length": 128,
+        "torch_threads": torch.get_num_threads(),
+        "sentence_transformers_per_s": round(len(texts) / raw_s, 1),
+        "ours_per_s": round(len(texts) / ours_s, 1),
+        "ratio": round(raw_s / ours_s, 3),
+    }
     print(json.dumps(results["embeddings"]), flush=True)
 
     # Torch's own thread pool: one thread (what OMP_NUM_THREADS=1 used to leave it) against every core.
@@ -79,8 +84,13 @@ def main() -> None:
         pca_s = time.perf_counter() - start
         start = time.perf_counter()
         labels = cluster_labels(points, min_cluster_size=10)
-        row = {"points": n, "pca_s": round(pca_s, 2), "hdbscan_s": round(time.perf_counter() - start, 2),
-               "clusters": int(labels.max() + 1), "noise": int((labels < 0).sum())}
+        row = {
+            "points": n,
+            "pca_s": round(pca_s, 2),
+            "hdbscan_s": round(time.perf_counter() - start, 2),
+            "clusters": int(labels.max() + 1),
+            "noise": int((labels < 0).sum()),
+        }
         results["hdbscan_after_pca5"].append(row)
         print(json.dumps(row), flush=True)
 

@@ -63,7 +63,7 @@ def synthetic(n: int, n_types: int, per_sample: int, seed: int = 0) -> sp.csr_ma
 def reference(x: sp.csr_matrix, budget: int, levels: int, seed: int) -> list[list[int]]:
     """The straightforward implementation: Python lists and loops, one sample and one type at a time."""
     n, n_types = x.shape
-    rows = [x.indices[x.indptr[i]:x.indptr[i + 1]].tolist() for i in range(n)]
+    rows = [x.indices[x.indptr[i] : x.indptr[i + 1]].tolist() for i in range(n)]
     cols = [[] for _ in range(n_types)]
     for i, r in enumerate(rows):
         for t in r:
@@ -117,7 +117,9 @@ def reference(x: sp.csr_matrix, budget: int, levels: int, seed: int) -> list[lis
     return out
 
 
-def engine(x: sp.csr_matrix, budget: int, levels: int, seed: int, quota: int | str = 1) -> tuple[list[np.ndarray], dict]:
+def engine(
+    x: sp.csr_matrix, budget: int, levels: int, seed: int, quota: int | str = 1
+) -> tuple[list[np.ndarray], dict]:
     t0 = time.perf_counter()
     ladder = prune(x, seed)
     t1 = time.perf_counter()
@@ -179,8 +181,9 @@ def time_prune(fn, x: sp.csr_matrix, repeat: int = 1, memory: bool = False) -> d
 def prune_at(rev: str):
     """``prune`` of ``dataset_builder/ladder.py`` as it was at git revision ``rev``."""
     path = "dataset_builder/ladder.py"
-    source = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:{path}"], check=True, capture_output=True,
-                            text=True).stdout
+    source = subprocess.run(
+        ["git", "-C", str(ROOT), "show", f"{rev}:{path}"], check=True, capture_output=True, text=True
+    ).stdout
     module = types.ModuleType(f"ladder_at_{rev}")
     sys.modules[module.__name__] = module  # dataclasses look their module up
     exec(compile(source, f"{rev}:{path}", "exec"), module.__dict__)
@@ -207,8 +210,9 @@ def jit_costs() -> dict:
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache, PYTHONPATH=str(ROOT))
         for run in ("cold_compile", "warm_cache"):
-            line = subprocess.run([sys.executable, "-c", _JIT_PROBE], check=True, capture_output=True, text=True,
-                                  env=env).stdout.split()
+            line = subprocess.run(
+                [sys.executable, "-c", _JIT_PROBE], check=True, capture_output=True, text=True, env=env
+            ).stdout.split()
             out[run] = dict(zip(("import_ladder_s", "import_numba_s", "first_prune_s"), map(float, line), strict=True))
     return out
 
@@ -219,13 +223,21 @@ def main() -> None:
     ap.add_argument("--full", default="117000x12000", help="full size, SAMPLESxTYPES")
     ap.add_argument("--per-sample", type=int, default=20)
     ap.add_argument("--budget", type=int, default=10_000)
-    ap.add_argument("--scale", default="1000000x50000",
-                    help="pruning-only size, SAMPLESxTYPES; an empty string skips this run")
+    ap.add_argument(
+        "--scale", default="1000000x50000", help="pruning-only size, SAMPLESxTYPES; an empty string skips this run"
+    )
     ap.add_argument("--repeat", type=int, default=3, help="pruning-only runs at --scale; the best counts")
-    ap.add_argument("--argmin", action="store_true",
-                    help="also time the argmin prune that the heap replaced (tests/dataset_builder/test_ladder.py)")
-    ap.add_argument("--previous", default="", metavar="REV",
-                    help="also time prune of dataset_builder/ladder.py at this git revision (e.g. 2867989)")
+    ap.add_argument(
+        "--argmin",
+        action="store_true",
+        help="also time the argmin prune that the heap replaced (tests/dataset_builder/test_ladder.py)",
+    )
+    ap.add_argument(
+        "--previous",
+        default="",
+        metavar="REV",
+        help="also time prune of dataset_builder/ladder.py at this git revision (e.g. 2867989)",
+    )
     ap.add_argument("--jit", action="store_true", help="also time numba's compile and cache load in fresh processes")
     ap.add_argument("--embedded", action="store_true", help="also time the embedded corpus's micro ladder")
     ap.add_argument("--json", type=Path, default=None, help="write the figures here too")
@@ -240,6 +252,7 @@ def main() -> None:
     others = {}
     if args.argmin:
         from tests.dataset_builder.test_ladder import prune_argmin
+
         others["prune_argmin"] = prune_argmin
     if args.previous:
         others[f"prune_at_{args.previous}"] = prune_at(args.previous)
@@ -252,8 +265,15 @@ def main() -> None:
     ref_s = time.perf_counter() - start
     engine(x, small_budget, 7, 0, "even")  # warm-up (imports, JIT, allocator)
     _, eng = engine(x, small_budget, 7, 0, "even")
-    results["small"] = {"samples": n, "types": t, "nnz": int(x.nnz), "budget": small_budget,
-                        "reference_s": round(ref_s, 3), "engine": eng, "speedup": round(ref_s / eng["total_s"], 1)}
+    results["small"] = {
+        "samples": n,
+        "types": t,
+        "nnz": int(x.nnz),
+        "budget": small_budget,
+        "reference_s": round(ref_s, 3),
+        "engine": eng,
+        "speedup": round(ref_s / eng["total_s"], 1),
+    }
     if others:
         results["small"]["prune_s"] = time_prune(prune, x, args.repeat)["s"]
     for name, fn in others.items():
@@ -265,9 +285,16 @@ def main() -> None:
     x = synthetic(n, t, args.per_sample, seed=2)
     gen_s = time.perf_counter() - start
     _, eng = engine(x, args.budget, 7, 0)
-    results["full"] = {"samples": n, "types": int((np.diff(x.tocsc().indptr) > 0).sum()), "nnz": int(x.nnz),
-                       "mean_types_per_sample": round(x.nnz / n, 2), "budget": args.budget,
-                       "generate_s": round(gen_s, 2), "engine": eng, "peak_rss_mb": round(peak_mb(), 1)}
+    results["full"] = {
+        "samples": n,
+        "types": int((np.diff(x.tocsc().indptr) > 0).sum()),
+        "nnz": int(x.nnz),
+        "mean_types_per_sample": round(x.nnz / n, 2),
+        "budget": args.budget,
+        "generate_s": round(gen_s, 2),
+        "engine": eng,
+        "peak_rss_mb": round(peak_mb(), 1),
+    }
     if others:
         results["full"]["prune_s"] = time_prune(prune, x, args.repeat)["s"]
     for name, fn in others.items():
@@ -280,9 +307,15 @@ def main() -> None:
         start = time.perf_counter()
         x = synthetic(n, t, args.per_sample, seed=3)
         gen_s = time.perf_counter() - start
-        results["scale"] = {"samples": n, "types": t, "nnz": int(x.nnz), "generate_s": round(gen_s, 2),
-                            "peak_rss_mb_before": round(peak_mb(), 1), "repeat": args.repeat,
-                            "prune": time_prune(prune, x, args.repeat, memory=True)}
+        results["scale"] = {
+            "samples": n,
+            "types": t,
+            "nnz": int(x.nnz),
+            "generate_s": round(gen_s, 2),
+            "peak_rss_mb_before": round(peak_mb(), 1),
+            "repeat": args.repeat,
+            "prune": time_prune(prune, x, args.repeat, memory=True),
+        }
         for name, fn in others.items():
             results["scale"][name] = time_prune(fn, x, memory=True)
         print(json.dumps(results["scale"]), flush=True)
@@ -292,15 +325,21 @@ def main() -> None:
         from dataset_builder.corpus import CorpusOptions, load_corpus
         from dataset_builder.registry import make_strategy
 
-        ds, _ = load_corpus(resolve_corpus(DEFAULT_CORPUS), CorpusOptions(max_instruction_chars=4000,
-                                                                          max_response_chars=8000))
+        ds, _ = load_corpus(
+            resolve_corpus(DEFAULT_CORPUS), CorpusOptions(max_instruction_chars=4000, max_response_chars=8000)
+        )
         strategy = make_strategy("micro_response")
         start = time.perf_counter()
         strategy.fit(ds, 0)
         fit_s = time.perf_counter() - start
         _, eng = engine(strategy.types_, 1000, 7, 0)
-        results["embedded"] = {"rows": len(ds), "types": strategy.types_.shape[1], "nnz": int(strategy.types_.nnz),
-                               "features_s(tokenize or cache)": round(fit_s, 2), "engine": eng}
+        results["embedded"] = {
+            "rows": len(ds),
+            "types": strategy.types_.shape[1],
+            "nnz": int(strategy.types_.nnz),
+            "features_s(tokenize or cache)": round(fit_s, 2),
+            "engine": eng,
+        }
         print(json.dumps(results["embedded"]), flush=True)
     results["load_avg_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     print(json.dumps({k: results[k] for k in ("load_avg_start", "first_prune_call_s", "load_avg_end")}), flush=True)

@@ -72,11 +72,25 @@ EVALS_SPEC = "evals==3.0.1.post1"
 EVALS_SHA256 = "0abcb2051303500784b1641a6e4f6b813ed43ad64f879a37d344a6774eb8eb78"
 EVALS_DATA = "evals/registry/data/"
 # Folders that evals' LICENSE.md puts under licences other than MIT (c4, Wikipedia, CC BY-NC parts).
-EXCLUDED = frozenset({"text_compression", "steganography", "schelling_point", "ballots", "sandbagging",
-                      "theory_of_mind", "already_said_that"})
-GENERIC_SYSTEM = frozenset({"you are a helpful assistant.", "you are a helpful assistant",
-                            "you are a helpful ai assistant.", "you are chatgpt, a large language model trained by "
-                            "openai."})
+EXCLUDED = frozenset(
+    {
+        "text_compression",
+        "steganography",
+        "schelling_point",
+        "ballots",
+        "sandbagging",
+        "theory_of_mind",
+        "already_said_that",
+    }
+)
+GENERIC_SYSTEM = frozenset(
+    {
+        "you are a helpful assistant.",
+        "you are a helpful assistant",
+        "you are a helpful ai assistant.",
+        "you are chatgpt, a large language model trained by openai.",
+    }
+)
 
 Pair = tuple[str, str]
 
@@ -168,8 +182,19 @@ def evals_wheel(cache: Path, given: Path | None) -> Path:
         if given:
             sys.exit(f"error: --evals_wheel {given}: no such file")
         print(f"downloading {EVALS_SPEC} into {cache} ...", flush=True)
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "--quiet",
-               "-d", str(cache), EVALS_SPEC]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "--quiet",
+            "-d",
+            str(cache),
+            EVALS_SPEC,
+        ]
         if subprocess.run(cmd).returncode != 0 or not path.exists():
             sys.exit(f"error: `{' '.join(cmd)}` failed; download {EVALS_WHEEL} by hand and pass --evals_wheel")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -212,7 +237,7 @@ def evals_candidates(wheel: Path, pool: Pool, seed: int, per_task: int) -> tuple
     with zipfile.ZipFile(wheel) as zf:
         names = sorted(n for n in zf.namelist() if n.startswith(EVALS_DATA) and n.endswith(".jsonl"))
         for name in names:
-            rel = name[len(EVALS_DATA):]
+            rel = name[len(EVALS_DATA) :]
             task = rel.split("/")[0]
             if task in EXCLUDED or "/" not in rel:
                 continue
@@ -226,8 +251,11 @@ def evals_candidates(wheel: Path, pool: Pool, seed: int, per_task: int) -> tuple
                         continue  # other schemas (games, graded tasks) carry no reference answer
                     read[task] += 1
                     prompt = record.get("input")
-                    instruction = prompt if isinstance(prompt, str) else (
-                        evals_instruction(prompt) if isinstance(prompt, list) else None)
+                    instruction = (
+                        prompt
+                        if isinstance(prompt, str)
+                        else (evals_instruction(prompt) if isinstance(prompt, list) else None)
+                    )
                     response = evals_text(record["ideal"])
                     if instruction is None or response is None:
                         pool.dropped["malformed" if instruction is None else "no_answer"] += 1
@@ -276,8 +304,10 @@ def length_stats(values: list[int]) -> str:
         return "-"
     values = sorted(values)
     p90 = values[min(len(values) - 1, int(0.9 * len(values)))]
-    return (f"mean {statistics.fmean(values):,.0f}, median {statistics.median(values):,.0f}, p90 {p90:,}, "
-            f"max {values[-1]:,}")
+    return (
+        f"mean {statistics.fmean(values):,.0f}, median {statistics.median(values):,.0f}, p90 {p90:,}, "
+        f"max {values[-1]:,}"
+    )
 
 
 def summary(rows: list[tuple[str, str, Pair]], take: dict[str, int], candidates: dict[str, int]) -> None:
@@ -292,8 +322,10 @@ def summary(rows: list[tuple[str, str, Pair]], take: dict[str, int], candidates:
     if take:
         counts = sorted(n for n in take.values() if n)
         capped = sum(1 for t, n in take.items() if n and n < candidates[t])
-        print(f"  evals tasks: {len(counts)} used, rows per task min {counts[0]}, median "
-              f"{statistics.median(counts):g}, max {counts[-1]} ({capped} tasks capped)")
+        print(
+            f"  evals tasks: {len(counts)} used, rows per task min {counts[0]}, median "
+            f"{statistics.median(counts):g}, max {counts[-1]} ({capped} tasks capped)"
+        )
         top = sorted(take.items(), key=lambda kv: -kv[1])[:5]
         print("    largest: " + ", ".join(f"{t} {n}" for t, n in top))
 
@@ -308,8 +340,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="picks the rows of a source that holds more than needed")
     ap.add_argument("--max_per_task", type=int, default=500, help="most rows from one evals task folder")
     ap.add_argument("--max_chars", type=int, default=16_000, help="drop pairs with a longer side, in characters")
-    ap.add_argument("--evals_wheel", type=Path, default=None,
-                    help=f"a local {EVALS_WHEEL} (default: downloaded once into the cache)")
+    ap.add_argument(
+        "--evals_wheel",
+        type=Path,
+        default=None,
+        help=f"a local {EVALS_WHEEL} (default: downloaded once into the cache)",
+    )
     args = ap.parse_args()
     for name in ("rows", "max_per_task", "max_chars"):
         if getattr(args, name) < 1:
@@ -331,8 +367,10 @@ def main() -> None:
         keep = set(heapq.nsmallest(args.rows, range(len(sharegpt)), key=lambda i: priority(args.seed, sharegpt[i][2])))
         sharegpt = [row for i, row in enumerate(sharegpt) if i in keep]
     rows += [(row_id, "sharegpt", pair) for row_id, pair, _ in sharegpt]
-    print(f"sharegpt: {len(sharegpt):,} pairs kept; dropped {dict(pool.dropped)} "
-          f"({time.perf_counter() - start:.0f} s)", flush=True)
+    print(
+        f"sharegpt: {len(sharegpt):,} pairs kept; dropped {dict(pool.dropped)} ({time.perf_counter() - start:.0f} s)",
+        flush=True,
+    )
 
     take: dict[str, int] = {}
     sizes: dict[str, int] = {}
@@ -356,10 +394,13 @@ def main() -> None:
         take = water_fill(sizes, need, args.seed)
         for task, items in candidates.items():
             rows += [(row_id, f"evals/{task}", pair) for _, row_id, pair, _ in items[: take[task]]]
-        print(f"evals: {sum(read.values()):,} records with an answer in {len(read)} tasks "
-              f"({len(EXCLUDED)} non-MIT folders skipped), {sum(sizes.values()):,} usable under the cap of "
-              f"{args.max_per_task}, {sum(take.values()):,} kept; dropped {dict(pool.dropped)} "
-              f"({time.perf_counter() - t0:.0f} s)", flush=True)
+        print(
+            f"evals: {sum(read.values()):,} records with an answer in {len(read)} tasks "
+            f"({len(EXCLUDED)} non-MIT folders skipped), {sum(sizes.values()):,} usable under the cap of "
+            f"{args.max_per_task}, {sum(take.values()):,} kept; dropped {dict(pool.dropped)} "
+            f"({time.perf_counter() - t0:.0f} s)",
+            flush=True,
+        )
     if len(rows) < args.rows:
         print(f"warning: the sources hold only {len(rows):,} usable rows, fewer than --rows {args.rows:,}")
 
@@ -370,10 +411,20 @@ def main() -> None:
             ids[row_id] += 1
             if ids[row_id] > 1:  # ingest refuses a reused id; ShareGPT ids are not all unique
                 row_id = f"{row_id}#{ids[row_id]}"
-            f.write(json.dumps({"id": row_id, "source": source,
-                                "messages": [{"role": "user", "content": instruction},
-                                             {"role": "assistant", "content": response}]},
-                               ensure_ascii=False) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "id": row_id,
+                        "source": source,
+                        "messages": [
+                            {"role": "user", "content": instruction},
+                            {"role": "assistant", "content": response},
+                        ],
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
     summary(rows, take, sizes)
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:,.1f} MB) in {time.perf_counter() - start:.0f} s")
 

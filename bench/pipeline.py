@@ -64,7 +64,7 @@ def yardstick(corpus_dir: Path, tokenizer_spec: str) -> dict:
         start = time.perf_counter()
         for side in texts.values():
             for i in range(0, len(side), 1024):
-                backend.encode_batch_fast(side[i:i + 1024], add_special_tokens=False)
+                backend.encode_batch_fast(side[i : i + 1024], add_special_tokens=False)
         raw.append(time.perf_counter() - start)
         start = time.perf_counter()
         for side in texts.values():
@@ -86,21 +86,49 @@ def main() -> None:
     if not args.corpus.exists():
         raise SystemExit(f"{args.corpus}: missing; make it with `python bench/paper_corpus.py --out {args.corpus}`")
     work = Path(tempfile.mkdtemp(prefix="m2m-pipeline-"))
-    env = {**os.environ, "MACRO2MICRO_CACHE": str(work / "cache"), "HF_HUB_OFFLINE": "1",
-           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    env = {
+        **os.environ,
+        "MACRO2MICRO_CACHE": str(work / "cache"),
+        "HF_HUB_OFFLINE": "1",
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+    }
     # The embedded model is converted once per machine: copy the converted folder so the cold run starts from
     # an empty *feature* cache, not from a GGUF conversion that no real run repeats.
     from dataset_builder.assets import resolve_tokenizer
 
-    shutil.copytree(Path(resolve_tokenizer(args.tokenizer)), work / "cache/assets" / Path(
-        resolve_tokenizer(args.tokenizer)).name)
+    shutil.copytree(
+        Path(resolve_tokenizer(args.tokenizer)), work / "cache/assets" / Path(resolve_tokenizer(args.tokenizer)).name
+    )
     stages = {
         "ingest": ["ingest", "--corpus", str(args.corpus), "--out", str(work / "corpus")],
-        "build": ["build", "--corpus", str(work / "corpus"), "--strategies", "micro_instruction", "micro_response",
-                  "random", "--budget", str(args.budget), "--tokenizer", args.tokenizer, "--out",
-                  str(work / "subsets")],
-        "publish": ["publish", "--corpus", str(work / "corpus"), "--subsets", str(work / "subsets"), "--tokenizer",
-                    args.tokenizer, "--embedder", "none", "--out", str(work / "repo")],
+        "build": [
+            "build",
+            "--corpus",
+            str(work / "corpus"),
+            "--strategies",
+            "micro_instruction",
+            "micro_response",
+            "random",
+            "--budget",
+            str(args.budget),
+            "--tokenizer",
+            args.tokenizer,
+            "--out",
+            str(work / "subsets"),
+        ],
+        "publish": [
+            "publish",
+            "--corpus",
+            str(work / "corpus"),
+            "--subsets",
+            str(work / "subsets"),
+            "--tokenizer",
+            args.tokenizer,
+            "--embedder",
+            "none",
+            "--out",
+            str(work / "repo"),
+        ],
     }
     results: dict = {"budget": args.budget, "corpus": str(args.corpus)}
     for run in ("cold", "warm"):
@@ -112,12 +140,16 @@ def main() -> None:
         results[run]["total_s"] = round(sum(v["s"] for v in results[run].values()), 1)
     results["yardstick"] = yardstick(work / "corpus", args.tokenizer)
     raw = results["yardstick"]["raw_tokenizer_s"]
-    results["ratios"] = {"cold_vs_raw_tokenizer": round(results["cold"]["total_s"] / raw, 2),
-                         "warm_vs_raw_tokenizer": round(results["warm"]["total_s"] / raw, 2),
-                         "micro_features_throughput_vs_raw": results["yardstick"]["micro_features_throughput_vs_raw"]}
-    results["goals_met"] = {"cold <= 5x": results["ratios"]["cold_vs_raw_tokenizer"] <= 5,
-                            "warm <= 3x": results["ratios"]["warm_vs_raw_tokenizer"] <= 3,
-                            "features >= 0.9": results["ratios"]["micro_features_throughput_vs_raw"] >= 0.9}
+    results["ratios"] = {
+        "cold_vs_raw_tokenizer": round(results["cold"]["total_s"] / raw, 2),
+        "warm_vs_raw_tokenizer": round(results["warm"]["total_s"] / raw, 2),
+        "micro_features_throughput_vs_raw": results["yardstick"]["micro_features_throughput_vs_raw"],
+    }
+    results["goals_met"] = {
+        "cold <= 5x": results["ratios"]["cold_vs_raw_tokenizer"] <= 5,
+        "warm <= 3x": results["ratios"]["warm_vs_raw_tokenizer"] <= 3,
+        "features >= 0.9": results["ratios"]["micro_features_throughput_vs_raw"] >= 0.9,
+    }
     print(json.dumps({k: results[k] for k in ("yardstick", "ratios", "goals_met")}, indent=1), flush=True)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -41,8 +41,10 @@ def emit(results: dict, key: str, row: dict) -> None:
 
 
 def summary(labels: np.ndarray) -> dict:
-    return {"clusters": int(labels.max() + 1) if labels.max() >= 0 else 0,
-            "noise_share": round(float((labels < 0).mean()), 4)}
+    return {
+        "clusters": int(labels.max() + 1) if labels.max() >= 0 else 0,
+        "noise_share": round(float((labels < 0).mean()), 4),
+    }
 
 
 def agreement(a: np.ndarray, b: np.ndarray) -> dict:
@@ -51,8 +53,11 @@ def agreement(a: np.ndarray, b: np.ndarray) -> dict:
 
     both = (a >= 0) & (b >= 0)
     ari_both = round(float(adjusted_rand_score(a[both], b[both])), 4) if both.sum() > 1 else None
-    return {"ari": round(float(adjusted_rand_score(a, b)), 4), "ari_non_noise_in_both": ari_both,
-            "share_non_noise_in_both": round(float(both.mean()), 4)}
+    return {
+        "ari": round(float(adjusted_rand_score(a, b)), 4),
+        "ari_non_noise_in_both": ari_both,
+        "share_non_noise_in_both": round(float(both.mean()), 4),
+    }
 
 
 def neighbour_agreement(x: np.ndarray, y: np.ndarray, k: int = 10, pairs: int = 200_000, seed: int = 0) -> dict:
@@ -102,34 +107,60 @@ def main() -> None:
     from dataset_builder.static_embedder import StaticEmbedder, static_embedder_dir
 
     results: dict = {}
-    emit(results, "machine", {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                              "load_average_1m_at_start": round(os.getloadavg()[0], 2)})
+    emit(
+        results,
+        "machine",
+        {
+            "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "load_average_1m_at_start": round(os.getloadavg()[0], 2),
+        },
+    )
 
     start = time.perf_counter()
     static_dir = static_embedder_dir()
     ready_s = time.perf_counter() - start
     config = json.loads((static_dir / "config.json").read_text())
-    emit(results, "static_asset", {
-        "dir": static_dir.name, "ready_s": round(ready_s, 1),
-        "size_mb": round(sum(p.stat().st_size for p in static_dir.iterdir()) / 1e6, 2),
-        "dims": config["dims"], "tokens_distilled": config["tokens_distilled"], "dtype": config["dtype"],
-        "pca_explained_variance": config["pca_explained_variance"]})
+    emit(
+        results,
+        "static_asset",
+        {
+            "dir": static_dir.name,
+            "ready_s": round(ready_s, 1),
+            "size_mb": round(sum(p.stat().st_size for p in static_dir.iterdir()) / 1e6, 2),
+            "dims": config["dims"],
+            "tokens_distilled": config["tokens_distilled"],
+            "dtype": config["dtype"],
+            "pca_explained_variance": config["pca_explained_variance"],
+        },
+    )
 
-    ds, _ = load_corpus(resolve_corpus(DEFAULT_CORPUS), CorpusOptions(max_instruction_chars=4000,
-                                                                      max_response_chars=8000))
+    ds, _ = load_corpus(
+        resolve_corpus(DEFAULT_CORPUS), CorpusOptions(max_instruction_chars=4000, max_response_chars=8000)
+    )
     rng = np.random.default_rng(args.seed)
     rows = np.sort(rng.choice(len(ds), size=min(args.texts, len(ds)), replace=False))
     side = ds[args.side]
     texts = [side[int(i)] for i in rows]
     chars = np.array([len(t) for t in texts])
-    emit(results, "texts", {"side": args.side, "n": len(texts), "corpus_rows": len(ds),
-                            "chars_mean": round(float(chars.mean()), 1), "chars_median": float(np.median(chars))})
+    emit(
+        results,
+        "texts",
+        {
+            "side": args.side,
+            "n": len(texts),
+            "corpus_rows": len(ds),
+            "chars_mean": round(float(chars.mean()), 1),
+            "chars_median": float(np.median(chars)),
+        },
+    )
 
     # 1. throughput
     load_embedder(DEFAULT_EMBEDDER, "cpu", args.max_seq_length).encode(texts[:16])  # load + warm-up
     start = time.perf_counter()
-    minilm, _ = embed_texts(texts, DEFAULT_EMBEDDER, max_seq_length=args.max_seq_length, dtype="float32",
-                            device="cpu", use_cache=False)
+    minilm, _ = embed_texts(
+        texts, DEFAULT_EMBEDDER, max_seq_length=args.max_seq_length, dtype="float32", device="cpu", use_cache=False
+    )
     minilm_s = time.perf_counter() - start
     static = StaticEmbedder.load(static_dir, max_seq_length=args.max_seq_length)
     static.encode(texts[:16])
@@ -141,29 +172,53 @@ def main() -> None:
     static_s = float(np.median(times))
     long_static = StaticEmbedder.load(static_dir, max_seq_length=512)
     stat512 = long_static.encode(texts)
-    emit(results, "throughput", {
-        "max_seq_length": args.max_seq_length, "minilm_texts_per_s": round(len(texts) / minilm_s, 1),
-        "static_texts_per_s": round(len(texts) / static_s, 1), "ratio": round(minilm_s / static_s, 1),
-        "static_runs_s": [round(t, 3) for t in times], "minilm_s": round(minilm_s, 1),
-        "load_average_1m": round(os.getloadavg()[0], 2)})
+    emit(
+        results,
+        "throughput",
+        {
+            "max_seq_length": args.max_seq_length,
+            "minilm_texts_per_s": round(len(texts) / minilm_s, 1),
+            "static_texts_per_s": round(len(texts) / static_s, 1),
+            "ratio": round(minilm_s / static_s, 1),
+            "static_runs_s": [round(t, 3) for t in times],
+            "minilm_s": round(minilm_s, 1),
+            "load_average_1m": round(os.getloadavg()[0], 2),
+        },
+    )
 
     everything = list(ds["instruction"]) + list(ds["response"])
     start = time.perf_counter()
     static.encode(everything)
     whole_s = time.perf_counter() - start
-    emit(results, "static_whole_corpus", {"texts": len(everything), "texts_per_s": round(len(everything) / whole_s, 1),
-                                          "seconds": round(whole_s, 2), "note": "both sides, max_seq_length as above"})
+    emit(
+        results,
+        "static_whole_corpus",
+        {
+            "texts": len(everything),
+            "texts_per_s": round(len(everything) / whole_s, 1),
+            "seconds": round(whole_s, 2),
+            "note": "both sides, max_seq_length as above",
+        },
+    )
 
     # 2. agreement of the embeddings themselves
     lengths = np.array([len(t) for t in texts])
-    emit(results, "embedding_agreement", {
-        f"minilm_vs_static{args.max_seq_length}": neighbour_agreement(minilm, stat),
-        "minilm_vs_static512": neighbour_agreement(minilm, stat512),
-        "norm_of_mean_vector": {"minilm": round(float(np.linalg.norm(minilm.mean(axis=0))), 3),
-                                "static": round(float(np.linalg.norm(stat.mean(axis=0))), 3)},
-        "spearman_length_vs_cosine_to_mean": {
-            "minilm": round(float(spearmanr(lengths, minilm @ minilm.mean(axis=0)).statistic), 3),
-            "static": round(float(spearmanr(lengths, stat @ stat.mean(axis=0)).statistic), 3)}})
+    emit(
+        results,
+        "embedding_agreement",
+        {
+            f"minilm_vs_static{args.max_seq_length}": neighbour_agreement(minilm, stat),
+            "minilm_vs_static512": neighbour_agreement(minilm, stat512),
+            "norm_of_mean_vector": {
+                "minilm": round(float(np.linalg.norm(minilm.mean(axis=0))), 3),
+                "static": round(float(np.linalg.norm(stat.mean(axis=0))), 3),
+            },
+            "spearman_length_vs_cosine_to_mean": {
+                "minilm": round(float(spearmanr(lengths, minilm @ minilm.mean(axis=0)).statistic), 3),
+                "static": round(float(spearmanr(lengths, stat @ stat.mean(axis=0)).statistic), 3),
+            },
+        },
+    )
 
     # 3. macro clusters. "centered": the static vectors minus their mean over these texts, renormalized
     # (averaged token vectors share a length-dependent common direction; MiniLM's hardly do).
@@ -173,9 +228,15 @@ def main() -> None:
     embeddings = {"minilm": minilm, main_static: stat, "static512": stat512, f"{main_static}_centered": centered}
     for reducer in args.reducers.split(","):
         labels, seconds = {}, {}
-        runs = [("minilm", args.seed), ("minilm", args.yardstick_seed), (main_static, args.seed),
-                (main_static, args.yardstick_seed), ("static512", args.seed),
-                (f"{main_static}_centered", args.seed), (f"{main_static}_centered", args.yardstick_seed)]
+        runs = [
+            ("minilm", args.seed),
+            ("minilm", args.yardstick_seed),
+            (main_static, args.seed),
+            (main_static, args.yardstick_seed),
+            ("static512", args.seed),
+            (f"{main_static}_centered", args.seed),
+            (f"{main_static}_centered", args.yardstick_seed),
+        ]
         for name, seed in runs:
             start = time.perf_counter()
             points = reduce_embeddings(embeddings[name], reducer, args.n_components, seed=seed)
@@ -183,16 +244,26 @@ def main() -> None:
             seconds[f"{name}/seed{seed}"] = round(time.perf_counter() - start, 1)
         base, other = f"minilm/seed{args.seed}", f"minilm/seed{args.yardstick_seed}"
         st, st2 = f"{main_static}/seed{args.seed}", f"{main_static}/seed{args.yardstick_seed}"
-        emit(results, f"clusters_{reducer}", {
-            "n_components": args.n_components, "min_cluster_size": args.min_cluster_size,
-            "runs": {k: {**summary(v), "seconds": seconds[k]} for k, v in labels.items()},
-            "minilm_vs_static": agreement(labels[base], labels[st]),
-            "yardstick_minilm_vs_minilm_other_seed": agreement(labels[base], labels[other]),
-            "static_vs_static_other_seed": agreement(labels[st], labels[st2]),
-            "minilm_vs_static512": agreement(labels[base], labels[f"static512/seed{args.seed}"]),
-            "minilm_vs_static_centered": agreement(labels[base], labels[f"{main_static}_centered/seed{args.seed}"]),
-            "static_centered_vs_other_seed": agreement(labels[f"{main_static}_centered/seed{args.seed}"],
-                                                       labels[f"{main_static}_centered/seed{args.yardstick_seed}"])})
+        emit(
+            results,
+            f"clusters_{reducer}",
+            {
+                "n_components": args.n_components,
+                "min_cluster_size": args.min_cluster_size,
+                "runs": {k: {**summary(v), "seconds": seconds[k]} for k, v in labels.items()},
+                "minilm_vs_static": agreement(labels[base], labels[st]),
+                "yardstick_minilm_vs_minilm_other_seed": agreement(labels[base], labels[other]),
+                "static_vs_static_other_seed": agreement(labels[st], labels[st2]),
+                "minilm_vs_static512": agreement(labels[base], labels[f"static512/seed{args.seed}"]),
+                "minilm_vs_static_centered": agreement(
+                    labels[base], labels[f"{main_static}_centered/seed{args.seed}"]
+                ),
+                "static_centered_vs_other_seed": agreement(
+                    labels[f"{main_static}_centered/seed{args.seed}"],
+                    labels[f"{main_static}_centered/seed{args.yardstick_seed}"],
+                ),
+            },
+        )
 
     results["machine"]["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
     if args.json:

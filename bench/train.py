@@ -26,9 +26,23 @@ def run(dataset: str, config: str, recipe: str, steps: int, packing: bool, extra
     from training.sft import make_parser, resolve_chat_template, resolve_recipe
 
     with tempfile.TemporaryDirectory() as out:
-        argv = ["--config", str(resolve_recipe(recipe)), "--dataset_name", dataset, "--dataset_config", config,
-                "--output_dir", out, "--max_steps", str(steps), "--logging_steps", "1", "--packing", str(packing),
-                *extra]
+        argv = [
+            "--config",
+            str(resolve_recipe(recipe)),
+            "--dataset_name",
+            dataset,
+            "--dataset_config",
+            config,
+            "--output_dir",
+            out,
+            "--max_steps",
+            str(steps),
+            "--logging_steps",
+            "1",
+            "--packing",
+            str(packing),
+            *extra,
+        ]
         script_args, training_args, model_args = make_parser().parse_args_and_config(argv)
         from trl import SFTTrainer, get_peft_config
 
@@ -37,16 +51,29 @@ def run(dataset: str, config: str, recipe: str, steps: int, packing: bool, extra
 
         training_args.chat_template_path = resolve_chat_template(training_args.chat_template_path)
         training_args.model_init_kwargs = {"dtype": model_args.dtype}
-        trainer = SFTTrainer(model=resolve_model(model_args.model_name_or_path), args=training_args,
-                             train_dataset=load_train_dataset(script_args), peft_config=get_peft_config(model_args))
+        trainer = SFTTrainer(
+            model=resolve_model(model_args.model_name_or_path),
+            args=training_args,
+            train_dataset=load_train_dataset(script_args),
+            peft_config=get_peft_config(model_args),
+        )
         trainer.train()  # the first step includes warm-up; timings below use steps 2..N
         logs = [h for h in trainer.state.log_history if "num_tokens" in h]
         params = sum(p.numel() for p in trainer.model.parameters())
     tokens = logs[-1]["num_tokens"] - logs[0]["num_tokens"]
     seconds = trainer.state.log_history[-1]["train_runtime"] * (len(logs) - 1) / len(logs)
-    row = {"recipe": recipe, "config": config, "packing": packing, "steps": steps, "tokens": int(tokens),
-           "seconds": round(seconds, 2), "tokens_per_s": round(tokens / seconds, 1), "params": params,
-           "device": "cuda" if torch.cuda.is_available() else "cpu", "threads": torch.get_num_threads()}
+    row = {
+        "recipe": recipe,
+        "config": config,
+        "packing": packing,
+        "steps": steps,
+        "tokens": int(tokens),
+        "seconds": round(seconds, 2),
+        "tokens_per_s": round(tokens / seconds, 1),
+        "params": params,
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "threads": torch.get_num_threads(),
+    }
     return row
 
 

@@ -42,8 +42,11 @@ def ratio(slow: dict, fast: dict) -> dict:
 def metric_values(tokenized, sample: int) -> dict:
     from dataset_builder import metrics as M
 
-    return {"distinct_1": M.distinct_n(tokenized, 1), "distinct_2": M.distinct_n(tokenized, 2),
-            "self_bleu": M.self_bleu(tokenized, sample_size=sample)}
+    return {
+        "distinct_1": M.distinct_n(tokenized, 1),
+        "distinct_2": M.distinct_n(tokenized, 2),
+        "self_bleu": M.self_bleu(tokenized, sample_size=sample),
+    }
 
 
 def relative(ref: dict, other: dict) -> dict:
@@ -67,8 +70,11 @@ def candidates(texts: list[str], reference: list[list[str]], nltk_time: dict, si
     out = {}
     for name, tokenize in tried.items():
         words, took = timed(lambda f=tokenize: [f(t.lower()) for t in texts])
-        entry = {"time": took, "speedup_vs_nltk": ratio(nltk_time, took),
-                 "texts_differing": sum(a != b for a, b in zip(words, reference, strict=True))}
+        entry = {
+            "time": took,
+            "speedup_vs_nltk": ratio(nltk_time, took),
+            "texts_differing": sum(a != b for a, b in zip(words, reference, strict=True)),
+        }
         for side, rows in sides.items():
             ref = metric_values([reference[i] for i in rows], sample)
             entry[side] = relative(ref, metric_values([words[i] for i in rows], sample))
@@ -93,13 +99,18 @@ def main() -> None:
     from dataset_builder.corpus import CorpusOptions, load_corpus
     from dataset_builder.words import WordTokenizer
 
-    ds, _ = load_corpus(resolve_corpus(DEFAULT_CORPUS), CorpusOptions(max_instruction_chars=4000,
-                                                                      max_response_chars=8000))
+    ds, _ = load_corpus(
+        resolve_corpus(DEFAULT_CORPUS), CorpusOptions(max_instruction_chars=4000, max_response_chars=8000)
+    )
     rows = len(ds) if args.rows <= 0 else min(args.rows, len(ds))
     texts = list(ds["instruction"][:rows]) + list(ds["response"][:rows])
     sides = {"instruction": range(rows), "response": range(rows, 2 * rows)}
-    results: dict = {"rows": rows, "texts": len(texts), "chars": sum(map(len, texts)),
-                     "load_average": [round(x, 2) for x in os.getloadavg()]}
+    results: dict = {
+        "rows": rows,
+        "texts": len(texts),
+        "chars": sum(map(len, texts)),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
     print(json.dumps(results), flush=True)
 
     # 1. tokenizers
@@ -108,8 +119,11 @@ def main() -> None:
     ours, words_time = timed(WordTokenizer().tokenize_many, texts)
     wids, ids_time = timed(WordTokenizer().word_ids, texts)
     results["tokenizer"] = {
-        "nltk": nltk_time, "ours_words": words_time, "ours_ids": ids_time,
-        "speedup_words": ratio(nltk_time, words_time), "speedup_ids": ratio(nltk_time, ids_time),
+        "nltk": nltk_time,
+        "ours_words": words_time,
+        "ours_ids": ids_time,
+        "speedup_words": ratio(nltk_time, words_time),
+        "speedup_ids": ratio(nltk_time, ids_time),
         "texts_differing": sum(a != b for a, b in zip(ours, reference, strict=True)),
         "ids_equal_words": all(wids.words(i) == reference[i] for i in range(len(texts))),
     }

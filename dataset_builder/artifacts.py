@@ -57,7 +57,9 @@ def read_build(build_dir: str | Path) -> tuple[dict, dict[str, dict]]:
         check_name(config, f"{build_dir / BUILD_INFO}: config")
         for f in (build_dir / "manifests" / f"{config}.json", build_dir / config / PARQUET_NAME):
             if not f.is_file():
-                raise ArtifactError(f"{build_dir}: config {config!r} lists {f.relative_to(build_dir)}, which is missing")
+                raise ArtifactError(
+                    f"{build_dir}: config {config!r} lists {f.relative_to(build_dir)}, which is missing"
+                )
         manifests[config] = _read_json(build_dir / "manifests" / f"{config}.json", f"manifest of {config}")
     return info, manifests
 
@@ -87,11 +89,16 @@ class DatasetRepo:
     def metrics(self) -> dict[str, dict]:
         """``{config: metrics}``: ``metrics/diversity.json``, else the card's ``diversity_metrics``."""
         local = self.path / METRICS_FILE
-        metrics = _read_json(local, "diversity metrics") if local.is_file() else self.card_data().get(
-            "diversity_metrics") or {}
+        metrics = (
+            _read_json(local, "diversity metrics")
+            if local.is_file()
+            else self.card_data().get("diversity_metrics") or {}
+        )
         if not isinstance(metrics, dict) or not metrics:
-            raise ArtifactError(f"{self.repo}: no diversity metrics ({METRICS_FILE} or the card's diversity_metrics):"
-                                " is it a repo written by `macro2micro publish`?")
+            raise ArtifactError(
+                f"{self.repo}: no diversity metrics ({METRICS_FILE} or the card's diversity_metrics):"
+                " is it a repo written by `macro2micro publish`?"
+            )
         for config in metrics:
             check_name(config, f"{self.repo}: config")
         return metrics

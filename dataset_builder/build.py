@@ -49,8 +49,9 @@ def _write_config(corpus, selection: Selection, out: Path, config: str, manifest
     subset.to_parquet(str(out / config / PARQUET_NAME))
     manifest = {**manifest, "config": config, **selection.stats, "selected_ids": column(subset, "id")}
     manifest["manifest_sha256"] = manifest_hash(manifest)
-    (out / "manifests" / f"{config}.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False,
-                                                                 sort_keys=True))
+    (out / "manifests" / f"{config}.json").write_text(
+        json.dumps(manifest, indent=1, ensure_ascii=False, sort_keys=True)
+    )
     return manifest
 
 
@@ -62,8 +63,12 @@ class _Family:
 
         self.corpus, self.options, self.knobs, self.folder = corpus, options, knobs, folder
         self.levels = level_names(options.levels)
-        self.base = {"corpus": {"fingerprint": corpus_fingerprint(corpus), "rows": len(corpus)}, "seed": options.seed,
-                     "budget": options.budget, "versions": package_versions()}
+        self.base = {
+            "corpus": {"fingerprint": corpus_fingerprint(corpus), "rows": len(corpus)},
+            "seed": options.seed,
+            "budget": options.budget,
+            "versions": package_versions(),
+        }
         self.lengths = {side: side_features(corpus, side, knobs.tokenizer.tokenizer).lengths() for side in SIDES}
         self.codes, self.source_names = variation.source_codes(column(corpus, "source"))
         self.manifests: list[dict] = []
@@ -80,19 +85,36 @@ class _Family:
         made, previous = [], None
         for i, level_name in enumerate(tqdm(self.levels, desc=name, unit="level", leave=False)):
             level = i / (opts.levels - 1)
-            sel = strategy.select(self.corpus, opts.budget, opts.seed, level=level, quota=opts.type_quota,
-                                  window=mask, ladder_name=name)
+            sel = strategy.select(
+                self.corpus, opts.budget, opts.seed, level=level, quota=opts.type_quota, window=mask, ladder_name=name
+            )
             uniform = uniform_sample(sel.pool, opts.budget, strategy_rng(opts.seed, name, f"{level:.6f}", "uniform"))
             ratio = self.lengths[side][sel.indices].mean() / max(self.lengths[side][uniform].mean(), 1e-9)
-            varies = variation.describe(sel.indices, self.lengths, self.codes, self.source_names, ratio,
-                                        None if previous is None else previous.indices,
-                                        None if previous is None else previous.stats["k"] == sel.stats["k"])
+            varies = variation.describe(
+                sel.indices,
+                self.lengths,
+                self.codes,
+                self.source_names,
+                ratio,
+                None if previous is None else previous.indices,
+                None if previous is None else previous.stats["k"] == sel.stats["k"],
+            )
             config = config_name(name, level_name)
-            made.append(_write_config(self.corpus, sel, self.folder, config,
-                                      {**meta, "level_name": level_name, "varies": varies}))
-            logger.info("%s: k=%d of %d types, pool %d, mean %s length %.1f (x%.2f a uniform draw's)", config,
-                        sel.stats["k"], sel.stats["k_max"], sel.stats["pool_size"], side,
-                        varies["length"][side]["mean"], ratio)
+            made.append(
+                _write_config(
+                    self.corpus, sel, self.folder, config, {**meta, "level_name": level_name, "varies": varies}
+                )
+            )
+            logger.info(
+                "%s: k=%d of %d types, pool %d, mean %s length %.1f (x%.2f a uniform draw's)",
+                config,
+                sel.stats["k"],
+                sel.stats["k_max"],
+                sel.stats["pool_size"],
+                side,
+                varies["length"][side]["mean"],
+                ratio,
+            )
             previous = sel
         self.reachable[name] = strategy.ladder_.entry_k > 0 if mask is None else (strategy.ladder_.entry_k > 0) & mask
         warnings = variation.ladder_warnings(name, made, opts.levels)
@@ -110,8 +132,11 @@ class _Family:
         self.length_control[name]["level_means"] = [round(float(x), 2) for x in means]
         self.length_control[name]["spread"] = round(spread(means), 4)
         off = [(m["config"], x / centre - 1) for m, x in zip(made, means, strict=True) if abs(x / centre - 1) > GOAL]
-        return [f"{name}: {config} has mean {side} length {100 * d:+.1f} % from the ladder's {centre:.1f} tokens "
-                f"(goal ±{100 * GOAL:.0f} %)" for config, d in off]
+        return [
+            f"{name}: {config} has mean {side} length {100 * d:+.1f} % from the ladder's {centre:.1f} tokens "
+            f"(goal ±{100 * GOAL:.0f} %)"
+            for config, d in off
+        ]
 
     def strategy(self, name: str) -> None:
         strategy = make_strategy(name, self.knobs)
@@ -119,18 +144,26 @@ class _Family:
         if not isinstance(strategy, LadderStrategy):
             sel = strategy.select(self.corpus, self.options.budget, self.options.seed)
             varies = variation.describe(sel.indices, self.lengths, self.codes, self.source_names)
-            self.manifests.append(_write_config(self.corpus, sel, self.folder, RANDOM_CONFIG,
-                                                {**meta, "varies": varies}))
+            self.manifests.append(
+                _write_config(self.corpus, sel, self.folder, RANDOM_CONFIG, {**meta, "varies": varies})
+            )
             self.random_rows = sel.indices
             return
         strategy.fit(self.corpus, self.options.seed)
         meta["type_info"] = strategy.type_info_
         self.ladder(strategy, name, meta)
-        if self.options.length_window and (not self.options.length_controlled or name in
-                                           self.options.length_controlled):
+        if self.options.length_window and (
+            not self.options.length_controlled or name in self.options.length_controlled
+        ):
             twin = f"{name}_{LENGTH_CONTROLLED}"
-            window = resolve_window(self.options.length_window, self.lengths[strategy.side], strategy.ladder_,
-                                    self.options.budget, self.options.levels, what=twin)
+            window = resolve_window(
+                self.options.length_window,
+                self.lengths[strategy.side],
+                strategy.ladder_,
+                self.options.budget,
+                self.options.levels,
+                what=twin,
+            )
             self.length_control[twin] = {"window": [window.lo, window.hi], **window.info}
             logger.info("%s: length window %d:%d model tokens (%s)", twin, window.lo, window.hi, window.info)
             self.ladder(strategy, twin, {**meta, "length_control": self.length_control[twin]}, window)
@@ -146,8 +179,10 @@ def write_family(corpus, options: BuildOptions, knobs: StrategyKnobs, folder: st
     strategies = resolve_strategies(options.strategies)
     unknown = sorted(set(options.length_controlled) - set(strategies) - {RANDOM_CONFIG})
     if unknown or RANDOM_CONFIG in options.length_controlled:
-        raise ValueError(f"length_controlled names {unknown or [RANDOM_CONFIG]}, not a ladder being built "
-                         f"({', '.join(s for s in strategies if s != RANDOM_CONFIG)})")
+        raise ValueError(
+            f"length_controlled names {unknown or [RANDOM_CONFIG]}, not a ladder being built "
+            f"({', '.join(s for s in strategies if s != RANDOM_CONFIG)})"
+        )
     (folder / "manifests").mkdir(parents=True, exist_ok=True)
     family = _Family(corpus, options, knobs, folder)
     timings: dict[str, float] = {}
@@ -155,19 +190,26 @@ def write_family(corpus, options: BuildOptions, knobs: StrategyKnobs, folder: st
         start = time.perf_counter()
         family.strategy(name)
         timings[name] = round(time.perf_counter() - start, 3)
-    info = {"options": {**asdict(options), "strategies": strategies}, "knobs": asdict(knobs),
-            "corpus": family.base["corpus"], "configs": [m["config"] for m in family.manifests],
-            "level_names": family.levels, "seconds": timings, "warnings": family.warnings,
-            "length_control": family.length_control}
+    info = {
+        "options": {**asdict(options), "strategies": strategies},
+        "knobs": asdict(knobs),
+        "corpus": family.base["corpus"],
+        "configs": [m["config"] for m in family.manifests],
+        "level_names": family.levels,
+        "seconds": timings,
+        "warnings": family.warnings,
+        "length_control": family.length_control,
+    }
     if hasattr(family, "random_rows"):
         info["random_control"] = variation.random_control(family.random_rows, len(corpus), family.reachable)
     (folder / "build.json").write_text(json.dumps(info, indent=1, sort_keys=True, default=str))
     return family.manifests
 
 
-def build_family(corpus, options: BuildOptions, knobs: StrategyKnobs, out_dir: str | Path,
-                 overwrite: bool = False) -> list[dict]:
-    """:func:`write_family` into ``out_dir`` under the output contract (:class:`~dataset_builder.outputs.OutputFolder`):
+def build_family(
+    corpus, options: BuildOptions, knobs: StrategyKnobs, out_dir: str | Path, overwrite: bool = False
+) -> list[dict]:
+    """:func:`write_family` into ``out_dir`` under the output contract (:class:`.outputs.OutputFolder`):
     written atomically, a failing build leaves an earlier one untouched."""
     from .outputs import OutputFolder
 

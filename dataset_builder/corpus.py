@@ -29,8 +29,20 @@ from .utils import sha256_text
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CorpusError", "CorpusOptions", "CorpusReport", "column", "load_corpus", "open_corpus", "save_corpus",
-           "corpus_fingerprint", "summarize", "corpus_features", "make_id", "normalize_whitespace"]
+__all__ = [
+    "CorpusError",
+    "CorpusOptions",
+    "CorpusReport",
+    "column",
+    "load_corpus",
+    "open_corpus",
+    "save_corpus",
+    "corpus_fingerprint",
+    "summarize",
+    "corpus_features",
+    "make_id",
+    "normalize_whitespace",
+]
 
 MAX_ERRORS_KEPT = 20
 
@@ -74,8 +86,9 @@ class _Rows:
         self.pairs: set[str] = set()
         self.ids: dict[str, str] = {}
 
-    def add(self, given_id: str | None, source: str, instruction: str, response: str, options: CorpusOptions,
-            where: str) -> str | None:
+    def add(
+        self, given_id: str | None, source: str, instruction: str, response: str, options: CorpusOptions, where: str
+    ) -> str | None:
         """Keep the row, or return why it is dropped; CorpusError for a reused id."""
         content_id = make_id(instruction, response)
         if options.dedup and content_id in self.pairs:
@@ -111,7 +124,8 @@ def _read_item(item, options: CorpusOptions, report: CorpusReport, rows: _Rows, 
             given_id, source = row_id(record, options, where), row_source(record, options, where)
             instruction, response = (normalize_whitespace(t) for t in pair)
             reason = drop_reason(instruction, response, options) or rows.add(
-                given_id, source or default_source, instruction, response, options, where)
+                given_id, source or default_source, instruction, response, options, where
+            )
         except CorpusError as err:
             if options.on_error == "raise":
                 raise
@@ -174,13 +188,15 @@ def corpus_features():
     import datasets
 
     message = {"role": datasets.Value("string"), "content": datasets.Value("string")}
-    return datasets.Features({
-        "id": datasets.Value("string"),
-        "source": datasets.Value("string"),
-        "instruction": datasets.Value("string"),
-        "response": datasets.Value("string"),
-        "messages": datasets.List(message),
-    })
+    return datasets.Features(
+        {
+            "id": datasets.Value("string"),
+            "source": datasets.Value("string"),
+            "instruction": datasets.Value("string"),
+            "response": datasets.Value("string"),
+            "messages": datasets.List(message),
+        }
+    )
 
 
 # datasets' in-process fingerprint of a Dataset -> our content fingerprint (hashing costs seconds at 117K rows).
@@ -195,8 +211,8 @@ def _column_bytes(ds, column: str) -> bytes:
     if col.null_count:
         raise ValueError(f"column {column!r} has nulls")
     col = col.cast(pa.large_string())
-    offsets = np.frombuffer(col.buffers()[1], dtype=np.int64)[col.offset:col.offset + len(col) + 1]
-    data = np.frombuffer(col.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+    offsets = np.frombuffer(col.buffers()[1], dtype=np.int64)[col.offset : col.offset + len(col) + 1]
+    data = np.frombuffer(col.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
     return np.insert(data, offsets[1:] - offsets[0], 0).tobytes()
 
 
@@ -222,16 +238,21 @@ def summarize(ds, report: CorpusReport | None = None) -> dict[str, Any]:
     """Counts, drops by reason and length statistics (characters and words) per side."""
     out: dict[str, Any] = {"rows": len(ds)}
     if report is not None:
-        out.update(rows_read=report.rows_read, dropped=report.dropped, formats=report.formats,
-                   errors_skipped=report.errors)
+        out.update(
+            rows_read=report.rows_read, dropped=report.dropped, formats=report.formats, errors_skipped=report.errors
+        )
     out["sources"] = dict(Counter(column(ds, "source")).most_common(20))
     for side in ("instruction", "response"):
         texts = column(ds, side)
         chars = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
         words = np.fromiter((len(t.split()) for t in texts), dtype=np.int64, count=len(texts))
         out[side] = {
-            unit: {"mean": round(float(a.mean()), 1), "median": float(np.median(a)),
-                   "p90": float(np.percentile(a, 90)), "max": int(a.max())}
+            unit: {
+                "mean": round(float(a.mean()), 1),
+                "median": float(np.median(a)),
+                "p90": float(np.percentile(a, 90)),
+                "max": int(a.max()),
+            }
             for unit, a in (("chars", chars), ("words", words))
         }
     return out
@@ -273,8 +294,9 @@ def open_corpus(options: CorpusOptions):
         raise CorpusError(f"{inner}: expected one split, found {sorted(ds)}")
     missing = {"id", "source", "instruction", "response", "messages"} - set(ds.column_names)
     if missing:
-        raise CorpusError(f"{inputs[0]}: not a corpus folder written by `macro2micro ingest` (no columns "
-                          f"{sorted(missing)})")
+        raise CorpusError(
+            f"{inputs[0]}: not a corpus folder written by `macro2micro ingest` (no columns {sorted(missing)})"
+        )
     summary_file = inner.parent / "summary.json"
     try:
         fp = json.loads(summary_file.read_text())["fingerprint"]

@@ -45,8 +45,10 @@ def load_embedder(spec: str, device: str | None = None, max_seq_length: int | No
             model = st.SentenceTransformer(resolve_embedder(spec), device=device)
         except (OSError, ValueError) as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise OSError(f"embedding model {spec!r} could not be loaded: not a local folder, not in the Hugging "
-                          f"Face cache, and the Hub is unreachable or offline ({first[:200]})") from None
+            raise OSError(
+                f"embedding model {spec!r} could not be loaded: not a local folder, not in the Hugging "
+                f"Face cache, and the Hub is unreachable or offline ({first[:200]})"
+            ) from None
         if max_seq_length:
             model.max_seq_length = max_seq_length
         _MODELS[key] = model
@@ -60,13 +62,19 @@ def embedder_identity(spec: str, model) -> dict:
     if hasattr(model, "identity"):  # the static embedder knows its own (method, source, files)
         return model.identity()
     path = Path(resolve_embedder(spec))
-    ident = {"name": hub_id(spec), "max_seq_length": int(model.max_seq_length),
-             "dimension": int(model.get_embedding_dimension()
-                              if hasattr(model, "get_embedding_dimension")
-                              else model.get_sentence_embedding_dimension())}
+    ident = {
+        "name": hub_id(spec),
+        "max_seq_length": int(model.max_seq_length),
+        "dimension": int(
+            model.get_embedding_dimension()
+            if hasattr(model, "get_embedding_dimension")
+            else model.get_sentence_embedding_dimension()
+        ),
+    }
     if path.is_dir():
-        ident["files_sha256"] = hash_files([p for p in path.glob("*.safetensors")] +
-                                           [p for p in path.glob("*.json")])[:16]
+        ident["files_sha256"] = hash_files([p for p in path.glob("*.safetensors")] + [p for p in path.glob("*.json")])[
+            :16
+        ]
     else:
         revision = getattr(model, "model_card_data", None)
         ident["revision"] = getattr(revision, "base_model_revision", None) or "unknown"
@@ -74,11 +82,15 @@ def embedder_identity(spec: str, model) -> dict:
 
 
 def _cache_file(fingerprint: str, ident: dict, dtype: str) -> Path:
-    return cache_dir("features", "embeddings") / f"{sha256_text(fingerprint, repr(sorted(ident.items())), dtype)[:24]}.npy"
+    return (
+        cache_dir("features", "embeddings")
+        / f"{sha256_text(fingerprint, repr(sorted(ident.items())), dtype)[:24]}.npy"
+    )
 
 
-def embed_rows(texts: list[str], rows: np.ndarray, spec: str, fingerprint: str, max_seq_length: int | None,
-               why: str = "") -> tuple[np.ndarray, dict]:
+def embed_rows(
+    texts: list[str], rows: np.ndarray, spec: str, fingerprint: str, max_seq_length: int | None, why: str = ""
+) -> tuple[np.ndarray, dict]:
     """Embeddings of the given rows only, in a ``len(texts) x d`` array (other rows zero).
 
     The whole side's cached embeddings (which the macro strategies write) are reused when they exist;
@@ -99,9 +111,16 @@ def embed_rows(texts: list[str], rows: np.ndarray, spec: str, fingerprint: str, 
     return out, ident
 
 
-def embed_texts(texts: list[str], spec: str, fingerprint: str | None = None, batch_size: int = 64,
-                max_seq_length: int | None = 256, dtype: str = "float16", device: str | None = None,
-                use_cache: bool = True) -> tuple[np.ndarray, dict]:
+def embed_texts(
+    texts: list[str],
+    spec: str,
+    fingerprint: str | None = None,
+    batch_size: int = 64,
+    max_seq_length: int | None = 256,
+    dtype: str = "float16",
+    device: str | None = None,
+    use_cache: bool = True,
+) -> tuple[np.ndarray, dict]:
     """Normalized embeddings of ``texts`` (rows in order) and the model's identity.
 
     Args:
@@ -127,8 +146,15 @@ def embed_texts(texts: list[str], spec: str, fingerprint: str | None = None, bat
     parts = []
     label = f"embed {len(texts)} texts ({ident['name']})"
     for start in tqdm(range(0, len(texts), chunk), desc=label, unit="chunk", leave=False, disable=len(texts) <= chunk):
-        parts.append(model.encode(texts[start:start + chunk], batch_size=batch_size, normalize_embeddings=True,
-                                  convert_to_numpy=True, show_progress_bar=False).astype(dtype))
+        parts.append(
+            model.encode(
+                texts[start : start + chunk],
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            ).astype(dtype)
+        )
     vectors = np.concatenate(parts) if parts else np.zeros((0, ident["dimension"]), dtype=dtype)
     if cache_file is not None:
         with atomic_file(cache_file) as tmp:

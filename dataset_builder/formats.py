@@ -42,10 +42,12 @@ def detect_format(record: Any, where: str) -> str:
         return "alpaca"
     if "prompt" in keys:
         return "prompt_completion"
-    raise CorpusError(f"{where}: unknown format: keys {sorted(map(str, keys))[:12]} match none of alpaca "
-                      "(instruction, output), sharegpt (conversations), messages (messages), "
-                      "prompt_completion (prompt, completion); name the columns with --format columns "
-                      "--columns instruction=COL,response=COL")
+    raise CorpusError(
+        f"{where}: unknown format: keys {sorted(map(str, keys))[:12]} match none of alpaca "
+        "(instruction, output), sharegpt (conversations), messages (messages), "
+        "prompt_completion (prompt, completion); name the columns with --format columns "
+        "--columns instruction=COL,response=COL"
+    )
 
 
 def string_field(record: dict, key: str, where: str, optional: bool = False) -> str:
@@ -60,8 +62,10 @@ def string_field(record: dict, key: str, where: str, optional: bool = False) -> 
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as err:
-        raise CorpusError(f"{where}, field {key!r}: text holds a lone surrogate ({value[err.start]!r} at character "
-                          f"{err.start}), which is not valid Unicode") from None
+        raise CorpusError(
+            f"{where}, field {key!r}: text holds a lone surrogate ({value[err.start]!r} at character "
+            f"{err.start}), which is not valid Unicode"
+        ) from None
     return value
 
 
@@ -82,8 +86,10 @@ def _single_turn(turns: list[tuple[str, str]], multi_turn: str, where: str, key:
     turns = [t for t in turns if t[0] not in SYSTEM_ROLES]
     unknown = [role for role, _ in turns if role not in USER_ROLES | ASSISTANT_ROLES]
     if unknown:
-        raise CorpusError(f"{where}, field {key!r}: unknown role {unknown[0]!r}; valid: "
-                          f"{sorted(USER_ROLES | ASSISTANT_ROLES | SYSTEM_ROLES)}")
+        raise CorpusError(
+            f"{where}, field {key!r}: unknown role {unknown[0]!r}; valid: "
+            f"{sorted(USER_ROLES | ASSISTANT_ROLES | SYSTEM_ROLES)}"
+        )
     user_idx = [i for i, (role, _) in enumerate(turns) if role in USER_ROLES]
     if not user_idx:
         return "no_response"
@@ -130,8 +136,10 @@ def to_pair(record: Any, fmt: str, options: CorpusOptions, where: str) -> Pair |
         for key in ("prompt", "completion"):
             if key not in record:
                 raise CorpusError(f"{where}, field {key!r}: missing")
-        return (_message_text(record["prompt"], "user", where, "prompt"),
-                _message_text(record["completion"], "assistant", where, "completion"))
+        return (
+            _message_text(record["prompt"], "user", where, "prompt"),
+            _message_text(record["completion"], "assistant", where, "completion"),
+        )
     if fmt == "columns":
         cols = options.column_map
         instruction = _with_input(string_field(record, cols["instruction"], where), record, cols.get("input"), where)

@@ -27,8 +27,9 @@ def _reason(err: Exception) -> str:
     return (text[:cut].rstrip(" ,:;({[") if cut >= 0 else text)[:300]
 
 
-def download_repo(repo_id: str, repo_type: str = "dataset", revision: str | None = None,
-                  allow_patterns: list[str] | None = None) -> tuple[Path, str | None]:
+def download_repo(
+    repo_id: str, repo_type: str = "dataset", revision: str | None = None, allow_patterns: list[str] | None = None
+) -> tuple[Path, str | None]:
     """``snapshot_download`` of a repo: ``(local folder, resolved commit sha)``."""
     from huggingface_hub import snapshot_download
 
@@ -36,14 +37,22 @@ def download_repo(repo_id: str, repo_type: str = "dataset", revision: str | None
     try:
         path = snapshot_download(repo_id, repo_type=repo_type, revision=revision, allow_patterns=allow_patterns)
     except Exception as err:  # offline, missing, private, network: one line
-        raise HubError(f"{repo_type} repo {repo_id!r}: could not download it ({_reason(err)}); is it a local path "
-                       "that does not exist, or is the Hub unreachable (HF_HUB_OFFLINE, HF_ENDPOINT, HF_TOKEN)?") from None
+        raise HubError(
+            f"{repo_type} repo {repo_id!r}: could not download it ({_reason(err)}); is it a local path "
+            "that does not exist, or is the Hub unreachable (HF_HUB_OFFLINE, HF_ENDPOINT, HF_TOKEN)?"
+        ) from None
     sha = Path(path).name if len(Path(path).name) == 40 else None
     return Path(path), sha
 
 
-def publish_folder(folder: str | Path, repo_id: str, private: bool = False, dry_run: bool = False,
-                   token: str | None = None, commit_message: str | None = None) -> str:
+def publish_folder(
+    folder: str | Path,
+    repo_id: str,
+    private: bool = False,
+    dry_run: bool = False,
+    token: str | None = None,
+    commit_message: str | None = None,
+) -> str:
     """Create the repo if needed, merge the card metadata already there, upload in one commit.
 
     The token comes from ``token``, ``HF_TOKEN`` or the saved login, and is never printed.
@@ -75,8 +84,12 @@ def publish_folder(folder: str | Path, repo_id: str, private: bool = False, dry_
                 local.save(str(staging / "README.md"))
                 shutil.copy2(staging / "README.md", folder / "README.md")
                 shutil.rmtree(staging, ignore_errors=True)
-        info = api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=str(folder),
-                                 commit_message=commit_message or "macro2micro: publish diversity ladders")
+        info = api.upload_folder(
+            repo_id=repo_id,
+            repo_type="dataset",
+            folder_path=str(folder),
+            commit_message=commit_message or "macro2micro: publish diversity ladders",
+        )
     except Exception as err:
         raise HubError(f"dataset repo {repo_id!r}: upload failed ({_reason(err)})") from None
     return str(getattr(info, "commit_url", info))

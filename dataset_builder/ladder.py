@@ -66,7 +66,8 @@ class Ladder:
             raise PoolTooSmallError(
                 f"{what + ': ' if what else ''}budget N={budget} is larger than the pool of all "
                 f"{self.n_types} types ({full} samples carry at least one type); lower --budget "
-                "or loosen the type extraction (e.g. wider token bands, smaller min_cluster_size)")
+                "or loosen the type extraction (e.g. wider token bands, smaller min_cluster_size)"
+            )
         return int(np.searchsorted(self.pool_sizes, budget, side="left"))
 
 
@@ -101,8 +102,12 @@ def _binary_csr(matrix) -> sp.csr_matrix:
 
     :func:`prune` only reads the matrix; at a million rows the copy costs 5-10 % of its time.
     """
-    if (sp.issparse(matrix) and matrix.format == "csr" and matrix.has_canonical_format
-            and bool((matrix.data == 1).all())):
+    if (
+        sp.issparse(matrix)
+        and matrix.format == "csr"
+        and matrix.has_canonical_format
+        and bool((matrix.data == 1).all())
+    ):
         return matrix
     return as_binary_csr(matrix)
 
@@ -127,8 +132,9 @@ def _transpose(indptr, indices, col_ptr, col_rows):
             fill[t] += 1
 
 
-def _drop_until_dry(indptr, indices, col_ptr, col_rows, key, heap, size, threshold, where, dead, pos,
-                    drop_order, entry_k, counts):
+def _drop_until_dry(
+    indptr, indices, col_ptr, col_rows, key, heap, size, threshold, where, dead, pos, drop_order, entry_k, counts
+):
     """Drop types from ``heap[:size]`` until it is empty; return the next drop position. Compiled by :func:`_kernels`.
 
     The type to drop is the one of smallest packed key ``key = support * n_types + tie`` (unique: the tie
@@ -231,8 +237,11 @@ def _compile(numba) -> tuple:
     try:
         return tuple(numba.njit(cache=True, nogil=True)(fn) for fn in kernels)
     except RuntimeError as err:  # "cannot cache function ...: no locator available": read-only install and home
-        logger.warning("numba cannot cache prune's kernels (%s); they compile in every process (a few seconds). "
-                       "Set NUMBA_CACHE_DIR to a writable folder to keep them.", err)
+        logger.warning(
+            "numba cannot cache prune's kernels (%s); they compile in every process (a few seconds). "
+            "Set NUMBA_CACHE_DIR to a writable folder to keep them.",
+            err,
+        )
         return tuple(numba.njit(nogil=True)(fn) for fn in kernels)
 
 
@@ -296,8 +305,22 @@ def prune(matrix, seed: int | np.random.SeedSequence = 0) -> Ladder:
         smallest = np.sort(np.partition(key, m - 1)[:m])  # sorted is a valid heap
         heap[:m] = type_of_tie[smallest % n_types]
         where[heap[:m]] = np.arange(m)
-        pos = drop_until_dry(indptr, indices, col_ptr, col_rows, key, heap, m, smallest[-1] + 1, where, dead, pos,
-                             drop_order, entry_k, counts)
+        pos = drop_until_dry(
+            indptr,
+            indices,
+            col_ptr,
+            col_rows,
+            key,
+            heap,
+            m,
+            smallest[-1] + 1,
+            where,
+            dead,
+            pos,
+            drop_order,
+            entry_k,
+            counts,
+        )
     order = drop_order[::-1].copy()
     rank = np.empty(n_types, dtype=np.int64)
     rank[order] = np.arange(1, n_types + 1)

@@ -51,8 +51,9 @@ def parse_window(spec: str) -> str | tuple[int, int]:
     except ValueError:
         bounds = None
     if not sep or bounds is None or not 0 <= bounds[0] <= bounds[1]:
-        raise ValueError(f"length_window={spec!r}: use auto, or LO:HI in model tokens with 0 <= LO <= HI "
-                         "(e.g. 400:600)")
+        raise ValueError(
+            f"length_window={spec!r}: use auto, or LO:HI in model tokens with 0 <= LO <= HI (e.g. 400:600)"
+        )
     return bounds
 
 
@@ -82,8 +83,9 @@ def _levels_k(ladder: Ladder, budget: int, levels: int) -> list[int]:
     return [level_k(ladder, budget, i / (levels - 1))[0] for i in range(levels)]
 
 
-def resolve_window(spec: str, lengths: np.ndarray, ladder: Ladder, budget: int, levels: int,
-                   what: str = "") -> LengthWindow:
+def resolve_window(
+    spec: str, lengths: np.ndarray, ladder: Ladder, budget: int, levels: int, what: str = ""
+) -> LengthWindow:
     """The window of a length-controlled ladder: given ``LO:HI``, or chosen by ``auto`` (see the module doc)."""
     parsed = parse_window(spec)
     typed = ladder.entry_k > 0
@@ -91,13 +93,16 @@ def resolve_window(spec: str, lengths: np.ndarray, ladder: Ladder, budget: int, 
         window = LengthWindow(*parsed, info={"mode": "fixed"})
         rows = int((window.mask(lengths) & typed).sum())
         if rows < budget:
-            raise PoolTooSmallError(f"{what}: length window {window.lo}:{window.hi} holds {rows} rows that carry a "
-                                    f"type, fewer than N={budget}; widen --length_window")
+            raise PoolTooSmallError(
+                f"{what}: length window {window.lo}:{window.hi} holds {rows} rows that carry a "
+                f"type, fewer than N={budget}; widen --length_window"
+            )
         return window
     typed_lengths = lengths[typed]
     if len(typed_lengths) < budget:
-        raise PoolTooSmallError(f"{what}: budget N={budget} is larger than the {len(typed_lengths)} rows that carry "
-                                "a type")
+        raise PoolTooSmallError(
+            f"{what}: budget N={budget} is larger than the {len(typed_lengths)} rows that carry a type"
+        )
     tried = []
     for h in HALF_WIDTHS:
         lo, hi = (int(v) for v in np.quantile(typed_lengths, [0.5 - h, 0.5 + h], method="nearest"))
@@ -107,12 +112,26 @@ def resolve_window(spec: str, lengths: np.ndarray, ladder: Ladder, budget: int, 
             break  # narrower windows hold even fewer rows
         ks = _levels_k(wl, budget, levels)
         s = spread(expected_means(wl, lengths, ks))
-        tried.append({"half_width": h, "window": [lo, hi], "k": ks, "expected_spread": round(s, 4),
-                      "k_rises": len(set(ks)) == levels, "rows": int(wl.pool_sizes[-1])})
+        tried.append(
+            {
+                "half_width": h,
+                "window": [lo, hi],
+                "k": ks,
+                "expected_spread": round(s, 4),
+                "k_rises": len(set(ks)) == levels,
+                "rows": int(wl.pool_sizes[-1]),
+            }
+        )
     rising = [t for t in tried if t["k_rises"]] or tried
     good = [t for t in rising if t["expected_spread"] <= AUTO_TOLERANCE]
     best = good[0] if good else min(rising, key=lambda t: (t["expected_spread"], -t["half_width"]))
-    info = {"mode": AUTO, "quantiles": [round(0.5 - best["half_width"], 3), round(0.5 + best["half_width"], 3)],
-            "expected_spread": best["expected_spread"], "tolerance": AUTO_TOLERANCE, "met": bool(good),
-            "rows_in_window": best["rows"], "candidates": len(tried)}
+    info = {
+        "mode": AUTO,
+        "quantiles": [round(0.5 - best["half_width"], 3), round(0.5 + best["half_width"], 3)],
+        "expected_spread": best["expected_spread"],
+        "tolerance": AUTO_TOLERANCE,
+        "met": bool(good),
+        "rows_in_window": best["rows"],
+        "candidates": len(tried),
+    }
     return LengthWindow(best["window"][0], best["window"][1], info)

@@ -25,8 +25,16 @@ class OpenAIBackend:
         timeout: seconds per request.
     """
 
-    def __init__(self, base_url: str, model: str, api_key: str | None = None, max_tokens: int = 256,
-                 concurrency: int = 8, timeout: float = 120.0, system: str | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        max_tokens: int = 256,
+        concurrency: int = 8,
+        timeout: float = 120.0,
+        system: str | None = None,
+    ):
         self.base_url, self.model = base_url.rstrip("/"), model
         self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         self.max_tokens, self.concurrency, self.timeout, self.system = max_tokens, concurrency, timeout, system
@@ -35,9 +43,11 @@ class OpenAIBackend:
         import urllib.request
 
         messages = ([{"role": "system", "content": self.system}] if self.system else []) + [
-            {"role": "user", "content": prompt}]
-        body = json.dumps({"model": self.model, "messages": messages,
-                           "temperature": 0, "max_tokens": self.max_tokens}).encode()
+            {"role": "user", "content": prompt}
+        ]
+        body = json.dumps(
+            {"model": self.model, "messages": messages, "temperature": 0, "max_tokens": self.max_tokens}
+        ).encode()
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
@@ -57,8 +67,13 @@ class OpenAIBackend:
             return list(pool.map(call, prompts))
 
 
-def load_chat_model(spec: str, adapter: str | None = None, chat_template: str | None = None,
-                    truncation_side: str = "right", device: str | None = None):
+def load_chat_model(
+    spec: str,
+    adapter: str | None = None,
+    chat_template: str | None = None,
+    truncation_side: str = "right",
+    device: str | None = None,
+):
     """``(tokenizer, model, device)`` of a local chat model, ready for left-padded batch generation.
 
     Args:
@@ -76,8 +91,9 @@ def load_chat_model(spec: str, adapter: str | None = None, chat_template: str | 
 
     torch_threads()
     path = resolve_model(spec)
-    tok = AutoTokenizer.from_pretrained(str(adapter) if adapter else path, padding_side="left",
-                                        truncation_side=truncation_side)
+    tok = AutoTokenizer.from_pretrained(
+        str(adapter) if adapter else path, padding_side="left", truncation_side=truncation_side
+    )
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     if chat_template:
@@ -93,18 +109,30 @@ def load_chat_model(spec: str, adapter: str | None = None, chat_template: str | 
     return tok, model.to(device).eval(), device
 
 
-def chat_batches(tok, prompts: list[str], batch_size: int, device: str, max_prompt_tokens: int | None = None,
-                 suffix: str = "") -> Iterator:
+def chat_batches(
+    tok, prompts: list[str], batch_size: int, device: str, max_prompt_tokens: int | None = None, suffix: str = ""
+) -> Iterator:
     """Left-padded, tokenized batches of single-turn chats (one user message each, generation prompt added)."""
     for i in range(0, len(prompts), batch_size):
-        chats = [tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
-                                         add_generation_prompt=True) + suffix for p in prompts[i:i + batch_size]]
+        chats = [
+            tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
+            + suffix
+            for p in prompts[i : i + batch_size]
+        ]
         truncation = {"truncation": True, "max_length": max_prompt_tokens} if max_prompt_tokens else {}
         yield tok(chats, return_tensors="pt", padding=True, add_special_tokens=False, **truncation).to(device)
 
 
-def generate_chat(tok, model, device: str, prompts: list[str], batch_size: int = 8, max_new_tokens: int = 256,
-                  temperature: float = 0.0, max_prompt_tokens: int | None = None) -> list[str]:
+def generate_chat(
+    tok,
+    model,
+    device: str,
+    prompts: list[str],
+    batch_size: int = 8,
+    max_new_tokens: int = 256,
+    temperature: float = 0.0,
+    max_prompt_tokens: int | None = None,
+) -> list[str]:
     """Answers of a loaded chat model to single-turn prompts, in order: the one batched generation loop.
 
     Args:
@@ -118,7 +146,7 @@ def generate_chat(tok, model, device: str, prompts: list[str], batch_size: int =
     for enc in chat_batches(tok, prompts, batch_size, device, max_prompt_tokens):
         with torch.no_grad():
             gen = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id, **sampling)
-        out.extend(a.strip() for a in tok.batch_decode(gen[:, enc["input_ids"].shape[1]:], skip_special_tokens=True))
+        out.extend(a.strip() for a in tok.batch_decode(gen[:, enc["input_ids"].shape[1] :], skip_special_tokens=True))
     return out
 
 

@@ -38,20 +38,23 @@ def reduce_embeddings(emb: np.ndarray, reducer: str = "pca", n_components: int =
         return PCA(n_components=n_components, random_state=seed).fit_transform(x)
     umap = require("umap")
     # BERTopic's defaults: 15 neighbours, 5 components, min_dist 0, cosine.
-    return umap.UMAP(n_neighbors=15, n_components=n_components, min_dist=0.0, metric="cosine",
-                     random_state=seed, n_jobs=1).fit_transform(x)  # seeded UMAP is single-threaded anyway
+    return umap.UMAP(
+        n_neighbors=15, n_components=n_components, min_dist=0.0, metric="cosine", random_state=seed, n_jobs=1
+    ).fit_transform(x)  # seeded UMAP is single-threaded anyway
 
 
-def cluster_labels(points: np.ndarray, min_cluster_size: int = 10, min_samples: int | None = None,
-                   selection: str = "eom") -> np.ndarray:
+def cluster_labels(
+    points: np.ndarray, min_cluster_size: int = 10, min_samples: int | None = None, selection: str = "eom"
+) -> np.ndarray:
     """HDBSCAN labels (-1 = noise), renumbered 0.. by cluster size (largest first) for stable names."""
     require("sklearn")
     from sklearn.cluster import HDBSCAN
 
     if len(points) < max(2, min_cluster_size):
         return np.full(len(points), -1)
-    labels = HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples,
-                     cluster_selection_method=selection, copy=True).fit_predict(points)
+    labels = HDBSCAN(
+        min_cluster_size=min_cluster_size, min_samples=min_samples, cluster_selection_method=selection, copy=True
+    ).fit_predict(points)
     ids, counts = np.unique(labels[labels >= 0], return_counts=True)
     order = ids[np.lexsort((ids, -counts))]
     remap = np.full(labels.max() + 2 if len(ids) else 1, -1)
@@ -69,13 +72,15 @@ def cluster_names(texts: list[str], labels: np.ndarray, top: int = 3) -> list[st
 
     mask = labels >= 0
     try:
-        counts = CountVectorizer(stop_words="english", max_features=20_000,
-                                 token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z]+\b").fit(
-            [texts[i] for i in np.flatnonzero(mask)])
+        counts = CountVectorizer(
+            stop_words="english", max_features=20_000, token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z]+\b"
+        ).fit([texts[i] for i in np.flatnonzero(mask)])
     except ValueError:  # no words at all
         return [f"cluster_{c}" for c in range(n_clusters)]
     x = counts.transform([texts[i] for i in np.flatnonzero(mask)])
-    onehot = sp.csr_matrix((np.ones(mask.sum()), (labels[mask], np.arange(mask.sum()))), shape=(n_clusters, mask.sum()))
+    onehot = sp.csr_matrix(
+        (np.ones(mask.sum()), (labels[mask], np.arange(mask.sum()))), shape=(n_clusters, mask.sum())
+    )
     tf = onehot @ x
     tf = sp.csr_matrix(tf.multiply(1 / np.maximum(tf.sum(axis=1), 1)))
     avg = np.asarray(x.sum(axis=0)).ravel() / n_clusters
@@ -105,16 +110,25 @@ class MacroStrategy(LadderStrategy):
 
     def get_options(self) -> dict[str, Any]:
         o = self.options
-        return {"embedder": self.embedder.embedder, "reducer": o.reducer, "n_components": o.n_components,
-                "min_cluster_size": o.min_cluster_size, "min_samples": o.min_samples,
-                "max_seq_length": self.embedder.max_seq_length, "cluster_selection": o.cluster_selection}
+        return {
+            "embedder": self.embedder.embedder,
+            "reducer": o.reducer,
+            "n_components": o.n_components,
+            "min_cluster_size": o.min_cluster_size,
+            "min_samples": o.min_samples,
+            "max_seq_length": self.embedder.max_seq_length,
+            "cluster_selection": o.cluster_selection,
+        }
 
     def embed(self, corpus) -> tuple[np.ndarray, dict]:
         from .embeddings import embed_texts
 
-        return embed_texts(column(corpus, self.side), self.embedder.embedder,
-                           fingerprint=f"{corpus_fingerprint(corpus)}:{self.side}",
-                           max_seq_length=self.embedder.max_seq_length)
+        return embed_texts(
+            column(corpus, self.side),
+            self.embedder.embedder,
+            fingerprint=f"{corpus_fingerprint(corpus)}:{self.side}",
+            max_seq_length=self.embedder.max_seq_length,
+        )
 
     def extract_types(self, corpus) -> TypeMatrix:
         o = self.options
@@ -123,12 +137,20 @@ class MacroStrategy(LadderStrategy):
         labels = cluster_labels(points, o.min_cluster_size, o.min_samples, o.cluster_selection)
         n_clusters = int(labels.max()) + 1 if labels.max() >= 0 else 0
         rows = np.flatnonzero(labels >= 0)
-        matrix = sp.csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, labels[rows])),
-                               shape=(len(corpus), n_clusters))
+        matrix = sp.csr_matrix(
+            (np.ones(len(rows), dtype=np.int8), (rows, labels[rows])), shape=(len(corpus), n_clusters)
+        )
         names = cluster_names(column(corpus, self.side), labels)
-        info = {"embedder": ident, "reducer": {"name": o.reducer, "n_components": o.n_components},
-                "hdbscan": {"min_cluster_size": o.min_cluster_size, "min_samples": o.min_samples,
-                            "cluster_selection": o.cluster_selection},
-                "n_clusters": n_clusters, "n_noise": int((labels < 0).sum())}
+        info = {
+            "embedder": ident,
+            "reducer": {"name": o.reducer, "n_components": o.n_components},
+            "hdbscan": {
+                "min_cluster_size": o.min_cluster_size,
+                "min_samples": o.min_samples,
+                "cluster_selection": o.cluster_selection,
+            },
+            "n_clusters": n_clusters,
+            "n_noise": int((labels < 0).sum()),
+        }
         logger.info("%s: %d clusters, %d noise points of %d", self.name, n_clusters, info["n_noise"], len(corpus))
         return TypeMatrix(matrix, names, info)

@@ -37,8 +37,15 @@ class MesoStrategy(LadderStrategy):
 
     def get_options(self) -> dict[str, Any]:
         o = self.options
-        return {"tagger": o.tagger, "tagger_model": o.tagger_model, "tagger_url": o.tagger_url, "alpha": o.alpha,
-                "merge_threshold": o.merge_threshold, "embedder": self.embedder.embedder, "max_tags": o.max_tags}
+        return {
+            "tagger": o.tagger,
+            "tagger_model": o.tagger_model,
+            "tagger_url": o.tagger_url,
+            "alpha": o.alpha,
+            "merge_threshold": o.merge_threshold,
+            "embedder": self.embedder.embedder,
+            "max_tags": o.max_tags,
+        }
 
     def make_tagger(self):
         from .llm import OpenAIBackend, TransformersBackend
@@ -62,8 +69,11 @@ class MesoStrategy(LadderStrategy):
         rows = np.repeat(np.arange(len(tags)), [len(ts) for ts in tags])
         cols = np.fromiter((col[t] for ts in tags for t in ts), dtype=np.int64, count=len(rows))
         matrix = sp.csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(len(tags), len(names)))
-        info = {"tagger": tagger.identity(), "normalization": norm_info,
-                "untagged_texts": int(sum(1 for t in tags if not t))}
+        info = {
+            "tagger": tagger.identity(),
+            "normalization": norm_info,
+            "untagged_texts": int(sum(1 for t in tags if not t)),
+        }
         if hasattr(tagger, "stats"):
             info["tagger_stats"] = dict(tagger.stats)
         logger.info("%s: %d types from %d raw tags (%s)", self.name, len(names), norm_info["raw_tags"], norm_info)

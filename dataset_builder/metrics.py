@@ -25,8 +25,15 @@ import numpy as np
 from .words import WordIds, word_ids
 from .words import words as words  # re-exported: nltk's Treebank-style words, lower-cased
 
-METRICS = ("distinct_1", "distinct_2", "embedding_distance", "mean_length", "compression_ratio", "self_bleu",
-           "token_entropy")
+METRICS = (
+    "distinct_1",
+    "distinct_2",
+    "embedding_distance",
+    "mean_length",
+    "compression_ratio",
+    "self_bleu",
+    "token_entropy",
+)
 
 Words = Sequence[Sequence] | WordIds  # per text its words (strings or ids), or a WordIds
 
@@ -55,7 +62,7 @@ def _gram_codes(ids: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.ndarra
     the start position of each. The codes are exact: base-``V`` digits while they fit in 63 bits,
     else the n-grams are numbered by sorting their rows."""
     offsets = np.asarray(offsets, dtype=np.int64)
-    ids = np.asarray(ids, dtype=np.int64)[offsets[0]:offsets[-1]] if len(offsets) else np.zeros(0, np.int64)
+    ids = np.asarray(ids, dtype=np.int64)[offsets[0] : offsets[-1]] if len(offsets) else np.zeros(0, np.int64)
     offsets = offsets - offsets[0] if len(offsets) else offsets
     if len(ids) < n:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
@@ -63,12 +70,12 @@ def _gram_codes(ids: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.ndarra
     row_start[np.asarray(offsets)] = True
     valid = np.ones(len(ids) - n + 1, dtype=bool)
     for k in range(1, n):  # no text starts inside the n-gram
-        valid &= ~row_start[k:len(ids) - n + 1 + k]
+        valid &= ~row_start[k : len(ids) - n + 1 + k]
     starts = np.flatnonzero(valid)
     if n == 1:
         return ids, starts
     base = int(ids.max()) + 1
-    if base ** n < 2 ** 63:
+    if base**n < 2**63:
         codes = ids[starts]
         for k in range(1, n):
             codes = codes * base + ids[starts + k]
@@ -222,9 +229,14 @@ def self_bleu(tokenized: Words, sample_size: int = 200, seed: int = 0) -> float:
     return float(np.mean(scores))
 
 
-def side_metrics(texts: Sequence[str], token_ids: Sequence[np.ndarray], embeddings: np.ndarray | None,
-                 self_bleu_sample: int = 200, seed: int = 0, tokenized: Words | None = None
-                 ) -> dict[str, float]:
+def side_metrics(
+    texts: Sequence[str],
+    token_ids: Sequence[np.ndarray],
+    embeddings: np.ndarray | None,
+    self_bleu_sample: int = 200,
+    seed: int = 0,
+    tokenized: Words | None = None,
+) -> dict[str, float]:
     """All seven metrics of one side of one subset.
 
     Args:
@@ -251,9 +263,15 @@ def side_metrics(texts: Sequence[str], token_ids: Sequence[np.ndarray], embeddin
     return {k: (round(float(v), 6) if v is not None else None) for k, v in out.items()}
 
 
-def bootstrap_ci(texts: Sequence[str], token_ids: Sequence[np.ndarray], embeddings: np.ndarray | None,
-                 resamples: int = 200, seed: int = 0, alpha: float = 0.05,
-                 tokenized: Words | None = None) -> dict[str, list[float]]:
+def bootstrap_ci(
+    texts: Sequence[str],
+    token_ids: Sequence[np.ndarray],
+    embeddings: np.ndarray | None,
+    resamples: int = 200,
+    seed: int = 0,
+    alpha: float = 0.05,
+    tokenized: Words | None = None,
+) -> dict[str, list[float]]:
     """Percentile bootstrap intervals (rows resampled) of the metrics that are cheap to recompute.
 
     Self-BLEU is left out: it is already an estimate on a sample, and costly. ``tokenized`` as in
@@ -274,5 +292,8 @@ def bootstrap_ci(texts: Sequence[str], token_ids: Sequence[np.ndarray], embeddin
         draws["token_entropy"].append(token_entropy(np.concatenate(ids)))
         if embeddings is not None:
             draws["embedding_distance"].append(embedding_distance(embeddings[idx]))
-    return {k: [round(float(np.quantile(v, alpha / 2)), 6), round(float(np.quantile(v, 1 - alpha / 2)), 6)]
-            for k, v in draws.items() if v}
+    return {
+        k: [round(float(np.quantile(v, alpha / 2)), 6), round(float(np.quantile(v, 1 - alpha / 2)), 6)]
+        for k, v in draws.items()
+        if v
+    }

@@ -40,7 +40,7 @@ class TokenFeatures:
         return np.diff(self.offsets)
 
     def row(self, i: int) -> np.ndarray:
-        return self.ids[self.offsets[i]:self.offsets[i + 1]]
+        return self.ids[self.offsets[i] : self.offsets[i + 1]]
 
 
 def tokenizer_identity(tokenizer) -> dict:
@@ -51,8 +51,11 @@ def tokenizer_identity(tokenizer) -> dict:
     ident = {"name": name, "class": type(tokenizer).__name__}
     path = Path(name)
     if path.is_dir():
-        files = [p for p in path.iterdir() if p.is_file() and ("token" in p.name or p.suffix in (".model", ".txt"))
-                 and "chat_template" not in p.name]
+        files = [
+            p
+            for p in path.iterdir()
+            if p.is_file() and ("token" in p.name or p.suffix in (".model", ".txt")) and "chat_template" not in p.name
+        ]
         ident["files_sha256"] = hash_files(files)[:16]
     else:
         revision = getattr(tokenizer, "init_kwargs", {}).get("_commit_hash")
@@ -77,8 +80,10 @@ def load_tokenizer(spec: str):
         return AutoTokenizer.from_pretrained(resolve_tokenizer(spec))
     except (OSError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise OSError(f"tokenizer {spec!r} could not be loaded: not a local folder, not in the Hugging Face cache, "
-                      f"and the Hub is unreachable or offline (HF_HUB_OFFLINE) ({first[:200]})") from None
+        raise OSError(
+            f"tokenizer {spec!r} could not be loaded: not a local folder, not in the Hugging Face cache, "
+            f"and the Hub is unreachable or offline (HF_HUB_OFFLINE) ({first[:200]})"
+        ) from None
 
 
 def _encode(texts: list[str], tokenizer, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -98,16 +103,18 @@ def _encode(texts: list[str], tokenizer, batch_size: int) -> tuple[np.ndarray, n
 def _encode_batches(texts, tokenizer, fast, batch_size: int, lengths: np.ndarray, chunks: list) -> None:
     from tqdm.auto import tqdm
 
-    for start in tqdm(range(0, len(texts), batch_size), desc="tokenize", unit="batch", leave=False,
-                      disable=len(texts) <= batch_size):
-        batch = texts[start:start + batch_size]
+    for start in tqdm(
+        range(0, len(texts), batch_size), desc="tokenize", unit="batch", leave=False, disable=len(texts) <= batch_size
+    ):
+        batch = texts[start : start + batch_size]
         if fast is not None:
             ids = [enc.ids for enc in fast(batch, add_special_tokens=False)]
         else:
-            ids = tokenizer(batch, add_special_tokens=False, return_attention_mask=False,
-                            return_token_type_ids=False)["input_ids"]
+            ids = tokenizer(batch, add_special_tokens=False, return_attention_mask=False, return_token_type_ids=False)[
+                "input_ids"
+            ]
         n = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
-        lengths[start:start + len(batch)] = n
+        lengths[start : start + len(batch)] = n
         chunks.append(np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int32, count=int(n.sum())))
 
 
@@ -124,12 +131,17 @@ def word_features(texts: list[str]) -> TokenFeatures:
         words = text.split()
         lengths[i] = len(words)
         ids.extend(vocab.setdefault(w, len(vocab)) for w in words)
-    return TokenFeatures(ids=np.asarray(ids, dtype=np.int32), offsets=np.concatenate(([0], np.cumsum(lengths))),
-                         vocab_size=len(vocab), vocab=list(vocab))
+    return TokenFeatures(
+        ids=np.asarray(ids, dtype=np.int32),
+        offsets=np.concatenate(([0], np.cumsum(lengths))),
+        vocab_size=len(vocab),
+        vocab=list(vocab),
+    )
 
 
-def token_features(texts: list[str], tokenizer, fingerprint: str | None = None,
-                   batch_size: int = 1024, use_cache: bool = True) -> TokenFeatures:
+def token_features(
+    texts: list[str], tokenizer, fingerprint: str | None = None, batch_size: int = 1024, use_cache: bool = True
+) -> TokenFeatures:
     """Token ids of ``texts`` (no special tokens), cached by corpus fingerprint and tokenizer.
 
     Args:
@@ -196,9 +208,15 @@ def band_counts(counts: np.ndarray, bands: Bands) -> dict[str, int]:
     """How many distinct tokens fall into each band (tokens never seen are not counted)."""
     lo, hi = bands.bounds(int(counts.sum()))
     seen = counts > 0
-    return {"low": int((seen & (counts < lo)).sum()), "mid": int((seen & (counts >= lo) & (counts <= hi)).sum()),
-            "high": int((counts > hi).sum()), "distinct": int(seen.sum()), "total_tokens": int(counts.sum()),
-            "low_bound": lo, "high_bound": hi}
+    return {
+        "low": int((seen & (counts < lo)).sum()),
+        "mid": int((seen & (counts >= lo) & (counts <= hi)).sum()),
+        "high": int((counts > hi).sum()),
+        "distinct": int(seen.sum()),
+        "total_tokens": int(counts.sum()),
+        "low_bound": lo,
+        "high_bound": hi,
+    }
 
 
 def mid_band_matrix(feats: TokenFeatures, bands: Bands) -> tuple[sp.csr_matrix, np.ndarray, dict]:
@@ -217,8 +235,9 @@ def mid_band_matrix(feats: TokenFeatures, bands: Bands) -> tuple[sp.csr_matrix, 
     rows = np.repeat(np.arange(n, dtype=np.int64), feats.lengths())
     cols = column_of[feats.ids]
     keep = cols >= 0
-    matrix = sp.csr_matrix((np.ones(int(keep.sum()), dtype=np.int8), (rows[keep], cols[keep])),
-                           shape=(n, len(token_ids)))
+    matrix = sp.csr_matrix(
+        (np.ones(int(keep.sum()), dtype=np.int8), (rows[keep], cols[keep])), shape=(n, len(token_ids))
+    )
     matrix.sum_duplicates()
     matrix.data[:] = 1
     return matrix, token_ids, band_counts(counts, bands)

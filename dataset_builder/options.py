@@ -34,24 +34,44 @@ def split_list(values: list[str] | str | None) -> list[str]:
 class CorpusOptions:
     """Where the SFT corpus comes from and how it is read and cleaned (SPEC section 5)."""
 
-    corpus: list[str] = field(default_factory=lambda: [DEFAULT_CORPUS], metadata=_help(
-        "corpus inputs: files (jsonl/json/parquet/csv), folders of them, a folder written by `macro2micro ingest`, "
-        f"a saved datasets folder, a Hub dataset id, or {DEFAULT_CORPUS}"))
+    corpus: list[str] = field(
+        default_factory=lambda: [DEFAULT_CORPUS],
+        metadata=_help(
+            "corpus inputs: files (jsonl/json/parquet/csv), folders of them, a folder written by "
+            f"`macro2micro ingest`, a saved datasets folder, a Hub dataset id, or {DEFAULT_CORPUS}"
+        ),
+    )
     format: Literal["auto", "alpaca", "sharegpt", "messages", "prompt_completion", "columns"] = field(
-        default="auto", metadata=_help("record format; auto recognizes it from each file's first record"))
-    columns: str | None = field(default=None, metadata=_help(
-        "with --format columns: ROLE=COLUMN pairs, e.g. instruction=question,response=answer[,id=qid,source=src]"))
-    multi_turn: Literal["first", "drop"] = field(default="first", metadata=_help(
-        "keep the first user turn and its reply of a longer conversation (as the paper does), or drop such rows"))
-    on_error: Literal["raise", "skip"] = field(default="raise", metadata=_help(
-        "stop at the first bad row with an error naming it, or skip bad rows and count them"))
+        default="auto", metadata=_help("record format; auto recognizes it from each file's first record")
+    )
+    columns: str | None = field(
+        default=None,
+        metadata=_help(
+            "with --format columns: ROLE=COLUMN pairs, e.g. instruction=question,response=answer[,id=qid,source=src]"
+        ),
+    )
+    multi_turn: Literal["first", "drop"] = field(
+        default="first",
+        metadata=_help(
+            "keep the first user turn and its reply of a longer conversation (as the paper does), or drop such rows"
+        ),
+    )
+    on_error: Literal["raise", "skip"] = field(
+        default="raise",
+        metadata=_help("stop at the first bad row with an error naming it, or skip bad rows and count them"),
+    )
     max_instruction_chars: int | None = field(default=None, metadata=_help("drop rows with longer instructions"))
     max_response_chars: int | None = field(default=None, metadata=_help("drop rows with longer responses"))
-    dedup: bool = field(default=True, metadata=_help("exact (instruction, response) duplicates: --dedup drops them "
-                                                      "(the default), --no_dedup keeps them"))
+    dedup: bool = field(
+        default=True,
+        metadata=_help(
+            "exact (instruction, response) duplicates: --dedup drops them (the default), --no_dedup keeps them"
+        ),
+    )
     split: str = field(default="train", metadata=_help("split to read from a saved DatasetDict or a Hub dataset"))
-    source: str | None = field(default=None, metadata=_help(
-        "`source` of rows that carry none (default: the file's name without suffix)"))
+    source: str | None = field(
+        default=None, metadata=_help("`source` of rows that carry none (default: the file's name without suffix)")
+    )
 
     def __post_init__(self) -> None:
         self.corpus = [str(c) for c in self.corpus]
@@ -67,8 +87,10 @@ class CorpusOptions:
         if self.format == "columns":
             missing = {"instruction", "response"} - set(mapping)
             if missing:
-                raise ValueError(f"format='columns' needs columns for {sorted(missing)}, e.g. "
-                                 "--columns instruction=question,response=answer")
+                raise ValueError(
+                    f"format='columns' needs columns for {sorted(missing)}, e.g. "
+                    "--columns instruction=question,response=answer"
+                )
         elif mapping:
             raise ValueError("columns= is only used with format='columns'")
         for name in ("max_instruction_chars", "max_response_chars"):
@@ -101,8 +123,12 @@ class OutputOptions:
     """The folder a command writes."""
 
     out: str = field(default=None, metadata=_help("output folder (written atomically; required)"))
-    overwrite: bool = field(default=False, metadata=_help(
-        "replace an existing folder that macro2micro did not write (its own earlier output is always replaced)"))
+    overwrite: bool = field(
+        default=False,
+        metadata=_help(
+            "replace an existing folder that macro2micro did not write (its own earlier output is always replaced)"
+        ),
+    )
 
     def __post_init__(self) -> None:
         if not self.out:
@@ -113,20 +139,32 @@ class OutputOptions:
 class BuildOptions:
     """What to build: which ladders, of how many rows, at how many levels (SPEC section 2)."""
 
-    strategies: list[str] = field(default_factory=lambda: ["micro_response", "random"], metadata=_help(
-        "strategy names (space- or comma-separated), or all"))
+    strategies: list[str] = field(
+        default_factory=lambda: ["micro_response", "random"],
+        metadata=_help("strategy names (space- or comma-separated), or all"),
+    )
     budget: int = field(default=1000, metadata=_help("N, the rows of every subset"))
     levels: int = field(default=LEVELS, metadata=_help("diversity levels per ladder (>= 2), evenly spaced"))
     seed: int = field(default=0, metadata=_help("seeds pruning ties, sampling and the random control"))
-    type_quota: str = field(default="1", metadata=_help(
-        "the sampler: draws per admitted type (least covered first) before a uniform fill; 'even' spreads all N "
-        "rows over the types (longer texts: a type-balanced draw is size-biased)"))
-    length_window: str | None = field(default=None, metadata=_help(
-        "also build length-controlled ladders ({strategy}_lengthctl_{level}): sample only rows whose length on the "
-        "strategy's side lies in LO:HI model tokens, or 'auto' (the widest window around the median that keeps "
-        "the levels' mean lengths within 5 %%)"))
-    length_controlled: list[str] = field(default_factory=list, metadata=_help(
-        "the ladders that get a length-controlled twin (default: every ladder built)"))
+    type_quota: str = field(
+        default="1",
+        metadata=_help(
+            "the sampler: draws per admitted type (least covered first) before a uniform fill; 'even' spreads all N "
+            "rows over the types (longer texts: a type-balanced draw is size-biased)"
+        ),
+    )
+    length_window: str | None = field(
+        default=None,
+        metadata=_help(
+            "also build length-controlled ladders ({strategy}_lengthctl_{level}): sample only rows whose length "
+            "on the strategy's side lies in LO:HI model tokens, or 'auto' (the widest window around the median "
+            "that keeps the levels' mean lengths within 5 %%)"
+        ),
+    )
+    length_controlled: list[str] = field(
+        default_factory=list,
+        metadata=_help("the ladders that get a length-controlled twin (default: every ladder built)"),
+    )
 
     def __post_init__(self) -> None:
         from .ladder import level_names
@@ -151,8 +189,12 @@ class BuildOptions:
 class TokenizerOptions:
     """The model whose tokenizer defines micro types and counts lengths and token entropy."""
 
-    tokenizer: str = field(default=DEFAULT_MODEL, metadata=_help(
-        "model (local path or Hub id) whose tokenizer is used; 'word' for whitespace words (the paper's ablation)"))
+    tokenizer: str = field(
+        default=DEFAULT_MODEL,
+        metadata=_help(
+            "model (local path or Hub id) whose tokenizer is used; 'word' for whitespace words (the paper's ablation)"
+        ),
+    )
 
 
 @dataclass
@@ -172,9 +214,13 @@ class MicroOptions:
 class EmbedderOptions:
     """Sentence embeddings (macro types, meso tag merging, the embedding_distance metric)."""
 
-    embedder: str = field(default=DEFAULT_EMBEDDER, metadata=_help(
-        "sentence-embedding model (local path or Hub id), 'static' (distilled once from the embedded MiniLM: "
-        "fast on CPU), or none"))
+    embedder: str = field(
+        default=DEFAULT_EMBEDDER,
+        metadata=_help(
+            "sentence-embedding model (local path or Hub id), 'static' (distilled once from the embedded MiniLM: "
+            "fast on CPU), or none"
+        ),
+    )
     max_seq_length: int = field(default=128, metadata=_help("embedding truncation, in word pieces"))
 
     def __post_init__(self) -> None:
@@ -191,14 +237,20 @@ class EmbedderOptions:
 class MacroOptions:
     """Macro types: semantic clusters (embeddings -> reduction -> HDBSCAN; SPEC section 3)."""
 
-    reducer: Literal["umap", "pca", "none"] = field(default="umap", metadata=_help(
-        "reduction before HDBSCAN: umap (BERTopic's choice), pca (fast; HDBSCAN then finds few clusters) or none"))
+    reducer: Literal["umap", "pca", "none"] = field(
+        default="umap",
+        metadata=_help(
+            "reduction before HDBSCAN: umap (BERTopic's choice), pca (fast; HDBSCAN then finds few clusters) or none"
+        ),
+    )
     n_components: int = field(default=5, metadata=_help("dimensions after reduction"))
     min_cluster_size: int = field(default=10, metadata=_help("HDBSCAN's smallest cluster"))
-    min_samples: int | None = field(default=None, metadata=_help("HDBSCAN's density parameter (default: "
-                                                                  "min_cluster_size)"))
-    cluster_selection: Literal["eom", "leaf"] = field(default="eom", metadata=_help(
-        "HDBSCAN's cluster selection: eom, or leaf (more, smaller clusters)"))
+    min_samples: int | None = field(
+        default=None, metadata=_help("HDBSCAN's density parameter (default: min_cluster_size)")
+    )
+    cluster_selection: Literal["eom", "leaf"] = field(
+        default="eom", metadata=_help("HDBSCAN's cluster selection: eom, or leaf (more, smaller clusters)")
+    )
 
     def __post_init__(self) -> None:
         if self.reducer not in ("umap", "pca", "none"):
@@ -215,15 +267,22 @@ class MacroOptions:
 class MesoOptions:
     """Meso types: normalized tags (InsTag-style; SPEC section 3)."""
 
-    tagger: Literal["offline", "openai", "transformers"] = field(default="offline", metadata=_help(
-        "offline (keyphrases, no model), openai (an OpenAI-compatible server such as vLLM) or transformers"))
-    tagger_model: str | None = field(default=None, metadata=_help(
-        "served model name (openai) or model path / Hub id (transformers)"))
-    tagger_url: str | None = field(default=None, metadata=_help(
-        "OpenAI-compatible base URL, e.g. http://localhost:8000/v1"))
+    tagger: Literal["offline", "openai", "transformers"] = field(
+        default="offline",
+        metadata=_help(
+            "offline (keyphrases, no model), openai (an OpenAI-compatible server such as vLLM) or transformers"
+        ),
+    )
+    tagger_model: str | None = field(
+        default=None, metadata=_help("served model name (openai) or model path / Hub id (transformers)")
+    )
+    tagger_url: str | None = field(
+        default=None, metadata=_help("OpenAI-compatible base URL, e.g. http://localhost:8000/v1")
+    )
     alpha: int = field(default=2, metadata=_help("drop raw tags seen fewer times"))
-    merge_threshold: float | None = field(default=0.9, metadata=_help(
-        "merge normalized tags at least this cosine-similar (needs an embedder)"))
+    merge_threshold: float | None = field(
+        default=0.9, metadata=_help("merge normalized tags at least this cosine-similar (needs an embedder)")
+    )
     max_tags: int = field(default=4, metadata=_help("tags per text of the offline tagger"))
 
     def __post_init__(self) -> None:
@@ -264,8 +323,10 @@ class PublishOptions:
     private: bool = field(default=False, metadata=_help("create the repo private"))
     dry_run: bool = field(default=False, metadata=_help("write and check the folder, upload nothing"))
     license: str = field(default="other", metadata=_help("licence id of the source corpus, for the card"))
-    source_note: str = field(default="See the licence of the source corpus.", metadata=_help(
-        "the card's paragraph on the source data and its licence"))
+    source_note: str = field(
+        default="See the licence of the source corpus.",
+        metadata=_help("the card's paragraph on the source data and its licence"),
+    )
 
     def __post_init__(self) -> None:
         from .naming import check_repo_id

@@ -73,11 +73,15 @@ def check_target(target: Path, kind: str, inputs: Iterable[str | Path | None], o
         return
     marker = read_marker(target)
     if marker is None and any(target.iterdir()):
-        raise OutputError(f"--out {target} is a non-empty folder that macro2micro did not write; choose another "
-                          "folder, or pass --overwrite to replace it")
+        raise OutputError(
+            f"--out {target} is a non-empty folder that macro2micro did not write; choose another "
+            "folder, or pass --overwrite to replace it"
+        )
     if marker is not None and marker.get("kind") != kind:
-        raise OutputError(f"--out {target} holds the output of `macro2micro {marker.get('kind')}`, not of "
-                          f"`macro2micro {kind}`; choose another folder, or pass --overwrite to replace it")
+        raise OutputError(
+            f"--out {target} holds the output of `macro2micro {marker.get('kind')}`, not of "
+            f"`macro2micro {kind}`; choose another folder, or pass --overwrite to replace it"
+        )
 
 
 class _Lock:
@@ -97,8 +101,10 @@ class _Lock:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 os.close(fd)
-                raise OutputError(f"another macro2micro run is writing {self.path.parent / self.path.name[1:-5]} "
-                                  f"(lock {self.path}); wait for it to finish or choose another --out") from None
+                raise OutputError(
+                    f"another macro2micro run is writing {self.path.parent / self.path.name[1:-5]} "
+                    f"(lock {self.path}); wait for it to finish or choose another --out"
+                ) from None
             # The previous holder may have removed the file between our open and our lock: retry on a fresh one.
             try:
                 if os.fstat(fd).st_ino == os.stat(self.path).st_ino:
@@ -140,8 +146,9 @@ class OutputFolder:
         overwrite: replace a folder that macro2micro did not write, or wrote as another kind.
     """
 
-    def __init__(self, target: str | Path, kind: str, inputs: Iterable[str | Path | None] = (),
-                 overwrite: bool = False):
+    def __init__(
+        self, target: str | Path, kind: str, inputs: Iterable[str | Path | None] = (), overwrite: bool = False
+    ):
         self.target, self.kind, self.inputs, self.overwrite = Path(target), kind, list(inputs), overwrite
         self.lock = _Lock(self.target)
         self.tmp: Path | None = None
@@ -156,8 +163,7 @@ class OutputFolder:
         try:
             _sweep(self.target)
             check_target(self.target, self.kind, self.inputs, self.overwrite)  # what the sweep put back
-            self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.tmp-{os.getpid()}-",
-                                             dir=self.target.parent))
+            self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.tmp-{os.getpid()}-", dir=self.target.parent))
             self.tmp.chmod(0o777 & ~_umask())  # mkdtemp's 0700 would make the output private
         except OSError as err:
             self.lock.release()
@@ -200,8 +206,9 @@ def write_marker(folder: str | Path, kind: str) -> None:
 
 
 @contextlib.contextmanager
-def claim_folder(target: str | Path, kind: str, inputs: Iterable[str | Path | None] = (),
-                 overwrite: bool = False) -> Iterator[Path]:
+def claim_folder(
+    target: str | Path, kind: str, inputs: Iterable[str | Path | None] = (), overwrite: bool = False
+) -> Iterator[Path]:
     """A folder that a command fills in place, item by item (adapter runs, the demo's stages): checked and
     marked like :class:`OutputFolder`, locked for the whole run; each item inside is written atomically."""
     target = Path(target)

@@ -40,8 +40,10 @@ def _decode(raw: bytes, where: str) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
-        raise CorpusError(f"{where}, line {line}: bytes are not valid UTF-8 ({err.reason} at byte "
-                          f"{err.start}); re-encode the file as UTF-8") from None
+        raise CorpusError(
+            f"{where}, line {line}: bytes are not valid UTF-8 ({err.reason} at byte "
+            f"{err.start}); re-encode the file as UTF-8"
+        ) from None
 
 
 def _loads(text: str, where: str) -> Any:
@@ -73,8 +75,10 @@ def _iter_json(path: Path) -> Iterator[Record]:
     if isinstance(data, dict):
         lists = [key for key, value in data.items() if isinstance(value, list)]
         if len(lists) != 1:
-            raise CorpusError(f"{path}: expected a JSON list of records (or an object holding exactly one "
-                              f"list), got an object with keys {sorted(data)[:10]}")
+            raise CorpusError(
+                f"{path}: expected a JSON list of records (or an object holding exactly one "
+                f"list), got an object with keys {sorted(data)[:10]}"
+            )
         data = data[lists[0]]
     if not isinstance(data, list):
         raise CorpusError(f"{path}: expected a JSON list of records, got {type(data).__name__}")
@@ -141,8 +145,9 @@ def expand_inputs(inputs: Iterable[str | Path]) -> list[str | Path]:
         elif path.is_dir() and not is_saved_dataset(path):
             files = _visible_files(path)
             if not files:
-                raise CorpusError(f"{path}: folder holds no {', '.join(FILE_SUFFIXES)} files and is not "
-                                  "a saved datasets folder")
+                raise CorpusError(
+                    f"{path}: folder holds no {', '.join(FILE_SUFFIXES)} files and is not a saved datasets folder"
+                )
             out.extend(files)
         else:
             out.append(item)
@@ -152,8 +157,11 @@ def expand_inputs(inputs: Iterable[str | Path]) -> list[str | Path]:
 def looks_like_hub_id(item: str) -> bool:
     """``org/name`` that is not a local path (no file suffix, no existing first folder)."""
     text = str(item)
-    return (bool(_HUB_ID.fullmatch(text)) and not text.lower().endswith(FILE_SUFFIXES)
-            and not Path(text.split("/", 1)[0]).exists())
+    return (
+        bool(_HUB_ID.fullmatch(text))
+        and not text.lower().endswith(FILE_SUFFIXES)
+        and not Path(text.split("/", 1)[0]).exists()
+    )
 
 
 def iter_input(item: str | Path, split: str = DEFAULT_SPLIT, on_bad: OnBad = _raise) -> Iterator[Record]:
@@ -177,12 +185,18 @@ def iter_input(item: str | Path, split: str = DEFAULT_SPLIT, on_bad: OnBad = _ra
             raise CorpusError(f"{path}: --split {split} applies to saved DatasetDict folders and Hub ids, not files")
         if path.stat().st_size == 0:
             raise CorpusError(f"{path}: file is empty")
-        readers = {".jsonl": lambda: _iter_jsonl(path, on_bad), ".json": lambda: _iter_json(path),
-                   ".csv": lambda: _iter_csv(path), ".parquet": lambda: _iter_parquet(path)}
+        readers = {
+            ".jsonl": lambda: _iter_jsonl(path, on_bad),
+            ".json": lambda: _iter_json(path),
+            ".csv": lambda: _iter_csv(path),
+            ".parquet": lambda: _iter_parquet(path),
+        }
         suffix = path.suffix.lower()
         if suffix not in readers:
-            raise CorpusError(f"{path}: unsupported file type {suffix!r}; valid: {', '.join(FILE_SUFFIXES)}, "
-                              "a saved datasets folder, or a Hub dataset id")
+            raise CorpusError(
+                f"{path}: unsupported file type {suffix!r}; valid: {', '.join(FILE_SUFFIXES)}, "
+                "a saved datasets folder, or a Hub dataset id"
+            )
         yield from readers[suffix]()
         return
     if looks_like_hub_id(str(item)):

@@ -29,8 +29,14 @@ COLUMNS = ["id", "source", "instruction", "response", "messages"]
 
 def configs_yaml(configs: list[str]) -> list[dict]:
     """The card's ``configs:`` entries (``full`` is the default config)."""
-    return [{"config_name": c, "data_files": [{"split": "train", "path": f"{c}/train-*"}],
-             **({"default": True} if c == FULL_CONFIG else {})} for c in configs]
+    return [
+        {
+            "config_name": c,
+            "data_files": [{"split": "train", "path": f"{c}/train-*"}],
+            **({"default": True} if c == FULL_CONFIG else {}),
+        }
+        for c in configs
+    ]
 
 
 def load_config(repo: str | Path, config: str, split: str = "train"):
@@ -43,8 +49,9 @@ def load_config(repo: str | Path, config: str, split: str = "train"):
     import datasets
 
     if Path(repo).is_dir():
-        return datasets.load_dataset(str(repo), config, split=split, download_mode="force_redownload",
-                                     verification_mode="no_checks")
+        return datasets.load_dataset(
+            str(repo), config, split=split, download_mode="force_redownload", verification_mode="no_checks"
+        )
     return datasets.load_dataset(str(repo), config, split=split)
 
 
@@ -60,8 +67,13 @@ def validate_folder(folder: str | Path, configs: list[str] | None = None, verify
     names = configs or datasets.get_dataset_config_names(folder)
     out = {}
     for name in names:
-        ds = datasets.load_dataset(folder, name, split="train", download_mode="force_redownload",
-                                   verification_mode="basic_checks" if verify else "no_checks")
+        ds = datasets.load_dataset(
+            folder,
+            name,
+            split="train",
+            download_mode="force_redownload",
+            verification_mode="basic_checks" if verify else "no_checks",
+        )
         if ds.column_names != COLUMNS:
             raise ValueError(f"{folder}: config {name!r} has columns {ds.column_names}, expected {COLUMNS}")
         out[name] = ds
@@ -75,14 +87,19 @@ def dataset_infos(folder: str | Path, loaded: dict):
     infos = {}
     for name, ds in loaded.items():
         files = sorted((Path(folder) / name).glob("train-*.parquet"))
-        infos[name] = datasets.DatasetInfo(features=ds.features, splits=ds.info.splits, config_name=name,
-                                           dataset_size=ds.info.dataset_size,
-                                           download_size=sum(f.stat().st_size for f in files))
+        infos[name] = datasets.DatasetInfo(
+            features=ds.features,
+            splits=ds.info.splits,
+            config_name=name,
+            dataset_size=ds.info.dataset_size,
+            download_size=sum(f.stat().st_size for f in files),
+        )
     return datasets.info.DatasetInfosDict(infos)
 
 
-def write_repo_folder(corpus, build_dir: str | Path, folder: str | Path, metrics: dict[str, dict],
-                      render_card: Callable[[object], str]) -> dict[str, int]:
+def write_repo_folder(
+    corpus, build_dir: str | Path, folder: str | Path, metrics: dict[str, dict], render_card: Callable[[object], str]
+) -> dict[str, int]:
     """Write the repo's files into the (empty) ``folder`` and load every config back.
 
     Args:

@@ -43,8 +43,7 @@ def _carriers(sub, rng: np.random.Generator):
     return perm[csc.indices], csc.indptr[:-1].astype(np.int64), csc.indptr[1:].astype(np.int64)
 
 
-def _stats(sub, selected: np.ndarray, admitted: np.ndarray, quota, n_rounds: int, budget: int,
-           type_quota) -> dict:
+def _stats(sub, selected: np.ndarray, admitted: np.ndarray, quota, n_rounds: int, budget: int, type_quota) -> dict:
     final_cov = np.bincount(sub[selected].indices, minlength=sub.shape[1])[admitted]
     return {
         "type_quota": type_quota,
@@ -80,7 +79,7 @@ def _least_covered_rounds(sub, budget: int, quota: int, rng: np.random.Generator
                 continue  # its rows ran out
             row = carriers[p]
             selected[row] = True
-            coverage[indices[indptr[row]:indptr[row + 1]]] += 1
+            coverage[indices[indptr[row] : indptr[row + 1]]] += 1
             n += 1
     return selected, admitted
 
@@ -121,8 +120,9 @@ def _even_rounds(sub, budget: int, rng: np.random.Generator) -> tuple[np.ndarray
     return selected, admitted, quota
 
 
-def type_sample(matrix, pool: np.ndarray, budget: int, rng: np.random.Generator,
-                quota: int | str = 1) -> tuple[np.ndarray, dict]:
+def type_sample(
+    matrix, pool: np.ndarray, budget: int, rng: np.random.Generator, quota: int | str = 1
+) -> tuple[np.ndarray, dict]:
     """Exactly ``budget`` distinct rows of ``pool``: type rounds up to ``quota``, then a uniform fill.
 
     Args:

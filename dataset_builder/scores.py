@@ -23,8 +23,14 @@ from .words import side_word_ids
 logger = logging.getLogger(__name__)
 
 
-def compute_metrics(corpus, manifests: dict[str, dict], options: MetricOptions, tokenizer: str,
-                    embedder: EmbedderOptions | None = None, seed: int = 0) -> dict[str, dict]:
+def compute_metrics(
+    corpus,
+    manifests: dict[str, dict],
+    options: MetricOptions,
+    tokenizer: str,
+    embedder: EmbedderOptions | None = None,
+    seed: int = 0,
+) -> dict[str, dict]:
     """Per config (and ``full``): the seven metrics on both sides, plus k, pool size and coverage.
 
     Args:
@@ -42,8 +48,10 @@ def compute_metrics(corpus, manifests: dict[str, dict], options: MetricOptions, 
     fp = corpus_fingerprint(corpus)
     for config, m in manifests.items():
         if m["corpus"]["fingerprint"] != fp:
-            raise ValueError(f"config {config!r} was built from corpus {m['corpus']['fingerprint']}, "
-                             f"not the given corpus {fp}: pass the corpus the build used (--corpus)")
+            raise ValueError(
+                f"config {config!r} was built from corpus {m['corpus']['fingerprint']}, "
+                f"not the given corpus {fp}: pass the corpus the build used (--corpus)"
+            )
     row_of = {rid: i for i, rid in enumerate(column(corpus, "id"))}
     selections = {FULL_CONFIG: np.arange(len(corpus))}
     for config, m in manifests.items():
@@ -51,8 +59,9 @@ def compute_metrics(corpus, manifests: dict[str, dict], options: MetricOptions, 
     # full's embedding distance on a seeded sample of N rows: the exact mean over all pairs of a sample is an
     # unbiased estimate of the corpus's, and embedding 117K texts on a CPU costs an hour.
     budget = max((len(idx) for c, idx in selections.items() if c != FULL_CONFIG), default=len(corpus))
-    full_sample = np.sort(np.random.default_rng(seed).choice(len(corpus), size=min(budget, len(corpus)),
-                                                             replace=False))
+    full_sample = np.sort(
+        np.random.default_rng(seed).choice(len(corpus), size=min(budget, len(corpus)), replace=False)
+    )
     needed = np.unique(np.concatenate([full_sample] + [idx for c, idx in selections.items() if c != FULL_CONFIG]))
     model = embedder.model if embedder is not None else None
     sides, lengths = {}, {}
@@ -63,11 +72,18 @@ def compute_metrics(corpus, manifests: dict[str, dict], options: MetricOptions, 
         ids = [feats.row(i) for i in range(len(texts))]
         emb = None
         if model:
-            emb, _ = embed_rows(texts, needed, model, f"{fp}:{side}", embedder.max_seq_length,
-                                why=f"the {side}s of the {len(selections) - 1} configs, plus a sample of "
-                                    f"{len(full_sample)} for full's embedding distance")
+            emb, _ = embed_rows(
+                texts,
+                needed,
+                model,
+                f"{fp}:{side}",
+                embedder.max_seq_length,
+                why=f"the {side}s of the {len(selections) - 1} configs, plus a sample of "
+                f"{len(full_sample)} for full's embedding distance",
+            )
         sides[side] = (texts, ids, emb, side_word_ids(texts, f"{fp}:{side}"))
     sources = variation.source_codes(column(corpus, "source"))
+
     def side_entry(config: str, idx: np.ndarray, side: str) -> dict:
         texts, ids, emb, tokenized = sides[side]
         sub_texts = [texts[i] for i in idx]
@@ -76,15 +92,28 @@ def compute_metrics(corpus, manifests: dict[str, dict], options: MetricOptions, 
         sub_emb = None if emb is None else emb[full_sample if config == FULL_CONFIG else idx]
         entry = {side: side_metrics(sub_texts, sub_ids, sub_emb, options.self_bleu_sample, seed, tokenized=sub_tok)}
         if options.bootstrap:  # (full's embeddings are a sample, not its rows: no interval for them)
-            entry[f"{side}_ci95"] = bootstrap_ci(sub_texts, sub_ids, None if config == FULL_CONFIG else sub_emb,
-                                                 options.bootstrap, seed, tokenized=sub_tok)
+            entry[f"{side}_ci95"] = bootstrap_ci(
+                sub_texts,
+                sub_ids,
+                None if config == FULL_CONFIG else sub_emb,
+                options.bootstrap,
+                seed,
+                tokenized=sub_tok,
+            )
         return entry
 
     # One task per (config, side); gzip (the costliest metric at scale) releases the GIL, so threads use every core.
     tasks = [(config, idx, side) for config, idx in selections.items() for side in SIDES]
     with ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0))) as pool:
-        done = list(tqdm(pool.map(lambda t: side_entry(*t), tasks), total=len(tasks), desc="metrics",
-                         unit="config side", leave=False))
+        done = list(
+            tqdm(
+                pool.map(lambda t: side_entry(*t), tasks),
+                total=len(tasks),
+                desc="metrics",
+                unit="config side",
+                leave=False,
+            )
+        )
     out: dict[str, dict] = {config: {} for config in selections}
     for (config, _, _), part in zip(tasks, done, strict=True):
         out[config].update(part)
@@ -92,7 +121,13 @@ def compute_metrics(corpus, manifests: dict[str, dict], options: MetricOptions, 
         entry, m = out[config], manifests.get(config, {})
         if config == FULL_CONFIG and model and len(full_sample) < len(corpus):
             entry["embedding_distance_sample"] = int(len(full_sample))
-        entry.update(rows=int(len(idx)), k=m.get("k"), pool_size=m.get("pool_size", len(corpus)),
-                     type_coverage=m.get("type_coverage"), strategy=m.get("strategy", FULL_CONFIG),
-                     level=m.get("level"), varies=m.get("varies") or variation.describe(idx, lengths, *sources))
+        entry.update(
+            rows=int(len(idx)),
+            k=m.get("k"),
+            pool_size=m.get("pool_size", len(corpus)),
+            type_coverage=m.get("type_coverage"),
+            strategy=m.get("strategy", FULL_CONFIG),
+            level=m.get("level"),
+            varies=m.get("varies") or variation.describe(idx, lengths, *sources),
+        )
     return out

@@ -76,8 +76,17 @@ class RandomStrategy(Strategy):
         if budget > n:
             raise PoolTooSmallError(f"random: budget N={budget} is larger than the corpus ({n} rows)")
         idx = np.sort(strategy_rng(seed, self.name).choice(n, size=budget, replace=False))
-        return Selection(idx, {"strategy": self.name, "granularity": "random", "side": None, "level": None,
-                               "pool_size": n, "budget": budget})
+        return Selection(
+            idx,
+            {
+                "strategy": self.name,
+                "granularity": "random",
+                "side": None,
+                "level": None,
+                "pool_size": n,
+                "budget": budget,
+            },
+        )
 
 
 class LadderStrategy(Strategy):
@@ -112,8 +121,16 @@ class LadderStrategy(Strategy):
             self.ladder_seed_ = seed
         return self
 
-    def select(self, corpus, budget: int, seed: int, level: float = 1.0, quota: int | str = 1,
-               window: np.ndarray | None = None, ladder_name: str | None = None) -> Selection:
+    def select(
+        self,
+        corpus,
+        budget: int,
+        seed: int,
+        level: float = 1.0,
+        quota: int | str = 1,
+        window: np.ndarray | None = None,
+        ladder_name: str | None = None,
+    ) -> Selection:
         """N rows of the level's pool.
 
         Args:
@@ -131,11 +148,19 @@ class LadderStrategy(Strategy):
         pool = ladder.pool(k)
         idx, sample_stats = type_sample(self.types_, pool, budget, strategy_rng(seed, name, f"{level:.6f}"), quota)
         stats = {
-            "strategy": name, "granularity": self.granularity, "side": self.side, "level": level,
-            "k": k, "k_min": k_min, "k_max": k_max, "pool_size": len(pool), "budget": budget,
-            "n_types": ladder.n_types, "samples_with_types": int(ladder.pool_sizes[-1]),
+            "strategy": name,
+            "granularity": self.granularity,
+            "side": self.side,
+            "level": level,
+            "k": k,
+            "k_min": k_min,
+            "k_max": k_max,
+            "pool_size": len(pool),
+            "budget": budget,
+            "n_types": ladder.n_types,
+            "samples_with_types": int(ladder.pool_sizes[-1]),
             **sample_stats,
             "first_admitted": [self.type_names_[t] for t in ladder.order[:10]],
-            "last_admitted": [self.type_names_[t] for t in ladder.order[max(k - 10, 0):k]],
+            "last_admitted": [self.type_names_[t] for t in ladder.order[max(k - 10, 0) : k]],
         }
         return Selection(idx, stats, pool)

@@ -30,7 +30,8 @@ from .utils import cache_dir
 logger = logging.getLogger(__name__)
 
 # A small built-in English stop-word list (no nltk data needed).
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 a about above after again against all also am an and any are as at be because been before being below between
 both but by can could did do does doing down during each else etc even ever every few for from further get gets
 got had has have having he her here hers herself him himself his how however i if in into is it its itself
@@ -40,15 +41,20 @@ the their theirs them themselves then there these they this those through thus t
 use used using very via want was way we well were what when where whether which while who whom whose why will
 with within without would yes yet you your yours yourself yourselves i'm it's don't can't you're let's i've
 give make tell show help new know thing things also able many well
-""".split())
+""".split()
+)
 
 INSTAG_PROMPTS = {
-    "instruction": ('You are a helpful assistant. Please identify tags of user intentions in the following user '
-                    'query and provide an explanation for each tag. Please respond in the JSON format '
-                    '[{{"tag": str, "explanation": str}}].\nUser query: {text}'),
-    "response": ('You are a helpful assistant. Please identify tags of the topics, skills and content types in '
-                 'the following assistant response and provide an explanation for each tag. Please respond in '
-                 'the JSON format [{{"tag": str, "explanation": str}}].\nResponse: {text}'),
+    "instruction": (
+        "You are a helpful assistant. Please identify tags of user intentions in the following user "
+        "query and provide an explanation for each tag. Please respond in the JSON format "
+        '[{{"tag": str, "explanation": str}}].\nUser query: {text}'
+    ),
+    "response": (
+        "You are a helpful assistant. Please identify tags of the topics, skills and content types in "
+        "the following assistant response and provide an explanation for each tag. Please respond in "
+        'the JSON format [{{"tag": str, "explanation": str}}].\nResponse: {text}'
+    ),
 }
 
 _WORD = re.compile(r"[a-z][a-z0-9+#'-]*")
@@ -185,8 +191,14 @@ class LLMTagger:
         use_cache: read and write the on-disk cache.
     """
 
-    def __init__(self, backend, side: str = "instruction", prompt: str | None = None, max_chars: int = 4000,
-                 use_cache: bool = True):
+    def __init__(
+        self,
+        backend,
+        side: str = "instruction",
+        prompt: str | None = None,
+        max_chars: int = 4000,
+        use_cache: bool = True,
+    ):
         self.backend, self.side, self.max_chars, self.use_cache = backend, side, max_chars, use_cache
         self.prompt = prompt or INSTAG_PROMPTS[side]
         if "{text}" not in self.prompt:
@@ -228,10 +240,14 @@ class LLMTagger:
         todo = {self._hash(t[: self.max_chars]): t[: self.max_chars] for t in texts}
         todo = {h: t for h, t in todo.items() if h not in cache}
         chars = sum(len(self.prompt) + len(t) for t in todo.values())
-        return {"texts": len(texts), "cached": len(texts) - len(todo), "calls": len(todo),
-                "approx_prompt_tokens": chars // 4,
-                "approx_max_reply_tokens": len(todo) * getattr(self.backend, "max_tokens",
-                                                               getattr(self.backend, "max_new_tokens", 256))}
+        return {
+            "texts": len(texts),
+            "cached": len(texts) - len(todo),
+            "calls": len(todo),
+            "approx_prompt_tokens": chars // 4,
+            "approx_max_reply_tokens": len(todo)
+            * getattr(self.backend, "max_tokens", getattr(self.backend, "max_new_tokens", 256)),
+        }
 
     def tag(self, texts: Sequence[str]) -> list[list[str]]:
         cache = self._load_cache()
@@ -259,8 +275,13 @@ class LLMTagger:
                     if self.use_cache:
                         f.write(json.dumps({"h": h, "tags": tags}, ensure_ascii=False) + "\n")
         if self.stats["request_errors"] or self.stats["unparseable"]:
-            logger.warning("%s: %d request errors, %d unparseable replies (first: %s)", self.name,
-                           self.stats["request_errors"], self.stats["unparseable"], self.failures[:1])
+            logger.warning(
+                "%s: %d request errors, %d unparseable replies (first: %s)",
+                self.name,
+                self.stats["request_errors"],
+                self.stats["unparseable"],
+                self.failures[:1],
+            )
         return [cache.get(h, []) for h in hashes]
 
 
@@ -277,8 +298,12 @@ def canonical_tag(tag: str, stemmer=None) -> str:
     return " ".join(stemmer.stem(w) for w in words)
 
 
-def normalize_tags(tag_lists: Sequence[Sequence[str]], alpha: int = 2, merge_threshold: float | None = 0.9,
-                   embedder: str | None = None) -> tuple[list[list[str]], dict[str, Any]]:
+def normalize_tags(
+    tag_lists: Sequence[Sequence[str]],
+    alpha: int = 2,
+    merge_threshold: float | None = 0.9,
+    embedder: str | None = None,
+) -> tuple[list[list[str]], dict[str, Any]]:
     """InsTag's normalization: frequency filter, rule aggregation, semantic merge.
 
     Args:
@@ -313,12 +338,14 @@ def normalize_tags(tag_lists: Sequence[Sequence[str]], alpha: int = 2, merge_thr
         emb, _ = embed_texts([surface[n] for n in names], embedder, use_cache=False, dtype="float32")
         rows, cols = [], []
         for start in range(0, len(names), 2048):
-            sims = emb[start:start + 2048] @ emb.T
+            sims = emb[start : start + 2048] @ emb.T
             r, c = np.nonzero(sims >= merge_threshold)
             rows.append(r + start)
             cols.append(c)
-        graph = sp.csr_matrix((np.ones(sum(len(r) for r in rows)), (np.concatenate(rows), np.concatenate(cols))),
-                              shape=(len(names), len(names)))
+        graph = sp.csr_matrix(
+            (np.ones(sum(len(r) for r in rows)), (np.concatenate(rows), np.concatenate(cols))),
+            shape=(len(names), len(names)),
+        )
         _, comp = connected_components(graph, directed=False)
         best: dict[int, str] = {}
         for n, k in zip(names, comp, strict=True):
@@ -326,7 +353,13 @@ def normalize_tags(tag_lists: Sequence[Sequence[str]], alpha: int = 2, merge_thr
                 best[k] = n
         merged_to = {n: best[k] for n, k in zip(names, comp, strict=True)}
     out = [sorted({merged_to[canon[t]] for t in tags if t in canon}) for tags in tag_lists]
-    info = {"raw_tags": len(raw_counts), "after_alpha": len(kept), "after_rules": len(canon_counts),
-            "after_merge": len(set(merged_to.values())), "alpha": alpha, "merge_threshold": merge_threshold,
-            "mean_tags_per_text": round(float(np.mean([len(t) for t in out])) if out else 0.0, 3)}
+    info = {
+        "raw_tags": len(raw_counts),
+        "after_alpha": len(kept),
+        "after_rules": len(canon_counts),
+        "after_merge": len(set(merged_to.values())),
+        "alpha": alpha,
+        "merge_threshold": merge_threshold,
+        "mean_tags_per_text": round(float(np.mean([len(t) for t in out])) if out else 0.0, 3),
+    }
     return out, info

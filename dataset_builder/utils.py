@@ -154,10 +154,20 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def package_versions(names: tuple[str, ...] = (
-    "macro2micro", "numpy", "scipy", "datasets", "transformers", "tokenizers",
-    "sentence-transformers", "scikit-learn", "nltk", "torch",
-)) -> dict[str, str]:
+def package_versions(
+    names: tuple[str, ...] = (
+        "macro2micro",
+        "numpy",
+        "scipy",
+        "datasets",
+        "transformers",
+        "tokenizers",
+        "sentence-transformers",
+        "scikit-learn",
+        "nltk",
+        "torch",
+    ),
+) -> dict[str, str]:
     from importlib import metadata
 
     out = {}

@@ -38,9 +38,15 @@ def source_shares(codes: np.ndarray, names: list[str], rows: np.ndarray) -> dict
     return out
 
 
-def describe(rows: np.ndarray, lengths: dict[str, np.ndarray], codes: np.ndarray, names: list[str],
-             length_ratio: float | None = None, previous_rows: np.ndarray | None = None,
-             same_pool: bool | None = None) -> dict:
+def describe(
+    rows: np.ndarray,
+    lengths: dict[str, np.ndarray],
+    codes: np.ndarray,
+    names: list[str],
+    length_ratio: float | None = None,
+    previous_rows: np.ndarray | None = None,
+    same_pool: bool | None = None,
+) -> dict:
     """What a config is, besides its types: lengths per side, source shares, the sampler's ratio, overlap.
 
     Args:
@@ -51,9 +57,16 @@ def describe(rows: np.ndarray, lengths: dict[str, np.ndarray], codes: np.ndarray
         previous_rows: the previous level's rows (None at the first level).
         same_pool: whether this level's pool is the previous level's (the same k).
     """
-    out = {"length": {side: {"mean": round(float(lengths[side][rows].mean()), 2),
-                             "median": float(np.median(lengths[side][rows]))} for side in SIDES},
-           "sources": source_shares(codes, names, rows)}
+    out = {
+        "length": {
+            side: {
+                "mean": round(float(lengths[side][rows].mean()), 2),
+                "median": float(np.median(lengths[side][rows])),
+            }
+            for side in SIDES
+        },
+        "sources": source_shares(codes, names, rows),
+    }
     if length_ratio is not None:
         out["length_ratio_vs_uniform"] = round(float(length_ratio), 4)
     if previous_rows is not None:
@@ -67,34 +80,44 @@ def ladder_warnings(ladder: str, manifests: list[dict], levels: int) -> list[str
     out = []
     for prev, cur in zip(manifests, manifests[1:], strict=False):
         if cur["varies"].get("same_pool_as_previous"):
-            out.append(f"{prev['config']} and {cur['config']} share k={cur['k']} and one pool of {cur['pool_size']} "
-                       "rows: the same level drawn twice")
+            out.append(
+                f"{prev['config']} and {cur['config']} share k={cur['k']} and one pool of {cur['pool_size']} "
+                "rows: the same level drawn twice"
+            )
     first = manifests[0]
     distinct = first["k_max"] - first["k_min"] + 1
     if distinct < levels:
-        out.append(f"{ladder} spans only {distinct} type count(s) (k {first['k_min']}..{first['k_max']}) for "
-                   f"{levels} levels: lower the budget, loosen the type extraction, or use fewer levels")
+        out.append(
+            f"{ladder} spans only {distinct} type count(s) (k {first['k_min']}..{first['k_max']}) for "
+            f"{levels} levels: lower the budget, loosen the type extraction, or use fewer levels"
+        )
     for side in SIDES:
         means = [m["varies"]["length"][side]["mean"] for m in manifests]
         if min(means) > 0 and max(means) / min(means) > LENGTH_RATIO_WARN:
             lo, hi = int(np.argmin(means)), int(np.argmax(means))
-            out.append(f"{ladder}: mean {side} length moves {max(means) / min(means):.2f}x across the ladder "
-                       f"({means[lo]:.1f} tokens at {manifests[lo]['config']}, {means[hi]:.1f} at "
-                       f"{manifests[hi]['config']}); length is the paper's strongest correlate of score: consider "
-                       "--length_window auto")
+            out.append(
+                f"{ladder}: mean {side} length moves {max(means) / min(means):.2f}x across the ladder "
+                f"({means[lo]:.1f} tokens at {manifests[lo]['config']}, {means[hi]:.1f} at "
+                f"{manifests[hi]['config']}); length is the paper's strongest correlate of score: consider "
+                "--length_window auto"
+            )
     ratios = [m["varies"].get("length_ratio_vs_uniform") or 1.0 for m in manifests]
     if max(ratios) > SAMPLER_RATIO_WARN:
         worst = manifests[int(np.argmax(ratios))]
-        out.append(f"{ladder}: at {worst['config']} the sampler's rows are {max(ratios):.2f}x as long as a uniform "
-                   f"draw's from the same pool ({worst['n_balanced']} of {len(worst['selected_ids'])} rows came from "
-                   "type rounds: a type-balanced draw favours texts with many types)")
+        out.append(
+            f"{ladder}: at {worst['config']} the sampler's rows are {max(ratios):.2f}x as long as a uniform "
+            f"draw's from the same pool ({worst['n_balanced']} of {len(worst['selected_ids'])} rows came from "
+            "type rounds: a type-balanced draw favours texts with many types)"
+        )
     sources = sorted({s for m in manifests for s in m["varies"]["sources"]})
     for source in sources:
         shares = [m["varies"]["sources"].get(source, 0.0) for m in manifests]
         if max(shares) - min(shares) > SOURCE_SHIFT_WARN:
             lo, hi = int(np.argmin(shares)), int(np.argmax(shares))
-            out.append(f"{ladder}: source {source!r} moves from {100 * shares[lo]:.0f} % ({manifests[lo]['config']}) "
-                       f"to {100 * shares[hi]:.0f} % ({manifests[hi]['config']})")
+            out.append(
+                f"{ladder}: source {source!r} moves from {100 * shares[lo]:.0f} % ({manifests[lo]['config']}) "
+                f"to {100 * shares[hi]:.0f} % ({manifests[hi]['config']})"
+            )
     return out
 
 

@@ -111,7 +111,9 @@ def side_word_ids(texts: list[str], fingerprint: str | None = None) -> WordIds:
 
     if not fingerprint:
         return word_ids(texts)
-    cache_file = cache_dir("features", "words") / f"{sha256_text(fingerprint, 'nltk-treebank', nltk.__version__)[:24]}.npz"
+    cache_file = (
+        cache_dir("features", "words") / f"{sha256_text(fingerprint, 'nltk-treebank', nltk.__version__)[:24]}.npz"
+    )
     if cache_file.exists():
         return WordIds.load(cache_file)
     wids = word_ids(texts)

@@ -43,8 +43,11 @@ def one_line(err: BaseException) -> str:
 
 
 def setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
     for noisy in ("httpx", "httpx2", "urllib3", "filelock", "huggingface_hub", "datasets", "matplotlib", "PIL"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
     if not verbose:
@@ -59,10 +62,12 @@ def setup_logging(verbose: bool) -> None:
 
 def top_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="macro2micro", allow_abbrev=False,
+        prog="macro2micro",
+        allow_abbrev=False,
         description="Diversity-controlled SFT datasets (macro / meso / micro x instruction / response), LoRA "
-                    "fine-tuning on each, and what diversity does to a model. `macro2micro COMMAND --help` lists a "
-                    "command's options with their defaults.")
+        "fine-tuning on each, and what diversity does to a model. `macro2micro COMMAND --help` lists a "
+        "command's options with their defaults.",
+    )
     parser.add_argument("--version", action="version", version=f"macro2micro {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:

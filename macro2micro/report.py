@@ -40,8 +40,10 @@ def train_results(results: dict) -> None:
 def scores(results: dict, baseline: str) -> None:
     for config, s in results["scores"].items():
         lo, hi = s["ci95"]
-        say(f"{config:<34} win-rate {s['win_rate']:5.1f}% vs {baseline}  CI [{lo:.1f}, {hi:.1f}]  "
-            f"unparseable {s['unparseable']}")
+        say(
+            f"{config:<34} win-rate {s['win_rate']:5.1f}% vs {baseline}  CI [{lo:.1f}, {hi:.1f}]  "
+            f"unparseable {s['unparseable']}"
+        )
     for strategy, fit in results["fits"].items():
         r = "n/a" if fit["r"] is None else f"{fit['r']:+.2f}"
         say(f"{strategy:<34} slope {fit['slope']:+.2f} points / 100 % diversity, r {r}")

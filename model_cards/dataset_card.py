@@ -10,10 +10,20 @@ from dataset_builder.repo import configs_yaml
 
 from .templates import template_path
 
-METRIC_SHORT = {"distinct_1": "D-1", "distinct_2": "D-2", "embedding_distance": "Emb", "mean_length": "Len",
-                "compression_ratio": "CR", "self_bleu": "SB", "token_entropy": "Ent"}
-TYPE_DESC = {"macro": "a semantic cluster (embeddings + HDBSCAN)", "meso": "a normalized tag",
-             "micro": "a mid-frequency token of the model tokenizer"}
+METRIC_SHORT = {
+    "distinct_1": "D-1",
+    "distinct_2": "D-2",
+    "embedding_distance": "Emb",
+    "mean_length": "Len",
+    "compression_ratio": "CR",
+    "self_bleu": "SB",
+    "token_entropy": "Ent",
+}
+TYPE_DESC = {
+    "macro": "a semantic cluster (embeddings + HDBSCAN)",
+    "meso": "a normalized tag",
+    "micro": "a mid-frequency token of the model tokenizer",
+}
 CARD_METRIC_KEYS = ("instruction", "response", "k", "pool_size", "type_coverage")
 
 
@@ -42,21 +52,37 @@ def variation_rows(configs: list[str], metrics: dict[str, dict], manifests: dict
         m = manifests.get(c, {})
         v = m.get("varies") or metrics[c].get("varies") or {}
         share = (v.get("sources") or {}).get(top)
-        rows.append({
-            "config": c, "k": "-" if m.get("k") is None else m["k"],
-            "same_pool": {True: "**yes**", False: "no"}.get(v.get("same_pool_as_previous"), "-"),
-            "instruction": _length(v, "instruction"), "response": _length(v, "response"),
-            "top_source": "-" if share is None else f"{100 * share:.0f} %",
-            "sampler": f"{m['n_balanced']} + {m['n_filled']}" if "n_balanced" in m else "-",
-            "ratio": "-" if v.get("length_ratio_vs_uniform") is None else f"{v['length_ratio_vs_uniform']:.2f}",
-            "overlap": "-" if v.get("overlap_with_previous") is None else f"{100 * v['overlap_with_previous']:.0f} %",
-        })
+        rows.append(
+            {
+                "config": c,
+                "k": "-" if m.get("k") is None else m["k"],
+                "same_pool": {True: "**yes**", False: "no"}.get(v.get("same_pool_as_previous"), "-"),
+                "instruction": _length(v, "instruction"),
+                "response": _length(v, "response"),
+                "top_source": "-" if share is None else f"{100 * share:.0f} %",
+                "sampler": f"{m['n_balanced']} + {m['n_filled']}" if "n_balanced" in m else "-",
+                "ratio": "-" if v.get("length_ratio_vs_uniform") is None else f"{v['length_ratio_vs_uniform']:.2f}",
+                "overlap": "-"
+                if v.get("overlap_with_previous") is None
+                else f"{100 * v['overlap_with_previous']:.0f} %",
+            }
+        )
     return top or "-", rows
 
 
-def render_dataset_card(info: dict, manifests: dict[str, dict], metrics: dict[str, dict], corpus_rows: int,
-                        repo_id: str | None, license: str, source_note: str, existing: dict | None = None,
-                        local_path: str | None = None, infos=None, scores: dict | None = None):
+def render_dataset_card(
+    info: dict,
+    manifests: dict[str, dict],
+    metrics: dict[str, dict],
+    corpus_rows: int,
+    repo_id: str | None,
+    license: str,
+    source_note: str,
+    existing: dict | None = None,
+    local_path: str | None = None,
+    infos=None,
+    scores: dict | None = None,
+):
     """The DatasetCard: our metadata merged over ``existing`` (foreign keys are kept).
 
     Args:
@@ -96,12 +122,19 @@ def render_dataset_card(info: dict, manifests: dict[str, dict], metrics: dict[st
     for m in manifests.values():
         if m["strategy"] != RANDOM_CONFIG and m["strategy"] not in {s["name"] for s in strategies}:
             strategies.append({"name": m["strategy"], "side": m["side"], "type_desc": TYPE_DESC[m["granularity"]]})
-            build_lines.append(f"`{m['strategy']}`: options `{json.dumps(m['options'], sort_keys=True)}`, "
-                               f"{m['n_types']} types")
-    rows = [{"config": c, "k": "-" if metrics[c]["k"] is None else metrics[c]["k"], "pool": metrics[c]["pool_size"],
-             "coverage": "-" if metrics[c]["type_coverage"] is None else f"{metrics[c]['type_coverage']:.3f}",
-             **{side: {k: _fmt(v) for k, v in metrics[c][side].items()} for side in ("instruction", "response")}}
-            for c in configs]
+            build_lines.append(
+                f"`{m['strategy']}`: options `{json.dumps(m['options'], sort_keys=True)}`, {m['n_types']} types"
+            )
+    rows = [
+        {
+            "config": c,
+            "k": "-" if metrics[c]["k"] is None else metrics[c]["k"],
+            "pool": metrics[c]["pool_size"],
+            "coverage": "-" if metrics[c]["type_coverage"] is None else f"{metrics[c]['type_coverage']:.3f}",
+            **{side: {k: _fmt(v) for k, v in metrics[c][side].items()} for side in ("instruction", "response")},
+        }
+        for c in configs
+    ]
     sampled = metrics[FULL_CONFIG].get("embedding_distance_sample")
     if sampled:  # full's embedding distance is over a seeded sample of its rows
         for side in ("instruction", "response"):
@@ -111,14 +144,32 @@ def render_dataset_card(info: dict, manifests: dict[str, dict], metrics: dict[st
     top_source, varies = variation_rows(configs, metrics, manifests)
     warnings = [line for lines in (info.get("warnings") or {}).values() for line in lines]
     return DatasetCard.from_template(
-        data, template_path=str(template_path("dataset_card.md")),
-        pretty_name=ours["pretty_name"], load_path=repo_id or local_path or ".", budget=budget, corpus_rows=corpus_rows,
-        corpus_fingerprint=info["corpus"]["fingerprint"], strategies=strategies, levels=info["level_names"],
-        seed=info["options"]["seed"], build_lines=build_lines, metric_names=list(METRICS),
-        metric_short=METRIC_SHORT, metric_rows=rows, example_config=example, source_note=source_note,
-        type_quota=info["options"].get("type_quota", "even"), length_controlled=info.get("length_control") or {},
-        random_control=info.get("random_control"), top_source=top_source, variation_rows=varies, warnings=warnings,
-        scores=score_rows(scores, metrics), results=scores, full_sample=sampled)
+        data,
+        template_path=str(template_path("dataset_card.md")),
+        pretty_name=ours["pretty_name"],
+        load_path=repo_id or local_path or ".",
+        budget=budget,
+        corpus_rows=corpus_rows,
+        corpus_fingerprint=info["corpus"]["fingerprint"],
+        strategies=strategies,
+        levels=info["level_names"],
+        seed=info["options"]["seed"],
+        build_lines=build_lines,
+        metric_names=list(METRICS),
+        metric_short=METRIC_SHORT,
+        metric_rows=rows,
+        example_config=example,
+        source_note=source_note,
+        type_quota=info["options"].get("type_quota", "even"),
+        length_controlled=info.get("length_control") or {},
+        random_control=info.get("random_control"),
+        top_source=top_source,
+        variation_rows=varies,
+        warnings=warnings,
+        scores=score_rows(scores, metrics),
+        results=scores,
+        full_sample=sampled,
+    )
 
 
 def score_rows(results: dict | None, metrics: dict[str, dict]) -> list[dict]:
@@ -129,9 +180,16 @@ def score_rows(results: dict | None, metrics: dict[str, dict]) -> list[dict]:
     for model, s in results["scores"].items():
         level = (metrics.get(model) or {}).get("level")
         adapter = (results.get("adapters") or {}).get(model) or {}
-        rows.append({"model": model, "level": "-" if level is None else f"{100 * level:.0f} %",
-                     "win_rate": f"{s['win_rate']:.1f}", "ci": f"[{s['ci95'][0]:.1f}, {s['ci95'][1]:.1f}]",
-                     "prompts": s["prompts_scored"], "adapter": adapter.get("repo_id") or "-"})
+        rows.append(
+            {
+                "model": model,
+                "level": "-" if level is None else f"{100 * level:.0f} %",
+                "win_rate": f"{s['win_rate']:.1f}",
+                "ci": f"[{s['ci95'][0]:.1f}, {s['ci95'][1]:.1f}]",
+                "prompts": s["prompts_scored"],
+                "adapter": adapter.get("repo_id") or "-",
+            }
+        )
     return rows
 
 
@@ -145,7 +203,16 @@ def render_from_repo(repo, results: dict | None = None):
     metrics = repo.metrics()
     data = repo.card_data()
     infos = DatasetInfosDict.from_dataset_card_data(data) if data.get("dataset_info") else None
-    return render_dataset_card(info, manifests, metrics, int(metrics[FULL_CONFIG]["rows"]),
-                               data.get("macro2micro_repo_id"), data.get("license", "other"),
-                               data.get("macro2micro_source_note", "See the licence of the source corpus."),
-                               existing=data, local_path=str(repo.path), infos=infos, scores=results)
+    return render_dataset_card(
+        info,
+        manifests,
+        metrics,
+        int(metrics[FULL_CONFIG]["rows"]),
+        data.get("macro2micro_repo_id"),
+        data.get("license", "other"),
+        data.get("macro2micro_source_note", "See the licence of the source corpus."),
+        existing=data,
+        local_path=str(repo.path),
+        infos=infos,
+        scores=results,
+    )

@@ -13,9 +13,24 @@ from dataset_builder.metrics import METRICS
 
 from .templates import template_path
 
-RECIPE_KEYS = ("lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "learning_rate", "lr_scheduler_type",
-               "warmup_steps", "num_train_epochs", "max_steps", "per_device_train_batch_size",
-               "gradient_accumulation_steps", "max_length", "packing", "assistant_only_loss", "bf16", "seed")
+RECIPE_KEYS = (
+    "lora_r",
+    "lora_alpha",
+    "lora_dropout",
+    "lora_target_modules",
+    "learning_rate",
+    "lr_scheduler_type",
+    "warmup_steps",
+    "num_train_epochs",
+    "max_steps",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "max_length",
+    "packing",
+    "assistant_only_loss",
+    "bf16",
+    "seed",
+)
 
 
 def readable(value):
@@ -39,7 +54,7 @@ def hyperparameters(training_args, model_args) -> dict:
 
 
 def adapter_repo_name(base_model: str, config: str) -> str:
-    """The predictable adapter repo name: ``{base}-{config}-lora`` (``SmolLM2-135M-Instruct-micro_response_max-lora``)."""
+    """The predictable adapter repo name, ``{base}-{config}-lora``: ``SmolLM2-135M-Instruct-random-lora``."""
     return f"{base_model.rstrip('/').split('/')[-1]}-{config}-lora"
 
 
@@ -57,13 +72,19 @@ def render_model_card(info: dict):
 
     info = {"scores": {}, "metrics": {}, "repo_id": None, "local_path": None, **info}
     dataset_repo = info.get("dataset_repo")
-    data = ModelCardData(base_model=info["base_model"], library_name="peft", license=None,
-                         datasets=[dataset_repo] if dataset_repo else None,
-                         tags=["lora", "sft", "trl", "macro2micro", f"macro2micro:{info['config']}"],
-                         pipeline_tag="text-generation", macro2micro=info)
+    data = ModelCardData(
+        base_model=info["base_model"],
+        library_name="peft",
+        license=None,
+        datasets=[dataset_repo] if dataset_repo else None,
+        tags=["lora", "sft", "trl", "macro2micro", f"macro2micro:{info['config']}"],
+        pipeline_tag="text-generation",
+        macro2micro=info,
+    )
     name = info["repo_id"] or adapter_repo_name(info["base_model"], info["config"])
-    return ModelCard.from_template(data, template_path=str(template_path("model_card.md")), model_name=name,
-                                   metric_names=list(METRICS), **info)
+    return ModelCard.from_template(
+        data, template_path=str(template_path("model_card.md")), model_name=name, metric_names=list(METRICS), **info
+    )
 
 
 def rerender_model_card(card_file: str | Path, repo_id: str | None = None, scores: dict | None = None) -> None:

@@ -49,22 +49,32 @@ def build_demo(art: Artifacts):
     art.live = LiveGenerator(art.adapters)  # one, shared by every request
     configs = art.configs
     with gr.Blocks(title="macro2micro: dataset diversity") as demo:
-        gr.Markdown("# macro2micro: what diversity does to a fine-tuned model\n"
-                    f"Dataset repo `{art.repo}`: {len(configs)} configs. Every config of a ladder has the same number "
-                    "of rows from the same corpus; the number of admitted types varies by design, and what else "
-                    "varies (length, sources, the sampler) is measured in the Subsets tab.")
+        gr.Markdown(
+            "# macro2micro: what diversity does to a fine-tuned model\n"
+            f"Dataset repo `{art.repo}`: {len(configs)} configs. Every config of a ladder has the same number "
+            "of rows from the same corpus; the number of admitted types varies by design, and what else "
+            "varies (length, sources, the sampler) is measured in the Subsets tab."
+        )
         with gr.Tab("Subsets"):
             gr.Markdown("## Diversity metrics of every config")
             gr.Dataframe(value=logic.metrics_table(art), label="metrics", max_height=420)
-            gr.Markdown("## What else varies\nMean lengths in model tokens; the most frequent source's share; the "
-                        "sampler's mean length over a uniform draw's from the same pool; rows shared with the "
-                        "previous level.")
+            gr.Markdown(
+                "## What else varies\nMean lengths in model tokens; the most frequent source's share; the "
+                "sampler's mean length over a uniform draw's from the same pool; rows shared with the "
+                "previous level."
+            )
             gr.Dataframe(value=logic.variation_table(art), label="what else varies", max_height=420)
             with gr.Row():
                 metric = gr.Dropdown(list(logic.METRICS), value=DEFAULT_METRIC, label="metric")
                 side = gr.Radio(["instruction", "response"], value=DEFAULT_SIDE, label="side")
-            ladder = gr.LinePlot(value=logic.ladder_frame(art, DEFAULT_METRIC, DEFAULT_SIDE), x="level_%", y="value",
-                                 color="strategy", title="metric along each ladder", x_title="diversity level (%)")
+            ladder = gr.LinePlot(
+                value=logic.ladder_frame(art, DEFAULT_METRIC, DEFAULT_SIDE),
+                x="level_%",
+                y="value",
+                color="strategy",
+                title="metric along each ladder",
+                x_title="diversity level (%)",
+            )
             ladder_fn = _ui(lambda m, s: logic.ladder_frame(art, m, s))
             metric.change(ladder_fn, [metric, side], ladder, api_name="ladder")
             side.change(ladder_fn, [metric, side], ladder, api_name=False)
@@ -76,16 +86,26 @@ def build_demo(art: Artifacts):
                 limit = gr.Number(value=20, precision=0, label="rows", minimum=1, maximum=200)
             show = gr.Button("Show rows")
             rows = gr.Dataframe(label="rows", wrap=True, max_height=520)
-            show.click(_ui(lambda c, q, n: logic.sample_rows(art, c, q, int(n))), [config, query, limit], rows,
-                       api_name="samples")
+            show.click(
+                _ui(lambda c, q, n: logic.sample_rows(art, c, q, int(n))),
+                [config, query, limit],
+                rows,
+                api_name="samples",
+            )
         with gr.Tab("Compare outputs"):
             gr.Markdown("## Answers side by side, with the judge's verdicts")
             models = logic.model_choices(art)
             with gr.Row():
-                prompt = gr.Dropdown(logic.prompt_choices(art), label="prompt",
-                                     value=(logic.prompt_choices(art) or [None])[0])
-                chosen = gr.Dropdown(models, value=models[:2], multiselect=True, max_choices=4,
-                                     label="models to compare (one to four; the baseline's answer is always shown)")
+                prompt = gr.Dropdown(
+                    logic.prompt_choices(art), label="prompt", value=(logic.prompt_choices(art) or [None])[0]
+                )
+                chosen = gr.Dropdown(
+                    models,
+                    value=models[:2],
+                    multiselect=True,
+                    max_choices=4,
+                    label="models to compare (one to four; the baseline's answer is always shown)",
+                )
             compare_btn = gr.Button("Compare")
             prompt_md = gr.Markdown()
             with gr.Row(equal_height=False):
@@ -109,21 +129,34 @@ def build_demo(art: Artifacts):
                 live_tokens = gr.Slider(1, logic.MAX_NEW_TOKENS, value=48, step=1, label="max new tokens")
             live_btn = gr.Button("Generate")
             live_out = gr.Textbox(label="answer", lines=6)
-            live_btn.click(_ui(lambda p, a, n: live_generate(art, p, a, n)), [live_prompt, live_model, live_tokens],
-                           live_out, api_name="generate")
+            live_btn.click(
+                _ui(lambda p, a, n: live_generate(art, p, a, n)),
+                [live_prompt, live_model, live_tokens],
+                live_out,
+                api_name="generate",
+            )
         with gr.Tab("Diversity vs score"):
             gr.Markdown("## Win-rate against the baseline, by diversity level")
             if art.results:
                 points, fits = logic.score_frame(art)
-                gr.LinePlot(value=points, x="level_%", y="win_rate", color="strategy", title="score vs level",
-                            x_title="diversity level (%)", y_title="win-rate (%)")
+                gr.LinePlot(
+                    value=points,
+                    x="level_%",
+                    y="win_rate",
+                    color="strategy",
+                    title="score vs level",
+                    x_title="diversity level (%)",
+                    y_title="win-rate (%)",
+                )
                 gr.Dataframe(value=fits, label="linear fit per strategy (slope in points per 100 % diversity)")
                 gr.Dataframe(value=logic.correlation_frame(art), label="Pearson r of each metric with the score")
                 if art.results.get("note"):
                     gr.Markdown(art.results["note"])
             else:
-                gr.Markdown("No evaluation results: the dataset repo has none published (`macro2micro evaluate "
-                            "--push_to_hub`), and none was given (`--results eval/results.json`).")
+                gr.Markdown(
+                    "No evaluation results: the dataset repo has none published (`macro2micro evaluate "
+                    "--push_to_hub`), and none was given (`--results eval/results.json`)."
+                )
             scores_btn = gr.Button("Refresh scores", visible=bool(art.results))
             fits_out = gr.Dataframe(visible=False)
             scores_btn.click(_ui(lambda: logic.score_frame(art)[1]), None, fits_out, api_name="fits")
@@ -154,8 +187,15 @@ def check_port(host: str, port: int) -> None:
             raise OSError(f"cannot listen on {host}:{port}: {err.strerror} (choose another --port)") from None
 
 
-def launch(repo: str, results: str | None = None, runs: str | None = None, host: str = "127.0.0.1",
-           port: int = 7860, block: bool = True, on_ready=None):
+def launch(
+    repo: str,
+    results: str | None = None,
+    runs: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    block: bool = True,
+    on_ready=None,
+):
     """Load the artifacts, check the port, then serve; ``on_ready(url)`` is called once it answers."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     art = logic.load_artifacts(repo, results, runs)
@@ -170,6 +210,10 @@ def launch(repo: str, results: str | None = None, runs: str | None = None, host:
 
 
 if __name__ == "__main__":
-    launch(os.environ.get("M2M_REPO", "demo_out/hub_dataset"), os.environ.get("M2M_RESULTS"),
-           os.environ.get("M2M_RUNS"), host=os.environ.get("M2M_HOST", "0.0.0.0"),
-           port=int(os.environ.get("PORT", 7860)))
+    launch(
+        os.environ.get("M2M_REPO", "demo_out/hub_dataset"),
+        os.environ.get("M2M_RESULTS"),
+        os.environ.get("M2M_RUNS"),
+        host=os.environ.get("M2M_HOST", "0.0.0.0"),
+        port=int(os.environ.get("PORT", 7860)),
+    )

@@ -34,7 +34,7 @@ def safe_markdown(text: str) -> str:
         else:
             pieces, last = [], 0
             for m in _INLINE_CODE.finditer(part):
-                pieces += [_escape_text(part[last:m.start()]), m.group(0)]
+                pieces += [_escape_text(part[last : m.start()]), m.group(0)]
                 last = m.end()
             out.append("".join(pieces) + _escape_text(part[last:]))
     if in_code:
@@ -44,6 +44,7 @@ def safe_markdown(text: str) -> str:
 
 def verdict_words(model: str, baseline: str, model_first: str | None, baseline_first: str | None) -> str:
     """What the judge said in both orders, in words (``model_first`` is the verdict with the model as A)."""
+
     def outcome(verdict: str | None, model_is_a: bool) -> str | None:
         if verdict is None:
             return None
@@ -59,9 +60,11 @@ def verdict_words(model: str, baseline: str, model_first: str | None, baseline_f
         said = {"model": f"preferred {model}", "baseline": f"preferred {baseline}", "tie": "called a tie"}[known]
         return f"judge {said} in one order; no parseable verdict in the other"
     if first == second:
-        return {"model": f"judge preferred {model} in both orders",
-                "baseline": f"judge preferred {baseline} (the baseline) in both orders",
-                "tie": "judge called a tie in both orders"}[first]
+        return {
+            "model": f"judge preferred {model} in both orders",
+            "baseline": f"judge preferred {baseline} (the baseline) in both orders",
+            "tie": "judge called a tie in both orders",
+        }[first]
     if "tie" in (first, second):
         winner = model if "model" in (first, second) else baseline
         return f"judge preferred {winner} in one order and called a tie in the other"
@@ -82,9 +85,16 @@ def compare(results: dict, prompt_index: int, models: list[str]) -> dict:
             score = v["per_prompt"][prompt_index]
             words = verdict_words(model, baseline, v["model_first"][prompt_index], v["baseline_first"][prompt_index])
             verdict = words if score is None else f"{words} (score {score:.2f})"
-        columns.append({"title": f"### `{model}`\n{verdict}", "answer": safe_markdown(results["answers"][model][prompt_index])})
+        columns.append(
+            {"title": f"### `{model}`\n{verdict}", "answer": safe_markdown(results["answers"][model][prompt_index])}
+        )
     columns += [{"title": "", "answer": ""}] * (MAX_COLUMNS - len(columns))
     row = results["prompt_rows"][prompt_index]
-    return {"prompt": f"**Prompt {row['id']}.** {safe_markdown(row['instruction'])}",
-            "baseline": {"title": f"### Baseline: `{baseline}`", "answer": safe_markdown(results["answers"][baseline][prompt_index])},
-            "columns": columns}
+    return {
+        "prompt": f"**Prompt {row['id']}.** {safe_markdown(row['instruction'])}",
+        "baseline": {
+            "title": f"### Baseline: `{baseline}`",
+            "answer": safe_markdown(results["answers"][baseline][prompt_index]),
+        },
+        "columns": columns,
+    }

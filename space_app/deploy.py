@@ -27,17 +27,33 @@ launch(os.environ.get("M2M_REPO", {repo!r}), host="0.0.0.0", port=int(os.environ
 def project_root() -> Path:
     root = Path(__file__).resolve().parents[1]
     if not (root / "pyproject.toml").is_file():
-        raise FileNotFoundError(f"--deploy builds a wheel of macro2micro from its source tree, but {root} has no "
-                                "pyproject.toml: deploy from a checkout of the project")
+        raise FileNotFoundError(
+            f"--deploy builds a wheel of macro2micro from its source tree, but {root} has no "
+            "pyproject.toml: deploy from a checkout of the project"
+        )
     return root
 
 
 def build_wheel(out_dir: Path) -> Path:
     """A wheel of the toolkit from its source tree (no dependencies, no network)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                           "--disable-pip-version-check", "-w", str(out_dir), str(project_root())],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "--disable-pip-version-check",
+            "-w",
+            str(out_dir),
+            str(project_root()),
+        ],
+        capture_output=True,
+        text=True,
+    )
     wheels = sorted(out_dir.glob("macro2micro-*.whl"))
     if proc.returncode != 0 or not wheels:
         raise RuntimeError(f"building the macro2micro wheel failed: {proc.stderr.strip().splitlines()[-1:]}")
@@ -64,9 +80,10 @@ def build_space_folder(folder: str | Path, dataset_repo: str, data_made_by: str 
     (folder / "requirements.txt").write_text(
         f"# macro2micro {version} (the data was made by {data_made_by or 'an unknown version'}), from its wheel here\n"
         f"./wheels/{wheel.name}[space,train]\n"
-        f"gradio=={gradio.__version__}\n")
+        f"gradio=={gradio.__version__}\n"
+    )
     (folder / "README.md").write_text(f"""---
-title: macro2micro ({dataset_repo.split('/')[-1]})
+title: macro2micro ({dataset_repo.split("/")[-1]})
 emoji: 🔬
 colorFrom: indigo
 colorTo: green
@@ -86,7 +103,7 @@ The subsets of [`{dataset_repo}`](https://huggingface.co/datasets/{dataset_repo}
 else varies between them, the adapters trained on them side by side with the judge's verdicts, and diversity
 against score. Everything is read from the dataset repo at start-up (set `M2M_REPO` to show another; add
 `HF_TOKEN` as a secret if it is private). Built with macro2micro {version}; the data was made by
-{data_made_by or 'an unknown version'}.
+{data_made_by or "an unknown version"}.
 """)
     return {"wheel": wheel.name, "version": version, "data_version": data_made_by}
 
@@ -111,8 +128,12 @@ def deploy(space_id: str, dataset_repo: str, private: bool = False) -> dict:
         api = HfApi()
         try:
             api.create_repo(space_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True)
-            commit = api.upload_folder(repo_id=space_id, repo_type="space", folder_path=tmp,
-                                       commit_message=f"macro2micro: Space for {dataset_repo}")
+            commit = api.upload_folder(
+                repo_id=space_id,
+                repo_type="space",
+                folder_path=tmp,
+                commit_message=f"macro2micro: Space for {dataset_repo}",
+            )
         except Exception as err:
             raise HubError(f"space repo {space_id!r}: deploy failed ({_reason(err)})") from None
     return {**info, "space": space_id, "commit": commit.commit_url}

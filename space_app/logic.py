@@ -48,8 +48,11 @@ def load_artifacts(repo: str, results: str | None = None, runs: str | None = Non
     dataset = open_dataset_repo(repo)
     res = read_results(results) if results else dataset.results()
     if runs:
-        adapters = {p.parent.name: {"path": p.parent} for p in sorted(Path(runs).glob("*/adapter_config.json"))
-                    if not p.parent.name.startswith(".")}
+        adapters = {
+            p.parent.name: {"path": p.parent}
+            for p in sorted(Path(runs).glob("*/adapter_config.json"))
+            if not p.parent.name.startswith(".")
+        }
     else:
         adapters = {**dataset.adapters(), **((res or {}).get("adapters") or {})}
     return Artifacts(repo=str(dataset.path), metrics=dataset.metrics(), results=res, runs=runs, adapters=adapters)
@@ -61,9 +64,14 @@ def metrics_table(art: Artifacts):
 
     rows = []
     for config, m in art.metrics.items():
-        row = {"config": config, "strategy": strategy_of(config),
-               "level_%": None if m.get("level") is None else round(100 * m["level"]),
-               "k": m.get("k"), "pool": m.get("pool_size"), "coverage": m.get("type_coverage")}
+        row = {
+            "config": config,
+            "strategy": strategy_of(config),
+            "level_%": None if m.get("level") is None else round(100 * m["level"]),
+            "k": m.get("k"),
+            "pool": m.get("pool_size"),
+            "coverage": m.get("type_coverage"),
+        }
         for side, short in (("instruction", "I"), ("response", "R")):
             for metric in METRICS:
                 value = (m.get(side) or {}).get(metric)
@@ -82,14 +90,19 @@ def variation_table(art: Artifacts):
     for config, m in art.metrics.items():
         v = m.get("varies") or {}
         length = v.get("length") or {}
-        rows.append({"config": config, "k": m.get("k"),
-                     "I mean len": (length.get("instruction") or {}).get("mean"),
-                     "R mean len": (length.get("response") or {}).get("mean"),
-                     "R median len": (length.get("response") or {}).get("median"),
-                     f"share of {top}": (v.get("sources") or {}).get(top) if top else None,
-                     "length ratio vs uniform": v.get("length_ratio_vs_uniform"),
-                     "overlap with previous": v.get("overlap_with_previous"),
-                     "same pool as previous": v.get("same_pool_as_previous")})
+        rows.append(
+            {
+                "config": config,
+                "k": m.get("k"),
+                "I mean len": (length.get("instruction") or {}).get("mean"),
+                "R mean len": (length.get("response") or {}).get("mean"),
+                "R median len": (length.get("response") or {}).get("median"),
+                f"share of {top}": (v.get("sources") or {}).get(top) if top else None,
+                "length ratio vs uniform": v.get("length_ratio_vs_uniform"),
+                "overlap with previous": v.get("overlap_with_previous"),
+                "same pool as previous": v.get("same_pool_as_previous"),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -101,8 +114,11 @@ def ladder_frame(art: Artifacts, metric: str, side: str):
         raise UserError(f"unknown metric {metric!r}; valid: {', '.join(METRICS)}")
     if side not in ("instruction", "response"):
         raise UserError(f"unknown side {side!r}; valid: instruction, response")
-    rows = [{"strategy": strategy_of(c), "level_%": round(100 * m["level"]), "value": m[side][metric]}
-            for c, m in art.metrics.items() if m.get("level") is not None and m[side].get(metric) is not None]
+    rows = [
+        {"strategy": strategy_of(c), "level_%": round(100 * m["level"]), "value": m[side][metric]}
+        for c, m in art.metrics.items()
+        if m.get("level") is not None and m[side].get(metric) is not None
+    ]
     return pd.DataFrame(rows, columns=["strategy", "level_%", "value"]).sort_values(["strategy", "level_%"])
 
 
@@ -175,11 +191,22 @@ def score_frame(art: Artifacts):
     for config, s in res["scores"].items():
         m = art.metrics.get(config, {})
         if m.get("level") is not None:
-            rows.append({"strategy": strategy_of(config), "level_%": round(100 * m["level"]), "win_rate": s["win_rate"]})
+            rows.append(
+                {"strategy": strategy_of(config), "level_%": round(100 * m["level"]), "win_rate": s["win_rate"]}
+            )
     points = pd.DataFrame(rows, columns=["strategy", "level_%", "win_rate"]).sort_values(["strategy", "level_%"])
-    fits = pd.DataFrame([{"strategy": k, "slope_per_100%": round(f["slope"], 3),
-                          "r": None if f["r"] is None else round(f["r"], 3), "n": f["n"]}
-                         for k, f in res.get("fits", {}).items()], columns=["strategy", "slope_per_100%", "r", "n"])
+    fits = pd.DataFrame(
+        [
+            {
+                "strategy": k,
+                "slope_per_100%": round(f["slope"], 3),
+                "r": None if f["r"] is None else round(f["r"], 3),
+                "n": f["n"],
+            }
+            for k, f in res.get("fits", {}).items()
+        ],
+        columns=["strategy", "slope_per_100%", "r", "n"],
+    )
     return points, fits
 
 
@@ -188,8 +215,11 @@ def correlation_frame(art: Artifacts):
     pd = require("pandas")
 
     res = _need_results(art)
-    rows = [{"side": side, "metric": m, "r": None if r is None else round(r, 3)}
-            for side, per in res.get("correlations", {}).items() for m, r in per.items()]
+    rows = [
+        {"side": side, "metric": m, "r": None if r is None else round(r, 3)}
+        for side, per in res.get("correlations", {}).items()
+        for m, r in per.items()
+    ]
     return pd.DataFrame(rows, columns=["side", "metric", "r"])
 
 

@@ -89,6 +89,9 @@ def word_knobs():
     from dataset_builder.options import MacroOptions, MesoOptions, MicroOptions, TokenizerOptions
     from dataset_builder.registry import StrategyKnobs
 
-    return StrategyKnobs(tokenizer=TokenizerOptions("word"), micro=MicroOptions(low=3, high=200),
-                         macro=MacroOptions(reducer="pca", min_cluster_size=5, cluster_selection="leaf"),
-                         meso=MesoOptions(merge_threshold=None))
+    return StrategyKnobs(
+        tokenizer=TokenizerOptions("word"),
+        micro=MicroOptions(low=3, high=200),
+        macro=MacroOptions(reducer="pca", min_cluster_size=5, cluster_selection="leaf"),
+        meso=MesoOptions(merge_threshold=None),
+    )

@@ -136,8 +136,9 @@ class Repo:
 
     def add_commit(self, branch: str, files: dict[str, list], title: str, message: str = "") -> Commit:
         parent = self.branches.get(branch)
-        sha = hashlib.sha1(json.dumps([self.repo_type, self.repo_id, parent, title, message, sorted(files.items())])
-                           .encode()).hexdigest()
+        sha = hashlib.sha1(
+            json.dumps([self.repo_type, self.repo_id, parent, title, message, sorted(files.items())]).encode()
+        ).hexdigest()
         self.commits[sha] = Commit(sha, parent, title, message, _now(), dict(files))
         self.branches[branch] = sha
         return self.commits[sha]
@@ -280,8 +281,13 @@ class HubStub:
         if not lfs:
             return {"type": "file", "path": path, "size": len(data), "oid": git_blob_sha(data)}
         pointer = lfs_pointer(oid, len(data))
-        return {"type": "file", "path": path, "size": len(data), "oid": git_blob_sha(pointer),
-                "lfs": {"oid": oid, "size": len(data), "pointerSize": len(pointer)}}
+        return {
+            "type": "file",
+            "path": path,
+            "size": len(data),
+            "oid": git_blob_sha(pointer),
+            "lfs": {"oid": oid, "size": len(data), "pointerSize": len(pointer)},
+        }
 
     @staticmethod
     def _dir(path: str) -> dict:
@@ -295,8 +301,13 @@ class HubStub:
     def _whoami(self, req):
         if not req.authorized:
             raise HubError(401, "", "Invalid credentials in Authorization header")
-        return {"type": "user", "name": USER, "fullname": "Hub Stub", "orgs": [],
-                "auth": {"type": "access_token", "accessToken": {"displayName": "stub", "role": "write"}}}
+        return {
+            "type": "user",
+            "name": USER,
+            "fullname": "Hub Stub",
+            "orgs": [],
+            "auth": {"type": "access_token", "accessToken": {"displayName": "stub", "role": "write"}},
+        }
 
     def _create_repo(self, req):
         if not req.authorized:
@@ -323,8 +334,9 @@ class HubStub:
 
     def _delete_repo(self, req):
         payload = req.json()
-        repo = self._get_repo(req, payload.get("type") or "model", f"{payload.get('organization')}/{payload['name']}",
-                              write=True)
+        repo = self._get_repo(
+            req, payload.get("type") or "model", f"{payload.get('organization')}/{payload['name']}", write=True
+        )
         del self.repos[repo.repo_type, repo.repo_id]
         self._save()
         return {}
@@ -351,10 +363,21 @@ class HubStub:
                 if lfs:
                     sibling["lfs"] = {"sha256": oid, "size": entry["size"], "pointerSize": entry["lfs"]["pointerSize"]}
             siblings.append(sibling)
-        info = {"_id": hashlib.sha1(repo_id.encode()).hexdigest()[:24], "id": repo_id,
-                "author": repo_id.split("/")[0], "sha": commit.sha, "private": repo.private, "gated": False,
-                "disabled": False, "createdAt": repo.created, "lastModified": commit.date, "tags": [],
-                "downloads": 0, "likes": 0, "siblings": siblings}
+        info = {
+            "_id": hashlib.sha1(repo_id.encode()).hexdigest()[:24],
+            "id": repo_id,
+            "author": repo_id.split("/")[0],
+            "sha": commit.sha,
+            "private": repo.private,
+            "gated": False,
+            "disabled": False,
+            "createdAt": repo.created,
+            "lastModified": commit.date,
+            "tags": [],
+            "downloads": 0,
+            "likes": 0,
+            "siblings": siblings,
+        }
         card = self._card_data(repo, commit)
         if card is not None:
             info["cardData"] = card
@@ -394,7 +417,7 @@ class HubStub:
         for path, (oid, lfs) in sorted(commit.files.items()):
             if not path.startswith(prefix):
                 continue
-            rest = path[len(prefix):].split("/")
+            rest = path[len(prefix) :].split("/")
             for depth in range(1, len(rest) if recursive else min(2, len(rest))):
                 d = prefix + "/".join(rest[:depth])
                 if d not in dirs:
@@ -424,19 +447,22 @@ class HubStub:
         repo = self._get_repo(req, (prefix or "models/").rstrip("/"), repo_id)
         commit = self._commit_at(repo, revision)
         if path not in commit.files:
-            raise HubError(404, "EntryNotFound", f"{path} does not exist on {revision}",
-                           {"X-Repo-Commit": commit.sha})
+            raise HubError(404, "EntryNotFound", f"{path} does not exist on {revision}", {"X-Repo-Commit": commit.sha})
         oid, lfs = commit.files[path]
         data = self.store.get(oid)
-        headers = {"X-Repo-Commit": commit.sha, "Content-Type": "application/octet-stream",
-                   "Accept-Ranges": "bytes", "ETag": f'"{oid if lfs else git_blob_sha(data)}"'}
+        headers = {
+            "X-Repo-Commit": commit.sha,
+            "Content-Type": "application/octet-stream",
+            "Accept-Ranges": "bytes",
+            "ETag": f'"{oid if lfs else git_blob_sha(data)}"',
+        }
         if lfs:
             headers.update({"X-Linked-Etag": f'"{oid}"', "X-Linked-Size": str(len(data))})
         m = re.fullmatch(r"bytes=(\d+)-(\d*)", req.headers.get("range", ""))
         if m and req.method == "GET":
             start, end = int(m.group(1)), int(m.group(2) or len(data) - 1)
             headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
-            return 206, data[start:end + 1], headers
+            return 206, data[start : end + 1], headers
         return 200, data, headers
 
     # -- uploads -------------------------------------------------------------------------------
@@ -456,8 +482,9 @@ class HubStub:
             if f["path"] in current:  # lets the client drop files that did not change
                 remote_oid, remote_lfs = current[f["path"]]
                 oid = remote_oid if remote_lfs else git_blob_sha(self.store.get(remote_oid))
-            files.append({"path": f["path"], "uploadMode": "lfs" if lfs else "regular", "shouldIgnore": False,
-                          "oid": oid})
+            files.append(
+                {"path": f["path"], "uploadMode": "lfs" if lfs else "regular", "shouldIgnore": False, "oid": oid}
+            )
         return {"files": files, "commitOid": repo.branches[revision]}
 
     def _lfs_batch(self, req, prefix, repo_id):
@@ -513,8 +540,12 @@ class HubStub:
                 raise HubError(400, "", f"the Hub stub does not support commit operation {key!r}")
         commit = repo.add_commit(revision, staged, title, message)
         self._save()
-        return {"commitUrl": f"{repo.url(req.base)}/commit/{commit.sha}", "commitOid": commit.sha,
-                "pullRequestUrl": None, "success": True}
+        return {
+            "commitUrl": f"{repo.url(req.base)}/commit/{commit.sha}",
+            "commitOid": commit.sha,
+            "pullRequestUrl": None,
+            "success": True,
+        }
 
     # -- refs ----------------------------------------------------------------------------------
 
@@ -527,8 +558,15 @@ class HubStub:
         repo = self._get_repo(req, t, repo_id)
         commit, out = self._commit_at(repo, revision), []
         while commit is not None:
-            out.append({"id": commit.sha, "title": commit.title, "message": commit.message, "date": commit.date,
-                        "authors": [{"user": USER}]})
+            out.append(
+                {
+                    "id": commit.sha,
+                    "title": commit.title,
+                    "message": commit.message,
+                    "date": commit.date,
+                    "authors": [{"user": USER}],
+                }
+            )
             commit = repo.commits.get(commit.parent) if commit.parent else None
         return out
 
@@ -581,13 +619,25 @@ def _make_handler(stub: HubStub) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self):
             url = urllib.parse.urlsplit(self.path)
-            req = Request(self.command, url.path, urllib.parse.parse_qs(url.query),
-                          {k.lower(): v for k, v in self.headers.items()}, self._read_body(),
-                          f"http://{self.headers.get('Host') or self.server.server_address[0]}")
+            req = Request(
+                self.command,
+                url.path,
+                urllib.parse.parse_qs(url.query),
+                {k.lower(): v for k, v in self.headers.items()},
+                self._read_body(),
+                f"http://{self.headers.get('Host') or self.server.server_address[0]}",
+            )
             status, body, headers = stub.handle(req)
             with stub.lock:
-                stub.requests.append({"method": req.method, "path": req.path, "query": req.query,
-                                      "headers": req.headers, "status": status})
+                stub.requests.append(
+                    {
+                        "method": req.method,
+                        "path": req.path,
+                        "query": req.query,
+                        "headers": req.headers,
+                        "status": status,
+                    }
+                )
             if stub.verbose:
                 print(f"{req.method} {req.path} -> {status}", file=sys.stderr, flush=True)
             if isinstance(body, (dict, list)):
@@ -614,8 +664,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     hub = HubStub(port=args.port, root=args.root, verbose=not args.quiet)
     print(hub.url, flush=True)
-    print(f"export HF_ENDPOINT={hub.url} HF_TOKEN=dummy HF_HUB_DISABLE_XET=1; unset HF_HUB_OFFLINE",
-          file=sys.stderr, flush=True)
+    print(
+        f"export HF_ENDPOINT={hub.url} HF_TOKEN=dummy HF_HUB_DISABLE_XET=1; unset HF_HUB_OFFLINE",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         hub.httpd.serve_forever()
     except KeyboardInterrupt:

@@ -33,18 +33,27 @@ def _imported_packages(path: Path) -> set[str]:
 def test_each_package_imports_only_the_layers_below_it(package):
     for path in sorted((ROOT / package).rglob("*.py")):
         bad = _imported_packages(path) - ALLOWED[package] - {package}
-        assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}; {package} may import {sorted(ALLOWED[package])}"
+        assert not bad, (
+            f"{path.relative_to(ROOT)} imports {sorted(bad)}; {package} may import {sorted(ALLOWED[package])}"
+        )
 
 
 def test_no_module_is_over_400_lines():
-    long = {str(p.relative_to(ROOT)): n for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")
-            if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    long = {
+        str(p.relative_to(ROOT)): n
+        for pkg in PACKAGES
+        for p in (ROOT / pkg).rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > MAX_LINES
+    }
     assert not long, long
 
 
 def test_library_code_does_not_print():
     for package in PACKAGES[:-1]:
         for path in sorted((ROOT / package).rglob("*.py")):
-            calls = [n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Call)
-                     and isinstance(n.func, ast.Name) and n.func.id == "print"]
+            calls = [
+                n
+                for n in ast.walk(ast.parse(path.read_text()))
+                if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "print"
+            ]
             assert not calls, f"{path.relative_to(ROOT)} prints (line {calls[0].lineno}); return values instead"

@@ -28,14 +28,22 @@ def fit_ladder(levels, scores) -> dict:
 
     x, y = np.asarray(levels, dtype=float), np.asarray(scores, dtype=float)
     if len(x) != len(y) or len(x) < 3:
-        raise ValueError(f"a ladder fit needs at least 3 (level, score) pairs, got {len(x)} levels and {len(y)} scores")
+        raise ValueError(
+            f"a ladder fit needs at least 3 (level, score) pairs, got {len(x)} levels and {len(y)} scores"
+        )
     if np.ptp(y) == 0:  # constant scores: the slope is 0 and r is undefined
         return {"n": len(x), "slope": 0.0, "intercept": float(y[0]), "r": None, "slope_ci95": [0.0, 0.0], "p": None}
     res = stats.linregress(x, y)
     dof = len(x) - 2
     t = stats.t.ppf(0.975, dof)
-    out = {"n": len(x), "slope": float(res.slope), "intercept": float(res.intercept), "r": float(res.rvalue),
-           "slope_ci95": [float(res.slope - t * res.stderr), float(res.slope + t * res.stderr)], "p": float(res.pvalue)}
+    out = {
+        "n": len(x),
+        "slope": float(res.slope),
+        "intercept": float(res.intercept),
+        "r": float(res.rvalue),
+        "slope_ci95": [float(res.slope - t * res.stderr), float(res.slope + t * res.stderr)],
+        "p": float(res.pvalue),
+    }
     if len(x) > 3 and abs(res.rvalue) < 1:
         z, se = math.atanh(res.rvalue), 1 / math.sqrt(len(x) - 3)
         out["r_ci95"] = [math.tanh(z - 1.96 * se), math.tanh(z + 1.96 * se)]
@@ -73,8 +81,11 @@ def analyze(scores: dict[str, float], metrics: dict[str, dict]) -> dict:
     levels = {c: m.get("level") for c, m in metrics.items()}
     points = ladder_points(scores, levels)
     fits = {s: fit_ladder(*zip(*pts, strict=True)) for s, pts in points.items() if len(pts) >= 3}
-    notes = [f"{s}: {len(pts)} level(s) judged; a fit needs at least 3, so it has none"
-             for s, pts in sorted(points.items()) if len(pts) < 3]
+    notes = [
+        f"{s}: {len(pts)} level(s) judged; a fit needs at least 3, so it has none"
+        for s, pts in sorted(points.items())
+        if len(pts) < 3
+    ]
     if not points:
         notes.append("no ladder config was judged (only the baseline and controls): nothing to fit")
     corr = metric_correlations(metrics, scores)
@@ -83,8 +94,9 @@ def analyze(scores: dict[str, float], metrics: dict[str, dict]) -> dict:
     return {"fits": fits, "points": points, "correlations": corr, "scores": scores, "notes": notes}
 
 
-def write_report(result: dict, out_dir: str | Path, title: str = "Diversity vs score", note: str = "",
-                 win_rates: dict | None = None) -> Path:
+def write_report(
+    result: dict, out_dir: str | Path, title: str = "Diversity vs score", note: str = "", win_rates: dict | None = None
+) -> Path:
     """``analysis.json``, ``report.md``, ``score_vs_level.png`` and ``correlations.png`` in out_dir."""
     matplotlib = require("matplotlib")
     matplotlib.use("Agg")
@@ -111,7 +123,9 @@ def write_report(result: dict, out_dir: str | Path, title: str = "Diversity vs s
     fig.savefig(out / "score_vs_level.png", dpi=110)
     plt.close(fig)
     corr = result["correlations"]
-    grid = np.array([[np.nan if corr[s][m] is None else corr[s][m] for m in METRICS] for s in ("instruction", "response")])
+    grid = np.array(
+        [[np.nan if corr[s][m] is None else corr[s][m] for m in METRICS] for s in ("instruction", "response")]
+    )
     fig, ax = plt.subplots(figsize=(8, 2.6))
     im = ax.imshow(grid, cmap="RdBu_r", vmin=-1, vmax=1)
     ax.set_xticks(range(len(METRICS)), METRICS, rotation=30, ha="right", fontsize=8)
@@ -127,21 +141,30 @@ def write_report(result: dict, out_dir: str | Path, title: str = "Diversity vs s
     plt.close(fig)
     lines = [f"# {title}", "", note, ""]
     if win_rates:
-        lines += ["| model | win-rate (%) | 95 % CI | prompts scored | unparseable verdicts |", "|---|---|---|---|---|"]
+        lines += [
+            "| model | win-rate (%) | 95 % CI | prompts scored | unparseable verdicts |",
+            "|---|---|---|---|---|",
+        ]
         for model, w in win_rates.items():
-            lines.append(f"| `{model}` | {w['win_rate']:.1f} | [{w['ci95'][0]:.1f}, {w['ci95'][1]:.1f}] | "
-                         f"{w['prompts_scored']} / {w['prompts_total']} | {w['unparseable']} |")
+            lines.append(
+                f"| `{model}` | {w['win_rate']:.1f} | [{w['ci95'][0]:.1f}, {w['ci95'][1]:.1f}] | "
+                f"{w['prompts_scored']} / {w['prompts_total']} | {w['unparseable']} |"
+            )
         lines.append("")
     lines += [f"- {n}" for n in result.get("notes", [])] + ([""] if result.get("notes") else [])
     lines += ["| strategy | slope (points / 100 %) | 95 % CI | Pearson r | n |", "|---|---|---|---|---|"]
     for s, f in sorted(result["fits"].items()):
         r = "n/a" if f["r"] is None else f"{f['r']:+.3f}"
-        lines.append(f"| `{s}` | {f['slope']:+.2f} | [{f['slope_ci95'][0]:+.2f}, {f['slope_ci95'][1]:+.2f}] | "
-                     f"{r} | {f['n']} |")
+        lines.append(
+            f"| `{s}` | {f['slope']:+.2f} | [{f['slope_ci95'][0]:+.2f}, {f['slope_ci95'][1]:+.2f}] | {r} | {f['n']} |"
+        )
     lines += ["", "| side | " + " | ".join(METRICS) + " |", "|---|" + "---|" * len(METRICS)]
     for side in ("instruction", "response"):
-        lines.append(f"| {side} | " + " | ".join("-" if corr[side][m] is None else f"{corr[side][m]:+.2f}"
-                                                for m in METRICS) + " |")
+        lines.append(
+            f"| {side} | "
+            + " | ".join("-" if corr[side][m] is None else f"{corr[side][m]:+.2f}" for m in METRICS)
+            + " |"
+        )
     lines += ["", "![score vs level](score_vs_level.png)", "", "![correlations](correlations.png)", ""]
     (out / "report.md").write_text("\n".join(lines))
     return out

@@ -54,10 +54,13 @@ def finished_runs(runs: str | Path) -> dict[str, Adapter]:
         if p.parent.name.startswith("."):
             continue
         hub = json.loads(p.read_text()).get("hub") or {}
-        out[check_name(p.parent.name, f"{runs}: adapter folder")] = Adapter(p.parent, hub.get("repo_id"),
-                                                                            hub.get("revision"))
+        out[check_name(p.parent.name, f"{runs}: adapter folder")] = Adapter(
+            p.parent, hub.get("repo_id"), hub.get("revision")
+        )
     if not out:
-        raise FileNotFoundError(f"{runs}: no finished adapters (folders with train_results.json); run `macro2micro train`")
+        raise FileNotFoundError(
+            f"{runs}: no finished adapters (folders with train_results.json); run `macro2micro train`"
+        )
     return out
 
 
@@ -67,37 +70,68 @@ def hub_adapters(repo: DatasetRepo) -> dict[str, Adapter]:
 
     records = repo.adapters()
     if not records:
-        raise FileNotFoundError(f"{repo.repo}: the dataset repo records no adapters (adapters/*.json): train with "
-                                "`macro2micro train --dataset REPO_ID --push_to_hub`, or pass --runs")
-    return {config: Adapter(download_repo(r["repo_id"], "model", r.get("revision"))[0], r["repo_id"], r.get("revision"))
-            for config, r in records.items()}
+        raise FileNotFoundError(
+            f"{repo.repo}: the dataset repo records no adapters (adapters/*.json): train with "
+            "`macro2micro train --dataset REPO_ID --push_to_hub`, or pass --runs"
+        )
+    return {
+        config: Adapter(download_repo(r["repo_id"], "model", r.get("revision"))[0], r["repo_id"], r.get("revision"))
+        for config, r in records.items()
+    }
 
 
-def _baseline_answers(baseline: str, adapters: dict[str, Adapter], rows: list[dict], base_model: str,
-                      decoding: Decoding, template: str | None) -> tuple[str, list[str], dict]:
+def _baseline_answers(
+    baseline: str,
+    adapters: dict[str, Adapter],
+    rows: list[dict],
+    base_model: str,
+    decoding: Decoding,
+    template: str | None,
+) -> tuple[str, list[str], dict]:
     """``(name, answers, description)`` of the baseline."""
     if Path(baseline).is_file():
         refs, generator = load_references(baseline)
         missing = [r["id"] for r in rows if r["instruction"] not in refs]
         if missing:
-            raise ValueError(f"{baseline}: no reference answer for {len(missing)} of {len(rows)} prompts (first: "
-                             f"{missing[0]!r}); use the file's own prompts (leave --prompts as embedded) or a "
-                             "matching prompt set")
-        return REFERENCE, [refs[r["instruction"]] for r in rows], {"kind": "reference", "file": Path(baseline).name,
-                                                                    "generator": generator}
+            raise ValueError(
+                f"{baseline}: no reference answer for {len(missing)} of {len(rows)} prompts (first: "
+                f"{missing[0]!r}); use the file's own prompts (leave --prompts as embedded) or a "
+                "matching prompt set"
+            )
+        return (
+            REFERENCE,
+            [refs[r["instruction"]] for r in rows],
+            {"kind": "reference", "file": Path(baseline).name, "generator": generator},
+        )
     if baseline == BASE:
-        return BASE, generate_answers(base_model, None, rows, decoding, chat_template=template), {"kind": "base model",
-                                                                                                  "model": base_model}
+        return (
+            BASE,
+            generate_answers(base_model, None, rows, decoding, chat_template=template),
+            {"kind": "base model", "model": base_model},
+        )
     if baseline not in adapters:
-        raise ValueError(f"baseline {baseline!r} is neither an adapter ({', '.join(adapters)}), 'base', nor a file "
-                         "of reference answers")
-    return baseline, generate_answers(base_model, adapters[baseline].path, rows, decoding, chat_template=template), {
-        "kind": "adapter", "config": baseline}
+        raise ValueError(
+            f"baseline {baseline!r} is neither an adapter ({', '.join(adapters)}), 'base', nor a file "
+            "of reference answers"
+        )
+    return (
+        baseline,
+        generate_answers(base_model, adapters[baseline].path, rows, decoding, chat_template=template),
+        {"kind": "adapter", "config": baseline},
+    )
 
 
-def evaluate(runs: str | Path | None, dataset: str, out: str | Path, prompts: str = "embedded",
-             baseline: str = "random", judge_backend=None, decoding: Decoding | None = None, limit: int | None = None,
-             note: str = "") -> dict:
+def evaluate(
+    runs: str | Path | None,
+    dataset: str,
+    out: str | Path,
+    prompts: str = "embedded",
+    baseline: str = "random",
+    judge_backend=None,
+    decoding: Decoding | None = None,
+    limit: int | None = None,
+    note: str = "",
+) -> dict:
     """Generate, judge against the baseline, analyse, and write everything to ``out``."""
     from tqdm.auto import tqdm
 
@@ -117,8 +151,10 @@ def evaluate(runs: str | Path | None, dataset: str, out: str | Path, prompts: st
     models = {c: a.path for c, a in adapters.items() if c != name}
     if name != BASE:
         models[BASE] = None
-    answers = {c: generate_answers(base_model, path, rows, decoding, chat_template=template)
-               for c, path in tqdm(models.items(), desc=f"answers to {len(rows)} prompts", unit="model")}
+    answers = {
+        c: generate_answers(base_model, path, rows, decoding, chat_template=template)
+        for c, path in tqdm(models.items(), desc=f"answers to {len(rows)} prompts", unit="model")
+    }
     answers[name] = baseline_answers
     judge = Judge(judge_backend or LocalChoiceBackend())
     scores, verdicts = {}, {}
@@ -134,12 +170,24 @@ def evaluate(runs: str | Path | None, dataset: str, out: str | Path, prompts: st
     result = analyze({c: s["win_rate"] for c, s in scores.items() if c in metrics}, metrics)
     out = Path(out)
     write_report(result, out, title=f"Win-rate vs {name} against diversity level", note=note, win_rates=scores)
-    results = {"dataset": dataset, "dataset_revision": repo.revision, "baseline": name, "baseline_info": baseline_info,
-               "prompts": prompts, "prompt_rows": rows, "judge": getattr(judge.backend, "model", "?"),
-               "decoding": asdict(decoding), "scores": scores, "answers": answers, "verdicts": verdicts,
-               "judge_failures": judge.failures[:20], "fits": result["fits"], "correlations": result["correlations"],
-               "analysis_notes": result["notes"], "note": note,
-               "adapters": {c: {"repo_id": a.repo_id, "revision": a.revision} for c, a in adapters.items()
-                            if a.repo_id}}
+    results = {
+        "dataset": dataset,
+        "dataset_revision": repo.revision,
+        "baseline": name,
+        "baseline_info": baseline_info,
+        "prompts": prompts,
+        "prompt_rows": rows,
+        "judge": getattr(judge.backend, "model", "?"),
+        "decoding": asdict(decoding),
+        "scores": scores,
+        "answers": answers,
+        "verdicts": verdicts,
+        "judge_failures": judge.failures[:20],
+        "fits": result["fits"],
+        "correlations": result["correlations"],
+        "analysis_notes": result["notes"],
+        "note": note,
+        "adapters": {c: {"repo_id": a.repo_id, "revision": a.revision} for c, a in adapters.items() if a.repo_id},
+    }
     (out / "results.json").write_text(json.dumps(results, indent=1, ensure_ascii=False))
     return results

@@ -47,18 +47,24 @@ def _row_prompt(row: dict, where: str) -> str:
     turns = row.get("turns")
     if isinstance(turns, list) and turns and isinstance(turns[0], dict) and isinstance(turns[0].get("content"), str):
         return turns[0]["content"]
-    raise ValueError(f"{where}: no prompt: expected a string 'instruction' (AlpacaEval), 'prompt', or "
-                     f"'turns'[0].content (Arena-Hard); keys {sorted(row)[:8]}")
+    raise ValueError(
+        f"{where}: no prompt: expected a string 'instruction' (AlpacaEval), 'prompt', or "
+        f"'turns'[0].content (Arena-Hard); keys {sorted(row)[:8]}"
+    )
 
 
 def load_prompts(spec: str = "embedded", limit: int | None = None) -> list[dict]:
-    """``[{"id", "instruction"}]`` from ``embedded``, a JSONL/JSON file, or a Hub dataset id (split eval/test/train)."""
+    """``[{"id", "instruction"}]`` from ``embedded``, a JSONL/JSON file, or a Hub dataset id (eval/test/train)."""
     rows: list[dict] = []
     path = EMBEDDED_PROMPTS if spec == "embedded" else Path(spec)
     if path.is_file():
         for i, row in enumerate(_records(path)):
-            rows.append({"id": str(row.get("id", row.get("question_id", i))),
-                         "instruction": _row_prompt(row, f"{path}, record {i}")})
+            rows.append(
+                {
+                    "id": str(row.get("id", row.get("question_id", i))),
+                    "instruction": _row_prompt(row, f"{path}, record {i}"),
+                }
+            )
     else:
         import datasets
 
@@ -70,7 +76,9 @@ def load_prompts(spec: str = "embedded", limit: int | None = None) -> list[dict]
             dd = datasets.load_dataset(spec)
         except Exception as err:  # offline, missing, private: one line naming the id
             reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
-            raise ValueError(f"prompt set {spec!r}: not a local file, and not a loadable Hub dataset ({reason})") from None
+            raise ValueError(
+                f"prompt set {spec!r}: not a local file, and not a loadable Hub dataset ({reason})"
+            ) from None
         split = next((s for s in ("eval", "test", "train") if s in dd), None)
         if split is None:
             raise ValueError(f"{spec}: no eval, test or train split (splits: {list(dd)})")
@@ -84,8 +92,11 @@ def load_prompts(spec: str = "embedded", limit: int | None = None) -> list[dict]
 def _records(path: Path) -> list:
     text = path.read_text(encoding="utf-8")
     try:
-        return json.loads(text) if path.suffix == ".json" else [json.loads(line) for line in text.splitlines()
-                                                                 if line.strip()]
+        return (
+            json.loads(text)
+            if path.suffix == ".json"
+            else [json.loads(line) for line in text.splitlines() if line.strip()]
+        )
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
 
@@ -98,8 +109,10 @@ def load_references(path: str | Path) -> tuple[dict[str, str], str]:
     refs, generators = {}, set()
     for i, row in enumerate(records):
         if not isinstance(row, dict) or not isinstance(row.get("output"), str):
-            raise ValueError(f"{path}, record {i}: a reference answer needs a string 'output' (AlpacaEval style: "
-                             "instruction, output, generator)")
+            raise ValueError(
+                f"{path}, record {i}: a reference answer needs a string 'output' (AlpacaEval style: "
+                "instruction, output, generator)"
+            )
         refs[_row_prompt(row, f"{path}, record {i}")] = row["output"]
         generators.add(str(row.get("generator") or path.stem))
     if not refs:
@@ -115,26 +128,46 @@ def adapter_identity(adapter: str | Path | None) -> str:
     return f"{Path(adapter).name}:{h}"
 
 
-def generate_answers(base_model: str, adapter: str | Path | None, prompts: list[dict], decoding: Decoding = Decoding(),
-                     use_cache: bool = True, chat_template: str | None = None) -> list[str]:
+def generate_answers(
+    base_model: str,
+    adapter: str | Path | None,
+    prompts: list[dict],
+    decoding: Decoding = Decoding(),
+    use_cache: bool = True,
+    chat_template: str | None = None,
+) -> list[str]:
     """Answers in prompt order.
 
     Args:
         chat_template: the template to prompt with (evaluation passes one template to every model so
             that all see the same format); default: the adapter's tokenizer's, else the base's.
     """
-    key = sha256_text(base_model, adapter_identity(adapter), stable_json(prompts), stable_json(asdict(decoding)),
-                      chat_template or "")[:24]
+    key = sha256_text(
+        base_model, adapter_identity(adapter), stable_json(prompts), stable_json(asdict(decoding)), chat_template or ""
+    )[:24]
     cache_file = cache_dir("generations") / f"{key}.json"
     if use_cache and cache_file.exists():
         return json.loads(cache_file.read_text())["answers"]
     from dataset_builder.llm import generate_chat, load_chat_model
 
     tok, model, device = load_chat_model(base_model, adapter, chat_template)
-    answers = generate_chat(tok, model, device, [p["instruction"] for p in prompts], decoding.batch_size,
-                            decoding.max_new_tokens, decoding.temperature, decoding.max_prompt_tokens)
-    record = {"base_model": base_model, "adapter": adapter_identity(adapter), "decoding": asdict(decoding),
-              "prompts": [p["id"] for p in prompts], "answers": answers}
+    answers = generate_chat(
+        tok,
+        model,
+        device,
+        [p["instruction"] for p in prompts],
+        decoding.batch_size,
+        decoding.max_new_tokens,
+        decoding.temperature,
+        decoding.max_prompt_tokens,
+    )
+    record = {
+        "base_model": base_model,
+        "adapter": adapter_identity(adapter),
+        "decoding": asdict(decoding),
+        "prompts": [p["id"] for p in prompts],
+        "answers": answers,
+    }
     if use_cache:
         atomic_write_text(cache_file, json.dumps(record, ensure_ascii=False))
     return answers

@@ -41,8 +41,12 @@ def push_adapter(folder: str | Path, repo_id: str, private: bool = False) -> str
     api = HfApi()
     try:
         api.create_repo(repo_id, private=private, exist_ok=True)
-        info = api.upload_folder(repo_id=repo_id, folder_path=str(folder), ignore_patterns=IGNORE,
-                                 commit_message="macro2micro: LoRA adapter")
+        info = api.upload_folder(
+            repo_id=repo_id,
+            folder_path=str(folder),
+            ignore_patterns=IGNORE,
+            commit_message="macro2micro: LoRA adapter",
+        )
     except Exception as err:
         raise HubError(f"model repo {repo_id!r}: push failed ({_reason(err)})") from None
     return info.oid
@@ -54,12 +58,17 @@ def register_adapter(dataset_repo: str, config: str, record: dict) -> None:
 
     check_name(config)
     try:
-        HfApi().upload_file(path_or_fileobj=json.dumps(record, indent=1).encode(),
-                            path_in_repo=f"{ADAPTERS_DIR}/{config}.json", repo_id=dataset_repo, repo_type="dataset",
-                            commit_message=f"macro2micro: adapter of {config} ({record['repo_id']})")
+        HfApi().upload_file(
+            path_or_fileobj=json.dumps(record, indent=1).encode(),
+            path_in_repo=f"{ADAPTERS_DIR}/{config}.json",
+            repo_id=dataset_repo,
+            repo_type="dataset",
+            commit_message=f"macro2micro: adapter of {config} ({record['repo_id']})",
+        )
     except Exception as err:
-        raise HubError(f"dataset repo {dataset_repo!r}: could not record the adapter of {config} "
-                       f"({_reason(err)})") from None
+        raise HubError(
+            f"dataset repo {dataset_repo!r}: could not record the adapter of {config} ({_reason(err)})"
+        ) from None
 
 
 def publish_results(out_dir: str | Path, dataset_repo: str, results: dict, runs: str | Path | None = None) -> str:
@@ -80,13 +89,20 @@ def publish_results(out_dir: str | Path, dataset_repo: str, results: dict, runs:
     repo = open_dataset_repo(dataset_repo)
     card = render_from_repo(repo, results)
     folder = Path(RESULTS_FILE).parent.as_posix()
-    ops = [CommitOperationAdd(f"{folder}/{p.name}", str(p)) for p in sorted(out_dir.iterdir())
-           if p.is_file() and p.suffix in (".json", ".md", ".png") and not p.name.startswith(".")]
+    ops = [
+        CommitOperationAdd(f"{folder}/{p.name}", str(p))
+        for p in sorted(out_dir.iterdir())
+        if p.is_file() and p.suffix in (".json", ".md", ".png") and not p.name.startswith(".")
+    ]
     ops.append(CommitOperationAdd("README.md", card.content.encode()))
     api = HfApi()
     try:
-        info = api.create_commit(repo_id=dataset_repo, repo_type="dataset", operations=ops,
-                                 commit_message=f"macro2micro: evaluation against {results['baseline']}")
+        info = api.create_commit(
+            repo_id=dataset_repo,
+            repo_type="dataset",
+            operations=ops,
+            commit_message=f"macro2micro: evaluation against {results['baseline']}",
+        )
     except Exception as err:
         raise HubError(f"dataset repo {dataset_repo!r}: could not publish the evaluation ({_reason(err)})") from None
     for config, adapter in (results.get("adapters") or {}).items():
@@ -105,11 +121,16 @@ def _push_scores(api, repo_id: str, config: str, scores: dict, runs: str | Path 
     try:
         with tempfile.TemporaryDirectory() as tmp:
             card = Path(tmp) / "README.md"
-            card.write_bytes((local if local and local.exists() else Path(hf_hub_download(repo_id, "README.md")))
-                             .read_bytes())
+            card.write_bytes(
+                (local if local and local.exists() else Path(hf_hub_download(repo_id, "README.md"))).read_bytes()
+            )
             rerender_model_card(card, repo_id=repo_id, scores=scores)
-            api.upload_file(path_or_fileobj=str(card), path_in_repo="README.md", repo_id=repo_id,
-                            commit_message="macro2micro: scores")
+            api.upload_file(
+                path_or_fileobj=str(card),
+                path_in_repo="README.md",
+                repo_id=repo_id,
+                commit_message="macro2micro: scores",
+            )
             if local and local.exists():
                 local.write_bytes(card.read_bytes())
     except Exception as err:

@@ -73,10 +73,15 @@ def win_rate(forward: list[str | None], swapped: list[str | None], resamples: in
         return WinRate(float("nan"), [float("nan")] * 2, 0, len(forward), unparseable, None, per_prompt)
     rng = np.random.default_rng(seed)
     boots = scored[rng.integers(0, len(scored), size=(resamples, len(scored)))].mean(axis=1) * 100
-    return WinRate(win_rate=round(float(scored.mean() * 100), 3),
-                   ci95=[round(float(np.quantile(boots, 0.025)), 3), round(float(np.quantile(boots, 0.975)), 3)],
-                   prompts_scored=int(len(scored)), prompts_total=len(forward), unparseable=int(unparseable),
-                   position_consistency=round(consistent / both, 4) if both else None, per_prompt=per_prompt)
+    return WinRate(
+        win_rate=round(float(scored.mean() * 100), 3),
+        ci95=[round(float(np.quantile(boots, 0.025)), 3), round(float(np.quantile(boots, 0.975)), 3)],
+        prompts_scored=int(len(scored)),
+        prompts_total=len(forward),
+        unparseable=int(unparseable),
+        position_consistency=round(consistent / both, 4) if both else None,
+        per_prompt=per_prompt,
+    )
 
 
 class Judge:
@@ -110,8 +115,9 @@ class Judge:
             out.append(verdict)
         return out
 
-    def both_orders(self, prompts: list[str], model_answers: list[str], baseline_answers: list[str]
-                    ) -> tuple[list[str | None], list[str | None]]:
+    def both_orders(
+        self, prompts: list[str], model_answers: list[str], baseline_answers: list[str]
+    ) -> tuple[list[str | None], list[str | None]]:
         """Verdicts with the model as A (forward) and as B (swapped).
 
         A backend that exposes ``margins`` (logit(A) - logit(B)) gets calibrated verdicts: with
@@ -129,12 +135,16 @@ class Judge:
                 forward.append(win)
                 swapped.append({"A": "B", "B": "A", "tie": "tie"}[win])
             return forward, swapped
-        return (self.verdicts(prompts, model_answers, baseline_answers),
-                self.verdicts(prompts, baseline_answers, model_answers))
+        return (
+            self.verdicts(prompts, model_answers, baseline_answers),
+            self.verdicts(prompts, baseline_answers, model_answers),
+        )
 
     def _prompts(self, prompts, answers_a, answers_b) -> list[str]:
-        return [self.template.format(instruction=p, answer_a=a, answer_b=b)
-                for p, a, b in zip(prompts, answers_a, answers_b, strict=True)]
+        return [
+            self.template.format(instruction=p, answer_a=a, answer_b=b)
+            for p, a, b in zip(prompts, answers_a, answers_b, strict=True)
+        ]
 
     def compare(self, prompts: list[str], model_answers: list[str], baseline_answers: list[str]) -> WinRate:
         """Both orders, then :func:`win_rate`."""
@@ -150,8 +160,9 @@ class LocalChoiceBackend(TransformersBackend):
     judges: the demo says so).
     """
 
-    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 4, max_prompt_tokens: int = 1024,
-                 device: str | None = None):
+    def __init__(
+        self, model: str = DEFAULT_MODEL, batch_size: int = 4, max_prompt_tokens: int = 1024, device: str | None = None
+    ):
         super().__init__(model, batch_size=batch_size, device=device)
         self.max_prompt_tokens = max_prompt_tokens
 

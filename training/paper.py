@@ -44,9 +44,12 @@ SERIES = {
 }
 # The slopes the paper reports (score points per 100 % diversity), 10K / 20K / 30K.
 PAPER_SLOPES = {
-    "micro_response": (5.35, 6.68, 10.06), "micro_instruction": (-5.45, -2.83, -1.80),
-    "meso_instruction": (4.93, 3.75, 2.07), "macro_instruction": (2.37, 1.67, 1.45),
-    "meso_response": (3.61, 1.71, 2.00), "macro_response": (0.73, 0.97, 0.59),
+    "micro_response": (5.35, 6.68, 10.06),
+    "micro_instruction": (-5.45, -2.83, -1.80),
+    "meso_instruction": (4.93, 3.75, 2.07),
+    "macro_instruction": (2.37, 1.67, 1.45),
+    "meso_response": (3.61, 1.71, 2.00),
+    "macro_response": (0.73, 0.97, 0.59),
 }
 # Where the digitised points and the reported slope disagree, and why (SPEC section 7).
 KNOWN_DISAGREEMENTS = {
@@ -57,8 +60,12 @@ KNOWN_DISAGREEMENTS = {
 ABLATIONS = {
     "Llama-2-70B": {"scores": [50.7, 50.6, 52.4, 52.7, 53.9, 54.2, 54.1], "paper_slope": 4.1},
     "Llama-3-8B": {"scores": [41.3, 45.6, 47.2, 47.9, 50.5, 52.6, 53.8], "paper_slope": 11.7},
-    "length control (8 levels)": {"scores": [51.2, 52.0, 53.6, 55.0, 54.5, 54.6, 54.4, 54.6], "paper_slope": 3.1,
-                                  "paper_r": 0.80, "mean_length": "497-526 tokens (uncontrolled: 570-863)"},
+    "length control (8 levels)": {
+        "scores": [51.2, 52.0, 53.6, 55.0, 54.5, 54.6, 54.4, 54.6],
+        "paper_slope": 3.1,
+        "paper_r": 0.80,
+        "mean_length": "497-526 tokens (uncontrolled: 570-863)",
+    },
     "word-level types": {"scores": [53.5, 53.8, 54.5, 54.3, 56.5, 54.7, 54.2], "paper_slope": 1.3},
 }
 SIZES = ("10K", "20K", "30K")
@@ -73,9 +80,15 @@ def reproduce() -> dict:
         paper = PAPER_SLOPES[strategy][SIZES.index(size)]
         difference = round(round(fit["slope"], 2) - paper, 2)  # at the paper's precision (two decimals)
         series[f"{strategy} {size}"] = {
-            "strategy": strategy, "size": size, "scores": scores, "fit": fit, "paper_slope": paper,
-            "difference": difference, "agrees": abs(difference) <= TOLERANCE + 1e-9,
-            "why_not": KNOWN_DISAGREEMENTS.get((side, size, granularity))}
+            "strategy": strategy,
+            "size": size,
+            "scores": scores,
+            "fit": fit,
+            "paper_slope": paper,
+            "difference": difference,
+            "agrees": abs(difference) <= TOLERANCE + 1e-9,
+            "why_not": KNOWN_DISAGREEMENTS.get((side, size, granularity)),
+        }
     ablations = {}
     for name, ab in ABLATIONS.items():
         levels = np.arange(len(ab["scores"])) / (len(ab["scores"]) - 1)
@@ -102,8 +115,12 @@ def write_paper_report(result: dict, out_dir: str | Path) -> Path:
             ax = axes[row][col]
             for granularity in ("macro", "meso", "micro"):
                 s = result["series"][f"{granularity}_{side} {size}"]
-                line = ax.plot(np.array(LEVELS_7) * 100, s["scores"], "o", label=f"{granularity} "
-                               f"({s['fit']['slope']:+.2f}; paper {s['paper_slope']:+.2f})")
+                line = ax.plot(
+                    np.array(LEVELS_7) * 100,
+                    s["scores"],
+                    "o",
+                    label=f"{granularity} ({s['fit']['slope']:+.2f}; paper {s['paper_slope']:+.2f})",
+                )
                 xs = np.array([0.0, 1.0])
                 ax.plot(xs * 100, s["fit"]["intercept"] + s["fit"]["slope"] * xs, "-", color=line[0].get_color())
             ax.set_title(f"{side} {size}")
@@ -114,14 +131,19 @@ def write_paper_report(result: dict, out_dir: str | Path) -> Path:
     fig.tight_layout()
     fig.savefig(out / "paper_series.png", dpi=110)
     plt.close(fig)
-    lines = [f"# The paper check: {result['agree']} of {result['total']} slopes reproduced within "
-             f"+-{result['tolerance']}", "", "| series | fitted slope | 95 % CI | r | paper | difference | |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# The paper check: {result['agree']} of {result['total']} slopes reproduced within +-{result['tolerance']}",
+        "",
+        "| series | fitted slope | 95 % CI | r | paper | difference | |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, s in result["series"].items():
         f = s["fit"]
         mark = "ok" if s["agrees"] else f"**differs**: {s['why_not'] or 'unexplained'}"
-        lines.append(f"| {name} | {f['slope']:+.2f} | [{f['slope_ci95'][0]:+.2f}, {f['slope_ci95'][1]:+.2f}] | "
-                     f"{f['r']:+.2f} | {s['paper_slope']:+.2f} | {s['difference']:+.2f} | {mark} |")
+        lines.append(
+            f"| {name} | {f['slope']:+.2f} | [{f['slope_ci95'][0]:+.2f}, {f['slope_ci95'][1]:+.2f}] | "
+            f"{f['r']:+.2f} | {s['paper_slope']:+.2f} | {s['difference']:+.2f} | {mark} |"
+        )
     lines += ["", "| ablation (response micro, 10K) | fitted slope | r | paper slope |", "|---|---|---|---|"]
     for name, a in result["ablations"].items():
         lines.append(f"| {name} | {a['fit']['slope']:+.2f} | {a['fit']['r']:+.2f} | ~{a['paper_slope']:+.1f} |")

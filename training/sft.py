@@ -58,13 +58,15 @@ class M2MScriptArguments:
     dataset_train_split: str = field(default="train", metadata={"help": "split to train on"})
     dataset_repo_id: str | None = field(default=None, metadata={"help": "Hub id named in the model card"})
     recipe_name: str | None = field(default=None, metadata={"help": "recipe name for the model card"})
-    adapter_dir: str | None = field(default=None, metadata={"help": "where the adapter ends up (the card's "
-                                                                    "snippet); default: --output_dir"})
+    adapter_dir: str | None = field(
+        default=None, metadata={"help": "where the adapter ends up (the card's snippet); default: --output_dir"}
+    )
 
     def __post_init__(self) -> None:
         if not self.dataset_name or not self.dataset_config:
-            raise ValueError("--dataset_name and --dataset_config are required (e.g. demo_out/hub_dataset "
-                             "and micro_response_max)")
+            raise ValueError(
+                "--dataset_name and --dataset_config are required (e.g. demo_out/hub_dataset and micro_response_max)"
+            )
 
 
 def resolve_recipe(recipe: str) -> Path:
@@ -118,8 +120,10 @@ def load_train_dataset(script_args: M2MScriptArguments):
 
     ds = load_config(script_args.dataset_name, script_args.dataset_config, split=script_args.dataset_train_split)
     if "messages" not in ds.column_names:
-        raise ValueError(f"{script_args.dataset_name}/{script_args.dataset_config} has no 'messages' column "
-                         f"(columns: {ds.column_names})")
+        raise ValueError(
+            f"{script_args.dataset_name}/{script_args.dataset_config} has no 'messages' column "
+            f"(columns: {ds.column_names})"
+        )
     return ds.select_columns(["messages"])
 
 
@@ -175,41 +179,74 @@ def main(script_args: M2MScriptArguments, training_args, model_args) -> dict:
     model_spec = model_args.model_name_or_path
     model_args.model_name_or_path = resolve_model(model_spec)
     training_args.chat_template_path = resolve_chat_template(training_args.chat_template_path)
-    training_args.model_init_kwargs = {"revision": model_args.model_revision, "dtype": model_args.dtype,
-                                       "attn_implementation": model_args.attn_implementation}
+    training_args.model_init_kwargs = {
+        "revision": model_args.model_revision,
+        "dtype": model_args.dtype,
+        "attn_implementation": model_args.attn_implementation,
+    }
     train = load_train_dataset(script_args)
-    trainer = SFTTrainer(model=model_args.model_name_or_path, args=training_args, train_dataset=train,
-                         peft_config=get_peft_config(model_args))
+    trainer = SFTTrainer(
+        model=model_args.model_name_or_path,
+        args=training_args,
+        train_dataset=train,
+        peft_config=get_peft_config(model_args),
+    )
     labelled_progress(trainer, f"train {script_args.dataset_config}")
     start = time.perf_counter()
     result = trainer.train()
     seconds = time.perf_counter() - start
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    results = {"dataset": script_args.dataset_name, "config": script_args.dataset_config,
-               "base_model": hub_id(model_spec), "recipe": script_args.recipe_name, "rows": len(train),
-               "steps": trainer.state.global_step, "epochs": round(float(trainer.state.epoch or 0.0), 4),
-               "train_loss": round(float(result.training_loss), 6),
-               "first_logged_loss": losses[0] if losses else None, "last_logged_loss": losses[-1] if losses else None,
-               "train_seconds": round(seconds, 2)}
+    results = {
+        "dataset": script_args.dataset_name,
+        "config": script_args.dataset_config,
+        "base_model": hub_id(model_spec),
+        "recipe": script_args.recipe_name,
+        "rows": len(train),
+        "steps": trainer.state.global_step,
+        "epochs": round(float(trainer.state.epoch or 0.0), 4),
+        "train_loss": round(float(result.training_loss), 6),
+        "first_logged_loss": losses[0] if losses else None,
+        "last_logged_loss": losses[-1] if losses else None,
+        "train_seconds": round(seconds, 2),
+    }
     if trainer.accelerator.is_main_process:  # only rank 0 writes files
         out = Path(training_args.output_dir)
         trainer.save_model(str(out))
         dataset_repo, metrics = dataset_card_info(script_args)
-        card = render_model_card({**{k: results[k] for k in ("base_model", "config", "recipe", "rows", "steps",
-                                                               "epochs", "train_loss", "train_seconds")},
-                                  "dataset_repo": dataset_repo, "metrics": metrics,
-                                  "hyperparameters": hyperparameters(training_args, model_args),
-                                  "local_path": script_args.adapter_dir or str(out)})
+        card = render_model_card(
+            {
+                **{
+                    k: results[k]
+                    for k in (
+                        "base_model",
+                        "config",
+                        "recipe",
+                        "rows",
+                        "steps",
+                        "epochs",
+                        "train_loss",
+                        "train_seconds",
+                    )
+                },
+                "dataset_repo": dataset_repo,
+                "metrics": metrics,
+                "hyperparameters": hyperparameters(training_args, model_args),
+                "local_path": script_args.adapter_dir or str(out),
+            }
+        )
         card.save(str(out / "README.md"))
         if training_args.push_to_hub:  # the script run on its own (accelerate launch); sweeps push after the rename
             from training.hub import push_adapter
 
             if not training_args.hub_model_id:
-                raise ValueError("--push_to_hub needs --hub_model_id ORG/NAME (macro2micro train --push_to_hub "
-                                 "--hub_org ORG names it for you)")
-            results["hub"] = {"repo_id": training_args.hub_model_id,
-                              "revision": push_adapter(out, training_args.hub_model_id,
-                                                       bool(training_args.hub_private_repo))}
+                raise ValueError(
+                    "--push_to_hub needs --hub_model_id ORG/NAME (macro2micro train --push_to_hub "
+                    "--hub_org ORG names it for you)"
+                )
+            results["hub"] = {
+                "repo_id": training_args.hub_model_id,
+                "revision": push_adapter(out, training_args.hub_model_id, bool(training_args.hub_private_repo)),
+            }
         (out / "train_results.json").write_text(json.dumps(results, indent=2))
     trainer.accelerator.wait_for_everyone()
     return results
@@ -221,16 +258,31 @@ def run(argv: list[str] | None = None) -> dict:
     return main(script_args, training_args, model_args)
 
 
-def train_one(recipe: str, dataset: str, config: str, output_dir: str | Path, overrides: list[str] | None = None
-              ) -> dict:
+def train_one(
+    recipe: str, dataset: str, config: str, output_dir: str | Path, overrides: list[str] | None = None
+) -> dict:
     """Train one config into ``output_dir`` atomically: a crash leaves no half-finished adapter."""
     output_dir = Path(output_dir)
     partial = output_dir.parent / f".{output_dir.name}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     recipe_path = resolve_recipe(recipe)
-    results = run(["--config", str(recipe_path), "--dataset_name", str(dataset), "--dataset_config", config,
-                   "--output_dir", str(partial), "--recipe_name", recipe_path.stem, "--adapter_dir", str(output_dir),
-                   *(overrides or [])])
+    results = run(
+        [
+            "--config",
+            str(recipe_path),
+            "--dataset_name",
+            str(dataset),
+            "--dataset_config",
+            config,
+            "--output_dir",
+            str(partial),
+            "--recipe_name",
+            recipe_path.stem,
+            "--adapter_dir",
+            str(output_dir),
+            *(overrides or []),
+        ]
+    )
     if output_dir.exists():
         shutil.rmtree(output_dir)
     os.replace(partial, output_dir)

@@ -35,24 +35,46 @@ def match_configs(dataset: str, patterns: list[str] | str) -> list[str]:
 
     names = [check_name(n, f"{dataset}: config") for n in datasets.get_dataset_config_names(dataset)]
     wanted = split_list(patterns)
-    out = [n for n in names if any(fnmatch.fnmatchcase(n, p) and (LENGTH_CONTROLLED in p or LENGTH_CONTROLLED not in n)
-                                   for p in wanted)]
+    out = [
+        n
+        for n in names
+        if any(fnmatch.fnmatchcase(n, p) and (LENGTH_CONTROLLED in p or LENGTH_CONTROLLED not in n) for p in wanted)
+    ]
     if not out:
         raise ValueError(f"no config of {dataset} matches {' '.join(wanted)!r}; configs: {', '.join(names)}")
     return out
 
 
-def launch_command(recipe: str, dataset: str, config: str, out: Path, accelerate_config: str | None,
-                   overrides: list[str]) -> str:
+def launch_command(
+    recipe: str, dataset: str, config: str, out: Path, accelerate_config: str | None, overrides: list[str]
+) -> str:
     launcher = ["accelerate", "launch"] + (["--config_file", accelerate_config] if accelerate_config else [])
-    args = [str(SFT_SCRIPT), "--config", str(resolve_recipe(recipe)), "--dataset_name", dataset,
-            "--dataset_config", config, "--output_dir", str(out / config), *overrides]
+    args = [
+        str(SFT_SCRIPT),
+        "--config",
+        str(resolve_recipe(recipe)),
+        "--dataset_name",
+        dataset,
+        "--dataset_config",
+        config,
+        "--output_dir",
+        str(out / config),
+        *overrides,
+    ]
     return shlex.join(launcher + args)
 
 
-def sweep(dataset: str, patterns: str | list[str], recipe: str, out: str | Path, overrides: list[str] | None = None,
-          print_commands: bool = False, accelerate_config: str | None = None,
-          hub_org: str | None = None, private: bool = False) -> dict[str, dict | str]:
+def sweep(
+    dataset: str,
+    patterns: str | list[str],
+    recipe: str,
+    out: str | Path,
+    overrides: list[str] | None = None,
+    print_commands: bool = False,
+    accelerate_config: str | None = None,
+    hub_org: str | None = None,
+    private: bool = False,
+) -> dict[str, dict | str]:
     """Train (or print the command for) every matching config not finished yet; push each with ``hub_org``.
 
     A pushed adapter is named ``{hub_org}/{base}-{config}-lora``; when ``dataset`` is a Hub id the push is
@@ -67,8 +89,11 @@ def sweep(dataset: str, patterns: str | list[str], recipe: str, out: str | Path,
     for config in match_configs(dataset, patterns):
         results_file = out / config / "train_results.json"
         if print_commands:
-            done[config] = "skipped" if results_file.exists() else launch_command(
-                recipe, dataset, config, out, accelerate_config, overrides)
+            done[config] = (
+                "skipped"
+                if results_file.exists()
+                else launch_command(recipe, dataset, config, out, accelerate_config, overrides)
+            )
             continue
         if results_file.exists():
             results = json.loads(results_file.read_text())
@@ -91,8 +116,13 @@ def publish_adapter(folder: Path, dataset: str, config: str, results: dict, hub_
     from .hub import adapter_repo_id, push_adapter, register_adapter
 
     repo_id = adapter_repo_id(hub_org, results["base_model"], config)
-    record = {"repo_id": repo_id, "revision": push_adapter(folder, repo_id, private),
-              "base_model": results["base_model"], "recipe": results["recipe"], "config": config}
+    record = {
+        "repo_id": repo_id,
+        "revision": push_adapter(folder, repo_id, private),
+        "base_model": results["base_model"],
+        "recipe": results["recipe"],
+        "config": config,
+    }
     if not Path(dataset).exists():
         register_adapter(dataset, config, record)
     logger.info("%s: pushed to %s (%s)", config, repo_id, record["revision"][:12])

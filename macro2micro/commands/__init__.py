@@ -11,7 +11,16 @@ from .space import SpaceCommand
 from .tag_plan import TagPlanCommand
 from .train import TrainCommand
 
-COMMANDS: list[Command] = [IngestCommand(), BuildCommand(), PublishCommand(), TagPlanCommand(), TrainCommand(),
-                           EvaluateCommand(), PaperCommand(), SpaceCommand(), DemoCommand()]
+COMMANDS: list[Command] = [
+    IngestCommand(),
+    BuildCommand(),
+    PublishCommand(),
+    TagPlanCommand(),
+    TrainCommand(),
+    EvaluateCommand(),
+    PaperCommand(),
+    SpaceCommand(),
+    DemoCommand(),
+]
 
 __all__ = ["COMMANDS", "Command"]

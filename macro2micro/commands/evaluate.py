@@ -16,10 +16,16 @@ from .base import Command
 class EvalPaths:
     """The adapters, their dataset repo, and where the results go."""
 
-    runs: str | None = field(default=None, metadata={"help": "folder of adapters written by `macro2micro train` "
-                                                             "(default: the adapters the dataset repo records)"})
-    dataset: str = field(default=None, metadata={"help": "the dataset repo (folder or Hub id) the adapters were "
-                                                         "trained on (required)"})
+    runs: str | None = field(
+        default=None,
+        metadata={
+            "help": "folder of adapters written by `macro2micro train` "
+            "(default: the adapters the dataset repo records)"
+        },
+    )
+    dataset: str = field(
+        default=None, metadata={"help": "the dataset repo (folder or Hub id) the adapters were trained on (required)"}
+    )
     out: str = field(default="eval", metadata={"help": "results.json, report.md and plots"})
 
     def __post_init__(self) -> None:
@@ -57,9 +63,17 @@ def evaluate(paths: EvalPaths, options: EvalOptions, note: str = "", push: PushR
         check_repo_id(paths.dataset, "--dataset")
     inputs = [paths.runs] + ([paths.dataset] if Path(paths.dataset).exists() else [])
     with OutputFolder(paths.out, "evaluate", inputs=inputs) as tmp:
-        results = run_evaluation(paths.runs, paths.dataset, tmp, options.prompts, options.baseline,
-                                 judge_backend(options), Decoding(max_new_tokens=options.max_new_tokens),
-                                 options.prompt_limit, note)
+        results = run_evaluation(
+            paths.runs,
+            paths.dataset,
+            tmp,
+            options.prompts,
+            options.baseline,
+            judge_backend(options),
+            Decoding(max_new_tokens=options.max_new_tokens),
+            options.prompt_limit,
+            note,
+        )
     if push.push_to_hub:
         from training.hub import publish_results
 

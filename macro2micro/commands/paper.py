@@ -34,10 +34,16 @@ class PaperCommand(Command):
         for name, s in result["series"].items():
             f = s["fit"]
             mark = "" if s["agrees"] else f"  differs ({s['why_not'] or 'unexplained'})"
-            report.say(f"{name:<24} {f['slope']:+7.2f} [{f['slope_ci95'][0]:+6.2f}, {f['slope_ci95'][1]:+6.2f}] "
-                       f"{f['r']:+6.2f} {s['paper_slope']:+7.2f}{mark}")
+            report.say(
+                f"{name:<24} {f['slope']:+7.2f} [{f['slope_ci95'][0]:+6.2f}, {f['slope_ci95'][1]:+6.2f}] "
+                f"{f['r']:+6.2f} {s['paper_slope']:+7.2f}{mark}"
+            )
         for name, a in result["ablations"].items():
-            report.say(f"ablation {name:<26} slope {a['fit']['slope']:+.2f} (paper ~{a['paper_slope']:+.1f}), "
-                       f"r {a['fit']['r']:+.2f}")
-        report.say(f"{result['agree']} of {result['total']} slopes within +-{result['tolerance']}; "
-                   f"report in {options.out}/paper.md")
+            report.say(
+                f"ablation {name:<26} slope {a['fit']['slope']:+.2f} (paper ~{a['paper_slope']:+.1f}), "
+                f"r {a['fit']['r']:+.2f}"
+            )
+        report.say(
+            f"{result['agree']} of {result['total']} slopes within +-{result['tolerance']}; "
+            f"report in {options.out}/paper.md"
+        )

@@ -25,8 +25,14 @@ from .base import Command
 PUBLISH_OPTIONS = (PublishOptions, MetricOptions, TokenizerOptions, EmbedderOptions)
 
 
-def publish(corpus: CorpusOptions, options: PublishOptions, metric: MetricOptions, tokenizer: TokenizerOptions,
-            embedder: EmbedderOptions, output: OutputOptions) -> dict:
+def publish(
+    corpus: CorpusOptions,
+    options: PublishOptions,
+    metric: MetricOptions,
+    tokenizer: TokenizerOptions,
+    embedder: EmbedderOptions,
+    output: OutputOptions,
+) -> dict:
     """Write the repo folder ``output.out`` (every config loaded back with ``load_dataset``); upload it when
     ``options.repo_id`` is given. Returns rows per config and the commit (or dry-run) line."""
     from dataset_builder.micro import load_tokenizer
@@ -41,15 +47,26 @@ def publish(corpus: CorpusOptions, options: PublishOptions, metric: MetricOption
     with OutputFolder(output.out, "publish", inputs=inputs, overwrite=output.overwrite) as tmp:
         ds, _ = open_corpus(corpus)
         metrics = compute_metrics(ds, manifests, metric, tokenizer.tokenizer, embedder, seed=info["options"]["seed"])
+
         def card(infos) -> str:
-            return render_dataset_card(info, manifests, metrics, len(ds), options.repo_id, options.license,
-                                       options.source_note, local_path=str(output.out), infos=infos).content
+            return render_dataset_card(
+                info,
+                manifests,
+                metrics,
+                len(ds),
+                options.repo_id,
+                options.license,
+                options.source_note,
+                local_path=str(output.out),
+                infos=infos,
+            ).content
 
         rows = write_repo_folder(ds, options.subsets, tmp, metrics, card)
     result = {"out": str(output.out), "rows": rows, "commit": None}
     if options.repo_id:
-        result["commit"] = publish_folder(output.out, options.repo_id, private=options.private,
-                                          dry_run=options.dry_run)
+        result["commit"] = publish_folder(
+            output.out, options.repo_id, private=options.private, dry_run=options.dry_run
+        )
     return result
 
 
@@ -62,7 +79,9 @@ class PublishCommand(Command):
         return publish(corpus, options, metric, tokenizer, embedder, output)
 
     def report(self, result: dict, *options) -> None:
-        report.say(f"wrote the dataset repo folder {result['out']} ({len(result['rows'])} configs, each loaded "
-                   "back with load_dataset)")
+        report.say(
+            f"wrote the dataset repo folder {result['out']} ({len(result['rows'])} configs, each loaded "
+            "back with load_dataset)"
+        )
         if result["commit"]:
             report.say(result["commit"])

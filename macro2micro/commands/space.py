@@ -13,14 +13,22 @@ class SpaceOptions:
     """What the Space shows and where it listens."""
 
     repo: str = field(default="demo_out/hub_dataset", metadata={"help": "dataset repo folder or Hub id"})
-    results: str | None = field(default=None, metadata={"help": "results.json written by `macro2micro evaluate` "
-                                                                "(default: the repo's published results, if any)"})
+    results: str | None = field(
+        default=None,
+        metadata={
+            "help": "results.json written by `macro2micro evaluate` (default: the repo's published results, if any)"
+        },
+    )
     runs: str | None = field(default=None, metadata={"help": "adapters folder, for live generation"})
     host: str = field(default="127.0.0.1", metadata={"help": "address to listen on"})
     port: int = field(default=7860, metadata={"help": "port to listen on"})
-    deploy: str | None = field(default=None, metadata={
-        "help": "instead of serving here, create or update this Space repo (ORG/NAME) to show --repo (a dataset "
-                "repo id) from the Hub"})
+    deploy: str | None = field(
+        default=None,
+        metadata={
+            "help": "instead of serving here, create or update this Space repo (ORG/NAME) to show --repo (a dataset "
+            "repo id) from the Hub"
+        },
+    )
     private: bool = field(default=False, metadata={"help": "with --deploy: create the Space private"})
 
     def __post_init__(self) -> None:
@@ -44,11 +52,19 @@ class SpaceCommand(Command):
             return deploy(options.deploy, options.repo, options.private)
         from space_app.app import launch
 
-        launch(options.repo, options.results, options.runs, options.host, options.port,
-               on_ready=lambda url: report.say(f"macro2micro space: {url} (Ctrl+C to stop)"))
+        launch(
+            options.repo,
+            options.results,
+            options.runs,
+            options.host,
+            options.port,
+            on_ready=lambda url: report.say(f"macro2micro space: {url} (Ctrl+C to stop)"),
+        )
         return None
 
     def report(self, result: dict | None, options: SpaceOptions) -> None:
         if result:
-            report.say(f"deployed {result['space']} (macro2micro {result['version']}, data made by "
-                       f"{result['data_version']}): {result['commit']}")
+            report.say(
+                f"deployed {result['space']} (macro2micro {result['version']}, data made by "
+                f"{result['data_version']}): {result['commit']}"
+            )

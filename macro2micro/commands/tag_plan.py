@@ -20,8 +20,11 @@ class TagPlanCommand(Command):
         plans = {}
         for side in ("instruction", "response"):
             tagger = MesoStrategy(side, meso, embedder).make_tagger()
-            plans[f"meso_{side}"] = (tagger.plan(column(ds, side)) if hasattr(tagger, "plan")
-                                     else {"calls": 0, "note": "the offline tagger calls no model"})
+            plans[f"meso_{side}"] = (
+                tagger.plan(column(ds, side))
+                if hasattr(tagger, "plan")
+                else {"calls": 0, "note": "the offline tagger calls no model"}
+            )
         return plans
 
     def report(self, plans: dict, *options) -> None:

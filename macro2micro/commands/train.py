@@ -16,8 +16,10 @@ from .base import Command
 class TrainPaths:
     """What to train on and where the adapters go."""
 
-    dataset: str = field(default=None, metadata={"help": "dataset repo: a folder written by `macro2micro publish` "
-                                                         "or a Hub id (required)"})
+    dataset: str = field(
+        default=None,
+        metadata={"help": "dataset repo: a folder written by `macro2micro publish` or a Hub id (required)"},
+    )
     out: str = field(default="runs", metadata={"help": "folder of adapters, one subfolder per config"})
 
     def __post_init__(self) -> None:
@@ -32,8 +34,15 @@ def train(paths: TrainPaths, options: TrainOptions, push: PushAdaptersOptions | 
 
     if options.print_commands:  # the model is needed where the commands run, not here
         resolve_recipe(options.recipe)
-        return sweep(paths.dataset, options.configs, options.recipe, paths.out, options.override_args(), True,
-                     options.accelerate_config)
+        return sweep(
+            paths.dataset,
+            options.configs,
+            options.recipe,
+            paths.out,
+            options.override_args(),
+            True,
+            options.accelerate_config,
+        )
     recipe_model(options.recipe, options.override_args())  # a wrong recipe or a missing model fails before any work
     push = push or PushAdaptersOptions()
     hub_org = None
@@ -41,8 +50,15 @@ def train(paths: TrainPaths, options: TrainOptions, push: PushAdaptersOptions | 
         hub_org = push.hub_org or hub_user()
     inputs = [paths.dataset] if Path(paths.dataset).exists() else []
     with claim_folder(paths.out, "train", inputs=inputs):
-        return sweep(paths.dataset, options.configs, options.recipe, paths.out, options.override_args(),
-                     hub_org=hub_org, private=push.hub_private)
+        return sweep(
+            paths.dataset,
+            options.configs,
+            options.recipe,
+            paths.out,
+            options.override_args(),
+            hub_org=hub_org,
+            private=push.hub_private,
+        )
 
 
 def hub_user() -> str:
@@ -54,8 +70,9 @@ def hub_user() -> str:
     try:
         return HfApi().whoami()["name"]
     except Exception as err:
-        raise HubError(f"--push_to_hub without --hub_org needs a Hub login (`hf auth login` or HF_TOKEN): "
-                       f"{_reason(err)}") from None
+        raise HubError(
+            f"--push_to_hub without --hub_org needs a Hub login (`hf auth login` or HF_TOKEN): {_reason(err)}"
+        ) from None
 
 
 class TrainCommand(Command):

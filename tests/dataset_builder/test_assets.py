@@ -7,8 +7,7 @@ from dataset_builder import assets
 
 def test_truncated_json_array_keeps_complete_records(tmp_path):
     path = tmp_path / "t.json"
-    full = [{"id": "a", "conversations": [{"from": "human", "value": "hi, [x]"}]},
-            {"id": "b", "conversations": []}]
+    full = [{"id": "a", "conversations": [{"from": "human", "value": "hi, [x]"}]}, {"id": "b", "conversations": []}]
     text = json.dumps(full)
     path.write_text(text[: text.index('"b"') + 10])  # cut inside the second record
     records, truncated = assets.read_truncated_json_array(path)

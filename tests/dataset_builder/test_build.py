@@ -10,8 +10,9 @@ from tests.conftest import word_knobs
 
 
 def _options(seed=0, **kw):
-    return BuildOptions(strategies=["micro_response", "micro_instruction", "random"], budget=30, levels=3,
-                        seed=seed, **kw)
+    return BuildOptions(
+        strategies=["micro_response", "micro_instruction", "random"], budget=30, levels=3, seed=seed, **kw
+    )
 
 
 def _files(folder):
@@ -30,8 +31,15 @@ def test_build_is_byte_identical_per_seed_and_differs_across_seeds(synthetic_cor
     assert a == b and build_a == build_b
     assert a["micro_response_max/train-00000-of-00001.parquet"] != c["micro_response_max/train-00000-of-00001.parquet"]
     configs = [m["config"] for m in m1]
-    assert configs == ["micro_response_min", "micro_response_50", "micro_response_max",
-                       "micro_instruction_min", "micro_instruction_50", "micro_instruction_max", "random"]
+    assert configs == [
+        "micro_response_min",
+        "micro_response_50",
+        "micro_response_max",
+        "micro_instruction_min",
+        "micro_instruction_50",
+        "micro_instruction_max",
+        "random",
+    ]
 
 
 def test_configs_load_and_manifests_describe_them(synthetic_corpus, tmp_path):
@@ -42,8 +50,19 @@ def test_configs_load_and_manifests_describe_them(synthetic_corpus, tmp_path):
     assert ds.column_names == ["id", "source", "instruction", "response", "messages"] and len(ds) == 30
     manifest = json.loads((tmp_path / "out/manifests/micro_response_50.json").read_text())
     assert manifest["selected_ids"] == list(ds["id"])
-    for key in ("strategy", "side", "level", "k", "pool_size", "options", "seed", "corpus", "versions",
-                "type_info", "manifest_sha256"):
+    for key in (
+        "strategy",
+        "side",
+        "level",
+        "k",
+        "pool_size",
+        "options",
+        "seed",
+        "corpus",
+        "versions",
+        "type_info",
+        "manifest_sha256",
+    ):
         assert key in manifest, key
     assert manifest["side"] == "response" and manifest["level"] == 0.5 and manifest["options"]["tokenizer"] == "word"
     from dataset_builder.build import manifest_hash
@@ -56,8 +75,9 @@ def test_failed_build_leaves_earlier_output(synthetic_corpus, tmp_path):
     build_family(synthetic_corpus, _options(), word_knobs(), out)
     before = _files(out)
     with pytest.raises(PoolTooSmallError, match="budget N=100000"):
-        build_family(synthetic_corpus, BuildOptions(strategies=["random", "micro_response"], budget=100_000),
-                     word_knobs(), out)
+        build_family(
+            synthetic_corpus, BuildOptions(strategies=["random", "micro_response"], budget=100_000), word_knobs(), out
+        )
     assert _files(out) == before
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
@@ -71,7 +91,10 @@ def test_build_options_validated():
         BuildOptions(budget=0)
     assert "micro_response" in resolve_strategies(BuildOptions(strategies=["all"]).strategies)
     assert BuildOptions(strategies=["micro_response,random", "macro_response"]).strategies == [
-        "micro_response", "random", "macro_response"]
+        "micro_response",
+        "random",
+        "macro_response",
+    ]
     with pytest.raises(ValueError, match="name at least one strategy"):
         BuildOptions(strategies=[","])
 
@@ -80,21 +103,48 @@ def test_cli_build(synthetic_corpus, tmp_path, capsys):
     from macro2micro.cli import main
 
     synthetic_corpus.to_json(str(tmp_path / "c.jsonl"))
-    rc = main(["build", "--corpus", str(tmp_path / "c.jsonl"), "--strategies", "micro_response", "random",
-               "--tokenizer", "word", "--low", "3", "--high", "200", "--budget", "25", "--levels", "3",
-               "--out", str(tmp_path / "o")])
+    rc = main(
+        [
+            "build",
+            "--corpus",
+            str(tmp_path / "c.jsonl"),
+            "--strategies",
+            "micro_response",
+            "random",
+            "--tokenizer",
+            "word",
+            "--low",
+            "3",
+            "--high",
+            "200",
+            "--budget",
+            "25",
+            "--levels",
+            "3",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     assert rc == 0
     assert "wrote 4 configs" in capsys.readouterr().out
     assert sorted(p.name for p in (tmp_path / "o/manifests").iterdir()) == [
-        "micro_response_50.json", "micro_response_max.json", "micro_response_min.json", "random.json"]
+        "micro_response_50.json",
+        "micro_response_max.json",
+        "micro_response_min.json",
+        "random.json",
+    ]
 
 
 def test_length_controlled_ladder_holds_mean_length_while_k_rises(tmp_path):
     from tests.conftest import make_synthetic_corpus
 
     corpus = make_synthetic_corpus(n=800)
-    manifests = build_family(corpus, BuildOptions(strategies=["micro_response"], budget=100, levels=7,
-                                                  length_window="auto"), word_knobs(), tmp_path / "o")
+    manifests = build_family(
+        corpus,
+        BuildOptions(strategies=["micro_response"], budget=100, levels=7, length_window="auto"),
+        word_knobs(),
+        tmp_path / "o",
+    )
     plain = [m for m in manifests if "lengthctl" not in m["config"]]
     ctl = [m for m in manifests if "lengthctl" in m["config"]]
     assert [m["config"] for m in ctl][::6] == ["micro_response_lengthctl_min", "micro_response_lengthctl_max"]
@@ -128,9 +178,13 @@ def _two_sources(n: int = 300):
     rows = {k: list(base[k]) for k in ("id", "instruction", "response")}
     rows["source"] = ["chat" if i % 2 else "short" for i in range(n)]
     words = ["bake", "bread", "oven", "flour"]
-    rows["response"] = [r if i % 2 else f"{words[i % 4]} {words[(i // 4) % 4]}" for i, r in enumerate(rows["response"])]
-    rows["messages"] = [[{"role": "user", "content": q}, {"role": "assistant", "content": a}]
-                        for q, a in zip(rows["instruction"], rows["response"], strict=True)]
+    rows["response"] = [
+        r if i % 2 else f"{words[i % 4]} {words[(i // 4) % 4]}" for i, r in enumerate(rows["response"])
+    ]
+    rows["messages"] = [
+        [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
+        for q, a in zip(rows["instruction"], rows["response"], strict=True)
+    ]
     return datasets.Dataset.from_dict(rows, features=corpus_features())
 
 
@@ -142,16 +196,21 @@ def test_warnings_for_repeated_levels_few_types_and_source_drift(tmp_path, caplo
     knobs = word_knobs()
     knobs.micro = MicroOptions(low=3, high=200)
     with caplog.at_level(logging.WARNING):
-        build_family(_two_sources(), BuildOptions(strategies=["micro_response"], budget=140, levels=7), knobs,
-                     tmp_path / "o")
+        build_family(
+            _two_sources(), BuildOptions(strategies=["micro_response"], budget=140, levels=7), knobs, tmp_path / "o"
+        )
     warnings = json.loads((tmp_path / "o/build.json").read_text())["warnings"]["micro_response"]
     assert any("source 'short' moves from" in w for w in warnings)
     logged = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert set(warnings) <= set(logged)
     # N close to the rows that carry a type: k_min near k_max, fewer type counts than levels, repeated pools.
     typed = json.loads((tmp_path / "o/manifests/micro_response_max.json").read_text())["samples_with_types"]
-    build_family(_two_sources(), BuildOptions(strategies=["micro_response"], budget=typed - 2, levels=7), knobs,
-                 tmp_path / "few")
+    build_family(
+        _two_sources(),
+        BuildOptions(strategies=["micro_response"], budget=typed - 2, levels=7),
+        knobs,
+        tmp_path / "few",
+    )
     warnings = json.loads((tmp_path / "few/build.json").read_text())["warnings"]["micro_response"]
     assert any("type count(s)" in w and "for 7 levels" in w for w in warnings)
     assert any("share k=" in w and "the same level drawn twice" in w for w in warnings)

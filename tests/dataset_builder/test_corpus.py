@@ -16,8 +16,10 @@ def test_alpaca_jsonl_with_input_joined(write_jsonl):
     assert ds.column_names == ["id", "source", "instruction", "response", "messages"]
     assert ds["instruction"] == ["Name a colour.", "Add the numbers.\n\n2 and 3"]
     assert ds["response"] == ["Blue.", "5"]
-    assert ds[1]["messages"] == [{"role": "user", "content": "Add the numbers.\n\n2 and 3"},
-                                 {"role": "assistant", "content": "5"}]
+    assert ds[1]["messages"] == [
+        {"role": "user", "content": "Add the numbers.\n\n2 and 3"},
+        {"role": "assistant", "content": "5"},
+    ]
     assert ds["source"] == ["data", "data"]
     assert report.formats == {report.inputs[0]: "alpaca"}
     assert len(set(ds["id"])) == 2 and all(len(i) == 16 for i in ds["id"])
@@ -30,14 +32,32 @@ def test_ids_are_stable_content_hashes(write_jsonl, tmp_path):
 
 
 def test_sharegpt_json_first_turn_and_multi_turn_drop(tmp_path):
-    conv = [{"from": "human", "value": "Hi there"}, {"from": "gpt", "value": "Hello!"},
-            {"from": "human", "value": "More"}, {"from": "gpt", "value": "Sure."}]
-    records = [{"id": "c1", "conversations": conv},
-               {"id": "c2", "conversations": [{"from": "system", "value": "Be brief."},
-                                              {"from": "human", "value": "Q"}, {"from": "gpt", "value": "A"}]},
-               {"id": "c3", "conversations": [{"from": "gpt", "value": "continued"},
-                                              {"from": "human", "value": "x"}, {"from": "gpt", "value": "y"}]},
-               {"id": "c4", "conversations": [{"from": "human", "value": "unanswered"}]}]
+    conv = [
+        {"from": "human", "value": "Hi there"},
+        {"from": "gpt", "value": "Hello!"},
+        {"from": "human", "value": "More"},
+        {"from": "gpt", "value": "Sure."},
+    ]
+    records = [
+        {"id": "c1", "conversations": conv},
+        {
+            "id": "c2",
+            "conversations": [
+                {"from": "system", "value": "Be brief."},
+                {"from": "human", "value": "Q"},
+                {"from": "gpt", "value": "A"},
+            ],
+        },
+        {
+            "id": "c3",
+            "conversations": [
+                {"from": "gpt", "value": "continued"},
+                {"from": "human", "value": "x"},
+                {"from": "gpt", "value": "y"},
+            ],
+        },
+        {"id": "c4", "conversations": [{"from": "human", "value": "unanswered"}]},
+    ]
     path = tmp_path / "chat.json"
     path.write_text(json.dumps(records))
     ds, report = load_corpus(path)
@@ -51,9 +71,13 @@ def test_sharegpt_json_first_turn_and_multi_turn_drop(tmp_path):
 def test_messages_parquet_and_saved_dataset_folder(tmp_path):
     import datasets
 
-    rows = {"messages": [[{"role": "user", "content": "u1"}, {"role": "assistant", "content": "a1"}],
-                         [{"role": "user", "content": "u2"}, {"role": "assistant", "content": "a2"}]],
-            "source": ["s1", "s2"]}
+    rows = {
+        "messages": [
+            [{"role": "user", "content": "u1"}, {"role": "assistant", "content": "a1"}],
+            [{"role": "user", "content": "u2"}, {"role": "assistant", "content": "a2"}],
+        ],
+        "source": ["s1", "s2"],
+    }
     ds0 = datasets.Dataset.from_dict(rows)
     ds0.to_parquet(tmp_path / "m.parquet")
     ds, _ = load_corpus(tmp_path / "m.parquet")
@@ -66,10 +90,17 @@ def test_messages_parquet_and_saved_dataset_folder(tmp_path):
 
 
 def test_prompt_completion_strings_and_message_lists(write_jsonl):
-    ds, _ = load_corpus(write_jsonl([
-        {"prompt": "p1", "completion": "c1"},
-        {"prompt": [{"role": "user", "content": "p2"}], "completion": [{"role": "assistant", "content": "c2"}]},
-    ]))
+    ds, _ = load_corpus(
+        write_jsonl(
+            [
+                {"prompt": "p1", "completion": "c1"},
+                {
+                    "prompt": [{"role": "user", "content": "p2"}],
+                    "completion": [{"role": "assistant", "content": "c2"}],
+                },
+            ]
+        )
+    )
     assert ds["instruction"] == ["p1", "p2"] and ds["response"] == ["c1", "c2"]
 
 
@@ -79,7 +110,7 @@ def test_csv_with_column_mapping(tmp_path):
         w = csv.writer(f)
         w.writerow(["qid", "question", "answer"])
         w.writerow(["q1", "Why is the sky blue?", "Rayleigh scattering."])
-        w.writerow(["q2", "Two plus two?", "Four, with a comma, and \"quotes\"."])
+        w.writerow(["q2", "Two plus two?", 'Four, with a comma, and "quotes".'])
     opts = CorpusOptions(format="columns", columns={"instruction": "question", "response": "answer", "id": "qid"})
     ds, _ = load_corpus(path, opts)
     assert ds["id"] == ["q1", "q2"] and ds["response"][1] == 'Four, with a comma, and "quotes".'
@@ -97,8 +128,7 @@ def test_whitespace_normalized_and_duplicates_empties_caps_counted(write_jsonl):
     ]
     ds, report = load_corpus(write_jsonl(records), CorpusOptions(max_instruction_chars=100))
     assert ds["instruction"] == ["Hello\nworld\n\nagain"]
-    assert report.dropped == {"duplicate": 1, "empty_instruction": 1, "empty_response": 1,
-                              "instruction_too_long": 1}
+    assert report.dropped == {"duplicate": 1, "empty_instruction": 1, "empty_response": 1, "instruction_too_long": 1}
     assert report.rows_read == 5 and report.kept == 1
 
 
@@ -106,16 +136,23 @@ def test_normalize_whitespace_keeps_indentation():
     assert normalize_whitespace("def f():\n    return 1   \n") == "def f():\n    return 1"
 
 
-@pytest.mark.parametrize("content, message", [
-    ('{"instruction": "a", "output": "b"}\n{"instruction": "c", "output": \n',
-     r"data.jsonl, line 2: malformed JSON"),
-    ('{"instruction": "a"}\n', r"data.jsonl, line 1, field 'output': missing"),
-    ('{"instruction": "a", "output": 3}\n', r"data.jsonl, line 1, field 'output': expected a string, got int"),
-    ('{"question": "a", "answer": "b"}\n', r"data.jsonl, line 1: unknown format: keys \['answer', 'question'\]"),
-    ('[1, 2]\n', r"data.jsonl, line 1: expected a JSON object per record, got list"),
-    ('{"conversations": [{"from": "alien", "value": "x"}]}\n',
-     r"line 1, field 'conversations': unknown role 'alien'"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (
+            '{"instruction": "a", "output": "b"}\n{"instruction": "c", "output": \n',
+            r"data.jsonl, line 2: malformed JSON",
+        ),
+        ('{"instruction": "a"}\n', r"data.jsonl, line 1, field 'output': missing"),
+        ('{"instruction": "a", "output": 3}\n', r"data.jsonl, line 1, field 'output': expected a string, got int"),
+        ('{"question": "a", "answer": "b"}\n', r"data.jsonl, line 1: unknown format: keys \['answer', 'question'\]"),
+        ("[1, 2]\n", r"data.jsonl, line 1: expected a JSON object per record, got list"),
+        (
+            '{"conversations": [{"from": "alien", "value": "x"}]}\n',
+            r"line 1, field 'conversations': unknown role 'alien'",
+        ),
+    ],
+)
 def test_bad_input_names_file_line_and_field(tmp_path, content, message):
     path = tmp_path / "data.jsonl"
     path.write_text(content)
@@ -146,8 +183,14 @@ def test_undecodable_bytes_and_empty_file(tmp_path):
 
 
 def test_on_error_skip_counts_bad_rows(write_jsonl):
-    path = write_jsonl(['{"instruction": "a", "output": "b"}', '{broken', '{"instruction": "c", "output": 5}',
-                        '{"instruction": "d", "output": "e"}'])
+    path = write_jsonl(
+        [
+            '{"instruction": "a", "output": "b"}',
+            "{broken",
+            '{"instruction": "c", "output": 5}',
+            '{"instruction": "d", "output": "e"}',
+        ]
+    )
     ds, report = load_corpus(path, CorpusOptions(on_error="skip"))
     assert ds["instruction"] == ["a", "d"]
     assert report.dropped == {"invalid": 2}
@@ -156,8 +199,11 @@ def test_on_error_skip_counts_bad_rows(write_jsonl):
 
 def test_duplicate_given_ids_are_an_error(write_jsonl):
     with pytest.raises(CorpusError, match=r"line 2, field 'id': id 'x' already used by .*line 1"):
-        load_corpus(write_jsonl([{"id": "x", "instruction": "a", "output": "b"},
-                                 {"id": "x", "instruction": "c", "output": "d"}]))
+        load_corpus(
+            write_jsonl(
+                [{"id": "x", "instruction": "a", "output": "b"}, {"id": "x", "instruction": "c", "output": "d"}]
+            )
+        )
 
 
 def test_options_validated_at_the_boundary():

@@ -15,11 +15,20 @@ def repo(synthetic_corpus, tmp_path_factory):
 
     from model_cards import render_dataset_card
 
-    folder, metrics = build_repo(synthetic_corpus, tmp_path_factory.mktemp("hub"), budget=30, repo_id="org/ladders",
-                                 self_bleu_sample=20)
+    folder, metrics = build_repo(
+        synthetic_corpus, tmp_path_factory.mktemp("hub"), budget=30, repo_id="org/ladders", self_bleu_sample=20
+    )
     info, manifests = read_build(folder.parent / "subsets")
-    card = render_dataset_card(info, manifests, metrics, len(synthetic_corpus), "org/ladders", "mit", "test data",
-                               existing={"foreign_key": "kept", "license": "apache-2.0"})
+    card = render_dataset_card(
+        info,
+        manifests,
+        metrics,
+        len(synthetic_corpus),
+        "org/ladders",
+        "mit",
+        "test data",
+        existing={"foreign_key": "kept", "license": "apache-2.0"},
+    )
     assert DatasetCard(card.content).data["foreign_key"] == "kept"
     return folder, metrics
 
@@ -58,8 +67,9 @@ def test_metrics_refuse_a_different_corpus(repo, synthetic_corpus, tmp_path):
     folder, _ = repo
     _, manifests = read_build(folder.parent / "subsets")
     with pytest.raises(ValueError, match="was built from corpus .* not the given corpus"):
-        compute_metrics(make_synthetic_corpus(n=50, seed=3), manifests, MetricOptions(), "word",
-                        EmbedderOptions(embedder="none"))
+        compute_metrics(
+            make_synthetic_corpus(n=50, seed=3), manifests, MetricOptions(), "word", EmbedderOptions(embedder="none")
+        )
 
 
 def test_read_build_names_missing_files(tmp_path):
@@ -87,8 +97,11 @@ def test_publish_merges_remote_card_and_uploads_once(repo, monkeypatch, tmp_path
 
     monkeypatch.setattr(DatasetCard, "load", classmethod(fake_load))
     monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda self, *a, **kw: calls.append(("create", a, kw)))
-    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder",
-                        lambda self, **kw: calls.append(("upload", kw)) or "https://hub/commit/1")
+    monkeypatch.setattr(
+        huggingface_hub.HfApi,
+        "upload_folder",
+        lambda self, **kw: calls.append(("upload", kw)) or "https://hub/commit/1",
+    )
     assert publish_folder(local, "org/ladders", private=True) == "https://hub/commit/1"
     assert [c[0] for c in calls] == ["create", "upload"]
     assert calls[0][2] == {"repo_type": "dataset", "private": True, "exist_ok": True}
@@ -142,20 +155,30 @@ def test_metrics_embed_only_the_configs_rows_and_a_sample_for_full(synthetic_cor
     from dataset_builder.options import BuildOptions
     from tests.conftest import word_knobs
 
-    build_family(synthetic_corpus, BuildOptions(strategies=["micro_response", "random"], budget=20, levels=3),
-                 word_knobs(), tmp_path / "subsets")
+    build_family(
+        synthetic_corpus,
+        BuildOptions(strategies=["micro_response", "random"], budget=20, levels=3),
+        word_knobs(),
+        tmp_path / "subsets",
+    )
     _, manifests = read_build(tmp_path / "subsets")
     with caplog.at_level(logging.INFO):
-        metrics = compute_metrics(synthetic_corpus, manifests, MetricOptions(self_bleu_sample=10), "word",
-                                  EmbedderOptions())
+        metrics = compute_metrics(
+            synthetic_corpus, manifests, MetricOptions(self_bleu_sample=10), "word", EmbedderOptions()
+        )
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("embedding ")]
     assert lines and all(" of 240 texts " in line and "plus a sample of 20 for full" in line for line in lines)
     assert metrics["full"]["embedding_distance_sample"] == 20
     rows = {rid: i for i, rid in enumerate(synthetic_corpus["id"])}
     idx = [rows[i] for i in manifests["micro_response_max"]["selected_ids"]]
-    emb, _ = embed_texts([synthetic_corpus["response"][i] for i in idx], "embedded:all-minilm-l6-v2",
-                         use_cache=False, max_seq_length=128)
+    emb, _ = embed_texts(
+        [synthetic_corpus["response"][i] for i in idx],
+        "embedded:all-minilm-l6-v2",
+        use_cache=False,
+        max_seq_length=128,
+    )
     from dataset_builder.metrics import embedding_distance
 
     assert metrics["micro_response_max"]["response"]["embedding_distance"] == pytest.approx(
-        embedding_distance(emb.astype(np.float32)), abs=2e-3)
+        embedding_distance(emb.astype(np.float32)), abs=2e-3
+    )

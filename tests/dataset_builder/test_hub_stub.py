@@ -22,11 +22,24 @@ def run_client(hub: HubStub, tmp_path, code: str, *args, timeout: int = 300) -> 
     """Run ``code`` in a fresh interpreter against ``hub``; return the JSON of its last stdout line."""
     drop = {"HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"}
     env = {k: v for k, v in os.environ.items() if k not in drop}
-    env.update({"HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN, "HF_HUB_DISABLE_XET": "1",
-                "HF_HOME": str(tmp_path / "hf_home"), "HF_DATASETS_CACHE": str(tmp_path / "hf_datasets"),
-                "HF_HUB_DISABLE_TELEMETRY": "1"})
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *map(str, args)], env=env,
-                          capture_output=True, text=True, timeout=timeout, cwd=os.getcwd())
+    env.update(
+        {
+            "HF_ENDPOINT": hub.url,
+            "HF_TOKEN": TOKEN,
+            "HF_HUB_DISABLE_XET": "1",
+            "HF_HOME": str(tmp_path / "hf_home"),
+            "HF_DATASETS_CACHE": str(tmp_path / "hf_datasets"),
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+        }
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=os.getcwd(),
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert TOKEN not in proc.stdout + proc.stderr  # the token is never printed
     assert hub.unhandled == []
@@ -59,8 +72,9 @@ def test_publish_to_a_local_hub_and_load_back(synthetic_corpus, tmp_path):
         result = run_client(hub, tmp_path, PUBLISH, repo, "org/ladders")
         assert "micro_response_max/train-00000-of-00001.parquet" in hub.repo("org/ladders", "dataset").files
     assert result["rows"] == 30
-    assert result["first_id"] == json.loads((repo / "manifests/micro_response_max.json").read_text())[
-        "selected_ids"][0]
+    assert (
+        result["first_id"] == json.loads((repo / "manifests/micro_response_max.json").read_text())["selected_ids"][0]
+    )
     assert result["configs"][0] == "full" and "micro_response_max" in result["configs"]
     assert result["note"] == "added on the Hub by hand"
     assert result["k"] == metrics["micro_response_max"]["k"]
@@ -169,8 +183,12 @@ def test_old_revisions_of_a_dataset_repo_stay_downloadable(tmp_path):
     with HubStub(root=tmp_path / "hub") as hub:
         result = run_client(hub, tmp_path, REVISIONS, "org/revisions")
     v1, v2 = result["v1"], result["v2"]
-    assert result["old"] == {".gitattributes": result["old"][".gitattributes"], "data/train.parquet": "v1",
-                             "evaluation/results.json": '{"score": 1}', "old.txt": "old"}
+    assert result["old"] == {
+        ".gitattributes": result["old"][".gitattributes"],
+        "data/train.parquet": "v1",
+        "evaluation/results.json": '{"score": 1}',
+        "old.txt": "old",
+    }
     assert "old.txt" not in result["new"] and result["new"]["evaluation/results.json"] == '{"score": 2}'
     assert result["results_v1"] == '{"score": 1}' and "old.txt" in result["files_v1"]
     assert result["sha"] == v2 and result["sha_v1"] == v1 and result["main"] == [v2]
@@ -181,9 +199,13 @@ def test_old_revisions_of_a_dataset_repo_stay_downloadable(tmp_path):
     assert result["missing_repo"] == result["model_not_dataset"] == "RepoNotFound"
 
     # A second process started on the same --root serves what the first one stored.
-    proc = subprocess.Popen([sys.executable, "-m", "tests.hub_stub", "--port", "0", "--root", str(tmp_path / "hub"),
-                             "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            cwd=os.getcwd())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.hub_stub", "--port", "0", "--root", str(tmp_path / "hub"), "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=os.getcwd(),
+    )
     try:
         url = proc.stdout.readline().strip()
         with urllib.request.urlopen(f"{url}/api/datasets/org/revisions") as r:
@@ -278,8 +300,12 @@ def test_private_repo_needs_a_token(tmp_path):
         requests = [r for r in hub.requests if "private-evals" in r["path"]]
     anonymous, with_token = result["anonymous"], result["with_token"]
     assert all(anonymous[k] for k in ("info", "files", "download")) and anonymous["exists"] is False
-    assert with_token == {"private": True, "files": [".gitattributes", "evaluation/results.json"],
-                          "results": '{"score": 3}', "missing_repo_error": with_token["missing_repo_error"]}
+    assert with_token == {
+        "private": True,
+        "files": [".gitattributes", "evaluation/results.json"],
+        "results": '{"score": 3}',
+        "missing_repo_error": with_token["missing_repo_error"],
+    }
     assert with_token["missing_repo_error"] and TOKEN not in json.dumps(result)
     writes = [r for r in requests if r["method"] in ("POST", "PUT")]
     assert writes and all(r["headers"]["authorization"] == f"Bearer {TOKEN}" for r in writes)

@@ -32,7 +32,7 @@ def reference_drop_order(x, seed):
     x = as_binary_csr(x)
     n, t = x.shape
     tie = np.random.default_rng(seed).permutation(t)
-    rows = [set(x.indices[x.indptr[i]:x.indptr[i + 1]]) for i in range(n)]
+    rows = [set(x.indices[x.indptr[i] : x.indptr[i + 1]]) for i in range(n)]
     alive_samples, alive_types, order = set(range(n)), set(range(t)), []
     while alive_types:
         support = {u: sum(1 for s in alive_samples if u in rows[s]) for u in alive_types}
@@ -70,14 +70,14 @@ def prune_argmin(matrix, seed=0) -> Ladder:
         if key[t] < n_types:  # support 0: drop all such types at once, by tie key
             zero = np.flatnonzero(key < n_types)
             zero = zero[np.argsort(key[zero], kind="stable")]
-            drop_order[pos:pos + len(zero)] = zero
+            drop_order[pos : pos + len(zero)] = zero
             pos += len(zero)
             key[zero] = dead
             continue
         drop_order[pos] = t
         pos += 1
         key[t] = dead
-        rows = csc.indices[csc.indptr[t]:csc.indptr[t + 1]]
+        rows = csc.indices[csc.indptr[t] : csc.indptr[t + 1]]
         rows = rows[alive[rows]]
         alive[rows] = False
         if len(rows):
@@ -137,8 +137,9 @@ def test_prune_matches_the_argmin_implementation_on_zipf_types(seed, near, monke
     n, t = 3000, 1500
     p = 1.0 / np.arange(1, t + 1)
     cols = rng.choice(t, size=n * 20, p=p / p.sum())
-    x = sp.lil_matrix(sp.csr_matrix((np.ones(len(cols), dtype=np.int8), (np.repeat(np.arange(n), 20), cols)),
-                                    shape=(n, t + 300)))
+    x = sp.lil_matrix(
+        sp.csr_matrix((np.ones(len(cols), dtype=np.int8), (np.repeat(np.arange(n), 20), cols)), shape=(n, t + 300))
+    )
     x[7, rng.choice(t, t // 3, replace=False)] = 1
     assert_same_ladder(prune(x, seed), prune_argmin(x, seed))
     assert_same_ladder(prune(as_binary_csr(x), seed), prune_argmin(x, seed))  # the no-copy path
@@ -210,7 +211,7 @@ def test_pools_are_nested_and_defined_by_admitted_types(x, seed):
         assert previous <= pool
         assert len(pool) == ladder.pool_sizes[k]
         for s in range(x.shape[0]):
-            types = x.indices[x.indptr[s]:x.indptr[s + 1]]
+            types = x.indices[x.indptr[s] : x.indptr[s + 1]]
             expected = len(types) > 0 and bool((ladder.rank[types] <= k).all())
             assert (s in pool) == expected
         previous = pool

@@ -48,6 +48,8 @@ def test_macro_types_follow_topics_and_manifest_info(synthetic_corpus):
     # clusters are topical: most members of a cluster share the synthetic topic (the source column)
     topics = np.array(synthetic_corpus["source"])
     rows, cols = s.types_.nonzero()
-    purity = [np.unique(topics[rows[cols == c]], return_counts=True)[1].max() / (cols == c).sum()
-              for c in range(info["n_clusters"])]
+    purity = [
+        np.unique(topics[rows[cols == c]], return_counts=True)[1].max() / (cols == c).sum()
+        for c in range(info["n_clusters"])
+    ]
     assert np.mean(purity) > 0.8

@@ -41,8 +41,12 @@ def test_self_bleu_equals_nltk():
     rng = np.random.default_rng(0)
     vocab = [f"w{i}" for i in range(30)]
     toks = [list(rng.choice(vocab, size=int(rng.integers(1, 25)))) for _ in range(25)]
-    expected = np.mean([sentence_bleu(toks[:i] + toks[i + 1:], h, smoothing_function=SmoothingFunction().method1)
-                        for i, h in enumerate(toks)])
+    expected = np.mean(
+        [
+            sentence_bleu(toks[:i] + toks[i + 1 :], h, smoothing_function=SmoothingFunction().method1)
+            for i, h in enumerate(toks)
+        ]
+    )
     assert M.self_bleu(toks, sample_size=100) == pytest.approx(expected, abs=1e-12)
 
 
@@ -129,10 +133,69 @@ def test_word_tokenizer_equals_nltk_on_tricky_texts():
     assert wids.vocab == first and wids.ids.tolist() == [first.index(w) for ws in expected for w in ws]
 
 
-_FRAGMENTS = ["the", "cat", "Dog", "3.88", "1,000", "e.g.", " ", " ", "\n", "\t", "\u00a0", ".", ",", ":", ";",
-              "!", "?", "'", '"', "''", "`", "```", "(", ")", "[", "]", "{", "}", "<", ">", "--", "...", "-",
-              "\u2014", "«", "»", "“", "”", "‘", "’", "„", "*", "@", "#", "$", "%", "&", "n't", "'s", "'ll",
-              "'re", "cannot", "gonna", "wanna ", "'tis", "d'ye", "can", "not", "İ", "ı", "\u2028"]
+_FRAGMENTS = [
+    "the",
+    "cat",
+    "Dog",
+    "3.88",
+    "1,000",
+    "e.g.",
+    " ",
+    " ",
+    "\n",
+    "\t",
+    "\u00a0",
+    ".",
+    ",",
+    ":",
+    ";",
+    "!",
+    "?",
+    "'",
+    '"',
+    "''",
+    "`",
+    "```",
+    "(",
+    ")",
+    "[",
+    "]",
+    "{",
+    "}",
+    "<",
+    ">",
+    "--",
+    "...",
+    "-",
+    "\u2014",
+    "«",
+    "»",
+    "“",
+    "”",
+    "‘",
+    "’",
+    "„",
+    "*",
+    "@",
+    "#",
+    "$",
+    "%",
+    "&",
+    "n't",
+    "'s",
+    "'ll",
+    "'re",
+    "cannot",
+    "gonna",
+    "wanna ",
+    "'tis",
+    "d'ye",
+    "can",
+    "not",
+    "İ",
+    "ı",
+    "\u2028",
+]
 
 
 @settings(max_examples=25, deadline=None)
@@ -148,10 +211,36 @@ def test_word_tokenizer_equals_nltk_on_random_texts(texts):
 def _real_looking_texts(n: int = 300, seed: int = 0) -> list[str]:
     """Sentences with punctuation, quotes, clitics, numbers and code, like chat answers."""
     rng = np.random.default_rng(seed)
-    words = ("the model data train answer question python code list value first then because "
-             "example result error function you it we they").split()
-    glue = [" ", " ", " ", ", ", ". ", "; ", ": ", " (", ") ", ' "', '" ', " '", "' ", "'s ", "n't ", " -- ",
-            "! ", "? ", "\n", "\n\n", " `", "` ", " 3.5 ", " 1,200 "]
+    words = (
+        "the model data train answer question python code list value first then because "
+        "example result error function you it we they"
+    ).split()
+    glue = [
+        " ",
+        " ",
+        " ",
+        ", ",
+        ". ",
+        "; ",
+        ": ",
+        " (",
+        ") ",
+        ' "',
+        '" ',
+        " '",
+        "' ",
+        "'s ",
+        "n't ",
+        " -- ",
+        "! ",
+        "? ",
+        "\n",
+        "\n\n",
+        " `",
+        "` ",
+        " 3.5 ",
+        " 1,200 ",
+    ]
     out = []
     for _ in range(n):
         k = int(rng.integers(5, 60))
@@ -176,8 +265,10 @@ def test_word_metrics_agree_with_nltk_words_within_one_percent():
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f", "g"]), max_size=12), max_size=25),
-       st.integers(1, 3))
+@given(
+    st.lists(st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f", "g"]), max_size=12), max_size=25),
+    st.integers(1, 3),
+)
 def test_distinct_n_ids_equals_strings(tokenized, n):
     from dataset_builder.words import WordIds
 
@@ -212,8 +303,12 @@ def test_self_bleu_on_ids_equals_nltk():
     toks = [list(rng.choice(vocab, size=int(rng.integers(1, 25)))) for _ in range(25)]
     wids = WordIds.from_words(toks)
     as_ids = [wids[i] for i in range(len(toks))]
-    expected = np.mean([sentence_bleu(as_ids[:i] + as_ids[i + 1:], h, smoothing_function=SmoothingFunction().method1)
-                        for i, h in enumerate(as_ids)])
+    expected = np.mean(
+        [
+            sentence_bleu(as_ids[:i] + as_ids[i + 1 :], h, smoothing_function=SmoothingFunction().method1)
+            for i, h in enumerate(as_ids)
+        ]
+    )
     assert M.self_bleu(wids, sample_size=100) == pytest.approx(expected, abs=1e-12)
     assert M.self_bleu([np.array(t) for t in as_ids], sample_size=100) == pytest.approx(expected, abs=1e-12)
     assert M.self_bleu(toks, sample_size=100) == pytest.approx(expected, abs=1e-12)
@@ -255,7 +350,8 @@ def test_word_tokenizer_equals_nltk_on_the_embedded_corpus(request):
     from dataset_builder.corpus import CorpusOptions, load_corpus
     from dataset_builder.words import WordTokenizer
 
-    ds, _ = load_corpus(resolve_corpus(DEFAULT_CORPUS), CorpusOptions(max_instruction_chars=4000,
-                                                                      max_response_chars=8000))
+    ds, _ = load_corpus(
+        resolve_corpus(DEFAULT_CORPUS), CorpusOptions(max_instruction_chars=4000, max_response_chars=8000)
+    )
     texts = list(ds["instruction"]) + list(ds["response"])
     assert WordTokenizer().tokenize_many(texts) == _nltk(texts)

@@ -53,8 +53,7 @@ def test_quota_one_fills_uniformly_while_even_picks_long_rows():
     pool = np.arange(x.shape[0])
     share = {}
     for quota in (1, "even"):
-        shares = [np.mean(size[type_sample(x, pool, 100, np.random.default_rng(s), quota)[0]] > 1)
-                  for s in range(200)]
+        shares = [np.mean(size[type_sample(x, pool, 100, np.random.default_rng(s), quota)[0]] > 1) for s in range(200)]
         share[quota] = float(np.mean(shares))
     # 10 types are covered within ~10 draws; the other ~90 rows are uniform: about half of them long.
     assert share[1] == pytest.approx(0.5, abs=0.04)

@@ -141,6 +141,7 @@ def test_full_distillation_into_the_cache(minilm_dir, request):
     assert config["source"]["name"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert (path / EMBEDDINGS_FILE).stat().st_size < 16_000_000
     model = StaticEmbedder.load(path)
-    bread = model.encode(["How do I bake bread?", "What is a recipe for baking bread?",
-                          "Explain quantum entanglement."])
+    bread = model.encode(
+        ["How do I bake bread?", "What is a recipe for baking bread?", "Explain quantum entanglement."]
+    )
     assert bread[0] @ bread[1] > 0.5 > 0.25 > bread[0] @ bread[2]  # model2vec's own distillation: 0.66 and 0.12

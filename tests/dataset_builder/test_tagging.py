@@ -18,10 +18,18 @@ REPLIES = {
 }
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("valid", ["coding", "Python"]), ("fenced", ["coding"]), ("truncated", ["coding", "data analysis"]),
-    ("strings", ["coding", "math"]), ("object", ["travel"]), ("wrong", None), ("wrong_json", None),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("valid", ["coding", "Python"]),
+        ("fenced", ["coding"]),
+        ("truncated", ["coding", "data analysis"]),
+        ("strings", ["coding", "math"]),
+        ("object", ["travel"]),
+        ("wrong", None),
+        ("wrong_json", None),
+    ],
+)
 def test_parse_recorded_replies(name, expected):
     assert parse_tags(REPLIES[name]) == expected
 
@@ -122,8 +130,9 @@ def test_meso_strategy_with_the_openai_tagger(synthetic_corpus):
 
     server = _Server(lambda prompt: json.dumps([{"tag": w, "explanation": ""} for w in prompt.split()[-3:]]))
     try:
-        s = MesoStrategy("instruction", MesoOptions(tagger="openai", tagger_model="m", tagger_url=server.url,
-                                                    merge_threshold=None))
+        s = MesoStrategy(
+            "instruction", MesoOptions(tagger="openai", tagger_model="m", tagger_url=server.url, merge_threshold=None)
+        )
         sel = s.select(synthetic_corpus, 30, seed=0, level=0.5)
         assert len(sel.indices) == 30 and s.type_info_["tagger"]["name"] == "llm:m"
         assert s.type_info_["tagger_stats"]["calls"] == len(set(synthetic_corpus["instruction"]))

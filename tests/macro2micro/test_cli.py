@@ -31,8 +31,10 @@ def test_build_from_a_yaml_config_with_overrides_and_unknown_keys_refused(tmp_pa
 
     make_synthetic_corpus(n=120).to_json(str(tmp_path / "c.jsonl"))
     config = tmp_path / "run.yaml"
-    config.write_text(f"corpus: [{tmp_path / 'c.jsonl'}]\nstrategies: [micro_response, random]\nbudget: 20\n"
-                      f"levels: 3\ntokenizer: word\nlow: 3\nhigh: 200\nout: {tmp_path / 'o'}\n")
+    config.write_text(
+        f"corpus: [{tmp_path / 'c.jsonl'}]\nstrategies: [micro_response, random]\nbudget: 20\n"
+        f"levels: 3\ntokenizer: word\nlow: 3\nhigh: 200\nout: {tmp_path / 'o'}\n"
+    )
     assert main(["build", "--config", str(config), "--budget", "25"]) == 0
     import json
 

@@ -48,8 +48,22 @@ def corpus_file(tmp_path):
 
 
 def build_args(corpus, out, *extra):
-    return ["build", "--corpus", str(corpus), "--strategies", "micro_response", "random", "--budget", "20",
-            "--levels", "3", *WORD, "--out", str(out), *extra]
+    return [
+        "build",
+        "--corpus",
+        str(corpus),
+        "--strategies",
+        "micro_response",
+        "random",
+        "--budget",
+        "20",
+        "--levels",
+        "3",
+        *WORD,
+        "--out",
+        str(out),
+        *extra,
+    ]
 
 
 def test_a_foreign_folder_is_refused_and_kept_unless_overwrite(tmp_path, corpus_file, capsys):
@@ -103,12 +117,40 @@ def test_tampered_names_never_become_paths(tmp_path, corpus_file, capsys):
     info["configs"][0] = "../../x"
     (tmp_path / "subsets/build.json").write_text(json.dumps(info))
     before = snapshot(tmp_path)
-    rc, line = run(["publish", "--corpus", str(corpus_file), "--subsets", str(tmp_path / "subsets"), *WORD[:2],
-                    "--embedder", "none", "--out", str(tmp_path / "repo")], capsys)
+    rc, line = run(
+        [
+            "publish",
+            "--corpus",
+            str(corpus_file),
+            "--subsets",
+            str(tmp_path / "subsets"),
+            *WORD[:2],
+            "--embedder",
+            "none",
+            "--out",
+            str(tmp_path / "repo"),
+        ],
+        capsys,
+    )
     assert rc == 2 and "config name '../../x' is not valid" in line
-    rc, line = run(["publish", "--corpus", str(corpus_file), "--subsets", str(tmp_path / "subsets"), *WORD[:2],
-                    "--embedder", "none", "--out", str(tmp_path / "repo"), "--repo_id", "../../etc", "--dry_run"],
-                   capsys)
+    rc, line = run(
+        [
+            "publish",
+            "--corpus",
+            str(corpus_file),
+            "--subsets",
+            str(tmp_path / "subsets"),
+            *WORD[:2],
+            "--embedder",
+            "none",
+            "--out",
+            str(tmp_path / "repo"),
+            "--repo_id",
+            "../../etc",
+            "--dry_run",
+        ],
+        capsys,
+    )
     assert rc == 2 and "--repo_id '../../etc' is not valid" in line
     assert snapshot(tmp_path) == before and not (tmp_path / "repo").exists()
 
@@ -120,8 +162,10 @@ def test_a_config_named_dotdot_on_a_card_is_refused_by_train(tmp_path, capsys):
     import datasets
 
     datasets.Dataset.from_dict({"messages": [[]]}).to_parquet(str(repo / "x/a.parquet"))
-    rc, line = run(["train", "--dataset", str(repo), "--configs", "*", "--print_commands", "--out",
-                    str(tmp_path / "runs")], capsys)
+    rc, line = run(
+        ["train", "--dataset", str(repo), "--configs", "*", "--print_commands", "--out", str(tmp_path / "runs")],
+        capsys,
+    )
     assert rc == 2 and "config name '..' is not valid" in line
     assert not (tmp_path / "runs").exists()
 
@@ -146,20 +190,60 @@ def test_deep_json_and_lone_surrogates(tmp_path, mode, capsys):
 def test_missing_inputs_and_bad_options_fail_in_one_line_before_any_work(tmp_path, corpus_file, capsys):
     cases = [
         (["ingest", "--corpus", "data/nope.jsonl", "--out", str(tmp_path / "o")], "data/nope.jsonl: no such file"),
-        (["build", "--corpus", str(corpus_file), "--strategies", ",", "--out", str(tmp_path / "o")],
-         "name at least one strategy"),
-        (["publish", "--corpus", str(corpus_file), "--subsets", str(tmp_path), "--self_bleu_sample", "-1",
-          "--out", str(tmp_path / "o")], "self_bleu_sample=-1"),
-        (["publish", "--corpus", str(corpus_file), "--subsets", str(tmp_path), "--bootstrap", "-3",
-          "--out", str(tmp_path / "o")], "bootstrap=-3"),
+        (
+            ["build", "--corpus", str(corpus_file), "--strategies", ",", "--out", str(tmp_path / "o")],
+            "name at least one strategy",
+        ),
+        (
+            [
+                "publish",
+                "--corpus",
+                str(corpus_file),
+                "--subsets",
+                str(tmp_path),
+                "--self_bleu_sample",
+                "-1",
+                "--out",
+                str(tmp_path / "o"),
+            ],
+            "self_bleu_sample=-1",
+        ),
+        (
+            [
+                "publish",
+                "--corpus",
+                str(corpus_file),
+                "--subsets",
+                str(tmp_path),
+                "--bootstrap",
+                "-3",
+                "--out",
+                str(tmp_path / "o"),
+            ],
+            "bootstrap=-3",
+        ),
         (["publish", "--corpus", str(corpus_file), "--out", str(tmp_path / "o")], "--subsets"),
-        (["ingest", "--corpus", str(corpus_file), "--split", "test", "--out", str(tmp_path / "o")],
-         "--split test applies to saved DatasetDict folders"),
-        (["train", "--dataset", str(tmp_path), "--recipe", "nope", "--out", str(tmp_path / "o")],
-         "recipe 'nope' is neither a file nor one of demo"),
+        (
+            ["ingest", "--corpus", str(corpus_file), "--split", "test", "--out", str(tmp_path / "o")],
+            "--split test applies to saved DatasetDict folders",
+        ),
+        (
+            ["train", "--dataset", str(tmp_path), "--recipe", "nope", "--out", str(tmp_path / "o")],
+            "recipe 'nope' is neither a file nor one of demo",
+        ),
         (["space", "--repo", str(tmp_path / "no_repo")], "no_repo"),
-        (["build", "--corpus", str(corpus_file), "--tokenizer", "org-that-is-not/cached-model",
-          "--out", str(tmp_path / "o")], "tokenizer 'org-that-is-not/cached-model' could not be loaded"),
+        (
+            [
+                "build",
+                "--corpus",
+                str(corpus_file),
+                "--tokenizer",
+                "org-that-is-not/cached-model",
+                "--out",
+                str(tmp_path / "o"),
+            ],
+            "tokenizer 'org-that-is-not/cached-model' could not be loaded",
+        ),
     ]
     for args, message in cases:
         rc, line = run(args, capsys)
@@ -177,8 +261,10 @@ def _mount_tmpfs(path: Path, options: str) -> bool:
     path.mkdir()
     if os.geteuid() != 0 or not shutil.which("mount"):
         return False
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
-                          capture_output=True).returncode == 0
+    return (
+        subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True).returncode
+        == 0
+    )
 
 
 def _umount(path: Path) -> None:
@@ -254,25 +340,53 @@ def test_kill_9_at_several_points_then_a_clean_rerun(tmp_path, corpus_file):
     big = tmp_path / "in" / "big.jsonl"
     make_synthetic_corpus(n=4000).to_json(str(big))
     subsets, repo = tmp_path / "subsets", tmp_path / "repo"
-    build = [*cli, *build_args(big, subsets)[:-2], "--strategies", "micro_response", "micro_instruction", "random",
-             "--budget", "300", "--levels", "7", "--out", str(subsets)]
+    build = [
+        *cli,
+        *build_args(big, subsets)[:-2],
+        "--strategies",
+        "micro_response",
+        "micro_instruction",
+        "random",
+        "--budget",
+        "300",
+        "--levels",
+        "7",
+        "--out",
+        str(subsets),
+    ]
     assert subprocess.run(build, env=env, capture_output=True).returncode == 0
     earlier = snapshot(subsets)
-    tmp_has = [lambda: any(tmp_path.glob(".subsets.tmp-*")),
-               lambda: any(tmp_path.glob(".subsets.tmp-*/manifests/*.json")),
-               lambda: any(tmp_path.glob(".subsets.tmp-*/micro_instruction_min"))]
+    tmp_has = [
+        lambda: any(tmp_path.glob(".subsets.tmp-*")),
+        lambda: any(tmp_path.glob(".subsets.tmp-*/manifests/*.json")),
+        lambda: any(tmp_path.glob(".subsets.tmp-*/micro_instruction_min")),
+    ]
     killed = 0
     for ready in tmp_has:
-        proc = subprocess.Popen([*build[:-1], str(subsets), "--seed", "1"], env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [*build[:-1], str(subsets), "--seed", "1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         killed += _kill_when(proc, ready)
         assert snapshot(subsets) == earlier  # the earlier output intact until a run completes
     assert killed >= 2
     assert debris(tmp_path)  # the killed runs left their temporary folders and lock behind
     assert subprocess.run([*build[:-1], str(subsets), "--seed", "1"], env=env, capture_output=True).returncode == 0
     assert snapshot(subsets) != earlier and debris(tmp_path) == []
-    publish = [*cli, "publish", "--corpus", str(big), "--subsets", str(subsets), *WORD[:2], "--embedder", "none",
-               "--self_bleu_sample", "20", "--out", str(repo)]
+    publish = [
+        *cli,
+        "publish",
+        "--corpus",
+        str(big),
+        "--subsets",
+        str(subsets),
+        *WORD[:2],
+        "--embedder",
+        "none",
+        "--self_bleu_sample",
+        "20",
+        "--out",
+        str(repo),
+    ]
     proc = subprocess.Popen(publish, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert _kill_when(proc, lambda: any(tmp_path.glob(".repo.tmp-*")))
     assert not repo.exists()

@@ -27,16 +27,28 @@ pytestmark = pytest.mark.slow
 
 
 def _env(hub, tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE",
-                                                             "TRANSFORMERS_OFFLINE", "HF_HUB_CACHE")}
-    return {**env, "HF_ENDPOINT": hub.url, "HF_TOKEN": "dummy-token", "HF_HUB_DISABLE_XET": "1",
-            "HF_HOME": str(tmp_path / "hf_home"), "HF_DATASETS_CACHE": str(tmp_path / "hf_datasets"),
-            "HF_HUB_DISABLE_TELEMETRY": "1", "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_CACHE")
+    }
+    return {
+        **env,
+        "HF_ENDPOINT": hub.url,
+        "HF_TOKEN": "dummy-token",
+        "HF_HUB_DISABLE_XET": "1",
+        "HF_HOME": str(tmp_path / "hf_home"),
+        "HF_DATASETS_CACHE": str(tmp_path / "hf_datasets"),
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "PYTHONUNBUFFERED": "1",
+    }
 
 
 def _cli(env, cwd, *args, timeout=600):
-    proc = subprocess.run([sys.executable, "-m", "macro2micro", *args], env=env, cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "macro2micro", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
     assert proc.returncode == 0, f"{args[0]} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
     assert "dummy-token" not in proc.stdout + proc.stderr
     return proc.stdout
@@ -68,16 +80,70 @@ def test_everything_from_repo_ids(tmp_path, tiny_model_dir):
     work.mkdir()
     make_synthetic_corpus(n=160).to_json(str(work / "corpus.jsonl"))
     word = ["--tokenizer", "word", "--low", "3", "--high", "200"]
-    tiny = ["--set", f"model_name_or_path={tiny_model_dir}", "max_steps=2", "max_length=64",
-            "per_device_train_batch_size=2", "learning_rate=5e-3"]
+    tiny = [
+        "--set",
+        f"model_name_or_path={tiny_model_dir}",
+        "max_steps=2",
+        "max_length=64",
+        "per_device_train_batch_size=2",
+        "learning_rate=5e-3",
+    ]
     with HubStub() as hub:
         env = _env(hub, tmp_path)
-        _cli(env, work, "build", "--corpus", "corpus.jsonl", "--strategies", "micro_response", "random",
-             "--budget", "16", "--levels", "3", *word, "--out", "subsets")
-        _cli(env, work, "publish", "--corpus", "corpus.jsonl", "--subsets", "subsets", word[0], word[1],
-             "--embedder", "none", "--self_bleu_sample", "10", "--repo_id", "org/ladders", "--out", "repo")
-        out = _cli(env, work, "train", "--dataset", "org/ladders", "--configs", "micro_response_max", "random",
-                   "--recipe", "demo", *tiny, "--push_to_hub", "--hub_org", "org", "--out", "runs")
+        _cli(
+            env,
+            work,
+            "build",
+            "--corpus",
+            "corpus.jsonl",
+            "--strategies",
+            "micro_response",
+            "random",
+            "--budget",
+            "16",
+            "--levels",
+            "3",
+            *word,
+            "--out",
+            "subsets",
+        )
+        _cli(
+            env,
+            work,
+            "publish",
+            "--corpus",
+            "corpus.jsonl",
+            "--subsets",
+            "subsets",
+            word[0],
+            word[1],
+            "--embedder",
+            "none",
+            "--self_bleu_sample",
+            "10",
+            "--repo_id",
+            "org/ladders",
+            "--out",
+            "repo",
+        )
+        out = _cli(
+            env,
+            work,
+            "train",
+            "--dataset",
+            "org/ladders",
+            "--configs",
+            "micro_response_max",
+            "random",
+            "--recipe",
+            "demo",
+            *tiny,
+            "--push_to_hub",
+            "--hub_org",
+            "org",
+            "--out",
+            "runs",
+        )
         assert "loss" in out
         dataset = hub.repo("org/ladders", "dataset")
         assert {"adapters/micro_response_max.json", "adapters/random.json"} <= set(dataset.files)
@@ -87,8 +153,22 @@ def test_everything_from_repo_ids(tmp_path, tiny_model_dir):
         shutil.rmtree(work)  # nothing local from here on: repo ids only
         work.mkdir()
 
-        out = _cli(env, work, "evaluate", "--dataset", "org/ladders", "--judge_model", str(tiny_model_dir),
-                   "--prompt_limit", "3", "--max_new_tokens", "6", "--push_to_hub", "--out", "eval")
+        out = _cli(
+            env,
+            work,
+            "evaluate",
+            "--dataset",
+            "org/ladders",
+            "--judge_model",
+            str(tiny_model_dir),
+            "--prompt_limit",
+            "3",
+            "--max_new_tokens",
+            "6",
+            "--push_to_hub",
+            "--out",
+            "eval",
+        )
         assert "published to the dataset repo" in out
         files = hub.repo("org/ladders", "dataset").files
         results = json.loads(files["evaluation/results.json"])
@@ -103,17 +183,25 @@ def test_everything_from_repo_ids(tmp_path, tiny_model_dir):
 
         # the card's snippet, as written, loads the adapter
         snippet = re.search(r"```python\n(.*?)```", adapter_card, re.S).group(1)
-        check = snippet + "\nprint(type(model).__name__, sum(p.numel() for n, p in model.named_parameters() if 'lora' in n))"
-        proc = subprocess.run([sys.executable, "-c", check], env=env, cwd=work, capture_output=True, text=True,
-                              timeout=300)
+        check = (
+            snippet
+            + "\nprint(type(model).__name__, sum(p.numel() for n, p in model.named_parameters() if 'lora' in n))"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", check], env=env, cwd=work, capture_output=True, text=True, timeout=300
+        )
         assert proc.returncode == 0 and proc.stdout.startswith("PeftModel"), proc.stderr[-3000:]
 
         # the Space, from the dataset repo id alone
         from gradio_client import Client
 
         port = _free_port()
-        server = _serve([sys.executable, "-m", "macro2micro", "space", "--repo", "org/ladders", "--port", str(port)],
-                        env, work, port)
+        server = _serve(
+            [sys.executable, "-m", "macro2micro", "space", "--repo", "org/ladders", "--port", str(port)],
+            env,
+            work,
+            port,
+        )
         try:
             client = Client(f"http://127.0.0.1:{port}/", verbose=False)
             prompt = f"{results['prompt_rows'][0]['id']}: {results['prompt_rows'][0]['instruction'][:80]}"

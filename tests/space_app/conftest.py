@@ -3,8 +3,10 @@ import json
 import pytest
 
 HOSTILE_MODEL = "micro_response_50"
-HOSTILE_ANSWER = ('Look: ![cat](http://img.example.invalid/cat.png) <form action="http://form.example.invalid">'
-                  '<input name="q"></form>\n```python\nprint("this fence is never closed")')
+HOSTILE_ANSWER = (
+    'Look: ![cat](http://img.example.invalid/cat.png) <form action="http://form.example.invalid">'
+    '<input name="q"></form>\n```python\nprint("this fence is never closed")'
+)
 
 
 @pytest.fixture(scope="session")
@@ -22,14 +24,31 @@ def space_artifacts(tmp_path_factory):
     scores = {"micro_response_min": 40.0, "micro_response_50": 50.0, "micro_response_max": 65.0, "base": 30.0}
     result = analyze({k: v for k, v in scores.items() if k != "base"}, metrics)
     results = {
-        "dataset": str(repo), "baseline": "random", "prompts": "embedded", "prompt_rows": prompts,
-        "judge": "test", "decoding": {}, "note": "made-up scores for tests",
-        "scores": {m: {"win_rate": s, "ci95": [s - 5, s + 5], "prompts_scored": 3, "prompts_total": 3,
-                       "unparseable": 0, "position_consistency": 1.0} for m, s in scores.items()},
+        "dataset": str(repo),
+        "baseline": "random",
+        "prompts": "embedded",
+        "prompt_rows": prompts,
+        "judge": "test",
+        "decoding": {},
+        "note": "made-up scores for tests",
+        "scores": {
+            m: {
+                "win_rate": s,
+                "ci95": [s - 5, s + 5],
+                "prompts_scored": 3,
+                "prompts_total": 3,
+                "unparseable": 0,
+                "position_consistency": 1.0,
+            }
+            for m, s in scores.items()
+        },
         "answers": {m: [f"{m} answers prompt {i}" for i in range(3)] for m in models},
-        "verdicts": {m: {"model_first": ["A", "B", "tie"], "baseline_first": ["B", "B", "A"],
-                         "per_prompt": [1.0, 0.5, 0.25]} for m in scores},
-        "fits": result["fits"], "correlations": result["correlations"],
+        "verdicts": {
+            m: {"model_first": ["A", "B", "tie"], "baseline_first": ["B", "B", "A"], "per_prompt": [1.0, 0.5, 0.25]}
+            for m in scores
+        },
+        "fits": result["fits"],
+        "correlations": result["correlations"],
     }
     results["answers"][HOSTILE_MODEL][0] = HOSTILE_ANSWER  # opens a fence it never closes, after an image and a form
     (tmp / "results.json").write_text(json.dumps(results))

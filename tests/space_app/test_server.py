@@ -24,8 +24,12 @@ def _serve(tmp_path_factory, *args):
     log = tmp_path_factory.mktemp("space_log") / "server.log"
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
     with open(log, "w") as f:
-        proc = subprocess.Popen([sys.executable, "-m", "macro2micro", "space", *args, "--port", str(port)],
-                                stdout=f, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "macro2micro", "space", *args, "--port", str(port)],
+            stdout=f,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 90
     while time.time() < deadline:
@@ -95,10 +99,12 @@ def test_every_endpoint_through_gradio_client(server):
     fits = client.predict(api_name="/fits")
     assert fits["data"][0][0] == "micro_response"
     # Dropdowns are validated by gradio itself ("not in the list of choices"); the rest by our logic.
-    for args, api, message in [(("nope", "", 3), "/samples", "nope.* not in the list of choices"),
-                               (("micro_response_max", "", 500), "/samples", "greater than maximum value 200"),
-                               (("p0: Question number 0 about bread?", []), "/compare", "choose one to 4 models"),
-                               (("", "x", 10), "/generate", "not in the list of choices|type a prompt first")]:
+    for args, api, message in [
+        (("nope", "", 3), "/samples", "nope.* not in the list of choices"),
+        (("micro_response_max", "", 500), "/samples", "greater than maximum value 200"),
+        (("p0: Question number 0 about bread?", []), "/compare", "choose one to 4 models"),
+        (("", "x", 10), "/generate", "not in the list of choices|type a prompt first"),
+    ]:
         with pytest.raises(Exception, match=message):
             client.predict(*args, api_name=api)
 
@@ -118,8 +124,10 @@ def test_twenty_concurrent_requests(server):
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not shutil.which("chromium") or not shutil.which("chromedriver"),
-                    reason="needs Debian's chromium and chromium-driver (.ci/run installs them)")
+@pytest.mark.skipif(
+    not shutil.which("chromium") or not shutil.which("chromedriver"),
+    reason="needs Debian's chromium and chromium-driver (.ci/run installs them)",
+)
 def test_each_tab_in_headless_chromium(server, tmp_path):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -128,9 +136,19 @@ def test_each_tab_in_headless_chromium(server, tmp_path):
     from selenium.webdriver.support.ui import WebDriverWait
 
     opts = webdriver.ChromeOptions()
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic",
-                 f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,1000"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-quic",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1280,1000",
+    ):
         opts.add_argument(flag)
     opts.binary_location = shutil.which("chromium")
     opts.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
@@ -139,13 +157,22 @@ def test_each_tab_in_headless_chromium(server, tmp_path):
         driver.get(server)
         wait = WebDriverWait(driver, 60)
         wait.until(EC.presence_of_element_located((By.XPATH, "//*[contains(text(), 'what diversity does')]")))
-        expected = {"Subsets": "Diversity metrics of every config", "Samples": "Browse a config",
-                    "Compare outputs": "Answers side by side", "Diversity vs score": "Win-rate against the baseline"}
+        expected = {
+            "Subsets": "Diversity metrics of every config",
+            "Samples": "Browse a config",
+            "Compare outputs": "Answers side by side",
+            "Diversity vs score": "Win-rate against the baseline",
+        }
         for tab, heading in expected.items():
-            button = wait.until(EC.element_to_be_clickable((By.XPATH, f"//button[@role='tab' and normalize-space()='{tab}']")))
+            button = wait.until(
+                EC.element_to_be_clickable((By.XPATH, f"//button[@role='tab' and normalize-space()='{tab}']"))
+            )
             button.click()
-            wait.until(lambda d, heading=heading: any(
-                e.is_displayed() for e in d.find_elements(By.XPATH, f"//*[contains(text(), '{heading}')]")))
+            wait.until(
+                lambda d, heading=heading: any(
+                    e.is_displayed() for e in d.find_elements(By.XPATH, f"//*[contains(text(), '{heading}')]")
+                )
+            )
             shot = tmp_path / f"{tab.replace(' ', '_')}.png"
             driver.save_screenshot(str(shot))
             assert shot.stat().st_size > 10_000
@@ -161,10 +188,16 @@ def test_each_tab_in_headless_chromium(server, tmp_path):
         hostile = next(t for t in texts if "never closed" in t)
         assert "micro_response_min answers prompt 0" not in hostile  # the open fence swallowed no neighbour
         assert any(t.strip() == "micro_response_min answers prompt 0" for t in texts)
-        assert "image: cat" in hostile and not driver.find_elements(By.CSS_SELECTOR, ".m2m-answer img, .m2m-answer form")
+        assert "image: cat" in hostile and not driver.find_elements(
+            By.CSS_SELECTOR, ".m2m-answer img, .m2m-answer form"
+        )
         driver.save_screenshot(str(tmp_path / "compare.png"))
         requests = [json.loads(e["message"])["message"] for e in driver.get_log("performance")]
-        urls = [m["params"].get("request", {}).get("url", "") for m in requests if m["method"] == "Network.requestWillBeSent"]
+        urls = [
+            m["params"].get("request", {}).get("url", "")
+            for m in requests
+            if m["method"] == "Network.requestWillBeSent"
+        ]
         assert urls and not [u for u in urls if "example.invalid" in u], urls
     finally:
         driver.quit()

@@ -39,9 +39,14 @@ def test_fit_closed_form_and_intervals():
 
 
 def _metrics(configs):
-    return {c: {"level": lvl, "instruction": {"mean_length": 10 + i, "distinct_1": 0.5, "self_bleu": None},
-                "response": {"mean_length": 100 + 10 * i, "distinct_1": 0.9 - 0.1 * i, "self_bleu": 0.2}}
-            for i, (c, lvl) in enumerate(configs)}
+    return {
+        c: {
+            "level": lvl,
+            "instruction": {"mean_length": 10 + i, "distinct_1": 0.5, "self_bleu": None},
+            "response": {"mean_length": 100 + 10 * i, "distinct_1": 0.9 - 0.1 * i, "self_bleu": 0.2},
+        }
+        for i, (c, lvl) in enumerate(configs)
+    }
 
 
 def test_correlations_and_report_files(tmp_path):

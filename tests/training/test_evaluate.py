@@ -8,10 +8,17 @@ from training.generate import Decoding, load_prompts
 from training.judge import Judge, parse_verdict, win_rate
 
 
-@pytest.mark.parametrize("reply, verdict", [
-    ("After comparing, my final verdict is [[A]]", "A"), ("[[B]]", "B"), ("It's a tie: [[C]].", "tie"),
-    ("First I thought [[A]] but on reflection [[B]]", "B"), ("Assistant A is better.", None), ("", None),
-])
+@pytest.mark.parametrize(
+    "reply, verdict",
+    [
+        ("After comparing, my final verdict is [[A]]", "A"),
+        ("[[B]]", "B"),
+        ("It's a tie: [[C]].", "tie"),
+        ("First I thought [[A]] but on reflection [[B]]", "B"),
+        ("Assistant A is better.", None),
+        ("", None),
+    ],
+)
 def test_parse_recorded_verdicts(reply, verdict):
     assert parse_verdict(reply) == verdict
 
@@ -66,9 +73,17 @@ def test_evaluate_end_to_end_with_tiny_models(tiny_model_dir, tiny_repo, tmp_pat
     from training.sweep import sweep
 
     sweep(str(tiny_repo), "micro_response_*,random", "demo", tmp_path / "runs", tiny_overrides(tiny_model_dir))
-    results = evaluate(tmp_path / "runs", str(tiny_repo), tmp_path / "eval", "embedded", "random",
-                       LocalChoiceBackend(str(tiny_model_dir)), Decoding(max_new_tokens=8, batch_size=4), limit=6,
-                       note="tiny models")
+    results = evaluate(
+        tmp_path / "runs",
+        str(tiny_repo),
+        tmp_path / "eval",
+        "embedded",
+        "random",
+        LocalChoiceBackend(str(tiny_model_dir)),
+        Decoding(max_new_tokens=8, batch_size=4),
+        limit=6,
+        note="tiny models",
+    )
     assert set(results["scores"]) == {"micro_response_min", "micro_response_50", "micro_response_max", "base"}
     for s in results["scores"].values():
         assert 0 <= s["win_rate"] <= 100 and s["unparseable"] == 0 and s["prompts_scored"] == 6
@@ -86,19 +101,34 @@ def test_evaluate_end_to_end_with_tiny_models(tiny_model_dir, tiny_repo, tmp_pat
         evaluate(tmp_path / "runs", str(tiny_repo), tmp_path / "e2", baseline="nope")
     judge = LocalChoiceBackend(str(tiny_model_dir))
     decoding = Decoding(max_new_tokens=8, batch_size=4)
-    vs_base = evaluate(tmp_path / "runs", str(tiny_repo), tmp_path / "e3", "embedded", "base", judge, decoding, limit=6)
+    vs_base = evaluate(
+        tmp_path / "runs", str(tiny_repo), tmp_path / "e3", "embedded", "base", judge, decoding, limit=6
+    )
     assert vs_base["baseline"] == "base" and "random" in vs_base["scores"] and "base" not in vs_base["scores"]
     prompts = load_prompts("embedded", limit=6)
     refs = tmp_path / "gpt4_reference.json"
-    refs.write_text(json.dumps([{"instruction": p["instruction"], "output": f"reference {i}", "generator": "gpt4"}
-                                for i, p in enumerate(prompts)]))
+    refs.write_text(
+        json.dumps(
+            [
+                {"instruction": p["instruction"], "output": f"reference {i}", "generator": "gpt4"}
+                for i, p in enumerate(prompts)
+            ]
+        )
+    )
     vs_ref = evaluate(tmp_path / "runs", str(tiny_repo), tmp_path / "e4", "embedded", str(refs), judge, decoding)
     assert vs_ref["baseline"] == "reference" and vs_ref["baseline_info"]["generator"] == "gpt4"
     assert vs_ref["answers"]["reference"] == [f"reference {i}" for i in range(6)]
     assert set(vs_ref["scores"]) == {"micro_response_min", "micro_response_50", "micro_response_max", "random", "base"}
     with pytest.raises(ValueError, match="no reference answer for 18 of 24 prompts"):
-        evaluate(tmp_path / "runs", str(tiny_repo), tmp_path / "e5", str(load_prompts.__globals__["EMBEDDED_PROMPTS"]),
-                 str(refs), judge, decoding)
+        evaluate(
+            tmp_path / "runs",
+            str(tiny_repo),
+            tmp_path / "e5",
+            str(load_prompts.__globals__["EMBEDDED_PROMPTS"]),
+            str(refs),
+            judge,
+            decoding,
+        )
 
 
 def test_margin_judge_cancels_position_bias():

@@ -20,8 +20,18 @@ def test_every_recipe_parses_into_the_dataclasses(tmp_path):
         # GPU recipes ask for bf16, which TrainingArguments refuses on a machine without a GPU.
         cpu = [] if torch.cuda.is_available() or not raw.get("bf16") else ["--bf16", "false", "--use_cpu", "true"]
         script, sft, model = make_parser().parse_args_and_config(
-            ["--config", str(recipe), "--dataset_name", "org/x", "--dataset_config", "random",
-             "--output_dir", str(tmp_path / recipe.stem), *cpu])
+            [
+                "--config",
+                str(recipe),
+                "--dataset_name",
+                "org/x",
+                "--dataset_config",
+                "random",
+                "--output_dir",
+                str(tmp_path / recipe.stem),
+                *cpu,
+            ]
+        )
         assert model.use_peft and sft.assistant_only_loss, recipe.name
         assert sft.learning_rate == raw["learning_rate"] and model.lora_r == raw["lora_r"], recipe.name
         assert resolve_chat_template(sft.chat_template_path), recipe.name
@@ -33,8 +43,9 @@ def test_unknown_recipe_keys_are_refused(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("model_name_or_path: x\nuse_cpu: true\nbf16: false\nlearning_rat: 0.1\n")
     with pytest.raises(ValueError, match="learning_rat"):
-        make_parser().parse_args_and_config(["--config", str(bad), "--dataset_name", "a", "--dataset_config", "b",
-                                             "--output_dir", str(tmp_path / "o")])
+        make_parser().parse_args_and_config(
+            ["--config", str(bad), "--dataset_name", "a", "--dataset_config", "b", "--output_dir", str(tmp_path / "o")]
+        )
 
 
 def test_labels_cover_only_assistant_tokens(tiny_model_dir):
@@ -86,16 +97,26 @@ def test_sweep_skips_finished_configs(tiny_model_dir, tiny_repo, tmp_path):
     assert match_configs(str(tiny_repo), "micro_response_m*") == ["micro_response_min", "micro_response_max"]
     with pytest.raises(ValueError, match="no config of .* matches 'nope_\\*'; configs: full, "):
         match_configs(str(tiny_repo), "nope_*")
-    first = sweep(str(tiny_repo), "micro_response_min,random", "demo", tmp_path / "runs",
-                  tiny_overrides(tiny_model_dir))
+    first = sweep(
+        str(tiny_repo), "micro_response_min,random", "demo", tmp_path / "runs", tiny_overrides(tiny_model_dir)
+    )
     assert all(isinstance(r, dict) for r in first.values()) and set(first) == {"micro_response_min", "random"}
     stamp = (tmp_path / "runs/random/adapter_model.safetensors").stat().st_mtime_ns
-    second = sweep(str(tiny_repo), "micro_response_min,random", "demo", tmp_path / "runs",
-                   tiny_overrides(tiny_model_dir))
+    second = sweep(
+        str(tiny_repo), "micro_response_min,random", "demo", tmp_path / "runs", tiny_overrides(tiny_model_dir)
+    )
     assert second == {"micro_response_min": "skipped", "random": "skipped"}
     assert (tmp_path / "runs/random/adapter_model.safetensors").stat().st_mtime_ns == stamp
-    commands = sweep(str(tiny_repo), "micro_response_*", "llama-2-7b-lora", tmp_path / "runs", print_commands=True,
-                     accelerate_config="training/accelerate/multi_gpu.yaml")
+    commands = sweep(
+        str(tiny_repo),
+        "micro_response_*",
+        "llama-2-7b-lora",
+        tmp_path / "runs",
+        print_commands=True,
+        accelerate_config="training/accelerate/multi_gpu.yaml",
+    )
     assert commands["micro_response_min"] == "skipped"
-    assert commands["micro_response_max"].startswith("accelerate launch --config_file training/accelerate/multi_gpu.yaml ")
+    assert commands["micro_response_max"].startswith(
+        "accelerate launch --config_file training/accelerate/multi_gpu.yaml "
+    )
     assert "--dataset_config micro_response_max" in commands["micro_response_max"]
