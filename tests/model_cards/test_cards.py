@@ -1,0 +1,64 @@
+"""The cards say only what is true of the data: what was held fixed, what varies, scores, no placeholders."""
+
+import enum
+
+import pytest
+
+from model_cards.model_card import adapter_repo_name, readable, render_model_card, rerender_model_card
+
+INFO = {
+    "base_model": "HuggingFaceTB/SmolLM2-135M-Instruct",
+    "config": "micro_response_max",
+    "recipe": "demo",
+    "rows": 16,
+    "steps": 12,
+    "epochs": 0.0625,
+    "train_loss": 1.23456,
+    "train_seconds": 42.0,
+    "dataset_repo": None,
+    "metrics": {},
+    "hyperparameters": {"lr_scheduler_type": "constant", "lora_r": 8},
+    "local_path": "runs/micro_response_max",
+}
+
+
+def test_model_card_as_run_readable_and_without_placeholders(tmp_path):
+    class Scheduler(enum.Enum):
+        CONSTANT = "constant"
+
+    assert readable(Scheduler.CONSTANT) == "constant" and readable(("q", "k")) == ["q", "k"]
+    card = render_model_card(INFO)
+    text = card.text
+    assert "12 optimizer steps (0.06 epochs)" in text and "final training loss 1.2346" in text
+    assert 'PeftModel.from_pretrained(base, "runs/micro_response_max")' in text
+    assert "your-org" not in card.content and "a local macro2micro dataset folder" in text
+    assert card.data.base_model == INFO["base_model"] and card.data.library_name == "peft"
+    assert adapter_repo_name(INFO["base_model"], "random") == "SmolLM2-135M-Instruct-random-lora"
+    path = tmp_path / "README.md"
+    card.save(str(path))
+    scores = {"random": {"win_rate": 61.25, "ci95": [50.0, 72.5], "prompts_scored": 12}}
+    rerender_model_card(path, repo_id="org/SmolLM2-135M-Instruct-micro_response_max-lora", scores=scores)
+    text = path.read_text()
+    assert 'PeftModel.from_pretrained(base, "org/SmolLM2-135M-Instruct-micro_response_max-lora")' in text
+    assert "| `random` | 61.2 | [50.0, 72.5] | 12 |" in text and "Not evaluated yet" not in text
+    assert "has not been pushed" not in text and "is a local folder" not in text
+
+
+def test_rerender_refuses_a_card_it_did_not_write(tmp_path):
+    path = tmp_path / "README.md"
+    path.write_text("---\nlicense: mit\n---\n# someone else's card\n")
+    with pytest.raises(ValueError, match="not an adapter card written by macro2micro"):
+        rerender_model_card(path, scores={})
+
+
+def test_dataset_card_states_what_was_held_fixed_and_what_varies(synthetic_corpus, tmp_path):
+    from tests.helpers import build_repo
+
+    folder, metrics = build_repo(synthetic_corpus, tmp_path, budget=30, levels=3, length_window="auto")
+    text = (folder / "README.md").read_text()
+    assert "**Held fixed in every config:** N = 30 rows" in text
+    assert 'read the "What else varies" table before attributing a difference' in text
+    assert "`random` is 30 rows drawn uniformly from **the whole corpus** (240 rows)" in text
+    assert "| `micro_response_lengthctl_max` |" in text and "Length-controlled ladders" in text
+    assert "only diversity" not in text.lower() and "your-org" not in text
+    assert "dataset_info:" in text and "num_examples: 30" in text
