@@ -36,6 +36,7 @@ from .strategies import LadderStrategy, Selection, strategy_rng
 from .utils import package_versions, stable_json
 
 logger = logging.getLogger(__name__)
+MAX_WINDOW_TRIES = 6  # auto windows sampled before the closest one is kept
 
 
 def manifest_hash(manifest: dict) -> str:
@@ -75,21 +76,28 @@ class _Family:
         self.warnings: dict[str, list[str]] = {}
         self.reachable: dict[str, np.ndarray] = {}
         self.length_control: dict[str, dict] = {}
+        self.plain_k: dict[str, list[int]] = {}
 
-    def ladder(self, strategy: LadderStrategy, name: str, meta: dict, window=None) -> None:
-        """Every level of one ladder (plain, or length-controlled with ``window``)."""
+    def _sample(self, strategy: LadderStrategy, name: str, mask: np.ndarray | None) -> list:
+        """Every level's selection, with its sampler length ratio: ``[(level_name, selection, ratio)]``."""
         from tqdm.auto import tqdm
 
-        opts, side = self.options, strategy.side
-        mask = None if window is None else window.mask(self.lengths[side])
-        made, previous = [], None
+        opts, lengths = self.options, self.lengths[strategy.side]
+        out = []
         for i, level_name in enumerate(tqdm(self.levels, desc=name, unit="level", leave=False)):
             level = i / (opts.levels - 1)
             sel = strategy.select(
                 self.corpus, opts.budget, opts.seed, level=level, quota=opts.type_quota, window=mask, ladder_name=name
             )
             uniform = uniform_sample(sel.pool, opts.budget, strategy_rng(opts.seed, name, f"{level:.6f}", "uniform"))
-            ratio = self.lengths[side][sel.indices].mean() / max(self.lengths[side][uniform].mean(), 1e-9)
+            out.append((level_name, sel, lengths[sel.indices].mean() / max(lengths[uniform].mean(), 1e-9)))
+        return out
+
+    def _write(self, strategy: LadderStrategy, name: str, meta: dict, levels: list, mask=None) -> list[dict]:
+        made, previous = [], None
+        side = strategy.side
+        for level_name, sel, ratio in levels:
+            same = None if previous is None else previous.stats["k"] == sel.stats["k"]
             varies = variation.describe(
                 sel.indices,
                 self.lengths,
@@ -97,7 +105,7 @@ class _Family:
                 self.source_names,
                 ratio,
                 None if previous is None else previous.indices,
-                None if previous is None else previous.stats["k"] == sel.stats["k"],
+                same,
             )
             config = config_name(name, level_name)
             made.append(
@@ -116,27 +124,60 @@ class _Family:
                 ratio,
             )
             previous = sel
-        self.reachable[name] = strategy.ladder_.entry_k > 0 if mask is None else (strategy.ladder_.entry_k > 0) & mask
-        warnings = variation.ladder_warnings(name, made, opts.levels)
-        if window is not None:
-            warnings += self._check_length_control(name, side, made)
+        typed = strategy.ladder_.entry_k > 0
+        self.reachable[name] = typed if mask is None else typed & mask
+        warnings = variation.ladder_warnings(
+            name,
+            made,
+            self.options.levels,
+            controlled_side=side if mask is not None else None,
+            length_window=bool(self.options.length_window),
+        )
         for text in warnings:
             logger.warning(text)
         if warnings:
             self.warnings[name] = warnings
         self.manifests += made
+        return made
 
-    def _check_length_control(self, name: str, side: str, made: list[dict]) -> list[str]:
-        means = np.array([m["varies"]["length"][side]["mean"] for m in made])
-        centre = float(means.mean())
-        self.length_control[name]["level_means"] = [round(float(x), 2) for x in means]
-        self.length_control[name]["spread"] = round(spread(means), 4)
-        off = [(m["config"], x / centre - 1) for m, x in zip(made, means, strict=True) if abs(x / centre - 1) > GOAL]
-        return [
-            f"{name}: {config} has mean {side} length {100 * d:+.1f} % from the ladder's {centre:.1f} tokens "
-            f"(goal ±{100 * GOAL:.0f} %)"
-            for config, d in off
-        ]
+    def length_controlled(self, strategy: LadderStrategy, name: str, meta: dict) -> None:
+        """The length-controlled twin: each candidate window sampled in turn until one meets the ±5 % goal."""
+        twin, side = f"{name}_{LENGTH_CONTROLLED}", strategy.side
+        windows = resolve_window(
+            self.options.length_window,
+            self.lengths[side],
+            strategy.ladder_,
+            self.options.budget,
+            self.options.levels,
+            what=twin,
+        )
+        best = None
+        for tries, window in enumerate(windows[:MAX_WINDOW_TRIES], start=1):
+            levels = self._sample(strategy, twin, window.mask(self.lengths[side]))
+            means = np.array([self.lengths[side][sel.indices].mean() for _, sel, _ in levels])
+            if best is None or spread(means) < best[2]:
+                best = (window, levels, spread(means), means, tries)
+            if spread(means) <= GOAL:
+                break
+        window, levels, actual, means, tries = best
+        ks = [sel.stats["k"] for _, sel, _ in levels]
+        info = {
+            "window": [window.lo, window.hi],
+            **window.info,
+            "level_means": [round(float(x), 2) for x in means],
+            "spread": round(actual, 4),
+            "met": actual <= GOAL,
+            "windows_tried": tries,
+            "k_range": [ks[0], ks[-1]],
+        }
+        self.length_control[twin] = info
+        logger.info("%s: length window %d:%d (%s)", twin, window.lo, window.hi, info)
+        made = self._write(strategy, twin, {**meta, "length_control": info}, levels, window.mask(self.lengths[side]))
+        notes = variation.length_control_warnings(twin, side, made, info, self.plain_k.get(name))
+        for text in notes:
+            logger.warning(text)
+        if notes:
+            self.warnings.setdefault(twin, []).extend(notes)
 
     def strategy(self, name: str) -> None:
         strategy = make_strategy(name, self.knobs)
@@ -151,22 +192,12 @@ class _Family:
             return
         strategy.fit(self.corpus, self.options.seed)
         meta["type_info"] = strategy.type_info_
-        self.ladder(strategy, name, meta)
+        made = self._write(strategy, name, meta, self._sample(strategy, name, None))
+        self.plain_k[name] = [made[0]["k"], made[-1]["k"]]
         if self.options.length_window and (
             not self.options.length_controlled or name in self.options.length_controlled
         ):
-            twin = f"{name}_{LENGTH_CONTROLLED}"
-            window = resolve_window(
-                self.options.length_window,
-                self.lengths[strategy.side],
-                strategy.ladder_,
-                self.options.budget,
-                self.options.levels,
-                what=twin,
-            )
-            self.length_control[twin] = {"window": [window.lo, window.hi], **window.info}
-            logger.info("%s: length window %d:%d model tokens (%s)", twin, window.lo, window.hi, window.info)
-            self.ladder(strategy, twin, {**meta, "length_control": self.length_control[twin]}, window)
+            self.length_controlled(strategy, name, meta)
 
 
 def write_family(corpus, options: BuildOptions, knobs: StrategyKnobs, folder: str | Path) -> list[dict]:

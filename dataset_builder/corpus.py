@@ -56,6 +56,7 @@ class CorpusReport:
     rows_read: int = 0
     kept: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
+    changed: dict[str, int] = field(default_factory=dict)  # kept rows altered on the way in, by what
     errors: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -108,16 +109,21 @@ def _read_item(item, options: CorpusOptions, report: CorpusReport, rows: _Rows, 
     """Read one input into ``rows``; returns the format it was read as."""
     fmt = options.format
     default_source = options.source or (Path(item).stem if Path(item).exists() else str(item))
-    on_bad = report.skip if options.on_error == "skip" else None
+
+    def on_bad(err: CorpusError) -> None:  # a line that could not be read at all was still read
+        report.rows_read += 1
+        report.skip(err)
+
     n_item = 0
-    kwargs = {"on_bad": on_bad} if on_bad else {}
+    kwargs = {"on_bad": on_bad} if options.on_error == "skip" else {}
     for where, record in iter_input(item, options.split, **kwargs):
         n_item += 1
         report.rows_read += 1
         try:
             if fmt == "auto":
                 fmt = detect_format(record, where)
-            pair = to_pair(record, fmt, options, where)
+            notes: list[str] = []
+            pair = to_pair(record, fmt, options, where, notes)
             if isinstance(pair, str):
                 dropped[pair] += 1
                 continue
@@ -133,6 +139,9 @@ def _read_item(item, options: CorpusOptions, report: CorpusReport, rows: _Rows, 
             continue
         if reason:
             dropped[reason] += 1
+        else:
+            for note in notes:
+                report.changed[note] = report.changed.get(note, 0) + 1
     if n_item == 0:
         raise CorpusError(f"{item}: holds no records")
     return fmt
@@ -239,7 +248,11 @@ def summarize(ds, report: CorpusReport | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"rows": len(ds)}
     if report is not None:
         out.update(
-            rows_read=report.rows_read, dropped=report.dropped, formats=report.formats, errors_skipped=report.errors
+            rows_read=report.rows_read,
+            dropped=report.dropped,
+            changed=report.changed,
+            formats=report.formats,
+            errors_skipped=report.errors,
         )
     out["sources"] = dict(Counter(column(ds, "source")).most_common(20))
     for side in ("instruction", "response"):

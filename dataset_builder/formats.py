@@ -71,6 +71,8 @@ def string_field(record: dict, key: str, where: str, optional: bool = False) -> 
 
 def _turns(record: dict, key: str, role_key: str, text_key: str, where: str) -> list[tuple[str, str]]:
     turns = record.get(key)
+    if turns is None:
+        raise CorpusError(f"{where}, field {key!r}: missing")
     if not isinstance(turns, list):
         raise CorpusError(f"{where}, field {key!r}: expected a list of turns, got {type(turns).__name__}")
     out = []
@@ -82,8 +84,13 @@ def _turns(record: dict, key: str, role_key: str, text_key: str, where: str) -> 
     return out
 
 
-def _single_turn(turns: list[tuple[str, str]], multi_turn: str, where: str, key: str) -> Pair | str:
+def _single_turn(
+    turns: list[tuple[str, str]], multi_turn: str, where: str, key: str, notes: list[str] | None = None
+) -> Pair | str:
+    n_all = len(turns)
     turns = [t for t in turns if t[0] not in SYSTEM_ROLES]
+    if notes is not None and len(turns) < n_all:
+        notes.append("system_turns_dropped")
     unknown = [role for role, _ in turns if role not in USER_ROLES | ASSISTANT_ROLES]
     if unknown:
         raise CorpusError(
@@ -99,6 +106,8 @@ def _single_turn(turns: list[tuple[str, str]], multi_turn: str, where: str, key:
         return "multi_turn"
     if len(turns) < 2 or turns[1][0] not in ASSISTANT_ROLES:
         return "no_response"
+    if notes is not None and len(turns) > 2:
+        notes.append("later_turns_dropped")  # the first exchange kept (multi_turn="first"), as the paper does
     return turns[0][1], turns[1][1]
 
 
@@ -122,8 +131,12 @@ def _with_input(instruction: str, record: dict, key: str | None, where: str) -> 
     return f"{instruction}\n\n{extra}" if extra.strip() else instruction
 
 
-def to_pair(record: Any, fmt: str, options: CorpusOptions, where: str) -> Pair | str:
-    """One record -> (instruction, response) in raw text, or a drop reason; CorpusError on bad fields."""
+def to_pair(record: Any, fmt: str, options: CorpusOptions, where: str, notes: list[str] | None = None) -> Pair | str:
+    """One record -> (instruction, response) in raw text, or a drop reason; CorpusError on bad fields.
+
+    Args:
+        notes: receives what was changed in a kept row (``system_turns_dropped``, ``later_turns_dropped``).
+    """
     if not isinstance(record, dict):
         raise CorpusError(f"{where}: expected an object per record, got {type(record).__name__}")
     if fmt == "alpaca":
@@ -131,7 +144,7 @@ def to_pair(record: Any, fmt: str, options: CorpusOptions, where: str) -> Pair |
         return instruction, string_field(record, "output", where)
     if fmt in ("sharegpt", "messages"):
         key, role, text = ("conversations", "from", "value") if fmt == "sharegpt" else ("messages", "role", "content")
-        return _single_turn(_turns(record, key, role, text, where), options.multi_turn, where, key)
+        return _single_turn(_turns(record, key, role, text, where), options.multi_turn, where, key, notes)
     if fmt == "prompt_completion":
         for key in ("prompt", "completion"):
             if key not in record:

@@ -8,10 +8,10 @@ level only from pool members whose length on the strategy's side (model tokens) 
 ``auto`` picks the window. Narrowing a window around the median always evens out the levels'
 mean lengths, but it raises ``k_min`` and so shrinks the range of diversity the ladder spans. So
 ``auto`` tries windows centred on the median (in quantiles of the lengths of the rows that carry
-a type) from the widest down, and takes the widest whose levels' expected mean lengths (the mean
-over each level's windowed pool) all lie within ``AUTO_TOLERANCE`` of their average while k still
-rises at every level: as narrow as the ±5 % goal needs, no narrower. If no window gets there, it
-takes the one with the smallest spread and says so.
+a type) from the widest down whose levels' expected mean lengths (the mean over each level's
+windowed pool) lie within ``AUTO_TOLERANCE`` of their average while k still rises, samples each,
+and keeps the widest whose sampled levels meet the ±5 % goal: as narrow as the goal needs, no
+narrower. If none does, it keeps the one that came closest, and the build says by how much.
 """
 
 from __future__ import annotations
@@ -85,8 +85,13 @@ def _levels_k(ladder: Ladder, budget: int, levels: int) -> list[int]:
 
 def resolve_window(
     spec: str, lengths: np.ndarray, ladder: Ladder, budget: int, levels: int, what: str = ""
-) -> LengthWindow:
-    """The window of a length-controlled ladder: given ``LO:HI``, or chosen by ``auto`` (see the module doc)."""
+) -> list[LengthWindow]:
+    """The windows to try, in order of preference: the given ``LO:HI``, or ``auto``'s candidates.
+
+    ``auto``'s candidates are the windows centred on the median whose expected level means lie within
+    ``AUTO_TOLERANCE`` while k rises at every level, widest first, then the others by expected spread. The
+    caller samples each in turn and keeps the first whose levels' actual means meet the ±5 % ``GOAL``.
+    """
     parsed = parse_window(spec)
     typed = ladder.entry_k > 0
     if parsed != AUTO:
@@ -97,7 +102,7 @@ def resolve_window(
                 f"{what}: length window {window.lo}:{window.hi} holds {rows} rows that carry a "
                 f"type, fewer than N={budget}; widen --length_window"
             )
-        return window
+        return [window]
     typed_lengths = lengths[typed]
     if len(typed_lengths) < budget:
         raise PoolTooSmallError(
@@ -106,32 +111,34 @@ def resolve_window(
     tried = []
     for h in HALF_WIDTHS:
         lo, hi = (int(v) for v in np.quantile(typed_lengths, [0.5 - h, 0.5 + h], method="nearest"))
-        mask = (lengths >= lo) & (lengths <= hi)
-        wl = windowed(ladder, mask)
+        wl = windowed(ladder, (lengths >= lo) & (lengths <= hi))
         if wl.pool_sizes[-1] < budget:
             break  # narrower windows hold even fewer rows
         ks = _levels_k(wl, budget, levels)
-        s = spread(expected_means(wl, lengths, ks))
         tried.append(
             {
                 "half_width": h,
                 "window": [lo, hi],
-                "k": ks,
-                "expected_spread": round(s, 4),
+                "k_range": [ks[0], ks[-1]],
+                "expected_spread": round(spread(expected_means(wl, lengths, ks)), 4),
                 "k_rises": len(set(ks)) == levels,
                 "rows": int(wl.pool_sizes[-1]),
             }
         )
-    rising = [t for t in tried if t["k_rises"]] or tried
-    good = [t for t in rising if t["expected_spread"] <= AUTO_TOLERANCE]
-    best = good[0] if good else min(rising, key=lambda t: (t["expected_spread"], -t["half_width"]))
-    info = {
-        "mode": AUTO,
-        "quantiles": [round(0.5 - best["half_width"], 3), round(0.5 + best["half_width"], 3)],
-        "expected_spread": best["expected_spread"],
-        "tolerance": AUTO_TOLERANCE,
-        "met": bool(good),
-        "rows_in_window": best["rows"],
-        "candidates": len(tried),
-    }
-    return LengthWindow(best["window"][0], best["window"][1], info)
+    good = [t for t in tried if t["k_rises"] and t["expected_spread"] <= AUTO_TOLERANCE]
+    rest = sorted((t for t in tried if t not in good), key=lambda t: (not t["k_rises"], t["expected_spread"]))
+    return [
+        LengthWindow(
+            t["window"][0],
+            t["window"][1],
+            {
+                "mode": AUTO,
+                "quantiles": [round(0.5 - t["half_width"], 3), round(0.5 + t["half_width"], 3)],
+                "expected_spread": t["expected_spread"],
+                "rows_in_window": t["rows"],
+                "k_range": t["k_range"],
+                "whole_range": t["half_width"] >= 0.5,
+            },
+        )
+        for t in good + rest
+    ]

@@ -70,7 +70,7 @@ class CorpusOptions:
     )
     split: str = field(default="train", metadata=_help("split to read from a saved DatasetDict or a Hub dataset"))
     source: str | None = field(
-        default=None, metadata=_help("`source` of rows that carry none (default: the file's name without suffix)")
+        default=None, metadata=_help("`source` of rows that carry none (unset: the file's name without suffix)")
     )
 
     def __post_init__(self) -> None:
@@ -163,7 +163,7 @@ class BuildOptions:
     )
     length_controlled: list[str] = field(
         default_factory=list,
-        metadata=_help("the ladders that get a length-controlled twin (default: every ladder built)"),
+        metadata=_help("the ladders that get a length-controlled twin (empty: every ladder built)"),
     )
 
     def __post_init__(self) -> None:
@@ -246,7 +246,7 @@ class MacroOptions:
     n_components: int = field(default=5, metadata=_help("dimensions after reduction"))
     min_cluster_size: int = field(default=10, metadata=_help("HDBSCAN's smallest cluster"))
     min_samples: int | None = field(
-        default=None, metadata=_help("HDBSCAN's density parameter (default: min_cluster_size)")
+        default=None, metadata=_help("HDBSCAN's density parameter (unset: min_cluster_size)")
     )
     cluster_selection: Literal["eom", "leaf"] = field(
         default="eom", metadata=_help("HDBSCAN's cluster selection: eom, or leaf (more, smaller clusters)")

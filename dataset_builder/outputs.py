@@ -18,6 +18,7 @@ import fcntl
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -69,6 +70,9 @@ def check_target(target: Path, kind: str, inputs: Iterable[str | Path | None], o
             raise OutputError(f"--out {target} holds the input {path}: choose an output folder that does not")
     if target.is_symlink() or (target.exists() and not target.is_dir()):
         raise OutputError(f"--out {target} exists and is not a folder: choose another path")
+    if target.is_dir() and os.path.ismount(target):
+        raise OutputError(f"--out {target} is a mount point, which cannot be replaced: choose a folder inside it")
+    _never_replace(target, resolved)
     if not target.is_dir() or overwrite:
         return
     marker = read_marker(target)
@@ -82,6 +86,34 @@ def check_target(target: Path, kind: str, inputs: Iterable[str | Path | None], o
             f"--out {target} holds the output of `macro2micro {marker.get('kind')}`, not of "
             f"`macro2micro {kind}`; choose another folder, or pass --overwrite to replace it"
         )
+
+
+# What --overwrite still refuses to replace: it deletes the folder, and these are never ours to delete.
+_PROTECTED = {
+    ".git": "a git repository",
+    "pyvenv.cfg": "a Python virtual environment",
+    "pyproject.toml": "a Python project",
+    "setup.py": "a Python project",
+}
+
+
+def _never_replace(target: Path, resolved: Path) -> None:
+    """Refuse, even with --overwrite, a folder holding a repository, a venv, the current folder or the program."""
+    if not target.is_dir():
+        return
+    for name, what in _PROTECTED.items():
+        if (target / name).exists():
+            raise OutputError(
+                f"--out {target} holds {what} ({name}); macro2micro never replaces such a folder, "
+                "even with --overwrite: choose another --out"
+            )
+    for place, what in (
+        (Path.cwd(), "the current folder"),
+        (Path(sys.prefix), "the running Python environment"),
+        (Path.home(), "your home folder"),
+    ):
+        if _inside(place.resolve(), resolved):
+            raise OutputError(f"--out {target} holds {what}; macro2micro never replaces it, even with --overwrite")
 
 
 class _Lock:
@@ -152,6 +184,20 @@ class OutputFolder:
         self.target, self.kind, self.inputs, self.overwrite = Path(target), kind, list(inputs), overwrite
         self.lock = _Lock(self.target)
         self.tmp: Path | None = None
+
+    def check(self) -> OutputFolder:
+        """Everything that can be checked before the work starts: the target, that the parent is writable, and
+        that no other run holds the lock. Commands call it before loading any model."""
+        check_target(self.target, self.kind, self.inputs, self.overwrite)
+        try:
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.target.parent):
+                pass
+        except OSError as err:
+            raise OutputError(f"cannot write in {self.target.parent}: {err.strerror}") from None
+        self.lock.acquire()
+        self.lock.release()
+        return self
 
     def __enter__(self) -> Path:
         check_target(self.target, self.kind, self.inputs, self.overwrite)

@@ -61,7 +61,7 @@ def _iter_jsonl(path: Path, on_bad: OnBad) -> Iterator[Record]:
         for lineno, raw in enumerate(f, start=1):
             where = f"{path}, line {lineno}"
             try:
-                line = raw.decode("utf-8-sig")
+                line = raw.decode("utf-8-sig").rstrip("\r\n")  # a column past the end would point at the newline
                 if line.strip():
                     yield where, _loads(line, where)
             except UnicodeDecodeError as err:

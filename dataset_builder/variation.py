@@ -75,8 +75,15 @@ def describe(
     return out
 
 
-def ladder_warnings(ladder: str, manifests: list[dict], levels: int) -> list[str]:
-    """Warnings about one ladder's configs (in level order), each naming the configs and the figures."""
+def ladder_warnings(
+    ladder: str, manifests: list[dict], levels: int, controlled_side: str | None = None, length_window: bool = False
+) -> list[str]:
+    """Warnings about one ladder's configs (in level order), each naming the configs and the figures.
+
+    Args:
+        controlled_side: the side a length-controlled ladder's window holds (None: a plain ladder).
+        length_window: the build already makes length-controlled twins (no advice to).
+    """
     out = []
     for prev, cur in zip(manifests, manifests[1:], strict=False):
         if cur["varies"].get("same_pool_as_previous"):
@@ -95,11 +102,16 @@ def ladder_warnings(ladder: str, manifests: list[dict], levels: int) -> list[str
         means = [m["varies"]["length"][side]["mean"] for m in manifests]
         if min(means) > 0 and max(means) / min(means) > LENGTH_RATIO_WARN:
             lo, hi = int(np.argmin(means)), int(np.argmax(means))
+            if controlled_side and side != controlled_side:
+                why = f"the window holds the {controlled_side} side only"
+            elif length_window or controlled_side:
+                why = "length is the paper's strongest correlate of score"
+            else:
+                why = "length is the paper's strongest correlate of score: consider --length_window auto"
             out.append(
                 f"{ladder}: mean {side} length moves {max(means) / min(means):.2f}x across the ladder "
-                f"({means[lo]:.1f} tokens at {manifests[lo]['config']}, {means[hi]:.1f} at "
-                f"{manifests[hi]['config']}); length is the paper's strongest correlate of score: consider "
-                "--length_window auto"
+                f"({means[lo]:.1f} at {manifests[lo]['config']}, {means[hi]:.1f} at {manifests[hi]['config']}); "
+                f"{why}"
             )
     ratios = [m["varies"].get("length_ratio_vs_uniform") or 1.0 for m in manifests]
     if max(ratios) > SAMPLER_RATIO_WARN:
@@ -117,6 +129,34 @@ def ladder_warnings(ladder: str, manifests: list[dict], levels: int) -> list[str
             out.append(
                 f"{ladder}: source {source!r} moves from {100 * shares[lo]:.0f} % ({manifests[lo]['config']}) "
                 f"to {100 * shares[hi]:.0f} % ({manifests[hi]['config']})"
+            )
+    return out
+
+
+def length_control_warnings(
+    ladder: str, side: str, manifests: list[dict], info: dict, plain_k: list[int] | None
+) -> list[str]:
+    """What a length-controlled twin did not achieve: levels off the ±5 % goal, no window at all, a narrow k range."""
+    out = []
+    means = np.array(info["level_means"])
+    centre = float(means.mean())
+    for m, x in zip(manifests, means, strict=True):
+        if abs(x / centre - 1) > 0.05:
+            out.append(
+                f"{ladder}: {m['config']} has mean {side} length {100 * (x / centre - 1):+.1f} % from the "
+                f"ladder's {centre:.1f} (goal ±5 %; {info.get('windows_tried', 1)} window(s) tried)"
+            )
+    if info.get("whole_range"):
+        out.append(
+            f"{ladder}: the chosen window spans every length of the typed rows, so this twin controls no "
+            f"length: the plain ladder's lengths already stay within the goal, or no narrower window helped"
+        )
+    if plain_k and info.get("k_range"):
+        (a, b), (c, d) = info["k_range"], plain_k
+        if d > c and (b - a) < 0.5 * (d - c):
+            out.append(
+                f"{ladder}: k spans {a}..{b}, {100 * (b - a) / (d - c):.0f} % of the plain ladder's {c}..{d}: "
+                "its levels are not the plain ladder's levels (its min is more diverse than the plain min)"
             )
     return out
 

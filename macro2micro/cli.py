@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 import traceback
 
 from . import __version__, report
 from .commands import COMMANDS
+from .commands.base import UsageError
 
 logger = logging.getLogger("macro2micro")
 
@@ -75,6 +78,14 @@ def top_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl+C so that every output folder cleans up after itself."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = top_parser()
@@ -88,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     command, rest = commands[argv[0]], argv[1:]
     verbose = "-v" in rest or "--verbose" in rest
     setup_logging(verbose)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     try:
@@ -95,13 +108,14 @@ def main(argv: list[str] | None = None) -> int:
         with logging_redirect_tqdm():  # log lines print above the progress bars, not through them
             result = command.run(*options[:-1])
         command.report(result, *options[:-1])
-    except KeyboardInterrupt:
-        report.error(command.name, "interrupted")
-        return 130
+    except KeyboardInterrupt as err:
+        report.error(command.name, "terminated" if isinstance(err, Terminated) else "interrupted")
+        return 143 if isinstance(err, Terminated) else 130
     except _expected_errors() as err:
         if verbose:
             traceback.print_exc()
-        report.error(command.name, one_line(err) + ("" if verbose else " (-v shows the traceback)"))
+        quiet = verbose or isinstance(err, UsageError)
+        report.error(command.name, one_line(err) + ("" if quiet else " (-v shows the traceback)"))
         return 2
     return 0
 

@@ -11,7 +11,17 @@ def say(text: str = "") -> None:
 
 
 def corpus_summary(summary: dict, out: str | None = None) -> None:
-    keys = ("rows", "rows_read", "dropped", "formats", "sources", "instruction", "response", "errors_skipped")
+    keys = (
+        "rows",
+        "rows_read",
+        "dropped",
+        "changed",
+        "formats",
+        "sources",
+        "instruction",
+        "response",
+        "errors_skipped",
+    )
     say(json.dumps({k: summary[k] for k in keys if k in summary}, indent=2, ensure_ascii=False))
     if out:
         say(f"wrote {summary['rows']} rows to {out}")

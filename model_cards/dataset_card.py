@@ -22,7 +22,8 @@ METRIC_SHORT = {
 TYPE_DESC = {
     "macro": "a semantic cluster (embeddings + HDBSCAN)",
     "meso": "a normalized tag",
-    "micro": "a mid-frequency token of the model tokenizer",
+    "micro": "a mid-frequency token of the model's tokenizer",
+    "micro_word": "a mid-frequency whitespace word (the paper's word-level ablation)",
 }
 CARD_METRIC_KEYS = ("instruction", "response", "k", "pool_size", "type_coverage")
 
@@ -118,10 +119,12 @@ def render_dataset_card(
     data = DatasetCardData(**{**(existing or {}), **ours})
     if infos is not None:
         infos.to_dataset_card_data(data)
+    word = (info.get("knobs") or {}).get("tokenizer", {}).get("tokenizer") == "word"
     strategies, build_lines = [], []
     for m in manifests.values():
         if m["strategy"] != RANDOM_CONFIG and m["strategy"] not in {s["name"] for s in strategies}:
-            strategies.append({"name": m["strategy"], "side": m["side"], "type_desc": TYPE_DESC[m["granularity"]]})
+            kind = "micro_word" if m["granularity"] == "micro" and word else m["granularity"]
+            strategies.append({"name": m["strategy"], "side": m["side"], "type_desc": TYPE_DESC[kind]})
             build_lines.append(
                 f"`{m['strategy']}`: options `{json.dumps(m['options'], sort_keys=True)}`, {m['n_types']} types"
             )
@@ -169,6 +172,9 @@ def render_dataset_card(
         scores=score_rows(scores, metrics),
         results=scores,
         full_sample=sampled,
+        license=license,
+        unit="words" if word else "model tokens",
+        has_random=RANDOM_CONFIG in manifests,
     )
 
 

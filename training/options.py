@@ -102,7 +102,7 @@ class PushAdaptersOptions:
         },
     )
     hub_org: str | None = field(
-        default=None, metadata={"help": "namespace of the pushed adapters (default: your own, from the Hub login)"}
+        default=None, metadata={"help": "namespace of the pushed adapters (unset: your own, from the Hub login)"}
     )
     hub_private: bool = field(default=False, metadata={"help": "create the adapter repos private"})
 

@@ -57,9 +57,10 @@ def preflight(build: BuildOptions, knobs: StrategyKnobs) -> list[str]:
 
 def build(corpus: CorpusOptions, build: BuildOptions, knobs: StrategyKnobs, output: OutputOptions) -> list[dict]:
     """Build into ``output.out``; returns the manifests."""
-    preflight(build, knobs)
     inputs = [resolve_corpus(c) for c in corpus.corpus]
-    with OutputFolder(output.out, "build", inputs=inputs, overwrite=output.overwrite) as tmp:
+    folder = OutputFolder(output.out, "build", inputs=inputs, overwrite=output.overwrite).check()
+    preflight(build, knobs)
+    with folder as tmp:
         ds, _ = open_corpus(corpus)
         return write_family(ds, build, knobs, tmp)
 

@@ -19,8 +19,7 @@ class EvalPaths:
     runs: str | None = field(
         default=None,
         metadata={
-            "help": "folder of adapters written by `macro2micro train` "
-            "(default: the adapters the dataset repo records)"
+            "help": "folder of adapters written by `macro2micro train` (unset: the adapters the dataset repo records)"
         },
     )
     dataset: str = field(

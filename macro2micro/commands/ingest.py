@@ -14,7 +14,7 @@ from .base import Command
 def ingest(corpus: CorpusOptions, output: OutputOptions) -> dict:
     """Read ``corpus`` into ``output.out``; returns the corpus summary (counts, drops, lengths, fingerprint)."""
     inputs = [resolve_corpus(c) for c in corpus.corpus]
-    with OutputFolder(output.out, "ingest", inputs=inputs, overwrite=output.overwrite) as tmp:
+    with OutputFolder(output.out, "ingest", inputs=inputs, overwrite=output.overwrite).check() as tmp:
         ds, corpus_report = load_corpus(inputs, corpus)
         return save_corpus(ds, corpus_report, tmp)
 

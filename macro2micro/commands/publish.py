@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from dataset_builder.artifacts import read_build
 from dataset_builder.assets import resolve_corpus
 from dataset_builder.corpus import open_corpus
@@ -38,15 +40,17 @@ def publish(
     from dataset_builder.micro import load_tokenizer
 
     info, manifests = read_build(options.subsets)
-    load_tokenizer(tokenizer.tokenizer)
+    spec = build_tokenizer(info, tokenizer.tokenizer)
+    inputs = [resolve_corpus(c) for c in corpus.corpus] + [options.subsets]
+    folder = OutputFolder(output.out, "publish", inputs=inputs, overwrite=output.overwrite).check()
+    load_tokenizer(spec)
     if embedder.model:
         from dataset_builder.embeddings import load_embedder
 
         load_embedder(embedder.model, max_seq_length=embedder.max_seq_length)
-    inputs = [resolve_corpus(c) for c in corpus.corpus] + [options.subsets]
-    with OutputFolder(output.out, "publish", inputs=inputs, overwrite=output.overwrite) as tmp:
+    with folder as tmp:
         ds, _ = open_corpus(corpus)
-        metrics = compute_metrics(ds, manifests, metric, tokenizer.tokenizer, embedder, seed=info["options"]["seed"])
+        metrics = compute_metrics(ds, manifests, metric, spec, embedder, seed=info["options"]["seed"])
 
         def card(infos) -> str:
             return render_dataset_card(
@@ -57,7 +61,7 @@ def publish(
                 options.repo_id,
                 options.license,
                 options.source_note,
-                local_path=str(output.out),
+                local_path=str(Path(output.out).resolve()),
                 infos=infos,
             ).content
 
@@ -70,10 +74,29 @@ def publish(
     return result
 
 
+def build_tokenizer(info: dict, given: str | None) -> str:
+    """The tokenizer the build used (lengths and entropy must count what the build's windows and types count)."""
+    built = (info.get("knobs") or {}).get("tokenizer", {}).get("tokenizer")
+    if given and built and given != built:
+        raise ValueError(
+            f"--tokenizer {given} differs from the build's {built}: the metrics would count lengths in "
+            f"other units than the ladders' types and windows; leave --tokenizer out (or pass {built})"
+        )
+    return given or built or TokenizerOptions().tokenizer
+
+
 class PublishCommand(Command):
     name = "publish"
     help = "score every config and write (and upload) the Hub dataset repo folder"
     options = (CorpusOptions, *PUBLISH_OPTIONS, OutputOptions)
+
+    def make_parser(self):
+        parser = super().make_parser()
+        for action in parser._actions:
+            if action.dest == "tokenizer":
+                action.default = None  # the build's
+                action.help = "model whose tokenizer counts lengths and entropy (unset: the one the build used)"
+        return parser
 
     def run(self, corpus, options, metric, tokenizer, embedder, output) -> dict:
         return publish(corpus, options, metric, tokenizer, embedder, output)

@@ -16,7 +16,7 @@ class SpaceOptions:
     results: str | None = field(
         default=None,
         metadata={
-            "help": "results.json written by `macro2micro evaluate` (default: the repo's published results, if any)"
+            "help": "results.json written by `macro2micro evaluate` (unset: the repo's published results, if any)"
         },
     )
     runs: str | None = field(default=None, metadata={"help": "adapters folder, for live generation"})

@@ -64,6 +64,7 @@ def test_sharegpt_json_first_turn_and_multi_turn_drop(tmp_path):
     assert ds["id"] == ["c1", "c2"]
     assert ds["instruction"] == ["Hi there", "Q"] and ds["response"] == ["Hello!", "A"]
     assert report.dropped == {"no_response": 1, "starts_with_assistant": 1}
+    assert report.changed == {"later_turns_dropped": 1, "system_turns_dropped": 1}  # c1 kept its first exchange
     ds, report = load_corpus(path, CorpusOptions(multi_turn="drop"))
     assert ds["id"] == ["c2"] and report.dropped["multi_turn"] == 1
 
@@ -193,8 +194,11 @@ def test_on_error_skip_counts_bad_rows(write_jsonl):
     )
     ds, report = load_corpus(path, CorpusOptions(on_error="skip"))
     assert ds["instruction"] == ["a", "d"]
-    assert report.dropped == {"invalid": 2}
-    assert "line 2: malformed JSON" in report.errors[0] and "line 3, field 'output'" in report.errors[1]
+    assert report.dropped == {"invalid": 2} and report.rows_read == 4  # the unreadable line was read too
+    assert (
+        "line 2: malformed JSON (Expecting property name enclosed in double quotes at column 2)" in (report.errors[0])
+        and "line 3, field 'output'" in report.errors[1]
+    )
 
 
 def test_duplicate_given_ids_are_an_error(write_jsonl):
