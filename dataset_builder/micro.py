@@ -10,6 +10,7 @@ tokens of that side, for corpora of other sizes than the paper's 117K.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 from dataclasses import dataclass
 from functools import lru_cache
@@ -44,12 +45,19 @@ class TokenFeatures:
 
 
 def tokenizer_identity(tokenizer) -> dict:
-    """Name plus revision (Hub) or a hash of the tokenizer files (local folder)."""
+    """Name plus revision (Hub) or a hash of the tokenizer files (local folder).
+
+    A local folder is named by the Hub id it stands for (an embedded asset) or its own name, never its path:
+    the same tokenizer gives the same manifest on every machine and in every cache folder.
+    """
     if tokenizer == WORD_TOKENIZER:
         return {"name": WORD_TOKENIZER}
     name = getattr(tokenizer, "name_or_path", str(tokenizer))
-    ident = {"name": name, "class": type(tokenizer).__name__}
     path = Path(name)
+    if path.is_dir():
+        asset = path / "macro2micro_asset.json"
+        name = json.loads(asset.read_text())["hub_id"] if asset.is_file() else path.name
+    ident = {"name": name, "class": type(tokenizer).__name__}
     if path.is_dir():
         files = [
             p

@@ -75,7 +75,11 @@ def build_demo(art: Artifacts):
                 title="metric along each ladder",
                 x_title="diversity level (%)",
             )
-            ladder_fn = _ui(lambda m, s: logic.ladder_frame(art, m, s))
+
+            def metric_along_ladders(metric: str, side: str):
+                return logic.ladder_frame(art, metric, side)
+
+            ladder_fn = _ui(metric_along_ladders)
             metric.change(ladder_fn, [metric, side], ladder, api_name="ladder")
             side.change(ladder_fn, [metric, side], ladder, api_name=False)
         with gr.Tab("Samples"):
@@ -87,7 +91,7 @@ def build_demo(art: Artifacts):
             show = gr.Button("Show rows")
             rows = gr.Dataframe(label="rows", wrap=True, max_height=520)
             show.click(
-                _ui(lambda c, q, n: logic.sample_rows(art, c, q, int(n))),
+                _ui(lambda config, query, rows: logic.sample_rows(art, config, query, int(rows))),
                 [config, query, limit],
                 rows,
                 api_name="samples",
@@ -115,8 +119,8 @@ def build_demo(art: Artifacts):
                     with gr.Column(min_width=240):
                         slots += [gr.Markdown(elem_classes="m2m-title"), gr.Markdown(elem_classes="m2m-answer")]
 
-            def show(p, m):
-                view = logic.compare_outputs(art, p, m)
+            def show(prompt: str, models: list[str]):
+                view = logic.compare_outputs(art, prompt, models)
                 cells = [view["baseline"]] + view["columns"]
                 return [view["prompt"]] + [x for c in cells for x in (c["title"], c["answer"])]
 
@@ -130,7 +134,7 @@ def build_demo(art: Artifacts):
             live_btn = gr.Button("Generate")
             live_out = gr.Textbox(label="answer", lines=6)
             live_btn.click(
-                _ui(lambda p, a, n: live_generate(art, p, a, n)),
+                _ui(lambda prompt, adapter, max_new_tokens: live_generate(art, prompt, adapter, max_new_tokens)),
                 [live_prompt, live_model, live_tokens],
                 live_out,
                 api_name="generate",
@@ -169,8 +173,13 @@ def live_generate(art: Artifacts, prompt: str, adapter: str, max_new_tokens: int
     from space_app.live import LiveGenerator
 
     text, n = logic.check_live_prompt(prompt, max_new_tokens)
+    if not art.adapters:
+        raise UserError(
+            "live generation needs adapters: start the Space with --runs, or on a dataset repo that "
+            "records its pushed adapters"
+        )
     if adapter not in art.adapters:
-        raise UserError(f"unknown adapter {adapter!r}; valid: {', '.join(art.adapters) or 'none'}")
+        raise UserError(f"unknown adapter {adapter!r}; valid: {', '.join(art.adapters)}")
     if art.live is None:
         art.live = LiveGenerator(art.adapters)  # build_demo makes it up front; this is for direct callers
     return art.live.generate(adapter, text, n)

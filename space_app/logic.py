@@ -133,16 +133,25 @@ def sample_rows(art: Artifacts, config: str, query: str = "", limit: int = 20):
     if not 1 <= int(limit) <= 200:
         raise UserError(f"limit={limit}: show between 1 and 200 rows")
     if config not in art._samples:
-        art._samples[config] = load_config(art.repo, config).select_columns(["id", "instruction", "response"])
+        art._samples[config] = load_config(art.repo, config).select_columns(
+            ["id", "source", "instruction", "response"]
+        )
     ds = art._samples[config]
     q = (query or "").strip().lower()
     out = []
     for row in ds:
         if not q or q in row["instruction"].lower() or q in row["response"].lower():
-            out.append({"id": row["id"], "instruction": row["instruction"][:400], "response": row["response"][:600]})
+            out.append(
+                {
+                    "id": row["id"],
+                    "source": row["source"],
+                    "instruction": row["instruction"][:400],
+                    "response": row["response"][:600],
+                }
+            )
             if len(out) >= int(limit):
                 break
-    return pd.DataFrame(out, columns=["id", "instruction", "response"])
+    return pd.DataFrame(out, columns=["id", "source", "instruction", "response"])
 
 
 def _need_results(art: Artifacts) -> dict:
