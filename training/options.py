@@ -18,7 +18,11 @@ class TrainOptions:
 
     configs: list[str] = field(
         default_factory=lambda: ["micro_response_*", "random"],
-        metadata={"help": "glob patterns of the configs to train (space- or comma-separated)"},
+        metadata={
+            "help": "glob patterns of the configs to train (space- or comma-separated); a *_lengthctl_* "
+            "config matches only a pattern naming lengthctl, and full only its own name, so '*' is the plain "
+            "ladders and random"
+        },
     )
     recipe: str = field(
         default="demo", metadata={"help": "recipe name (demo, llama-2-7b-lora, llama-3-8b-lora) or a YAML file"}

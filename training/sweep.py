@@ -26,20 +26,24 @@ def match_configs(dataset: str, patterns: list[str] | str) -> list[str]:
     """Configs of the dataset repo matching glob patterns, in repo order.
 
     A length-controlled config (``*_lengthctl_*``) matches only a pattern that names ``lengthctl``, so
-    ``micro_response_*`` means the plain ladder.
+    ``micro_response_*`` means the plain ladder; ``full`` (the whole corpus, many times a subset's size)
+    matches only when named exactly, so ``'*'`` means every subset.
     """
     import datasets
 
+    from dataset_builder.defaults import FULL_CONFIG
     from dataset_builder.naming import LENGTH_CONTROLLED, check_name
     from dataset_builder.options import split_list
 
     names = [check_name(n, f"{dataset}: config") for n in datasets.get_dataset_config_names(dataset)]
     wanted = split_list(patterns)
-    out = [
-        n
-        for n in names
-        if any(fnmatch.fnmatchcase(n, p) and (LENGTH_CONTROLLED in p or LENGTH_CONTROLLED not in n) for p in wanted)
-    ]
+
+    def matches(name: str, pattern: str) -> bool:
+        if name == FULL_CONFIG:
+            return pattern == FULL_CONFIG
+        return fnmatch.fnmatchcase(name, pattern) and (LENGTH_CONTROLLED in pattern or LENGTH_CONTROLLED not in name)
+
+    out = [n for n in names if any(matches(n, p) for p in wanted)]
     if not out:
         raise ValueError(f"no config of {dataset} matches {' '.join(wanted)!r}; configs: {', '.join(names)}")
     return out

@@ -48,11 +48,6 @@ def evaluate(paths: EvalPaths, options: EvalOptions, note: str = "", push: PushR
     from training.evaluate import evaluate as run_evaluation
     from training.generate import Decoding, load_prompts
 
-    load_prompts(options.prompts, options.prompt_limit)  # a bad prompt set fails before any model loads
-    if not options.judge_url:
-        from dataset_builder.assets import check_model
-
-        check_model(options.judge_model)
     push = push or PushResultsOptions()
     if push.push_to_hub:
         from dataset_builder.naming import check_repo_id
@@ -60,8 +55,15 @@ def evaluate(paths: EvalPaths, options: EvalOptions, note: str = "", push: PushR
         if Path(paths.dataset).exists():
             raise ValueError(f"--push_to_hub needs --dataset as a Hub repo id, not the folder {paths.dataset}")
         check_repo_id(paths.dataset, "--dataset")
+    # everything that can fail without a model fails first: the output folder, the prompt set, the judge's name
     inputs = [paths.runs] + ([paths.dataset] if Path(paths.dataset).exists() else [])
-    with OutputFolder(paths.out, "evaluate", inputs=inputs) as tmp:
+    folder = OutputFolder(paths.out, "evaluate", inputs=inputs).check()
+    load_prompts(options.prompts, options.prompt_limit)
+    if not options.judge_url:
+        from dataset_builder.assets import check_model
+
+        check_model(options.judge_model)
+    with folder as tmp:
         results = run_evaluation(
             paths.runs,
             paths.dataset,

@@ -43,3 +43,17 @@ def test_build_from_a_yaml_config_with_overrides_and_unknown_keys_refused(tmp_pa
     assert main(["build", "--config", str(config)]) == 2
     assert "unknown option(s) ['budgett']" in capsys.readouterr().err
     assert main(["build", "--config", str(config), "--budget", "x"]) != 0
+
+
+def test_yaml_values_are_checked_like_flags(tmp_path, capsys):
+    config = tmp_path / "run.yaml"
+    for text, message in [
+        ("budget: many\n", "budget"),
+        ("levels: [3]\n", "levels"),
+        ("strategies: micro_response\nseed: 1.5\n", "seed"),
+    ]:
+        config.write_text(f"corpus: [{tmp_path / 'c.jsonl'}]\nout: {tmp_path / 'o'}\n" + text)
+        assert main(["build", "--config", str(config)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert message in err and str(config) in err, err
+    assert not (tmp_path / "o").exists()

@@ -406,3 +406,50 @@ def test_a_run_killed_between_its_two_renames_gets_its_earlier_output_back(tmp_p
         assert snapshot(out) == earlier  # put back before anything else happens
         raise KeyboardInterrupt  # and this run fails too: the earlier output must survive it
     assert snapshot(out) == earlier and debris(tmp_path) == []
+
+
+def test_overwrite_never_replaces_a_repository_or_a_project(tmp_path, corpus_file, capsys):
+    for name, what in [(".git", "a git repository"), ("pyvenv.cfg", "a Python virtual environment")]:
+        out = tmp_path / f"work-{name.strip('.')}"
+        out.mkdir()
+        (out / name).mkdir() if name == ".git" else (out / name).write_text("home = /usr\n")
+        before = snapshot(tmp_path)
+        rc, line = run(build_args(corpus_file, out, "--overwrite"), capsys)
+        assert rc == 2 and str(out) in line and what in line, line
+        assert snapshot(tmp_path) == before
+
+
+def test_publish_refuses_a_tokenizer_other_than_the_builds(tmp_path, corpus_file, capsys):
+    subsets = tmp_path / "subsets"
+    assert run(build_args(corpus_file, subsets), capsys)[0] == 0
+    publish = ["publish", "--corpus", str(corpus_file), "--subsets", str(subsets), "--embedder", "none"]
+    rc, line = run([*publish, "--tokenizer", "embedded:smollm2-135m", "--out", str(tmp_path / "repo")], capsys)
+    assert rc == 2 and "--tokenizer embedded:smollm2-135m differs from the build's word" in line
+    assert not (tmp_path / "repo").exists()
+
+
+def test_sigterm_cleans_up_like_ctrl_c(tmp_path, corpus_file):
+    """A scheduler's SIGTERM: exit status 143, one line, the earlier output intact and no debris left."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    big = tmp_path / "in" / "big.jsonl"
+    make_synthetic_corpus(n=4000).to_json(str(big))
+    subsets = tmp_path / "subsets"
+    args = [*build_args(big, subsets)[:-2], "--budget", "300", "--levels", "7", "--out", str(subsets)]
+    assert subprocess.run([sys.executable, "-m", "macro2micro", *args], env=env, capture_output=True).returncode == 0
+    earlier = snapshot(subsets)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "macro2micro", *args, "--seed", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not any(tmp_path.glob(".subsets.tmp-*")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if proc.poll() is not None:
+        pytest.skip("the build finished before it could be terminated")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and err.strip().splitlines()[-1].endswith("terminated"), err
+    assert snapshot(subsets) == earlier and debris(tmp_path) == []

@@ -95,6 +95,8 @@ def test_train_one_adapter_changes_reloads_and_carries_a_card(tiny_model_dir, ti
 
 def test_sweep_skips_finished_configs(tiny_model_dir, tiny_repo, tmp_path):
     assert match_configs(str(tiny_repo), "micro_response_m*") == ["micro_response_min", "micro_response_max"]
+    assert "full" not in match_configs(str(tiny_repo), "*")  # the whole corpus only when named
+    assert match_configs(str(tiny_repo), "full") == ["full"]
     with pytest.raises(ValueError, match="no config of .* matches 'nope_\\*'; configs: full, "):
         match_configs(str(tiny_repo), "nope_*")
     first = sweep(
