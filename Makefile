@@ -48,8 +48,9 @@ test: $(STAMP) browser
 test-fast: $(STAMP)
 	$(RUN_ENV) $(BIN)/python -m pytest -q -m "not slow and not browser"
 
+# Every benchmark in one run, into bench_out/*.json (quiet machine; `make demo` first for the training one).
 bench: $(STAMP)
-	$(RUN_ENV) $(BIN)/python bench/ladder.py
+	$(RUN_ENV) bench/all.sh $(BIN)/python
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache

@@ -85,13 +85,19 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--peak-tflops", type=float, default=None, help="GPU peak bf16 TFLOP/s for MFU (H100 SXM: 989)")
     ap.add_argument("--set", dest="extra", action="append", default=[], help="extra --key value pairs, as KEY=VALUE")
+    ap.add_argument("--json", type=Path, default=None, help="write the rows here too")
     args = ap.parse_args()
     extra = [x for kv in args.extra for x in (f"--{kv.split('=', 1)[0]}", kv.split("=", 1)[1])]
+    rows = []
     for packing in (False, True):
         row = run(args.dataset, args.config, args.recipe, args.steps, packing, extra)
         if args.peak_tflops:
             row["mfu"] = round(6 * row["params"] * row["tokens_per_s"] / (args.peak_tflops * 1e12), 4)
         print(json.dumps(row), flush=True)
+        rows.append(row)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":
