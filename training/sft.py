@@ -29,6 +29,7 @@ import logging
 import os
 import shutil
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -176,6 +177,8 @@ def main(script_args: M2MScriptArguments, training_args, model_args) -> dict:
     from model_cards.model_card import hyperparameters, render_model_card
 
     torch_threads()
+    # TRL and PEFT still read the attribute transformers 5 deprecated; the warning is theirs, not the user's
+    warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
     model_spec = model_args.model_name_or_path
     model_args.model_name_or_path = resolve_model(model_spec)
     training_args.chat_template_path = resolve_chat_template(training_args.chat_template_path)
