@@ -14,8 +14,9 @@ Measured in one run, on the same real texts (a seeded sample of the embedded Sha
    overall (noise as one label) and on the texts that are non-noise in both. MiniLM against
    MiniLM with another reducer seed is the yardstick of how stable the clustering is at all.
    The static embedder is also clustered at 512 word pieces (model2vec's default) and centered
-   (minus its mean over the sample, renormalized: averaged token vectors share a common,
-   length-dependent direction that MiniLM's do not, reported under ``embedding_agreement``).
+   (minus its mean over the sample, renormalized), which is what ``--embedder static`` clusters:
+   averaged token vectors share a common, length-dependent direction that MiniLM's do not
+   (reported under ``embedding_agreement``).
 
 Prints one JSON line per measurement. On a shared CPU the throughput figures vary by 2x or more.
 """
@@ -103,9 +104,11 @@ def main() -> None:
     from dataset_builder.assets import DEFAULT_CORPUS, DEFAULT_EMBEDDER, resolve_corpus
     from dataset_builder.corpus import CorpusOptions, load_corpus
     from dataset_builder.embeddings import embed_texts, load_embedder
-    from dataset_builder.macro import cluster_labels, reduce_embeddings
+    from dataset_builder.macro import center, cluster_labels, reduce_embeddings
     from dataset_builder.static_embedder import StaticEmbedder, static_embedder_dir
+    from dataset_builder.utils import torch_threads
 
+    torch_threads()  # what load_embedder sets for MiniLM anyway: every core
     results: dict = {}
     emit(
         results,
@@ -221,10 +224,10 @@ def main() -> None:
     )
 
     # 3. macro clusters. "centered": the static vectors minus their mean over these texts, renormalized
-    # (averaged token vectors share a length-dependent common direction; MiniLM's hardly do).
+    # (averaged token vectors share a length-dependent common direction; MiniLM's hardly do). It is what
+    # `--embedder static` clusters (dataset_builder.macro.center); the uncentered runs show why.
     main_static = f"static{args.max_seq_length}"
-    centered = stat - stat.mean(axis=0)
-    centered /= np.maximum(np.linalg.norm(centered, axis=1, keepdims=True), 1e-12)
+    centered = center(stat)
     embeddings = {"minilm": minilm, main_static: stat, "static512": stat512, f"{main_static}_centered": centered}
     for reducer in args.reducers.split(","):
         labels, seconds = {}, {}

@@ -1,4 +1,5 @@
-"""Benchmark of LoRA SFT throughput (not a test): train tokens per second, with and without packing.
+"""Benchmark of LoRA SFT throughput (not a test): train tokens per second, with and without packing, and on one
+torch thread against every core (what training uses).
 
     python bench/train.py --dataset demo_out/hub_dataset                      # demo recipe, CPU
     python bench/train.py --dataset org/repo --recipe llama-2-7b-lora --steps 20 --peak-tflops 989   # a GPU
@@ -20,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def run(dataset: str, config: str, recipe: str, steps: int, packing: bool, extra: list[str]) -> dict:
+def run(dataset: str, config: str, recipe: str, steps: int, packing: bool, extra: list[str], threads: int) -> dict:
     import torch
 
     from training.sft import make_parser, resolve_chat_template, resolve_recipe
@@ -49,6 +50,7 @@ def run(dataset: str, config: str, recipe: str, steps: int, packing: bool, extra
         from dataset_builder.assets import resolve_model
         from training.sft import load_train_dataset
 
+        torch.set_num_threads(threads)  # training.sft.main sets every core (dataset_builder.utils.torch_threads)
         training_args.chat_template_path = resolve_chat_template(training_args.chat_template_path)
         training_args.model_init_kwargs = {"dtype": model_args.dtype}
         trainer = SFTTrainer(
@@ -88,9 +90,12 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None, help="write the rows here too")
     args = ap.parse_args()
     extra = [x for kv in args.extra for x in (f"--{kv.split('=', 1)[0]}", kv.split("=", 1)[1])]
-    rows = []
-    for packing in (False, True):
-        row = run(args.dataset, args.config, args.recipe, args.steps, packing, extra)
+    from dataset_builder.utils import torch_threads
+
+    every_core = torch_threads()
+    rows = []  # what training uses (every core), with and without packing; then one thread, for the gain
+    for packing, threads in [(False, every_core), (True, every_core)] + ([(False, 1)] if every_core > 1 else []):
+        row = run(args.dataset, args.config, args.recipe, args.steps, packing, extra, threads)
         if args.peak_tflops:
             row["mfu"] = round(6 * row["params"] * row["tokens_per_s"] / (args.peak_tflops * 1e12), 4)
         print(json.dumps(row), flush=True)

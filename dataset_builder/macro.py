@@ -43,6 +43,18 @@ def reduce_embeddings(emb: np.ndarray, reducer: str = "pca", n_components: int =
     ).fit_transform(x)  # seeded UMAP is single-threaded anyway
 
 
+def center(emb: np.ndarray) -> np.ndarray:
+    """Embeddings minus their mean over the corpus, renormalized.
+
+    A static embedder's vectors are averages of token vectors, which share a common, length-dependent
+    direction (MiniLM's do not): uncentered, UMAP + HDBSCAN cluster them by length and do not agree
+    with themselves across reducer seeds (bench/static_embedder.py).
+    """
+    x = np.asarray(emb, dtype=np.float32)
+    x = x - x.mean(axis=0, keepdims=True)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
 def cluster_labels(
     points: np.ndarray, min_cluster_size: int = 10, min_samples: int | None = None, selection: str = "eom"
 ) -> np.ndarray:
@@ -133,7 +145,8 @@ class MacroStrategy(LadderStrategy):
     def extract_types(self, corpus) -> TypeMatrix:
         o = self.options
         emb, ident = self.embed(corpus)
-        points = reduce_embeddings(emb, o.reducer, o.n_components)
+        centered = str(ident.get("name", "")).startswith("static:")
+        points = reduce_embeddings(center(emb) if centered else emb, o.reducer, o.n_components)
         labels = cluster_labels(points, o.min_cluster_size, o.min_samples, o.cluster_selection)
         n_clusters = int(labels.max()) + 1 if labels.max() >= 0 else 0
         rows = np.flatnonzero(labels >= 0)
@@ -143,6 +156,7 @@ class MacroStrategy(LadderStrategy):
         names = cluster_names(column(corpus, self.side), labels)
         info = {
             "embedder": ident,
+            **({"centered": True} if centered else {}),  # only where it applies: other manifests stay as they were
             "reducer": {"name": o.reducer, "n_components": o.n_components},
             "hdbscan": {
                 "min_cluster_size": o.min_cluster_size,

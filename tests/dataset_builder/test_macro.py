@@ -53,3 +53,31 @@ def test_macro_types_follow_topics_and_manifest_info(synthetic_corpus):
         for c in range(info["n_clusters"])
     ]
     assert np.mean(purity) > 0.8
+
+
+def test_static_embeddings_are_centered_before_clustering(synthetic_corpus, monkeypatch):
+    """Averaged token vectors share one strong direction; the static path removes it, MiniLM's is left alone."""
+    from dataset_builder.macro import center
+    from dataset_builder.options import EmbedderOptions
+
+    rng = np.random.default_rng(0)
+    n = len(synthetic_corpus)
+    topics = rng.integers(0, 3, n)
+    emb = np.zeros((n, 8), dtype=np.float32)
+    emb[:, 0] = 5.0  # the common direction
+    emb[np.arange(n), 1 + topics] = 1.0
+    emb += rng.normal(scale=0.05, size=emb.shape)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    out = center(emb)
+    assert np.allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+    same, other = topics == topics[0], topics != topics[0]
+    assert (out[other] @ out[0]).max() < 0.2 < 0.8 < (out[same][1:] @ out[0]).min()  # before: all above 0.9
+    assert (emb[other] @ emb[0]).min() > 0.9
+
+    recorded = {}
+    for name in ("static:minilm", "sentence-transformers/all-MiniLM-L6-v2"):
+        s = MacroStrategy("instruction", MacroOptions(reducer="none", min_cluster_size=5), EmbedderOptions())
+        monkeypatch.setattr(s, "embed", lambda corpus, name=name: (emb, {"name": name}))
+        s.fit(synthetic_corpus)
+        recorded[name] = s.type_info_.get("centered")
+    assert recorded == {"static:minilm": True, "sentence-transformers/all-MiniLM-L6-v2": None}

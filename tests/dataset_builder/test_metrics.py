@@ -343,9 +343,7 @@ def test_word_ids_save_load_and_take(tmp_path):
 
 
 @pytest.mark.slow
-def test_word_tokenizer_equals_nltk_on_the_embedded_corpus(request):
-    if "slow" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("slow (a minute): run with -m slow")
+def test_word_tokenizer_equals_nltk_on_the_embedded_corpus():
     from dataset_builder.assets import DEFAULT_CORPUS, resolve_corpus
     from dataset_builder.corpus import CorpusOptions, load_corpus
     from dataset_builder.words import WordTokenizer

@@ -130,10 +130,8 @@ def test_loader_and_options_are_validated(small_static, minilm_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_full_distillation_into_the_cache(minilm_dir, request):
-    # Nothing in the project deselects slow tests by default; this one distills for 1-2 minutes.
-    if "slow" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("full distillation (1-2 min on 2 cores): run with -m slow")
+def test_full_distillation_into_the_cache(minilm_dir):
+    # 1-2 minutes on 2 cores: make test runs it, make test-fast (-m "not slow") does not
     path = static_embedder_dir()
     assert static_embedder_dir() == path  # distilled once
     config = json.loads((path / "config.json").read_text())
