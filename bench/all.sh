@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every benchmark, one after another, each writing bench_out/NAME.json (the README's Performance figures).
+# Every benchmark, one after another, each writing bench_out/NAME.json, then bench_out/performance.md from them
+# (the README's Performance section).
 #
 #     make bench            # or: bench/all.sh [PYTHON]
 #
@@ -25,4 +26,5 @@ if [ -d demo_out/hub_dataset ]; then
 else
   echo "note: no demo_out/hub_dataset (run make demo first); the training benchmark is skipped" >&2
 fi
+step report;          "$PY" bench/report.py --dir "$OUT" | tee "$OUT/performance.md"
 step done

@@ -2,7 +2,8 @@
 
 Formats, recognized from a record's keys or named with ``CorpusOptions.format``:
 
-- ``alpaca``: ``instruction``, optional ``input``, ``output``;
+- ``alpaca``: ``instruction``, optional ``input``, ``output``; or ``context`` and ``response`` in their
+  places (Dolly-15k, and the columns of this toolkit's own corpus and subsets);
 - ``sharegpt``: ``conversations`` of ``{"from", "value"}``;
 - ``messages``: ``messages`` of ``{"role", "content"}``;
 - ``prompt_completion``: ``prompt`` and ``completion`` (strings or message lists);
@@ -44,7 +45,7 @@ def detect_format(record: Any, where: str) -> str:
         return "prompt_completion"
     raise CorpusError(
         f"{where}: unknown format: keys {sorted(map(str, keys))[:12]} match none of alpaca "
-        "(instruction, output), sharegpt (conversations), messages (messages), "
+        "(instruction, output or response), sharegpt (conversations), messages (messages), "
         "prompt_completion (prompt, completion); name the columns with --format columns "
         "--columns instruction=COL,response=COL"
     )
@@ -140,7 +141,12 @@ def to_pair(record: Any, fmt: str, options: CorpusOptions, where: str, notes: li
     if not isinstance(record, dict):
         raise CorpusError(f"{where}: expected an object per record, got {type(record).__name__}")
     if fmt == "alpaca":
-        instruction = _with_input(string_field(record, "instruction", where), record, "input", where)
+        extra = "context" if "input" not in record and "context" in record else "input"
+        instruction = _with_input(string_field(record, "instruction", where), record, extra, where)
+        if "output" not in record and "response" in record:
+            return instruction, string_field(record, "response", where)
+        if "output" not in record:
+            raise CorpusError(f"{where}, field 'output': missing (an instruction record needs 'output' or 'response')")
         return instruction, string_field(record, "output", where)
     if fmt in ("sharegpt", "messages"):
         key, role, text = ("conversations", "from", "value") if fmt == "sharegpt" else ("messages", "role", "content")

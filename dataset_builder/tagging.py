@@ -333,7 +333,8 @@ def normalize_tags(
 
         names = sorted(canon_counts)
         surface: dict[str, str] = {}
-        for raw, c in sorted(canon.items(), key=lambda kv: -raw_counts[kv[0]]):
+        # the most frequent raw form, then a-z: never the order of a set, which changes with PYTHONHASHSEED
+        for raw, c in sorted(canon.items(), key=lambda kv: (-raw_counts[kv[0]], kv[0])):
             surface.setdefault(c, raw)
         emb, _ = embed_texts([surface[n] for n in names], embedder, use_cache=False, dtype="float32")
         rows, cols = [], []

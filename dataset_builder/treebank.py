@@ -256,7 +256,7 @@ class WordTokenizer:
         """Memo entries for ``keys``: key i's words are the next ``counts[i]`` of ``words``."""
         vocab = self.vocab_
         words = words if isinstance(words, list) else list(words)
-        new = list(set(words).difference(vocab))
+        new = [w for w in dict.fromkeys(words) if w not in vocab]  # first-seen order: ids never follow the hash seed
         vocab.update(zip(new, range(len(vocab), len(vocab) + len(new)), strict=True))
         self.words_.extend(new)
         self._remember(keys, np.array(list(map(vocab.__getitem__, words)), dtype=np.int64), counts)

@@ -25,6 +25,22 @@ def test_alpaca_jsonl_with_input_joined(write_jsonl):
     assert len(set(ds["id"])) == 2 and all(len(i) == 16 for i in ds["id"])
 
 
+def test_dolly_and_our_own_columns_read_as_instruction_records(write_jsonl):
+    """Dolly-15k (instruction, context, response) and a corpus or subset exported to JSONL (instruction, response)."""
+    dolly = [
+        {"instruction": "Summarize.", "context": "A long text.", "response": "Short.", "category": "summarization"},
+        {"instruction": "Name a colour.", "context": "", "response": "Blue.", "category": "open_qa"},
+    ]
+    ds, report = load_corpus(write_jsonl(dolly, "dolly.jsonl"))
+    assert ds["instruction"] == ["Summarize.\n\nA long text.", "Name a colour."]
+    assert ds["response"] == ["Short.", "Blue."] and report.formats == {report.inputs[0]: "alpaca"}
+    ours = [{"id": "r1", "source": "sharegpt", "instruction": "Hi", "response": "Hello!"}]
+    ds, _ = load_corpus(write_jsonl(ours, "ours.jsonl"))
+    assert ds["id"] == ["r1"] and ds["source"] == ["sharegpt"] and ds["response"] == ["Hello!"]
+    with pytest.raises(CorpusError, match="line 1, field 'output': missing .*'output' or 'response'"):
+        load_corpus(write_jsonl([{"instruction": "a", "context": "b"}], "bad.jsonl"))
+
+
 def test_ids_are_stable_content_hashes(write_jsonl, tmp_path):
     a, _ = load_corpus(write_jsonl(ALPACA, "a.jsonl"))
     b, _ = load_corpus(write_jsonl(list(reversed(ALPACA)), "b.jsonl"))

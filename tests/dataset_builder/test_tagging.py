@@ -62,6 +62,30 @@ def test_semantic_merge_with_the_embedded_model():
     assert tags[3] == ["bake bread"] and info["after_merge"] == 2
 
 
+def test_the_merge_embeds_each_tag_by_a_rule_not_by_set_order(monkeypatch):
+    """Raw forms of one canonical tag with equal counts: the a-z first is embedded (set order follows
+    PYTHONHASHSEED, and the chosen form decides which tags merge)."""
+    import numpy as np
+
+    from dataset_builder import embeddings
+
+    seen: list[str] = []
+
+    class Spy:
+        def encode(self, texts, **kwargs):
+            seen.extend(texts)
+            return np.eye(len(texts), 8, dtype=np.float32)
+
+        def identity(self):
+            return {"name": "spy"}
+
+    monkeypatch.setitem(embeddings._MODELS, ("spy", None, 256), Spy())
+    words = ["tree", "lake", "river", "cloud", "stone", "flower", "garden", "forest", "planet", "bridge"]
+    lists = [[w + "s", w] for w in words]  # 'trees' and 'tree': one canonical tag, one occurrence each
+    normalize_tags(lists, alpha=1, merge_threshold=0.99, embedder="spy")
+    assert sorted(seen) == sorted(words)  # 'tree' < 'trees', for every one of the ten ties
+
+
 class _Server:
     """A small OpenAI-compatible chat-completions endpoint, answering from a reply table."""
 
