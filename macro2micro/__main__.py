@@ -2,6 +2,6 @@
 
 import sys
 
-from macro2micro.cli import main
+from macro2micro import run
 
-sys.exit(main())
+sys.exit(run())

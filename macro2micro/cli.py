@@ -98,12 +98,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     command, rest = commands[argv[0]], argv[1:]
     verbose = "-v" in rest or "--verbose" in rest
-    setup_logging(verbose)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _on_sigterm)
-    from tqdm.contrib.logging import logging_redirect_tqdm
+    try:  # a Ctrl+C while the heavy imports load is an interruption like any other
+        setup_logging(verbose)
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _on_sigterm)
+        from tqdm.contrib.logging import logging_redirect_tqdm
 
-    try:
         options = command.make_parser().parse(rest)
         with logging_redirect_tqdm():  # log lines print above the progress bars, not through them
             result = command.run(*options[:-1])

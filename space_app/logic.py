@@ -47,6 +47,15 @@ def load_artifacts(repo: str, results: str | None = None, runs: str | None = Non
 
     dataset = open_dataset_repo(repo)
     res = read_results(results) if results else dataset.results()
+    metrics = dataset.metrics()
+    if res:
+        known = {*metrics, "base", res.get("baseline")}
+        others = sorted(m for m in res.get("scores") or {} if m not in known)
+        if others:
+            raise ValueError(
+                f"{results or repo}: the results score {', '.join(others[:5])}, which are not configs of {repo} "
+                f"(the results name the dataset {res.get('dataset')!r}): pass the results of this dataset repo"
+            )
     if runs:
         adapters = {
             p.parent.name: {"path": p.parent}
@@ -55,7 +64,7 @@ def load_artifacts(repo: str, results: str | None = None, runs: str | None = Non
         }
     else:
         adapters = {**dataset.adapters(), **((res or {}).get("adapters") or {})}
-    return Artifacts(repo=str(dataset.path), metrics=dataset.metrics(), results=res, runs=runs, adapters=adapters)
+    return Artifacts(repo=str(dataset.path), metrics=metrics, results=res, runs=runs, adapters=adapters)
 
 
 def metrics_table(art: Artifacts):

@@ -35,6 +35,8 @@ def match_configs(dataset: str, patterns: list[str] | str) -> list[str]:
     from dataset_builder.naming import LENGTH_CONTROLLED, check_name
     from dataset_builder.options import split_list
 
+    if (Path(dataset) / "build.json").is_file() and not (Path(dataset) / "README.md").is_file():
+        raise ValueError(f"{dataset} is the output of `macro2micro build`: train on the repo folder `publish` makes")
     names = [check_name(n, f"{dataset}: config") for n in datasets.get_dataset_config_names(dataset)]
     wanted = split_list(patterns)
 

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from space_app import logic
@@ -54,7 +56,7 @@ def test_compare_scores_correlations(art):
 
 
 def test_missing_results_and_bad_repo(space_artifacts, tmp_path):
-    repo, _ = space_artifacts
+    repo, results = space_artifacts
     art = logic.load_artifacts(str(repo))
     with pytest.raises(UserError, match="no evaluation results loaded"):
         logic.score_frame(art)
@@ -62,6 +64,14 @@ def test_missing_results_and_bad_repo(space_artifacts, tmp_path):
 
     with pytest.raises(ArtifactError, match="no such results file"):
         logic.load_artifacts(str(repo), str(tmp_path / "none.json"))
+    other = json.loads(results.read_text())  # another dataset's results: refused, not shown beside this one
+    other["dataset"] = "elsewhere/hub_dataset"
+    other["scores"]["micro_response_17"] = other["scores"]["micro_response_50"]
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    with pytest.raises(
+        ValueError, match="score micro_response_17, which are not configs of .*'elsewhere/hub_dataset'"
+    ):
+        logic.load_artifacts(str(repo), str(tmp_path / "other.json"))
     with pytest.raises(UserError, match="the limit is 1000"):
         logic.check_live_prompt("x" * 1001, 10)
     with pytest.raises(UserError, match="type a prompt first"):

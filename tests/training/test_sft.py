@@ -97,6 +97,11 @@ def test_sweep_skips_finished_configs(tiny_model_dir, tiny_repo, tmp_path):
     assert match_configs(str(tiny_repo), "micro_response_m*") == ["micro_response_min", "micro_response_max"]
     assert "full" not in match_configs(str(tiny_repo), "*")  # the whole corpus only when named
     assert match_configs(str(tiny_repo), "full") == ["full"]
+    build_output = tmp_path / "subsets"
+    build_output.mkdir()
+    (build_output / "build.json").write_text("{}")
+    with pytest.raises(ValueError, match="is the output of `macro2micro build`: train on the repo folder"):
+        match_configs(str(build_output), "*")
     with pytest.raises(ValueError, match="no config of .* matches 'nope_\\*'; configs: full, "):
         match_configs(str(tiny_repo), "nope_*")
     first = sweep(
