@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dataset_builder.outputs import claim_folder
+from dataset_builder.outputs import check_target, claim_folder
 from training.options import PushAdaptersOptions, TrainOptions
 
 from .. import report
@@ -32,8 +32,10 @@ def train(paths: TrainPaths, options: TrainOptions, push: PushAdaptersOptions | 
     from training.sft import recipe_model, resolve_recipe
     from training.sweep import sweep
 
+    inputs = [paths.dataset] if Path(paths.dataset).exists() else []
     if options.print_commands:  # the model is needed where the commands run, not here
         resolve_recipe(options.recipe)
+        check_target(Path(paths.out), "train", inputs, overwrite=False)  # where the printed commands will write
         return sweep(
             paths.dataset,
             options.configs,
@@ -48,7 +50,6 @@ def train(paths: TrainPaths, options: TrainOptions, push: PushAdaptersOptions | 
     hub_org = None
     if push.push_to_hub:
         hub_org = push.hub_org or hub_user()
-    inputs = [paths.dataset] if Path(paths.dataset).exists() else []
     with claim_folder(paths.out, "train", inputs=inputs):
         return sweep(
             paths.dataset,

@@ -168,6 +168,9 @@ def test_a_config_named_dotdot_on_a_card_is_refused_by_train(tmp_path, capsys):
     )
     assert rc == 2 and "config name '..' is not valid" in line
     assert not (tmp_path / "runs").exists()
+    # the printed commands would write into --out: it is checked like any output, before any config is read
+    rc, line = run(["train", "--dataset", str(repo), "--print_commands", "--out", str(repo / "runs")], capsys)
+    assert rc == 2 and "sits inside the input" in line and not (repo / "runs").exists()
 
 
 @pytest.mark.parametrize("mode", ["raise", "skip"])
