@@ -117,40 +117,11 @@ def test_tampered_names_never_become_paths(tmp_path, corpus_file, capsys):
     info["configs"][0] = "../../x"
     (tmp_path / "subsets/build.json").write_text(json.dumps(info))
     before = snapshot(tmp_path)
-    rc, line = run(
-        [
-            "publish",
-            "--corpus",
-            str(corpus_file),
-            "--subsets",
-            str(tmp_path / "subsets"),
-            *WORD[:2],
-            "--embedder",
-            "none",
-            "--out",
-            str(tmp_path / "repo"),
-        ],
-        capsys,
-    )
+    publish = ["publish", "--corpus", str(corpus_file), "--subsets", str(tmp_path / "subsets"), *WORD[:2]]
+    publish += ["--embedder", "none", "--out", str(tmp_path / "repo")]
+    rc, line = run(publish, capsys)
     assert rc == 2 and "config name '../../x' is not valid" in line
-    rc, line = run(
-        [
-            "publish",
-            "--corpus",
-            str(corpus_file),
-            "--subsets",
-            str(tmp_path / "subsets"),
-            *WORD[:2],
-            "--embedder",
-            "none",
-            "--out",
-            str(tmp_path / "repo"),
-            "--repo_id",
-            "../../etc",
-            "--dry_run",
-        ],
-        capsys,
-    )
+    rc, line = run([*publish, "--repo_id", "../../etc", "--dry_run"], capsys)
     assert rc == 2 and "--repo_id '../../etc' is not valid" in line
     assert snapshot(tmp_path) == before and not (tmp_path / "repo").exists()
 
