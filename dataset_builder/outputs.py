@@ -17,6 +17,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -91,6 +92,7 @@ def check_target(target: Path, kind: str, inputs: Iterable[str | Path | None], o
 # What --overwrite still refuses to replace: it deletes the folder, and these are never ours to delete.
 _PROTECTED = {
     ".git": "a git repository",
+    ".hg": "a Mercurial repository",
     "pyvenv.cfg": "a Python virtual environment",
     "pyproject.toml": "a Python project",
     "setup.py": "a Python project",
@@ -98,22 +100,65 @@ _PROTECTED = {
 
 
 def _never_replace(target: Path, resolved: Path) -> None:
-    """Refuse, even with --overwrite, a folder holding a repository, a venv, the current folder or the program."""
+    """Refuse, even with --overwrite, a folder that holds, anywhere below it, a repository, a venv, a project,
+    the program itself, the current folder or home, or files that an enclosing git repository tracks."""
     if not target.is_dir():
         return
-    for name, what in _PROTECTED.items():
-        if (target / name).exists():
-            raise OutputError(
-                f"--out {target} holds {what} ({name}); macro2micro never replaces such a folder, "
-                "even with --overwrite: choose another --out"
-            )
     for place, what in (
         (Path.cwd(), "the current folder"),
         (Path(sys.prefix), "the running Python environment"),
         (Path.home(), "your home folder"),
+        *((p, "the running program's own code") for p in _program_folders()),
     ):
-        if _inside(place.resolve(), resolved):
+        if _inside(Path(os.path.realpath(place)), resolved):
             raise OutputError(f"--out {target} holds {what}; macro2micro never replaces it, even with --overwrite")
+    for root, dirs, files in os.walk(target):
+        for name in (*dirs, *files):
+            if name in _PROTECTED:
+                found = Path(root) / name
+                raise OutputError(
+                    f"--out {target} holds {_PROTECTED[name]} ({found}); macro2micro never replaces such a "
+                    "folder, even with --overwrite: choose another --out"
+                )
+    tracked = _git_tracked(resolved)
+    if tracked:
+        raise OutputError(
+            f"--out {target} holds files tracked by the git repository at {tracked[0]} (e.g. {tracked[1]}); "
+            "macro2micro never replaces them, even with --overwrite: choose another --out"
+        )
+
+
+def _program_folders() -> list[Path]:
+    """Where the running program's code lives: the folder of every module it has loaded."""
+    files = {getattr(m, "__file__", None) for m in list(sys.modules.values())}
+    return sorted({Path(f).parent for f in files if f})
+
+
+def _git_tracked(folder: Path) -> tuple[str, str] | None:
+    """``(repository, one tracked file)`` when a git work tree around ``folder`` tracks a file inside it."""
+    import subprocess
+
+    top = next((p for p in (folder, *folder.parents) if (p / ".git").exists()), None)
+    if top is None:
+        return None
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(top), "ls-files", "-z", "--", str(folder.relative_to(top))],
+            capture_output=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise OutputError(
+            f"--out {folder} sits inside the git repository {top}, and git could not list what it tracks "
+            f"({err}); choose an --out outside it"
+        ) from None
+    if proc.returncode != 0:
+        raise OutputError(
+            f"--out {folder} sits inside the git repository {top}, and `git ls-files` failed "
+            f"({proc.stderr.decode(errors='replace').strip()[:200]}); choose an --out outside it"
+        )
+    first = proc.stdout.split(b"\0", 1)[0]
+    return (str(top), first.decode(errors="replace")) if first else None
 
 
 class _Lock:
@@ -154,15 +199,34 @@ class _Lock:
             self.fd = None
 
 
+def _debris(target: Path) -> tuple[list[Path], list[Path]]:
+    """``(set-aside earlier outputs, temporary folders)`` that runs into ``target`` left beside it: names matched
+    exactly (``.NAME.old-PID``, ``.NAME.tmp-PID-XXXX``), never as a pattern, so another output's debris is
+    never touched whatever characters the names hold."""
+    name = re.escape(target.name)
+    old, tmp = re.compile(rf"\.{name}\.old-(\d+)"), re.compile(rf"\.{name}\.tmp-\d+-[a-z0-9_]+")
+    olds, tmps = [], []
+    try:
+        entries = list(os.scandir(target.parent))
+    except FileNotFoundError:
+        return [], []
+    for entry in entries:
+        if old.fullmatch(entry.name):
+            olds.append(Path(entry.path))
+        elif tmp.fullmatch(entry.name):
+            tmps.append(Path(entry.path))
+    olds.sort(key=lambda p: p.stat(follow_symlinks=False).st_mtime_ns)
+    return olds, tmps
+
+
 def _sweep(target: Path) -> None:
     """Remove what killed runs left beside ``target`` (we hold the lock, so every such folder is stale)."""
-    parent, name = target.parent, target.name
-    olds = sorted(parent.glob(f".{name}.old-*"))
+    olds, tmps = _debris(target)
     if olds and not target.exists():
         os.replace(olds[-1], target)  # a run died between its two renames: the earlier output comes back
         olds = olds[:-1]
-    for stale in [*olds, *parent.glob(f".{name}.tmp-*")]:
-        if stale.is_dir():
+    for stale in [*olds, *tmps]:
+        if stale.is_dir() and not stale.is_symlink():
             shutil.rmtree(stale, ignore_errors=True)
         else:
             stale.unlink(missing_ok=True)

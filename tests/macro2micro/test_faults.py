@@ -427,3 +427,74 @@ def test_sigterm_cleans_up_like_ctrl_c(tmp_path, corpus_file):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143 and err.strip().splitlines()[-1].endswith("terminated"), err
     assert snapshot(subsets) == earlier and debris(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", ["a?", "s*", "x[1]"])
+def test_debris_is_matched_by_exact_name_never_as_a_pattern(tmp_path, corpus_file, capsys, name):
+    """Another output's set-aside folder and a concurrent run's temporary folder match ``a?`` and ``s*`` as
+    globs; neither may be touched. The run's own debris is swept whatever its name holds (``[``)."""
+    parent = tmp_path / "o"
+    parent.mkdir()
+    others = [parent / ".ab.old-4242", parent / ".sb.tmp-4242-abc", parent / ".x1.tmp-1-zz"]
+    for other in others:
+        other.mkdir()
+        (other / "keep.txt").write_text("someone else's")
+    own = [parent / f".{name}.old-7", parent / f".{name}.tmp-7-abc_9"]
+    for folder in own:
+        folder.mkdir()
+    out = parent / name
+    assert run(["ingest", "--corpus", str(corpus_file), "--out", str(out)], capsys)[0] == 0
+    assert all((o / "keep.txt").read_text() == "someone else's" for o in others)
+    assert not any(f.exists() for f in own)
+    assert (out / "summary.json").exists() and not (out / "keep.txt").exists()
+
+
+@pytest.mark.parametrize(
+    "plant, what",
+    [
+        ("proj/.git/HEAD", "a git repository"),
+        ("deep/er/env/pyvenv.cfg", "a Python virtual environment"),
+        ("code/pyproject.toml", "a Python project"),
+    ],
+)
+def test_overwrite_refuses_what_lies_anywhere_below(tmp_path, corpus_file, capsys, plant, what):
+    out = tmp_path / "wrap"
+    (out / plant).parent.mkdir(parents=True)
+    (out / plant).write_text("x")
+    before = snapshot(tmp_path)
+    rc, line = run(["ingest", "--corpus", str(corpus_file), "--out", str(out), "--overwrite"], capsys)
+    assert rc == 2 and what in line and str(out / plant).rsplit("/", 1)[0] in line, line
+    assert snapshot(tmp_path) == before
+
+
+def test_overwrite_refuses_the_running_programs_own_code(tmp_path, corpus_file, capsys, monkeypatch):
+    pkg = tmp_path / "tree" / "fake_pkg_for_overwrite"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("VALUE = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "tree"))
+    import fake_pkg_for_overwrite  # noqa: F401  # now part of the running program
+
+    before = snapshot(tmp_path)
+    rc, line = run(["ingest", "--corpus", str(corpus_file), "--out", str(pkg), "--overwrite"], capsys)
+    assert rc == 2 and "the running program's own code" in line, line
+    assert snapshot(tmp_path) == before
+
+
+def test_overwrite_refuses_files_a_git_work_tree_tracks_but_replaces_an_untracked_output(
+    tmp_path, corpus_file, capsys
+):
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "sub" / "tracked.txt").write_text("history")
+    subprocess.run(["git", "init", "-q", str(tree)], check=True)
+    subprocess.run(["git", "-C", str(tree), "add", "sub/tracked.txt"], check=True)
+    before = snapshot(tmp_path)
+    rc, line = run(["ingest", "--corpus", str(corpus_file), "--out", str(tree / "sub"), "--overwrite"], capsys)
+    assert rc == 2 and "tracked by the git repository" in line and "sub/tracked.txt" in line, line
+    assert snapshot(tmp_path) == before
+    (tree / "out").mkdir()
+    (tree / "out" / "untracked.txt").write_text("scratch")
+    assert run(["ingest", "--corpus", str(corpus_file), "--out", str(tree / "out"), "--overwrite"], capsys)[0] == 0
+    assert (tree / "out" / "summary.json").exists() and (tree / "sub" / "tracked.txt").exists()
