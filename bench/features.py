@@ -4,7 +4,7 @@
 
 1. Embeddings per second of our path (``embed_texts``: resolve, encode, normalize, cast) against
    ``SentenceTransformer.encode`` alone on the same texts: the ratio should be near 1; and the same
-   encode with torch on one thread against every core (what ``dataset_builder.utils.torch_threads`` sets).
+   encode with torch on one thread against every core (what ``macro2micro.dataset_builder.utils.torch_threads`` sets).
 2. HDBSCAN time after PCA to 5 dimensions at 10K, 50K and 117K points (synthetic 384-d
    embeddings drawn around 200 centres, normalized): how the cost grows.
 3. The offline tagger's texts per second on the embedded corpus's responses.
@@ -32,12 +32,12 @@ def main() -> None:
 
     import torch
 
-    from dataset_builder.assets import DEFAULT_CORPUS, DEFAULT_EMBEDDER, resolve_corpus
-    from dataset_builder.corpus import CorpusOptions, load_corpus
-    from dataset_builder.embeddings import embed_texts, load_embedder
-    from dataset_builder.macro import cluster_labels, reduce_embeddings
-    from dataset_builder.tagging import OfflineTagger
-    from dataset_builder.utils import torch_threads
+    from macro2micro.dataset_builder.corpus.ingest import CorpusOptions, load_corpus
+    from macro2micro.dataset_builder.models.assets import DEFAULT_CORPUS, DEFAULT_EMBEDDER, resolve_corpus
+    from macro2micro.dataset_builder.models.embeddings import embed_texts, load_embedder
+    from macro2micro.dataset_builder.types.macro import cluster_labels, reduce_embeddings
+    from macro2micro.dataset_builder.types.tagging import OfflineTagger
+    from macro2micro.dataset_builder.utils import torch_threads
 
     results: dict = {}
     ds, _ = load_corpus(

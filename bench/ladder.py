@@ -7,7 +7,7 @@
     python bench/ladder.py --jit           # plus numba's compile and cache-load time, in fresh processes
 
 1. A size the reference can finish (default 15,000 samples x 2,500 types): the plain-Python
-   sample-greedy loop below vs ``dataset_builder.ladder``; both build all 7 levels.
+   sample-greedy loop below vs ``macro2micro.dataset_builder.selection.ladder``; both build all 7 levels.
 2. The paper's scale: 117,000 samples, 12,000 Zipf-distributed types, ~20 types per sample,
    N = 10,000: pruning plus 7 levels of balanced sampling, engine only.
 3. Pruning alone at a larger scale (default 1,000,000 samples x 50,000 types, same shape as 2),
@@ -18,7 +18,7 @@ is reset first, which resets the process maximum too, so run 3 records that maxi
 ``--argmin`` times ``prune_argmin`` of tests/dataset_builder/test_ladder.py (the implementation
 before the heap, O(types) per dropped type) on the same matrices in the same process; it needs
 the test dependencies (pytest, hypothesis) and adds about ten times the prune time of run 3.
-``--previous REV`` does the same for ``prune`` of ``dataset_builder/ladder.py`` at git revision REV
+``--previous REV`` does the same for ``prune`` (``macro2micro/dataset_builder/selection/ladder.py``) at revision REV
 (read with ``git show``; the file must be self-contained, as it is up to 2867989). With either, runs
 1 and 2 time the current ``prune`` and these alone, best of ``--repeat``; run 3 times these once.
 ``prune`` runs numba kernels: the first call in a process imports numba and loads them from its
@@ -46,8 +46,8 @@ import scipy.sparse as sp
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from dataset_builder.ladder import as_binary_csr, level_k, prune  # noqa: E402
-from dataset_builder.sampling import type_sample  # noqa: E402
+from macro2micro.dataset_builder.selection.ladder import as_binary_csr, level_k, prune  # noqa: E402
+from macro2micro.dataset_builder.selection.sampling import type_sample  # noqa: E402
 
 
 def synthetic(n: int, n_types: int, per_sample: int, seed: int = 0) -> sp.csr_matrix:
@@ -179,8 +179,8 @@ def time_prune(fn, x: sp.csr_matrix, repeat: int = 1, memory: bool = False) -> d
 
 
 def prune_at(rev: str):
-    """``prune`` of ``dataset_builder/ladder.py`` as it was at git revision ``rev``."""
-    path = "dataset_builder/ladder.py"
+    """``prune`` of ``macro2micro/dataset_builder/selection/ladder.py`` as it was at git revision ``rev``."""
+    path = "macro2micro/dataset_builder/selection/ladder.py"
     source = subprocess.run(
         ["git", "-C", str(ROOT), "show", f"{rev}:{path}"], check=True, capture_output=True, text=True
     ).stdout
@@ -236,7 +236,7 @@ def main() -> None:
         "--previous",
         default="",
         metavar="REV",
-        help="also time prune of dataset_builder/ladder.py at this git revision (e.g. 2867989)",
+        help="also time prune of macro2micro/dataset_builder/selection/ladder.py at this git revision (e.g. 2867989)",
     )
     ap.add_argument("--jit", action="store_true", help="also time numba's compile and cache load in fresh processes")
     ap.add_argument("--embedded", action="store_true", help="also time the embedded corpus's micro ladder")
@@ -321,9 +321,9 @@ def main() -> None:
         print(json.dumps(results["scale"]), flush=True)
 
     if args.embedded:
-        from dataset_builder.assets import DEFAULT_CORPUS, resolve_corpus
-        from dataset_builder.corpus import CorpusOptions, load_corpus
-        from dataset_builder.registry import make_strategy
+        from macro2micro.dataset_builder.corpus.ingest import CorpusOptions, load_corpus
+        from macro2micro.dataset_builder.ladders.registry import make_strategy
+        from macro2micro.dataset_builder.models.assets import DEFAULT_CORPUS, resolve_corpus
 
         ds, _ = load_corpus(
             resolve_corpus(DEFAULT_CORPUS), CorpusOptions(max_instruction_chars=4000, max_response_chars=8000)

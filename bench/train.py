@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def run(dataset: str, config: str, recipe: str, steps: int, packing: bool, extra: list[str], threads: int) -> dict:
     import torch
 
-    from training.sft import make_parser, resolve_chat_template, resolve_recipe
+    from macro2micro.training.sft import make_parser, resolve_chat_template, resolve_recipe
 
     with tempfile.TemporaryDirectory() as out:
         argv = [
@@ -47,10 +47,12 @@ def run(dataset: str, config: str, recipe: str, steps: int, packing: bool, extra
         script_args, training_args, model_args = make_parser().parse_args_and_config(argv)
         from trl import SFTTrainer, get_peft_config
 
-        from dataset_builder.assets import resolve_model
-        from training.sft import load_train_dataset
+        from macro2micro.dataset_builder.models.assets import resolve_model
+        from macro2micro.training.sft import load_train_dataset
 
-        torch.set_num_threads(threads)  # training.sft.main sets every core (dataset_builder.utils.torch_threads)
+        torch.set_num_threads(
+            threads
+        )  # macro2micro.training.sft.main sets every core (macro2micro.dataset_builder.utils.torch_threads)
         training_args.chat_template_path = resolve_chat_template(training_args.chat_template_path)
         training_args.model_init_kwargs = {"dtype": model_args.dtype}
         trainer = SFTTrainer(
@@ -90,7 +92,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None, help="write the rows here too")
     args = ap.parse_args()
     extra = [x for kv in args.extra for x in (f"--{kv.split('=', 1)[0]}", kv.split("=", 1)[1])]
-    from dataset_builder.utils import torch_threads
+    from macro2micro.dataset_builder.utils import torch_threads
 
     every_core = torch_threads()
     rows = []  # what training uses (every core), with and without packing; then one thread, for the gain

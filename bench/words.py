@@ -4,7 +4,7 @@
 
 On the first ``--rows`` rows of the embedded ShareGPT corpus, both sides (0: all of it), in one run:
 
-1. nltk's ``NLTKWordTokenizer().tokenize(text.lower())`` against ``dataset_builder.words`` (an empty
+1. nltk's ``NLTKWordTokenizer().tokenize(text.lower())`` against ``dataset_builder.metrics.words`` (an empty
    memo: the cold cost), as word lists and as word ids: times, ratio, and how many texts differ.
 2. distinct-1/2 over Python sets of string n-grams against the numpy version over word ids.
 3. distinct-1/2 and Self-BLEU per side under both tokenizers, with their relative differences.
@@ -40,7 +40,7 @@ def ratio(slow: dict, fast: dict) -> dict:
 
 
 def metric_values(tokenized, sample: int) -> dict:
-    from dataset_builder import metrics as M
+    from macro2micro.dataset_builder.metrics import diversity as M
 
     return {
         "distinct_1": M.distinct_n(tokenized, 1),
@@ -94,10 +94,10 @@ def main() -> None:
     import numpy as np
     from nltk.tokenize import NLTKWordTokenizer
 
-    from dataset_builder import metrics as M
-    from dataset_builder.assets import DEFAULT_CORPUS, resolve_corpus
-    from dataset_builder.corpus import CorpusOptions, load_corpus
-    from dataset_builder.words import WordTokenizer
+    from macro2micro.dataset_builder.corpus.ingest import CorpusOptions, load_corpus
+    from macro2micro.dataset_builder.metrics import diversity as M
+    from macro2micro.dataset_builder.metrics.words import WordTokenizer
+    from macro2micro.dataset_builder.models.assets import DEFAULT_CORPUS, resolve_corpus
 
     ds, _ = load_corpus(
         resolve_corpus(DEFAULT_CORPUS), CorpusOptions(max_instruction_chars=4000, max_response_chars=8000)

@@ -2,6 +2,6 @@
 
 import sys
 
-from macro2micro import run
+from macro2micro.cli import run
 
 sys.exit(run())

@@ -52,7 +52,7 @@ def make_synthetic_corpus(n: int = 240, seed: int = 0):
     import datasets
     import numpy as np
 
-    from dataset_builder.corpus import corpus_features
+    from macro2micro.dataset_builder.corpus.ingest import corpus_features
 
     rng = np.random.default_rng(seed)
     vocab = [f"w{i}" for i in range(400)]
@@ -86,8 +86,8 @@ def synthetic_corpus():
 def word_knobs():
     """Strategy knobs for the synthetic corpus: whitespace words with bands sized for ~6K tokens; PCA before
     HDBSCAN (UMAP's numba compilation costs ~20 s); no embedding merge of tags."""
-    from dataset_builder.options import MacroOptions, MesoOptions, MicroOptions, TokenizerOptions
-    from dataset_builder.registry import StrategyKnobs
+    from macro2micro.dataset_builder.ladders.registry import StrategyKnobs
+    from macro2micro.dataset_builder.options import MacroOptions, MesoOptions, MicroOptions, TokenizerOptions
 
     return StrategyKnobs(
         tokenizer=TokenizerOptions("word"),

@@ -21,13 +21,13 @@ def build_repo(
     Returns the repo folder and its metrics. The folder's name is unique per ``tmp``: datasets caches a local
     folder by its basename, so two test repos named alike would be served each other's rows.
     """
-    from dataset_builder.artifacts import read_build
-    from dataset_builder.build import build_family
-    from dataset_builder.options import BuildOptions, EmbedderOptions, MetricOptions
-    from dataset_builder.repo import write_repo_folder
-    from dataset_builder.scores import compute_metrics
-    from dataset_builder.utils import atomic_dir
-    from model_cards import render_dataset_card
+    from macro2micro.dataset_builder.hub.artifacts import read_build
+    from macro2micro.dataset_builder.hub.repo import write_repo_folder
+    from macro2micro.dataset_builder.ladders.build import build_family
+    from macro2micro.dataset_builder.metrics.scores import compute_metrics
+    from macro2micro.dataset_builder.options import BuildOptions, EmbedderOptions, MetricOptions
+    from macro2micro.dataset_builder.utils import atomic_dir
+    from macro2micro.model_cards import render_dataset_card
     from tests.conftest import word_knobs
 
     build_family(

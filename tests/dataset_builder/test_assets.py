@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from dataset_builder import assets
+from macro2micro.dataset_builder.models import assets
 
 
 def test_truncated_json_array_keeps_complete_records(tmp_path):
@@ -43,7 +43,7 @@ def test_embedded_embedder_is_a_sentence_transformers_folder():
 
 @pytest.mark.slow  # the real embedded assets
 def test_embedded_sharegpt_corpus_reads_offline():
-    from dataset_builder.corpus import load_corpus
+    from macro2micro.dataset_builder.corpus.ingest import load_corpus
 
     ds, report = load_corpus(assets.resolve_corpus(assets.DEFAULT_CORPUS))
     assert report.rows_read > 17_000 and len(ds) > 9_000

@@ -3,9 +3,9 @@ import json
 import numpy as np
 import pytest
 
-from dataset_builder.build import build_family
-from dataset_builder.ladder import PoolTooSmallError
-from dataset_builder.options import BuildOptions
+from macro2micro.dataset_builder.ladders.build import build_family
+from macro2micro.dataset_builder.options import BuildOptions
+from macro2micro.dataset_builder.selection.ladder import PoolTooSmallError
 from tests.conftest import word_knobs
 
 
@@ -65,7 +65,7 @@ def test_configs_load_and_manifests_describe_them(synthetic_corpus, tmp_path):
     ):
         assert key in manifest, key
     assert manifest["side"] == "response" and manifest["level"] == 0.5 and manifest["options"]["tokenizer"] == "word"
-    from dataset_builder.build import manifest_hash
+    from macro2micro.dataset_builder.ladders.build import manifest_hash
 
     assert manifest_hash(manifest) == manifest["manifest_sha256"]
 
@@ -83,7 +83,7 @@ def test_failed_build_leaves_earlier_output(synthetic_corpus, tmp_path):
 
 
 def test_build_options_validated():
-    from dataset_builder.registry import resolve_strategies
+    from macro2micro.dataset_builder.ladders.registry import resolve_strategies
 
     with pytest.raises(ValueError, match="unknown strategy 'macro'; valid: .*or all"):
         resolve_strategies(BuildOptions(strategies=["macro"]).strategies)
@@ -100,7 +100,7 @@ def test_build_options_validated():
 
 
 def test_cli_build(synthetic_corpus, tmp_path, capsys):
-    from macro2micro.cli import main
+    from macro2micro.cli.main import main
 
     synthetic_corpus.to_json(str(tmp_path / "c.jsonl"))
     rc = main(
@@ -171,7 +171,7 @@ def _two_sources(n: int = 300):
     """Half 'chat' rows with long, varied responses; half 'short' rows answering with two of four words."""
     import datasets
 
-    from dataset_builder.corpus import corpus_features
+    from macro2micro.dataset_builder.corpus.ingest import corpus_features
     from tests.conftest import make_synthetic_corpus
 
     base = make_synthetic_corpus(n=n)
@@ -191,7 +191,7 @@ def _two_sources(n: int = 300):
 def test_warnings_for_repeated_levels_few_types_and_source_drift(tmp_path, caplog):
     import logging
 
-    from dataset_builder.options import MicroOptions
+    from macro2micro.dataset_builder.options import MicroOptions
 
     knobs = word_knobs()
     knobs.micro = MicroOptions(low=3, high=200)

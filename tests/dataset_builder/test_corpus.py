@@ -3,7 +3,13 @@ import json
 
 import pytest
 
-from dataset_builder.corpus import CorpusError, CorpusOptions, load_corpus, normalize_whitespace, save_corpus
+from macro2micro.dataset_builder.corpus.ingest import (
+    CorpusError,
+    CorpusOptions,
+    load_corpus,
+    normalize_whitespace,
+    save_corpus,
+)
 
 ALPACA = [
     {"instruction": "Name a colour.", "input": "", "output": "Blue."},
@@ -236,7 +242,7 @@ def test_options_validated_at_the_boundary():
 
 
 def test_failed_stage_writes_nothing_and_keeps_old_output(tmp_path, write_jsonl):
-    from macro2micro.cli import main
+    from macro2micro.cli.main import main
 
     out = tmp_path / "corpus"
     assert main(["ingest", "--corpus", str(write_jsonl(ALPACA)), "--out", str(out)]) == 0
@@ -263,7 +269,7 @@ def test_fingerprint_is_the_content_hash_of_the_rows_seen(write_jsonl):
     """The Arrow-buffer hash equals the definition, also through a select()ed Dataset's indices."""
     import hashlib
 
-    from dataset_builder.corpus import corpus_fingerprint
+    from macro2micro.dataset_builder.corpus.ingest import corpus_fingerprint
 
     ds, _ = load_corpus(write_jsonl([{"instruction": f"q{i}", "output": f"a{i}"} for i in range(20)]))
 

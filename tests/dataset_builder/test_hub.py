@@ -2,10 +2,10 @@ import json
 
 import pytest
 
-from dataset_builder.artifacts import ArtifactError, read_build
-from dataset_builder.hub import publish_folder
-from dataset_builder.options import EmbedderOptions, MetricOptions
-from dataset_builder.scores import compute_metrics
+from macro2micro.dataset_builder.hub.artifacts import ArtifactError, read_build
+from macro2micro.dataset_builder.hub.client import publish_folder
+from macro2micro.dataset_builder.metrics.scores import compute_metrics
+from macro2micro.dataset_builder.options import EmbedderOptions, MetricOptions
 from tests.helpers import build_repo
 
 
@@ -13,7 +13,7 @@ from tests.helpers import build_repo
 def repo(synthetic_corpus, tmp_path_factory):
     from huggingface_hub import DatasetCard
 
-    from model_cards import render_dataset_card
+    from macro2micro.model_cards import render_dataset_card
 
     folder, metrics = build_repo(
         synthetic_corpus, tmp_path_factory.mktemp("hub"), budget=30, repo_id="org/ladders", self_bleu_sample=20
@@ -116,7 +116,7 @@ def test_publish_merges_remote_card_and_uploads_once(repo, monkeypatch, tmp_path
 def test_embedding_metric_with_the_embedded_model(synthetic_corpus):
     import numpy as np
 
-    from dataset_builder.embeddings import embed_texts
+    from macro2micro.dataset_builder.models.embeddings import embed_texts
 
     texts = ["How do I bake bread?", "What is a recipe for baking bread?", "Explain quantum entanglement."]
     emb, ident = embed_texts(texts, "embedded:all-minilm-l6-v2", use_cache=False)
@@ -131,7 +131,7 @@ def test_load_config_never_serves_a_stale_local_folder(tmp_path):
     would be answered with old rows. hub.load_config re-reads local folders."""
     import datasets
 
-    from dataset_builder.repo import load_config
+    from macro2micro.dataset_builder.hub.repo import load_config
 
     card = "---\nconfigs:\n- config_name: cfg\n  data_files:\n  - split: train\n    path: cfg/train-*\n---\n"
     for name, n in (("a", 3), ("b", 5)):
@@ -150,9 +150,9 @@ def test_metrics_embed_only_the_configs_rows_and_a_sample_for_full(synthetic_cor
 
     import numpy as np
 
-    from dataset_builder.build import build_family
-    from dataset_builder.embeddings import embed_texts
-    from dataset_builder.options import BuildOptions
+    from macro2micro.dataset_builder.ladders.build import build_family
+    from macro2micro.dataset_builder.models.embeddings import embed_texts
+    from macro2micro.dataset_builder.options import BuildOptions
     from tests.conftest import word_knobs
 
     build_family(
@@ -177,7 +177,7 @@ def test_metrics_embed_only_the_configs_rows_and_a_sample_for_full(synthetic_cor
         use_cache=False,
         max_seq_length=128,
     )
-    from dataset_builder.metrics import embedding_distance
+    from macro2micro.dataset_builder.metrics.diversity import embedding_distance
 
     assert metrics["micro_response_max"]["response"]["embedding_distance"] == pytest.approx(
         embedding_distance(emb.astype(np.float32)), abs=2e-3

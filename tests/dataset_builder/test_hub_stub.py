@@ -49,7 +49,7 @@ def run_client(hub: HubStub, tmp_path, code: str, *args, timeout: int = 300) -> 
 PUBLISH = """
     import json, sys
     from huggingface_hub import DatasetCard
-    from dataset_builder.hub import publish_folder
+    from macro2micro.dataset_builder.hub.client import publish_folder
     import datasets
     folder, repo_id = sys.argv[1], sys.argv[2]
     first = publish_folder(folder, repo_id)

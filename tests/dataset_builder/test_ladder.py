@@ -4,14 +4,14 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dataset_builder import ladder as ladder_module
-from dataset_builder.ladder import (
+from macro2micro.dataset_builder.naming import level_names
+from macro2micro.dataset_builder.selection import ladder as ladder_module
+from macro2micro.dataset_builder.selection.ladder import (
     Ladder,
     PoolTooSmallError,
     _gather_rows,
     as_binary_csr,
     level_k,
-    level_names,
     prune,
 )
 

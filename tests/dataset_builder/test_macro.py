@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from dataset_builder.macro import MacroStrategy, cluster_labels, cluster_names, reduce_embeddings
-from dataset_builder.options import MacroOptions
+from macro2micro.dataset_builder.options import MacroOptions
+from macro2micro.dataset_builder.types.macro import MacroStrategy, cluster_labels, cluster_names, reduce_embeddings
 
 
 def test_well_separated_clusters_are_recovered():
@@ -57,8 +57,8 @@ def test_macro_types_follow_topics_and_manifest_info(synthetic_corpus):
 
 def test_static_embeddings_are_centered_before_clustering(synthetic_corpus, monkeypatch):
     """Averaged token vectors share one strong direction; the static path removes it, MiniLM's is left alone."""
-    from dataset_builder.macro import center
-    from dataset_builder.options import EmbedderOptions
+    from macro2micro.dataset_builder.options import EmbedderOptions
+    from macro2micro.dataset_builder.types.macro import center
 
     rng = np.random.default_rng(0)
     n = len(synthetic_corpus)

@@ -3,7 +3,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dataset_builder import metrics as M
+from macro2micro.dataset_builder.metrics import diversity as M
+from macro2micro.dataset_builder.metrics.words import words
 
 
 def test_distinct_n_closed_form():
@@ -25,7 +26,7 @@ def test_embedding_distance_equals_brute_force(n, d, seed):
 
 def test_identical_texts_and_single_token():
     texts = ["the same answer every time"] * 20
-    toks = [M.words(t) for t in texts]
+    toks = [words(t) for t in texts]
     assert M.self_bleu(toks) == pytest.approx(1.0)
     e = np.tile(np.array([[0.6, 0.8]]), (20, 1))
     assert M.embedding_distance(e) == pytest.approx(0.0, abs=1e-12)
@@ -120,7 +121,7 @@ def _nltk(texts):
 
 
 def test_word_tokenizer_equals_nltk_on_tricky_texts():
-    from dataset_builder.words import WordTokenizer
+    from macro2micro.dataset_builder.metrics.words import WordTokenizer
 
     expected = _nltk(TRICKY)
     assert WordTokenizer().tokenize_many(TRICKY) == expected
@@ -201,7 +202,7 @@ _FRAGMENTS = [
 @settings(max_examples=25, deadline=None)
 @given(st.lists(st.lists(st.sampled_from(_FRAGMENTS), max_size=30).map("".join), min_size=1, max_size=400))
 def test_word_tokenizer_equals_nltk_on_random_texts(texts):
-    from dataset_builder.words import WordTokenizer
+    from macro2micro.dataset_builder.metrics.words import WordTokenizer
 
     # hundreds of new chunks take the bulk (arrow) paths, a handful the single-text ones
     assert WordTokenizer().tokenize_many(texts) == _nltk(texts)
@@ -250,7 +251,7 @@ def _real_looking_texts(n: int = 300, seed: int = 0) -> list[str]:
 
 
 def test_word_metrics_agree_with_nltk_words_within_one_percent():
-    from dataset_builder.words import word_ids
+    from macro2micro.dataset_builder.metrics.words import word_ids
 
     texts = _real_looking_texts()
     reference = _nltk(texts)
@@ -270,7 +271,7 @@ def test_word_metrics_agree_with_nltk_words_within_one_percent():
     st.integers(1, 3),
 )
 def test_distinct_n_ids_equals_strings(tokenized, n):
-    from dataset_builder.words import WordIds
+    from macro2micro.dataset_builder.metrics.words import WordIds
 
     wids = WordIds.from_words(tokenized)
     expected = M.distinct_n(tokenized, n)
@@ -281,7 +282,7 @@ def test_distinct_n_ids_equals_strings(tokenized, n):
 
 
 def test_distinct_resampler_equals_distinct_n_of_the_resample():
-    from dataset_builder.words import WordIds
+    from macro2micro.dataset_builder.metrics.words import WordIds
 
     rng = np.random.default_rng(3)
     tokenized = [list(rng.choice(list("abcdefghij"), size=int(rng.integers(0, 15)))) for _ in range(40)]
@@ -296,7 +297,7 @@ def test_distinct_resampler_equals_distinct_n_of_the_resample():
 def test_self_bleu_on_ids_equals_nltk():
     from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
 
-    from dataset_builder.words import WordIds
+    from macro2micro.dataset_builder.metrics.words import WordIds
 
     rng = np.random.default_rng(0)
     vocab = [f"w{i}" for i in range(30)]
@@ -315,7 +316,7 @@ def test_self_bleu_on_ids_equals_nltk():
 
 
 def test_side_metrics_and_bootstrap_same_for_word_lists_and_ids():
-    from dataset_builder.words import word_ids
+    from macro2micro.dataset_builder.metrics.words import word_ids
 
     texts = _real_looking_texts(80, seed=1)
     rng = np.random.default_rng(4)
@@ -331,7 +332,7 @@ def test_side_metrics_and_bootstrap_same_for_word_lists_and_ids():
 
 
 def test_word_ids_save_load_and_take(tmp_path):
-    from dataset_builder.words import WordIds, word_ids
+    from macro2micro.dataset_builder.metrics.words import WordIds, word_ids
 
     wids = word_ids(TRICKY)
     wids.save(tmp_path / "w.npz")
@@ -344,9 +345,9 @@ def test_word_ids_save_load_and_take(tmp_path):
 
 @pytest.mark.slow
 def test_word_tokenizer_equals_nltk_on_the_embedded_corpus():
-    from dataset_builder.assets import DEFAULT_CORPUS, resolve_corpus
-    from dataset_builder.corpus import CorpusOptions, load_corpus
-    from dataset_builder.words import WordTokenizer
+    from macro2micro.dataset_builder.corpus.ingest import CorpusOptions, load_corpus
+    from macro2micro.dataset_builder.metrics.words import WordTokenizer
+    from macro2micro.dataset_builder.models.assets import DEFAULT_CORPUS, resolve_corpus
 
     ds, _ = load_corpus(
         resolve_corpus(DEFAULT_CORPUS), CorpusOptions(max_instruction_chars=4000, max_response_chars=8000)

@@ -3,7 +3,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from dataset_builder.micro import Bands, band_counts, mid_band_matrix, token_features, word_features
+from macro2micro.dataset_builder.corpus.features import token_features, word_features
+from macro2micro.dataset_builder.types.micro import Bands, band_counts, mid_band_matrix
 
 
 def test_word_bands_and_matrix_agree_with_a_direct_count(synthetic_corpus):
@@ -34,7 +35,7 @@ def test_per_million_bounds_scale_with_corpus_size():
 @pytest.mark.slow  # the real embedded assets
 def test_model_tokenizer_counts_match_direct_tokenization(synthetic_corpus):
     """The embedded SmolLM2 tokenizer (a real BPE), counted two ways; the second call is cached."""
-    from dataset_builder.micro import load_tokenizer
+    from macro2micro.dataset_builder.models.tokenizers import load_tokenizer
 
     tok = load_tokenizer("embedded:smollm2-135m-instruct")
     texts = [t.replace("w", "word ") for t in list(synthetic_corpus["instruction"])[:60]]

@@ -6,8 +6,9 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dataset_builder.ladder import PoolTooSmallError, as_binary_csr, level_k, prune
-from dataset_builder.sampling import parse_quota, type_sample
+from macro2micro.dataset_builder.options import parse_quota
+from macro2micro.dataset_builder.selection.ladder import PoolTooSmallError, as_binary_csr, level_k, prune
+from macro2micro.dataset_builder.selection.sampling import type_sample
 from tests.dataset_builder.test_ladder import matrices
 
 

@@ -13,12 +13,11 @@ pytest.importorskip("safetensors")
 pytest.importorskip("transformers")
 pytestmark = pytest.mark.slow  # the real packaged MiniLM
 
-from dataset_builder.static_embedder import (  # noqa: E402
+from macro2micro.dataset_builder.models.distill import distill, zipf_sif_weights  # noqa: E402
+from macro2micro.dataset_builder.models.static_embedder import (  # noqa: E402
     EMBEDDINGS_FILE,
     StaticEmbedder,
-    distill,
     static_embedder_dir,
-    zipf_sif_weights,
 )
 
 # Word pieces of these sentences all have ids below 3,100, inside the first 2,500 kept tokens.
@@ -28,7 +27,7 @@ OTHER = ["The market fell today", "What is the capital city of France"]
 
 @pytest.fixture(scope="module")
 def minilm_dir():
-    from dataset_builder.assets import AssetError, resolve_embedder
+    from macro2micro.dataset_builder.models.assets import AssetError, resolve_embedder
 
     try:
         return resolve_embedder("embedded:all-minilm-l6-v2")
@@ -103,7 +102,7 @@ def test_max_seq_length_truncates_in_word_pieces(small_static):
 
 def test_sentence_transformer_surface_and_embed_texts(small_static, monkeypatch):
     """``embed_texts`` runs unchanged on a StaticEmbedder: how ``--embedder static`` will be wired."""
-    from dataset_builder import embeddings
+    from macro2micro.dataset_builder.models import embeddings
 
     model = StaticEmbedder.load(small_static, max_seq_length=128)
     assert model.get_embedding_dimension() == model.get_sentence_embedding_dimension() == 64

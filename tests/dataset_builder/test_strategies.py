@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from dataset_builder.ladder import PoolTooSmallError
-from dataset_builder.registry import available_strategies, make_strategy
-from dataset_builder.strategies import LadderStrategy
+from macro2micro.dataset_builder.ladders.registry import available_strategies, make_strategy
+from macro2micro.dataset_builder.selection.ladder import PoolTooSmallError
+from macro2micro.dataset_builder.selection.strategies import LadderStrategy
 from tests.conftest import word_knobs
 
 BUDGET = 40
@@ -51,8 +51,8 @@ def test_ladder_strategy_pool_too_small_names_strategy_and_side(name, synthetic_
 
 
 def test_unknown_names_and_bad_knobs_name_what_is_valid():
-    from dataset_builder.micro import MicroStrategy
-    from dataset_builder.options import MicroOptions
+    from macro2micro.dataset_builder.options import MicroOptions
+    from macro2micro.dataset_builder.types.micro import MicroStrategy
 
     with pytest.raises(ValueError, match=r"unknown strategy 'micro_everything'; valid: random, "):
         make_strategy("micro_everything")

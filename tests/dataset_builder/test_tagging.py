@@ -4,8 +4,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from dataset_builder.llm import OpenAIBackend
-from dataset_builder.tagging import LLMTagger, OfflineTagger, canonical_tag, normalize_tags, parse_tags
+from macro2micro.dataset_builder.models.llm import OpenAIBackend
+from macro2micro.dataset_builder.types.tagging import (
+    LLMTagger,
+    OfflineTagger,
+    canonical_tag,
+    normalize_tags,
+    parse_tags,
+)
 
 REPLIES = {
     "valid": '[{"tag": "coding", "explanation": "asks for code"}, {"tag": "Python", "explanation": "language"}]',
@@ -67,7 +73,7 @@ def test_the_merge_embeds_each_tag_by_a_rule_not_by_set_order(monkeypatch):
     PYTHONHASHSEED, and the chosen form decides which tags merge)."""
     import numpy as np
 
-    from dataset_builder import embeddings
+    from macro2micro.dataset_builder.models import embeddings
 
     seen: list[str] = []
 
@@ -149,8 +155,8 @@ def test_llm_tagger_through_a_local_openai_server_with_cache_and_failures():
 
 
 def test_meso_strategy_with_the_openai_tagger(synthetic_corpus):
-    from dataset_builder.meso import MesoStrategy
-    from dataset_builder.options import MesoOptions
+    from macro2micro.dataset_builder.options import MesoOptions
+    from macro2micro.dataset_builder.types.meso import MesoStrategy
 
     server = _Server(lambda prompt: json.dumps([{"tag": w, "explanation": ""} for w in prompt.split()[-3:]]))
     try:

@@ -2,8 +2,8 @@
 
 import pytest
 
-from macro2micro.cli import main
-from macro2micro.commands import COMMANDS
+from macro2micro.cli.commands import COMMANDS
+from macro2micro.cli.main import main
 
 
 @pytest.mark.parametrize("command", [c.name for c in COMMANDS])

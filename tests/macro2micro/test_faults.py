@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from macro2micro.cli import main
+from macro2micro.cli.main import main
 from tests.conftest import make_synthetic_corpus
 
 WORD = ["--tokenizer", "word", "--low", "3", "--high", "200"]
@@ -99,7 +99,7 @@ def test_outputs_that_are_hold_or_sit_inside_an_input_are_refused(tmp_path, corp
 
 
 def test_a_second_concurrent_run_into_one_folder_refuses_at_once(tmp_path, corpus_file, capsys):
-    from dataset_builder.outputs import OutputFolder
+    from macro2micro.dataset_builder.outputs import OutputFolder
 
     out = tmp_path / "subsets"
     with OutputFolder(out, "build"):
@@ -374,7 +374,7 @@ def test_a_run_killed_between_its_two_renames_gets_its_earlier_output_back(tmp_p
     earlier = snapshot(out)
     os.replace(out, tmp_path / ".corpus.old-99999")  # what a kill after the first rename leaves
     (tmp_path / ".corpus.tmp-99999-abc").mkdir()
-    from dataset_builder.outputs import OutputFolder
+    from macro2micro.dataset_builder.outputs import OutputFolder
 
     with pytest.raises(KeyboardInterrupt), OutputFolder(out, "ingest"):
         assert snapshot(out) == earlier  # put back before anything else happens

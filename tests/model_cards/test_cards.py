@@ -4,7 +4,7 @@ import enum
 
 import pytest
 
-from model_cards.model_card import adapter_repo_name, readable, render_model_card, rerender_model_card
+from macro2micro.model_cards.model_card import adapter_repo_name, readable, render_model_card, rerender_model_card
 
 INFO = {
     "base_model": "HuggingFaceTB/SmolLM2-135M-Instruct",

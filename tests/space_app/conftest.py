@@ -13,9 +13,9 @@ HOSTILE_ANSWER = (
 def space_artifacts(tmp_path_factory):
     """A small published repo (micro_response ladder + random) and a results.json shaped as
     `macro2micro evaluate` writes it (answers and verdicts made up for 3 prompts)."""
+    from macro2micro.training.analysis import analyze
     from tests.conftest import make_synthetic_corpus
     from tests.helpers import build_repo
-    from training.analysis import analyze
 
     tmp = tmp_path_factory.mktemp("space")
     repo, metrics = build_repo(make_synthetic_corpus(n=120), tmp, repo_id="org/space-test")

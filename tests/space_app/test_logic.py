@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from space_app import logic
-from space_app.logic import UserError
+from macro2micro.space_app import logic
+from macro2micro.space_app.logic import UserError
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def test_missing_results_and_bad_repo(space_artifacts, tmp_path):
     art = logic.load_artifacts(str(repo))
     with pytest.raises(UserError, match="no evaluation results loaded"):
         logic.score_frame(art)
-    from dataset_builder.artifacts import ArtifactError
+    from macro2micro.dataset_builder.hub.artifacts import ArtifactError
 
     with pytest.raises(ArtifactError, match="no such results file"):
         logic.load_artifacts(str(repo), str(tmp_path / "none.json"))
@@ -79,9 +79,9 @@ def test_missing_results_and_bad_repo(space_artifacts, tmp_path):
 
 
 def test_live_generation_from_a_trained_adapter(tiny_model_dir, tiny_repo, tmp_path):
-    from space_app.app import live_generate
+    from macro2micro.space_app.app import live_generate
+    from macro2micro.training.sweep import sweep
     from tests.training.conftest import tiny_overrides
-    from training.sweep import sweep
 
     sweep(str(tiny_repo), "random", "demo", tmp_path / "runs", tiny_overrides(tiny_model_dir))
     art = logic.load_artifacts(str(tiny_repo), runs=str(tmp_path / "runs"))
@@ -94,7 +94,7 @@ def test_live_generation_from_a_trained_adapter(tiny_model_dir, tiny_repo, tmp_p
 
 
 def test_verdict_words_and_safe_rendering():
-    from space_app.compare import safe_markdown, verdict_words
+    from macro2micro.space_app.compare import safe_markdown, verdict_words
 
     assert verdict_words("m", "b", "A", "B") == "judge preferred m in both orders"
     assert verdict_words("m", "b", "B", "A") == "judge preferred b (the baseline) in both orders"

@@ -58,8 +58,8 @@ def server(space_artifacts, tmp_path_factory):
 @pytest.fixture(scope="module")
 def live_server(tiny_model_dir, tiny_repo, tmp_path_factory):
     """The Space over two tiny trained adapters, for live generation."""
+    from macro2micro.training.sweep import sweep
     from tests.training.conftest import tiny_overrides
-    from training.sweep import sweep
 
     runs = tmp_path_factory.mktemp("live_runs")
     sweep(str(tiny_repo), "micro_response_max,random", "demo", runs, tiny_overrides(tiny_model_dir))

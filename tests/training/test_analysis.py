@@ -3,11 +3,11 @@ import json
 import numpy as np
 import pytest
 
-from training.analysis import analyze, fit_ladder, metric_correlations, write_report
+from macro2micro.training.analysis import analyze, fit_ladder, metric_correlations, write_report
 
 
 def test_the_paper_check_reproduces_16_of_18_series_and_names_the_two_that_differ(tmp_path):
-    from training.paper import reproduce, write_paper_report
+    from macro2micro.training.paper import reproduce, write_paper_report
 
     result = reproduce()
     differ = sorted(name for name, s in result["series"].items() if not s["agrees"])

@@ -2,10 +2,10 @@ import json
 
 import pytest
 
+from macro2micro.training.generate import Decoding, load_prompts
+from macro2micro.training.judge import Judge, parse_verdict, win_rate
 from tests.dataset_builder.test_tagging import _Server
 from tests.training.conftest import tiny_overrides
-from training.generate import Decoding, load_prompts
-from training.judge import Judge, parse_verdict, win_rate
 
 
 @pytest.mark.parametrize(
@@ -44,7 +44,7 @@ def test_judge_through_a_local_openai_server():
         b = prompt.split("[The Start of Assistant B's Answer]\n")[1].split("\n[The End")[0]
         return "Verdict: [[A]]" if len(a) > len(b) else "[[B]]" if len(b) > len(a) else "I can't decide"
 
-    from dataset_builder.llm import OpenAIBackend
+    from macro2micro.dataset_builder.models.llm import OpenAIBackend
 
     server = _Server(reply_for)
     try:
@@ -68,9 +68,9 @@ def test_prompt_sets(tmp_path):
 
 
 def test_evaluate_end_to_end_with_tiny_models(tiny_model_dir, tiny_repo, tmp_path):
-    from training.evaluate import evaluate
-    from training.judge import LocalChoiceBackend
-    from training.sweep import sweep
+    from macro2micro.training.evaluate import evaluate
+    from macro2micro.training.judge import LocalChoiceBackend
+    from macro2micro.training.sweep import sweep
 
     sweep(str(tiny_repo), "micro_response_*,random", "demo", tmp_path / "runs", tiny_overrides(tiny_model_dir))
     results = evaluate(
@@ -132,7 +132,7 @@ def test_evaluate_end_to_end_with_tiny_models(tiny_model_dir, tiny_repo, tmp_pat
 
 
 def test_margin_judge_cancels_position_bias():
-    from training.judge import Judge
+    from macro2micro.training.judge import Judge
 
     class Biased:
         """Prefers position A by a margin of 5; prefers answers containing 'good' by 1."""
@@ -152,7 +152,7 @@ def test_margin_judge_cancels_position_bias():
 
 
 def test_constant_scores_fit_has_no_r():
-    from training.analysis import fit_ladder
+    from macro2micro.training.analysis import fit_ladder
 
     fit = fit_ladder([0, 0.5, 1], [50, 50, 50])
     assert fit["slope"] == 0.0 and fit["r"] is None

@@ -3,13 +3,13 @@ import json
 import pytest
 import torch
 
+from macro2micro.training.sft import make_parser, resolve_chat_template, resolve_recipe, train_one
+from macro2micro.training.sweep import match_configs, sweep
 from tests.training.conftest import tiny_overrides
-from training.sft import make_parser, resolve_chat_template, resolve_recipe, train_one
-from training.sweep import match_configs, sweep
 
 
 def test_every_recipe_parses_into_the_dataclasses(tmp_path):
-    from training.sft import RECIPES
+    from macro2micro.training.sft import RECIPES
 
     recipes = sorted(RECIPES.glob("*.yaml"))
     assert {r.stem for r in recipes} >= {"demo", "llama-2-7b-lora", "llama-3-8b-lora"}
@@ -120,10 +120,10 @@ def test_sweep_skips_finished_configs(tiny_model_dir, tiny_repo, tmp_path):
         "llama-2-7b-lora",
         tmp_path / "runs",
         print_commands=True,
-        accelerate_config="training/accelerate/multi_gpu.yaml",
+        accelerate_config="macro2micro/training/accelerate/multi_gpu.yaml",
     )
     assert commands["micro_response_min"] == "skipped"
     assert commands["micro_response_max"].startswith(
-        "accelerate launch --config_file training/accelerate/multi_gpu.yaml "
+        "accelerate launch --config_file macro2micro/training/accelerate/multi_gpu.yaml "
     )
     assert "--dataset_config micro_response_max" in commands["micro_response_max"]

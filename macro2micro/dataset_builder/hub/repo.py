@@ -1,0 +1,132 @@
+"""The dataset repo folder: parquet per config, manifests, metrics and the card, checked with ``load_dataset``.
+
+    REPO/README.md                         card: YAML (configs, licence, tags, diversity_metrics) + body
+    REPO/{config}/train-00000-of-00001.parquet
+    REPO/full/train-00000-of-00001.parquet the whole corpus (the default config)
+    REPO/manifests/{config}.json           selection manifests
+    REPO/metrics/diversity.json            the same metrics as the card, schema-free
+    REPO/build.json                        the build's options
+
+The card is rendered by :mod:`model_cards` and handed in as text; this module writes the files
+and loads every config back before the folder is accepted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from macro2micro.dataset_builder.defaults import FULL_CONFIG, PARQUET_NAME
+from macro2micro.dataset_builder.hub.artifacts import BUILD_INFO, METRICS_FILE, read_build
+
+logger = logging.getLogger(__name__)
+
+COLUMNS = ["id", "source", "instruction", "response", "messages"]
+
+
+def configs_yaml(configs: list[str]) -> list[dict]:
+    """The card's ``configs:`` entries (``full`` is the default config)."""
+    return [
+        {
+            "config_name": c,
+            "data_files": [{"split": "train", "path": f"{c}/train-*"}],
+            **({"default": True} if c == FULL_CONFIG else {}),
+        }
+        for c in configs
+    ]
+
+
+def load_config(repo: str | Path, config: str, split: str = "train"):
+    """``load_dataset(repo, config, split)`` that never serves stale rows for a local folder.
+
+    datasets 5.2 caches a local repo folder under its basename and config name only: a rebuilt
+    folder, or another folder of the same name, is answered from the old cache (seen here). For
+    local folders we re-read the parquet (cheap) and skip the check against the stale split sizes.
+    """
+    import datasets
+
+    if Path(repo).is_dir():
+        return datasets.load_dataset(
+            str(repo), config, split=split, download_mode="force_redownload", verification_mode="no_checks"
+        )
+    return datasets.load_dataset(str(repo), config, split=split)
+
+
+def validate_folder(folder: str | Path, configs: list[str] | None = None, verify: bool = True) -> dict:
+    """Load every config of a repo folder with ``load_dataset``; ``{config: Dataset}``.
+
+    Args:
+        verify: check split sizes against the card's ``dataset_info`` (``basic_checks``).
+    """
+    import datasets
+
+    folder = str(folder)
+    names = configs or datasets.get_dataset_config_names(folder)
+    out = {}
+    for name in names:
+        ds = datasets.load_dataset(
+            folder,
+            name,
+            split="train",
+            download_mode="force_redownload",
+            verification_mode="basic_checks" if verify else "no_checks",
+        )
+        if ds.column_names != COLUMNS:
+            raise ValueError(f"{folder}: config {name!r} has columns {ds.column_names}, expected {COLUMNS}")
+        out[name] = ds
+    return out
+
+
+def dataset_infos(folder: str | Path, loaded: dict):
+    """``DatasetInfosDict`` of loaded configs (features, rows, bytes), as ``datasets`` computed them."""
+    import datasets
+
+    infos = {}
+    for name, ds in loaded.items():
+        files = sorted((Path(folder) / name).glob("train-*.parquet"))
+        infos[name] = datasets.DatasetInfo(
+            features=ds.features,
+            splits=ds.info.splits,
+            config_name=name,
+            dataset_size=ds.info.dataset_size,
+            download_size=sum(f.stat().st_size for f in files),
+        )
+    return datasets.info.DatasetInfosDict(infos)
+
+
+def write_repo_folder(
+    corpus, build_dir: str | Path, folder: str | Path, metrics: dict[str, dict], render_card: Callable[[object], str]
+) -> dict[str, int]:
+    """Write the repo's files into the (empty) ``folder`` and load every config back.
+
+    Args:
+        render_card: ``infos -> card text``, given the configs' ``DatasetInfosDict`` (the card carries them
+            as ``dataset_info``).
+
+    Returns:
+        Rows per config, as ``load_dataset`` read them.
+    """
+    build_dir, folder = Path(build_dir), Path(folder)
+    _, manifests = read_build(build_dir)
+    (folder / FULL_CONFIG).mkdir(parents=True)
+    corpus.to_parquet(str(folder / FULL_CONFIG / PARQUET_NAME))
+    (folder / "manifests").mkdir()
+    for config in manifests:
+        (folder / config).mkdir()
+        shutil.copy2(build_dir / config / PARQUET_NAME, folder / config / PARQUET_NAME)
+        shutil.copy2(build_dir / "manifests" / f"{config}.json", folder / "manifests" / f"{config}.json")
+    (folder / METRICS_FILE).parent.mkdir()
+    (folder / METRICS_FILE).write_text(json.dumps(metrics, indent=1))  # build order
+    shutil.copy2(build_dir / BUILD_INFO, folder / BUILD_INFO)
+    configs = [FULL_CONFIG] + list(manifests)
+    # Load every config back through the card's configs, then write the card again with the dataset_info that
+    # datasets computed on the way (it checks the info against the data whenever the repo is loaded later).
+    (folder / "README.md").write_text(render_card(None), encoding="utf-8")
+    loaded = validate_folder(folder, configs, verify=False)
+    (folder / "README.md").write_text(render_card(dataset_infos(folder, loaded)), encoding="utf-8")
+    rows = {name: len(ds) for name, ds in loaded.items()}
+    logger.info("validated %d configs with load_dataset: %s", len(rows), rows)
+    return rows

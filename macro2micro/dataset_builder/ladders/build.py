@@ -1,0 +1,247 @@
+"""Build a family of subsets: every strategy's ladder (plus ``random``) as Hub-layout configs.
+
+Output folder (already the layout of the Hub dataset repo that ``publish`` completes)::
+
+    OUT/{config}/train-00000-of-00001.parquet     rows of the corpus: id, source, instruction, response, messages
+    OUT/manifests/{config}.json                   how the subset was chosen, what else varies, a hash of it all
+    OUT/build.json                                the build's options, configs, warnings, the random control
+
+Config names are ``{granularity}_{side}_{level}`` (``micro_response_max``), with ``lengthctl`` before
+the level for length-controlled ladders, and ``random``. Besides its types, every config records
+what else it varies (:mod:`.variation`); a ladder whose levels repeat a pool, or whose length or
+sources drift strongly, is warned about in the log and in ``build.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from macro2micro.dataset_builder.corpus.ingest import column, corpus_fingerprint
+from macro2micro.dataset_builder.defaults import PARQUET_NAME, RANDOM_CONFIG, SIDES
+from macro2micro.dataset_builder.ladders.registry import StrategyKnobs, make_strategy, resolve_strategies
+from macro2micro.dataset_builder.metrics import variation
+from macro2micro.dataset_builder.naming import LENGTH_CONTROLLED, config_name, level_names
+from macro2micro.dataset_builder.options import BuildOptions
+from macro2micro.dataset_builder.selection.lengthctl import GOAL, resolve_window, spread
+from macro2micro.dataset_builder.selection.sampling import uniform_sample
+from macro2micro.dataset_builder.selection.strategies import LadderStrategy, Selection, strategy_rng
+from macro2micro.dataset_builder.utils import package_versions, stable_json
+
+logger = logging.getLogger(__name__)
+MAX_WINDOW_TRIES = 6  # auto windows sampled before the closest one is kept
+
+
+def manifest_hash(manifest: dict) -> str:
+    body = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
+    return hashlib.sha256(stable_json(body).encode()).hexdigest()
+
+
+def _write_config(corpus, selection: Selection, out: Path, config: str, manifest: dict) -> dict:
+    subset = corpus.select(selection.indices.tolist())
+    (out / config).mkdir(parents=True)
+    subset.to_parquet(str(out / config / PARQUET_NAME))
+    manifest = {**manifest, "config": config, **selection.stats, "selected_ids": column(subset, "id")}
+    manifest["manifest_sha256"] = manifest_hash(manifest)
+    (out / "manifests" / f"{config}.json").write_text(
+        json.dumps(manifest, indent=1, ensure_ascii=False, sort_keys=True)
+    )
+    return manifest
+
+
+class _Family:
+    """The state one build shares across ladders: corpus facts, lengths, sources, warnings."""
+
+    def __init__(self, corpus, options: BuildOptions, knobs: StrategyKnobs, folder: Path):
+        from macro2micro.dataset_builder.corpus.features import side_features
+
+        self.corpus, self.options, self.knobs, self.folder = corpus, options, knobs, folder
+        self.levels = level_names(options.levels)
+        self.base = {
+            "corpus": {"fingerprint": corpus_fingerprint(corpus), "rows": len(corpus)},
+            "seed": options.seed,
+            "budget": options.budget,
+            "versions": package_versions(),
+        }
+        self.lengths = {side: side_features(corpus, side, knobs.tokenizer.tokenizer).lengths() for side in SIDES}
+        self.codes, self.source_names = variation.source_codes(column(corpus, "source"))
+        self.manifests: list[dict] = []
+        self.warnings: dict[str, list[str]] = {}
+        self.reachable: dict[str, np.ndarray] = {}
+        self.length_control: dict[str, dict] = {}
+        self.plain_k: dict[str, list[int]] = {}
+
+    def _sample(self, strategy: LadderStrategy, name: str, mask: np.ndarray | None) -> list:
+        """Every level's selection, with its sampler length ratio: ``[(level_name, selection, ratio)]``."""
+        from tqdm.auto import tqdm
+
+        opts, lengths = self.options, self.lengths[strategy.side]
+        out = []
+        for i, level_name in enumerate(tqdm(self.levels, desc=name, unit="level", leave=False)):
+            level = i / (opts.levels - 1)
+            sel = strategy.select(
+                self.corpus, opts.budget, opts.seed, level=level, quota=opts.type_quota, window=mask, ladder_name=name
+            )
+            uniform = uniform_sample(sel.pool, opts.budget, strategy_rng(opts.seed, name, f"{level:.6f}", "uniform"))
+            out.append((level_name, sel, lengths[sel.indices].mean() / max(lengths[uniform].mean(), 1e-9)))
+        return out
+
+    def _write(self, strategy: LadderStrategy, name: str, meta: dict, levels: list, mask=None) -> list[dict]:
+        made, previous = [], None
+        side = strategy.side
+        for level_name, sel, ratio in levels:
+            same = None if previous is None else previous.stats["k"] == sel.stats["k"]
+            varies = variation.describe(
+                sel.indices,
+                self.lengths,
+                self.codes,
+                self.source_names,
+                ratio,
+                None if previous is None else previous.indices,
+                same,
+            )
+            config = config_name(name, level_name)
+            made.append(
+                _write_config(
+                    self.corpus, sel, self.folder, config, {**meta, "level_name": level_name, "varies": varies}
+                )
+            )
+            logger.info(
+                "%s: k=%d of %d types, pool %d, mean %s length %.1f (x%.2f a uniform draw's)",
+                config,
+                sel.stats["k"],
+                sel.stats["k_max"],
+                sel.stats["pool_size"],
+                side,
+                varies["length"][side]["mean"],
+                ratio,
+            )
+            previous = sel
+        typed = strategy.ladder_.entry_k > 0
+        self.reachable[name] = typed if mask is None else typed & mask
+        warnings = variation.ladder_warnings(
+            name,
+            made,
+            self.options.levels,
+            controlled_side=side if mask is not None else None,
+            length_window=bool(self.options.length_window),
+        )
+        for text in warnings:
+            logger.warning(text)
+        if warnings:
+            self.warnings[name] = warnings
+        self.manifests += made
+        return made
+
+    def length_controlled(self, strategy: LadderStrategy, name: str, meta: dict) -> None:
+        """The length-controlled twin: each candidate window sampled in turn until one meets the ±5 % goal."""
+        twin, side = f"{name}_{LENGTH_CONTROLLED}", strategy.side
+        windows = resolve_window(
+            self.options.length_window,
+            self.lengths[side],
+            strategy.ladder_,
+            self.options.budget,
+            self.options.levels,
+            what=twin,
+        )
+        best = None
+        for tries, window in enumerate(windows[:MAX_WINDOW_TRIES], start=1):
+            levels = self._sample(strategy, twin, window.mask(self.lengths[side]))
+            means = np.array([self.lengths[side][sel.indices].mean() for _, sel, _ in levels])
+            if best is None or spread(means) < best[2]:
+                best = (window, levels, spread(means), means, tries)
+            if spread(means) <= GOAL:
+                break
+        window, levels, actual, means, tries = best
+        ks = [sel.stats["k"] for _, sel, _ in levels]
+        info = {
+            "window": [window.lo, window.hi],
+            **window.info,
+            "level_means": [round(float(x), 2) for x in means],
+            "spread": round(actual, 4),
+            "met": actual <= GOAL,
+            "windows_tried": tries,
+            "k_range": [ks[0], ks[-1]],
+        }
+        self.length_control[twin] = info
+        logger.info("%s: length window %d:%d (%s)", twin, window.lo, window.hi, info)
+        made = self._write(strategy, twin, {**meta, "length_control": info}, levels, window.mask(self.lengths[side]))
+        notes = variation.length_control_warnings(twin, side, made, info, self.plain_k.get(name))
+        for text in notes:
+            logger.warning(text)
+        if notes:
+            self.warnings.setdefault(twin, []).extend(notes)
+
+    def strategy(self, name: str) -> None:
+        strategy = make_strategy(name, self.knobs)
+        meta = {**self.base, "options": strategy.get_options()}
+        if not isinstance(strategy, LadderStrategy):
+            sel = strategy.select(self.corpus, self.options.budget, self.options.seed)
+            varies = variation.describe(sel.indices, self.lengths, self.codes, self.source_names)
+            self.manifests.append(
+                _write_config(self.corpus, sel, self.folder, RANDOM_CONFIG, {**meta, "varies": varies})
+            )
+            self.random_rows = sel.indices
+            return
+        strategy.fit(self.corpus, self.options.seed)
+        meta["type_info"] = strategy.type_info_
+        made = self._write(strategy, name, meta, self._sample(strategy, name, None))
+        self.plain_k[name] = [made[0]["k"], made[-1]["k"]]
+        if self.options.length_window and (
+            not self.options.length_controlled or name in self.options.length_controlled
+        ):
+            self.length_controlled(strategy, name, meta)
+
+
+def write_family(corpus, options: BuildOptions, knobs: StrategyKnobs, folder: str | Path) -> list[dict]:
+    """Build every configured ladder and the random control into the (empty) ``folder``.
+
+    Returns:
+        The manifests, in build order.
+    """
+    folder = Path(folder)
+    strategies = resolve_strategies(options.strategies)
+    unknown = sorted(set(options.length_controlled) - set(strategies) - {RANDOM_CONFIG})
+    if unknown or RANDOM_CONFIG in options.length_controlled:
+        raise ValueError(
+            f"length_controlled names {unknown or [RANDOM_CONFIG]}, not a ladder being built "
+            f"({', '.join(s for s in strategies if s != RANDOM_CONFIG)})"
+        )
+    (folder / "manifests").mkdir(parents=True, exist_ok=True)
+    family = _Family(corpus, options, knobs, folder)
+    timings: dict[str, float] = {}
+    for name in strategies:
+        start = time.perf_counter()
+        family.strategy(name)
+        timings[name] = round(time.perf_counter() - start, 3)
+    info = {
+        "options": {**asdict(options), "strategies": strategies},
+        "knobs": asdict(knobs),
+        "corpus": family.base["corpus"],
+        "configs": [m["config"] for m in family.manifests],
+        "level_names": family.levels,
+        "seconds": timings,
+        "warnings": family.warnings,
+        "length_control": family.length_control,
+    }
+    if hasattr(family, "random_rows"):
+        info["random_control"] = variation.random_control(family.random_rows, len(corpus), family.reachable)
+    (folder / "build.json").write_text(json.dumps(info, indent=1, sort_keys=True, default=str))
+    return family.manifests
+
+
+def build_family(
+    corpus, options: BuildOptions, knobs: StrategyKnobs, out_dir: str | Path, overwrite: bool = False
+) -> list[dict]:
+    """:func:`write_family` into ``out_dir`` under the output contract (:class:`.outputs.OutputFolder`):
+    written atomically, a failing build leaves an earlier one untouched."""
+    from macro2micro.dataset_builder.outputs import OutputFolder
+
+    with OutputFolder(out_dir, "build", overwrite=overwrite) as tmp:
+        return write_family(corpus, options, knobs, tmp)

@@ -1,0 +1,133 @@
+"""The diversity metrics of every config of a build (and of ``full``), on both sides.
+
+Features are computed once over the corpus (token ids and embeddings are cached on disk) and
+sliced per config by row index; the metric definitions are :mod:`.metrics`'.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from macro2micro.dataset_builder.corpus.features import side_features
+from macro2micro.dataset_builder.corpus.ingest import column, corpus_fingerprint
+from macro2micro.dataset_builder.defaults import FULL_CONFIG, SIDES
+from macro2micro.dataset_builder.metrics import variation
+from macro2micro.dataset_builder.metrics.diversity import bootstrap_ci, side_metrics
+from macro2micro.dataset_builder.metrics.words import side_word_ids
+from macro2micro.dataset_builder.options import EmbedderOptions, MetricOptions
+
+logger = logging.getLogger(__name__)
+
+
+def compute_metrics(
+    corpus,
+    manifests: dict[str, dict],
+    options: MetricOptions,
+    tokenizer: str,
+    embedder: EmbedderOptions | None = None,
+    seed: int = 0,
+) -> dict[str, dict]:
+    """Per config (and ``full``): the seven metrics on both sides, plus k, pool size and coverage.
+
+    Args:
+        corpus: the corpus the build used (checked against the manifests' fingerprint).
+        manifests: ``{config: manifest}`` of the build.
+        options: Self-BLEU sample size and bootstrap resamples.
+        tokenizer: model spec whose tokenizer counts lengths and entropy (or ``"word"``).
+        embedder: sentence embeddings for the embedding distance (None or ``none``: skipped).
+        seed: seeds the Self-BLEU samples and the bootstrap.
+    """
+    from tqdm.auto import tqdm
+
+    from macro2micro.dataset_builder.models.embeddings import embed_rows
+
+    fp = corpus_fingerprint(corpus)
+    for config, m in manifests.items():
+        if m["corpus"]["fingerprint"] != fp:
+            raise ValueError(
+                f"config {config!r} was built from corpus {m['corpus']['fingerprint']}, "
+                f"not the given corpus {fp}: pass the corpus the build used (--corpus)"
+            )
+    row_of = {rid: i for i, rid in enumerate(column(corpus, "id"))}
+    selections = {FULL_CONFIG: np.arange(len(corpus))}
+    for config, m in manifests.items():
+        selections[config] = np.array([row_of[i] for i in m["selected_ids"]])
+    # full's embedding distance on a seeded sample of N rows: the exact mean over all pairs of a sample is an
+    # unbiased estimate of the corpus's, and embedding 117K texts on a CPU costs an hour.
+    budget = max((len(idx) for c, idx in selections.items() if c != FULL_CONFIG), default=len(corpus))
+    full_sample = np.sort(
+        np.random.default_rng(seed).choice(len(corpus), size=min(budget, len(corpus)), replace=False)
+    )
+    needed = np.unique(np.concatenate([full_sample] + [idx for c, idx in selections.items() if c != FULL_CONFIG]))
+    model = embedder.model if embedder is not None else None
+    sides, lengths = {}, {}
+    for side in SIDES:
+        texts = column(corpus, side)
+        feats = side_features(corpus, side, tokenizer)
+        lengths[side] = feats.lengths()
+        ids = [feats.row(i) for i in range(len(texts))]
+        emb = None
+        if model:
+            emb, _ = embed_rows(
+                texts,
+                needed,
+                model,
+                f"{fp}:{side}",
+                embedder.max_seq_length,
+                why=f"the {side}s of the {len(selections) - 1} configs, plus a sample of "
+                f"{len(full_sample)} for full's embedding distance",
+            )
+        sides[side] = (texts, ids, emb, side_word_ids(texts, f"{fp}:{side}"))
+    sources = variation.source_codes(column(corpus, "source"))
+
+    def side_entry(config: str, idx: np.ndarray, side: str) -> dict:
+        texts, ids, emb, tokenized = sides[side]
+        sub_texts = [texts[i] for i in idx]
+        sub_ids = [ids[i] for i in idx]
+        sub_tok = tokenized.take(idx)
+        sub_emb = None if emb is None else emb[full_sample if config == FULL_CONFIG else idx]
+        entry = {side: side_metrics(sub_texts, sub_ids, sub_emb, options.self_bleu_sample, seed, tokenized=sub_tok)}
+        if options.bootstrap:  # (full's embeddings are a sample, not its rows: no interval for them)
+            entry[f"{side}_ci95"] = bootstrap_ci(
+                sub_texts,
+                sub_ids,
+                None if config == FULL_CONFIG else sub_emb,
+                options.bootstrap,
+                seed,
+                tokenized=sub_tok,
+            )
+        return entry
+
+    # One task per (config, side); gzip (the costliest metric at scale) releases the GIL, so threads use every core.
+    tasks = [(config, idx, side) for config, idx in selections.items() for side in SIDES]
+    with ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0))) as pool:
+        done = list(
+            tqdm(
+                pool.map(lambda t: side_entry(*t), tasks),
+                total=len(tasks),
+                desc="metrics",
+                unit="config side",
+                leave=False,
+            )
+        )
+    out: dict[str, dict] = {config: {} for config in selections}
+    for (config, _, _), part in zip(tasks, done, strict=True):
+        out[config].update(part)
+    for config, idx in selections.items():
+        entry, m = out[config], manifests.get(config, {})
+        if config == FULL_CONFIG and model and len(full_sample) < len(corpus):
+            entry["embedding_distance_sample"] = int(len(full_sample))
+        entry.update(
+            rows=int(len(idx)),
+            k=m.get("k"),
+            pool_size=m.get("pool_size", len(corpus)),
+            type_coverage=m.get("type_coverage"),
+            strategy=m.get("strategy", FULL_CONFIG),
+            level=m.get("level"),
+            varies=m.get("varies") or variation.describe(idx, lengths, *sources),
+        )
+    return out

@@ -1,0 +1,376 @@
+"""Typed options of the dataset stages: one dataclass per concern, each field with help text.
+
+The console script parses these with TRL's ``TrlParser`` (a YAML ``--config`` plus command-line
+overrides; unknown keys are refused; ``--help`` shows every default), and library code builds
+them directly. Every option is validated in ``__post_init__``, so a bad value fails when it is
+parsed, before any corpus is read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from macro2micro.dataset_builder.defaults import (
+    DEFAULT_CORPUS,
+    DEFAULT_EMBEDDER,
+    DEFAULT_MODEL,
+    LEVELS,
+    MID_BAND_HIGH,
+    MID_BAND_LOW,
+)
+
+FORMATS = ("auto", "alpaca", "sharegpt", "messages", "prompt_completion", "columns")
+COLUMN_ROLES = ("instruction", "response", "input", "id", "source")
+
+
+AUTO = "auto"  # --length_window auto
+EVEN = "even"  # --type_quota even
+
+
+def parse_window(spec: str) -> str | tuple[int, int]:
+    """``"auto"`` or ``"LO:HI"`` (model tokens, inclusive) -> ``"auto"`` or ``(lo, hi)``."""
+    text = str(spec).strip().lower()
+    if text == AUTO:
+        return AUTO
+    lo, sep, hi = text.partition(":")
+    try:
+        bounds = (int(lo), int(hi))
+    except ValueError:
+        bounds = None
+    if not sep or bounds is None or not 0 <= bounds[0] <= bounds[1]:
+        raise ValueError(
+            f"length_window={spec!r}: use auto, or LO:HI in model tokens with 0 <= LO <= HI (e.g. 400:600)"
+        )
+    return bounds
+
+
+def parse_quota(value: int | str) -> int | str:
+    """``1``, ``"2"``, ``"even"`` -> 1, 2, ``"even"``; ValueError otherwise."""
+    if str(value).strip().lower() == EVEN:
+        return EVEN
+    try:
+        quota = int(str(value).strip())
+    except ValueError:
+        quota = 0
+    if quota < 1:
+        raise ValueError(f"type_quota={value!r}: a positive number of draws per type, or 'even'")
+    return quota
+
+
+def _help(text: str, **extra) -> dict:
+    return {"help": text, **extra}
+
+
+def split_list(values: list[str] | str | None) -> list[str]:
+    """``["a,b", "c"]`` or ``"a,b"`` -> ``["a", "b", "c"]`` (blank items dropped)."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    return [item.strip() for value in values for item in str(value).split(",") if item.strip()]
+
+
+@dataclass
+class CorpusOptions:
+    """Where the SFT corpus comes from and how it is read and cleaned (SPEC section 5)."""
+
+    corpus: list[str] = field(
+        default_factory=lambda: [DEFAULT_CORPUS],
+        metadata=_help(
+            "corpus inputs: files (jsonl/json/parquet/csv), folders of them, a folder written by "
+            f"`macro2micro ingest`, a saved datasets folder, a Hub dataset id, or {DEFAULT_CORPUS}"
+        ),
+    )
+    format: Literal["auto", "alpaca", "sharegpt", "messages", "prompt_completion", "columns"] = field(
+        default="auto", metadata=_help("record format; auto recognizes it from each file's first record")
+    )
+    columns: str | None = field(
+        default=None,
+        metadata=_help(
+            "with --format columns: ROLE=COLUMN pairs, e.g. instruction=question,response=answer[,id=qid,source=src]"
+        ),
+    )
+    multi_turn: Literal["first", "drop"] = field(
+        default="first",
+        metadata=_help(
+            "keep the first user turn and its reply of a longer conversation (as the paper does), or drop such rows"
+        ),
+    )
+    on_error: Literal["raise", "skip"] = field(
+        default="raise",
+        metadata=_help("stop at the first bad row with an error naming it, or skip bad rows and count them"),
+    )
+    max_instruction_chars: int | None = field(default=None, metadata=_help("drop rows with longer instructions"))
+    max_response_chars: int | None = field(default=None, metadata=_help("drop rows with longer responses"))
+    dedup: bool = field(
+        default=True,
+        metadata=_help(
+            "exact (instruction, response) duplicates: --dedup drops them (the default), --no_dedup keeps them"
+        ),
+    )
+    split: str = field(default="train", metadata=_help("split to read from a saved DatasetDict or a Hub dataset"))
+    source: str | None = field(
+        default=None, metadata=_help("`source` of rows that carry none (unset: the file's name without suffix)")
+    )
+
+    def __post_init__(self) -> None:
+        self.corpus = [str(c) for c in self.corpus]
+        if not self.corpus:
+            raise ValueError("corpus: give at least one input")
+        if self.format not in FORMATS:
+            raise ValueError(f"format={self.format!r} is not a known format; valid: {', '.join(FORMATS)}")
+        if self.multi_turn not in ("first", "drop"):
+            raise ValueError(f"multi_turn={self.multi_turn!r}; valid: first, drop")
+        if self.on_error not in ("raise", "skip"):
+            raise ValueError(f"on_error={self.on_error!r}; valid: raise, skip")
+        mapping = self.column_map
+        if self.format == "columns":
+            missing = {"instruction", "response"} - set(mapping)
+            if missing:
+                raise ValueError(
+                    f"format='columns' needs columns for {sorted(missing)}, e.g. "
+                    "--columns instruction=question,response=answer"
+                )
+        elif mapping:
+            raise ValueError("columns= is only used with format='columns'")
+        for name in ("max_instruction_chars", "max_response_chars"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name}={value} must be a positive number of characters")
+
+    @property
+    def column_map(self) -> dict[str, str]:
+        """``columns`` as ``{role: column}`` (validated)."""
+        if not self.columns:
+            return {}
+        if isinstance(self.columns, dict):
+            pairs = list(self.columns.items())
+        else:
+            pairs = []
+            for part in str(self.columns).split(","):
+                role, sep, column = part.partition("=")
+                if not sep or not role.strip() or not column.strip():
+                    raise ValueError(f"columns={self.columns!r}: expected ROLE=COLUMN[,ROLE=COLUMN...]")
+                pairs.append((role.strip(), column.strip()))
+        unknown = sorted({role for role, _ in pairs} - set(COLUMN_ROLES))
+        if unknown:
+            raise ValueError(f"columns: unknown role(s) {unknown}; valid: {', '.join(COLUMN_ROLES)}")
+        return dict(pairs)
+
+
+@dataclass
+class OutputOptions:
+    """The folder a command writes."""
+
+    out: str = field(default=None, metadata=_help("output folder (written atomically; required)"))
+    overwrite: bool = field(
+        default=False,
+        metadata=_help(
+            "replace an existing folder that macro2micro did not write (its own earlier output is always replaced)"
+        ),
+    )
+
+    def __post_init__(self) -> None:
+        if not self.out:
+            raise ValueError("out: give the output folder (--out)")
+
+
+@dataclass
+class BuildOptions:
+    """What to build: which ladders, of how many rows, at how many levels (SPEC section 2)."""
+
+    strategies: list[str] = field(
+        default_factory=lambda: ["micro_response", "random"],
+        metadata=_help("strategy names (space- or comma-separated), or all"),
+    )
+    budget: int = field(default=1000, metadata=_help("N, the rows of every subset"))
+    levels: int = field(default=LEVELS, metadata=_help("diversity levels per ladder (>= 2), evenly spaced"))
+    seed: int = field(default=0, metadata=_help("seeds pruning ties, sampling and the random control"))
+    type_quota: str = field(
+        default="1",
+        metadata=_help(
+            "the sampler: draws per admitted type (least covered first) before a uniform fill; 'even' spreads all N "
+            "rows over the types (longer texts: a type-balanced draw is size-biased)"
+        ),
+    )
+    length_window: str | None = field(
+        default=None,
+        metadata=_help(
+            "also build length-controlled ladders ({strategy}_lengthctl_{level}): sample only rows whose length "
+            "on the strategy's side lies in LO:HI model tokens, or 'auto' (the widest window around the median "
+            "that keeps the levels' mean lengths within 5 %%)"
+        ),
+    )
+    length_controlled: list[str] = field(
+        default_factory=list,
+        metadata=_help("the ladders that get a length-controlled twin (empty: every ladder built)"),
+    )
+
+    def __post_init__(self) -> None:
+        from macro2micro.dataset_builder.naming import level_names
+
+        self.strategies = split_list(self.strategies)
+        if not self.strategies:
+            raise ValueError("strategies: name at least one strategy, or all")
+        self.type_quota = str(parse_quota(self.type_quota))
+        self.length_controlled = split_list(self.length_controlled)
+        if self.length_window is not None:
+            parse_window(self.length_window)
+        elif self.length_controlled:
+            raise ValueError("length_controlled needs --length_window (auto or LO:HI)")
+        if self.budget < 1:
+            raise ValueError(f"budget={self.budget} must be a positive number of rows")
+        level_names(self.levels)  # validates
+
+
+@dataclass
+class TokenizerOptions:
+    """The model whose tokenizer defines micro types and counts lengths and token entropy."""
+
+    tokenizer: str = field(
+        default=DEFAULT_MODEL,
+        metadata=_help(
+            "model (local path or Hub id) whose tokenizer is used; 'word' for whitespace words (the paper's ablation)"
+        ),
+    )
+
+
+@dataclass
+class MicroOptions:
+    """Micro types: mid-frequency tokens (SPEC section 3)."""
+
+    low: float = field(default=MID_BAND_LOW, metadata=_help("fewest occurrences of a mid-band token"))
+    high: float = field(default=MID_BAND_HIGH, metadata=_help("most occurrences of a mid-band token"))
+    per_million: bool = field(default=False, metadata=_help("read --low and --high per million tokens of the side"))
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.low <= self.high:
+            raise ValueError(f"token bands need 0 <= low <= high, got low={self.low}, high={self.high}")
+
+
+@dataclass
+class EmbedderOptions:
+    """Sentence embeddings (macro types, meso tag merging, the embedding_distance metric)."""
+
+    embedder: str = field(
+        default=DEFAULT_EMBEDDER,
+        metadata=_help(
+            "sentence-embedding model (local path or Hub id), 'static' (distilled once from the embedded MiniLM: "
+            "fast on CPU), or none"
+        ),
+    )
+    max_seq_length: int = field(default=128, metadata=_help("embedding truncation, in word pieces"))
+
+    def __post_init__(self) -> None:
+        if self.max_seq_length < 1:
+            raise ValueError(f"max_seq_length={self.max_seq_length} must be positive")
+
+    @property
+    def model(self) -> str | None:
+        """The embedder spec, or None for 'none'."""
+        return None if str(self.embedder).lower() == "none" else self.embedder
+
+
+@dataclass
+class MacroOptions:
+    """Macro types: semantic clusters (embeddings -> reduction -> HDBSCAN; SPEC section 3)."""
+
+    reducer: Literal["umap", "pca", "none"] = field(
+        default="umap",
+        metadata=_help(
+            "reduction before HDBSCAN: umap (BERTopic's choice), pca (fast; HDBSCAN then finds few clusters) or none"
+        ),
+    )
+    n_components: int = field(default=5, metadata=_help("dimensions after reduction"))
+    min_cluster_size: int = field(default=10, metadata=_help("HDBSCAN's smallest cluster"))
+    min_samples: int | None = field(
+        default=None, metadata=_help("HDBSCAN's density parameter (unset: min_cluster_size)")
+    )
+    cluster_selection: Literal["eom", "leaf"] = field(
+        default="eom", metadata=_help("HDBSCAN's cluster selection: eom, or leaf (more, smaller clusters)")
+    )
+
+    def __post_init__(self) -> None:
+        if self.reducer not in ("umap", "pca", "none"):
+            raise ValueError(f"reducer={self.reducer!r}; valid: umap, pca, none")
+        if self.cluster_selection not in ("eom", "leaf"):
+            raise ValueError(f"cluster_selection={self.cluster_selection!r}; valid: eom, leaf")
+        if self.min_cluster_size < 2:
+            raise ValueError(f"min_cluster_size={self.min_cluster_size} must be at least 2")
+        if self.n_components < 1:
+            raise ValueError(f"n_components={self.n_components} must be at least 1")
+
+
+@dataclass
+class MesoOptions:
+    """Meso types: normalized tags (InsTag-style; SPEC section 3)."""
+
+    tagger: Literal["offline", "openai", "transformers"] = field(
+        default="offline",
+        metadata=_help(
+            "offline (keyphrases, no model), openai (an OpenAI-compatible server such as vLLM) or transformers"
+        ),
+    )
+    tagger_model: str | None = field(
+        default=None, metadata=_help("served model name (openai) or model path / Hub id (transformers)")
+    )
+    tagger_url: str | None = field(
+        default=None, metadata=_help("OpenAI-compatible base URL, e.g. http://localhost:8000/v1")
+    )
+    alpha: int = field(default=2, metadata=_help("drop raw tags seen fewer times"))
+    merge_threshold: float | None = field(
+        default=0.9, metadata=_help("merge normalized tags at least this cosine-similar (needs an embedder)")
+    )
+    max_tags: int = field(default=4, metadata=_help("tags per text of the offline tagger"))
+
+    def __post_init__(self) -> None:
+        if self.tagger not in ("offline", "openai", "transformers"):
+            raise ValueError(f"tagger={self.tagger!r}; valid: offline, openai, transformers")
+        if self.tagger != "offline" and not self.tagger_model:
+            raise ValueError(f"tagger={self.tagger!r} needs tagger_model (--tagger_model)")
+        if self.tagger == "openai" and not self.tagger_url:
+            raise ValueError("tagger='openai' needs tagger_url (--tagger_url), e.g. http://localhost:8000/v1")
+        if self.alpha < 1:
+            raise ValueError(f"alpha={self.alpha} must be at least 1")
+        if self.merge_threshold is not None and not 0 < self.merge_threshold <= 1:
+            raise ValueError(f"merge_threshold={self.merge_threshold} must lie in (0, 1]")
+        if self.max_tags < 1:
+            raise ValueError(f"max_tags={self.max_tags} must be at least 1")
+
+
+@dataclass
+class MetricOptions:
+    """How the diversity metrics of every config are computed (SPEC section 4)."""
+
+    self_bleu_sample: int = field(default=200, metadata=_help("texts per side sampled for Self-BLEU"))
+    bootstrap: int = field(default=0, metadata=_help("bootstrap resamples for 95 %% intervals (0: none)"))
+
+    def __post_init__(self) -> None:
+        if self.self_bleu_sample < 2:
+            raise ValueError(f"self_bleu_sample={self.self_bleu_sample} must be at least 2")
+        if self.bootstrap < 0 or 0 < self.bootstrap < 20:
+            raise ValueError(f"bootstrap={self.bootstrap}: 0 (none) or at least 20 resamples")
+
+
+@dataclass
+class PublishOptions:
+    """The dataset repo: what its card says and where it goes."""
+
+    subsets: str = field(default=None, metadata=_help("folder written by `macro2micro build` (required)"))
+    repo_id: str | None = field(default=None, metadata=_help("org/name of the dataset repo; uploads when given"))
+    private: bool = field(default=False, metadata=_help("create the repo private"))
+    dry_run: bool = field(default=False, metadata=_help("write and check the folder, upload nothing"))
+    license: str = field(default="other", metadata=_help("licence id of the source corpus, for the card"))
+    source_note: str = field(
+        default="See the licence of the source corpus.",
+        metadata=_help("the card's paragraph on the source data and its licence"),
+    )
+
+    def __post_init__(self) -> None:
+        from macro2micro.dataset_builder.naming import check_repo_id
+
+        if not self.subsets:
+            raise ValueError("subsets: give the folder written by `macro2micro build` (--subsets)")
+        if self.repo_id is not None:
+            check_repo_id(self.repo_id, "--repo_id")

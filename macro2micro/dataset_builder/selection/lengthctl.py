@@ -1,0 +1,127 @@
+"""Length-controlled ladders (SPEC section 2 item 7; the paper's Figure 6a ablation).
+
+A length-controlled ladder keeps the plain ladder's type order and nested pools, and samples each
+level only from pool members whose length on the strategy's side (model tokens) lies in a window
+``[lo, hi]``; ``k_min`` is the smallest k whose *windowed* pool holds N. Its configs are named
+``{granularity}_{side}_lengthctl_{level}``.
+
+``auto`` picks the window. Narrowing a window around the median always evens out the levels'
+mean lengths, but it raises ``k_min`` and so shrinks the range of diversity the ladder spans. So
+``auto`` tries windows centred on the median (in quantiles of the lengths of the rows that carry
+a type) from the widest down whose levels' expected mean lengths (the mean over each level's
+windowed pool) lie within ``AUTO_TOLERANCE`` of their average while k still rises, samples each,
+and keeps the widest whose sampled levels meet the ±5 % goal: as narrow as the goal needs, no
+narrower. If none does, it keeps the one that came closest, and the build says by how much.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from macro2micro.dataset_builder.options import AUTO, parse_window
+from macro2micro.dataset_builder.selection.ladder import Ladder, PoolTooSmallError, level_k
+
+AUTO_TOLERANCE = 0.03  # on expected pool means: room for sampling noise under the ±5 % goal
+GOAL = 0.05
+HALF_WIDTHS = tuple(round(0.5 - 0.025 * i, 3) for i in range(20))  # 0.5 (everything) .. 0.025
+
+
+@dataclass
+class LengthWindow:
+    """The window of a length-controlled ladder and how it was chosen."""
+
+    lo: int
+    hi: int
+    info: dict = field(default_factory=dict)
+
+    def mask(self, lengths: np.ndarray) -> np.ndarray:
+        return (lengths >= self.lo) & (lengths <= self.hi)
+
+
+def windowed(ladder: Ladder, mask: np.ndarray) -> Ladder:
+    """The same type order with every row outside ``mask`` left out of every pool."""
+    entry = np.where(mask, ladder.entry_k, 0)
+    counts = np.bincount(entry, minlength=ladder.n_types + 1)
+    counts[0] = 0
+    return Ladder(order=ladder.order, rank=ladder.rank, entry_k=entry, pool_sizes=np.cumsum(counts))
+
+
+def expected_means(ladder: Ladder, lengths: np.ndarray, ks: list[int]) -> np.ndarray:
+    """Mean length over each pool ``P_k`` (what a uniform draw from the pool averages)."""
+    sums = np.cumsum(np.bincount(ladder.entry_k, weights=lengths.astype(np.float64), minlength=ladder.n_types + 1))
+    sums[:] -= sums[0]  # rows with no type (entry 0) are in no pool
+    sizes = ladder.pool_sizes
+    return np.array([sums[k] / sizes[k] for k in ks])
+
+
+def spread(means: np.ndarray) -> float:
+    """Largest relative distance of a level's mean length from the average of the levels' means."""
+    centre = float(np.mean(means))
+    return float(np.max(np.abs(means / centre - 1))) if centre > 0 else 0.0
+
+
+def _levels_k(ladder: Ladder, budget: int, levels: int) -> list[int]:
+    return [level_k(ladder, budget, i / (levels - 1))[0] for i in range(levels)]
+
+
+def resolve_window(
+    spec: str, lengths: np.ndarray, ladder: Ladder, budget: int, levels: int, what: str = ""
+) -> list[LengthWindow]:
+    """The windows to try, in order of preference: the given ``LO:HI``, or ``auto``'s candidates.
+
+    ``auto``'s candidates are the windows centred on the median whose expected level means lie within
+    ``AUTO_TOLERANCE`` while k rises at every level, widest first, then the others by expected spread. The
+    caller samples each in turn and keeps the first whose levels' actual means meet the ±5 % ``GOAL``.
+    """
+    parsed = parse_window(spec)
+    typed = ladder.entry_k > 0
+    if parsed != AUTO:
+        window = LengthWindow(*parsed, info={"mode": "fixed"})
+        rows = int((window.mask(lengths) & typed).sum())
+        if rows < budget:
+            raise PoolTooSmallError(
+                f"{what}: length window {window.lo}:{window.hi} holds {rows} rows that carry a "
+                f"type, fewer than N={budget}; widen --length_window"
+            )
+        return [window]
+    typed_lengths = lengths[typed]
+    if len(typed_lengths) < budget:
+        raise PoolTooSmallError(
+            f"{what}: budget N={budget} is larger than the {len(typed_lengths)} rows that carry a type"
+        )
+    tried = []
+    for h in HALF_WIDTHS:
+        lo, hi = (int(v) for v in np.quantile(typed_lengths, [0.5 - h, 0.5 + h], method="nearest"))
+        wl = windowed(ladder, (lengths >= lo) & (lengths <= hi))
+        if wl.pool_sizes[-1] < budget:
+            break  # narrower windows hold even fewer rows
+        ks = _levels_k(wl, budget, levels)
+        tried.append(
+            {
+                "half_width": h,
+                "window": [lo, hi],
+                "k_range": [ks[0], ks[-1]],
+                "expected_spread": round(spread(expected_means(wl, lengths, ks)), 4),
+                "k_rises": len(set(ks)) == levels,
+                "rows": int(wl.pool_sizes[-1]),
+            }
+        )
+    good = [t for t in tried if t["k_rises"] and t["expected_spread"] <= AUTO_TOLERANCE]
+    rest = sorted((t for t in tried if t not in good), key=lambda t: (not t["k_rises"], t["expected_spread"]))
+    return [
+        LengthWindow(
+            t["window"][0],
+            t["window"][1],
+            {
+                "mode": AUTO,
+                "quantiles": [round(0.5 - t["half_width"], 3), round(0.5 + t["half_width"], 3)],
+                "expected_spread": t["expected_spread"],
+                "rows_in_window": t["rows"],
+                "k_range": t["k_range"],
+                "whole_range": t["half_width"] >= 0.5,
+            },
+        )
+        for t in good + rest
+    ]

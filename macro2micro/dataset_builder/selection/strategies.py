@@ -1,0 +1,166 @@
+"""Selection strategies behind one contract: ``select(corpus, budget, seed, level) -> Selection``.
+
+A strategy's knobs are typed option objects given to its constructor; what it learns from a
+corpus lives in attributes ending in ``_`` (``types_``, ``type_names_``, ``ladder_``), as
+scikit-learn estimators do. The six diversity strategies are :class:`LadderStrategy` subclasses
+(in :mod:`.micro`, :mod:`.macro`, :mod:`.meso`) that differ only in
+:meth:`LadderStrategy.extract_types`; pruning, levels and sampling are :mod:`.ladder`'s. The
+registry of names is :mod:`.registry`.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from macro2micro.dataset_builder.corpus.ingest import corpus_fingerprint
+from macro2micro.dataset_builder.defaults import SIDES
+from macro2micro.dataset_builder.selection.ladder import Ladder, PoolTooSmallError, as_binary_csr, level_k, prune
+
+
+@dataclass
+class Selection:
+    """Selected corpus rows (sorted indices), the stats that describe how they were chosen, and the pool."""
+
+    indices: np.ndarray
+    stats: dict[str, Any] = field(default_factory=dict)
+    pool: np.ndarray | None = None
+
+
+@dataclass
+class TypeMatrix:
+    """What an extractor returns: sample x type matrix, a name per type, and extraction info."""
+
+    matrix: sp.csr_matrix
+    names: list[str]
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def strategy_rng(seed: int, *parts: str | int) -> np.random.Generator:
+    """A generator per (seed, strategy, level): adding a strategy or level never shifts another's."""
+    words = [int(seed)] + [zlib.crc32(str(p).encode()) for p in parts]
+    return np.random.default_rng(np.random.SeedSequence(words))
+
+
+class Strategy:
+    """Base of every strategy. Subclasses set ``name`` and implement :meth:`select`."""
+
+    name: str = ""
+    granularity: str = ""
+    side: str | None = None
+
+    def get_options(self) -> dict[str, Any]:
+        """The knobs that decide the selection, for the manifest."""
+        return {}
+
+    def select(self, corpus, budget: int, seed: int, level: float = 1.0) -> Selection:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.get_options().items())
+        return f"{type(self).__name__}({'side=' + repr(self.side) + ', ' if self.side else ''}{opts})"
+
+
+class RandomStrategy(Strategy):
+    """N rows uniformly at random (seeded): the control every strategy is measured against."""
+
+    name = "random"
+    granularity = "random"
+
+    def select(self, corpus, budget: int, seed: int, level: float = 1.0) -> Selection:
+        n = len(corpus)
+        if budget > n:
+            raise PoolTooSmallError(f"random: budget N={budget} is larger than the corpus ({n} rows)")
+        idx = np.sort(strategy_rng(seed, self.name).choice(n, size=budget, replace=False))
+        return Selection(
+            idx,
+            {
+                "strategy": self.name,
+                "granularity": "random",
+                "side": None,
+                "level": None,
+                "pool_size": n,
+                "budget": budget,
+            },
+        )
+
+
+class LadderStrategy(Strategy):
+    """A diversity ladder over one side's types. Subclasses implement :meth:`extract_types`."""
+
+    def __init__(self, side: str):
+        if side not in SIDES:
+            raise ValueError(f"side={side!r}; valid: {', '.join(SIDES)}")
+        self.side = side
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"{self.granularity}_{self.side}"
+
+    def extract_types(self, corpus) -> TypeMatrix:
+        raise NotImplementedError
+
+    def fit(self, corpus, seed: int = 0) -> LadderStrategy:
+        """Extract types (once per corpus) and prune them into a ladder (once per seed)."""
+        fp = corpus_fingerprint(corpus)
+        if getattr(self, "corpus_fingerprint_", None) != fp:
+            tm = self.extract_types(corpus)
+            if tm.matrix.shape[0] != len(corpus):
+                raise ValueError(f"{self.name}: type matrix has {tm.matrix.shape[0]} rows for {len(corpus)} samples")
+            self.types_ = as_binary_csr(tm.matrix)
+            self.type_names_ = list(tm.names)
+            self.type_info_ = tm.info
+            self.corpus_fingerprint_ = fp
+            self.ladder_seed_ = None
+        if self.ladder_seed_ != seed:
+            self.ladder_: Ladder = prune(self.types_, strategy_rng(seed, self.name, "prune").integers(2**63))
+            self.ladder_seed_ = seed
+        return self
+
+    def select(
+        self,
+        corpus,
+        budget: int,
+        seed: int,
+        level: float = 1.0,
+        quota: int | str = 1,
+        window: np.ndarray | None = None,
+        ladder_name: str | None = None,
+    ) -> Selection:
+        """N rows of the level's pool.
+
+        Args:
+            quota: the sampler's draws per admitted type before the uniform fill, or ``"even"``.
+            window: a mask of the rows a length-controlled ladder may sample (None: all).
+            ladder_name: seeds the sampler (a length-controlled twin draws apart from the plain ladder).
+        """
+        from macro2micro.dataset_builder.selection.lengthctl import windowed
+        from macro2micro.dataset_builder.selection.sampling import type_sample
+
+        self.fit(corpus, seed)
+        ladder = self.ladder_ if window is None else windowed(self.ladder_, window)
+        name = ladder_name or self.name
+        k, k_min, k_max = level_k(ladder, budget, level, what=f"{name} ({self.side} side)")
+        pool = ladder.pool(k)
+        idx, sample_stats = type_sample(self.types_, pool, budget, strategy_rng(seed, name, f"{level:.6f}"), quota)
+        stats = {
+            "strategy": name,
+            "granularity": self.granularity,
+            "side": self.side,
+            "level": level,
+            "k": k,
+            "k_min": k_min,
+            "k_max": k_max,
+            "pool_size": len(pool),
+            "budget": budget,
+            "n_types": ladder.n_types,
+            "samples_with_types": int(ladder.pool_sizes[-1]),
+            **sample_stats,
+            "first_admitted": [self.type_names_[t] for t in ladder.order[:10]],
+            "last_admitted": [self.type_names_[t] for t in ladder.order[max(k - 10, 0) : k]],
+        }
+        return Selection(idx, stats, pool)

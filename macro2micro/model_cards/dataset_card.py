@@ -1,0 +1,223 @@
+"""The dataset repo's card: metadata (configs, licence, metrics) plus a body from ``dataset_card.md``."""
+
+from __future__ import annotations
+
+import json
+
+from macro2micro.dataset_builder.defaults import FULL_CONFIG, RANDOM_CONFIG
+from macro2micro.dataset_builder.hub.repo import configs_yaml
+from macro2micro.dataset_builder.metrics.diversity import METRICS
+from macro2micro.model_cards.templates import template_path
+
+METRIC_SHORT = {
+    "distinct_1": "D-1",
+    "distinct_2": "D-2",
+    "embedding_distance": "Emb",
+    "mean_length": "Len",
+    "compression_ratio": "CR",
+    "self_bleu": "SB",
+    "token_entropy": "Ent",
+}
+TYPE_DESC = {
+    "macro": "a semantic cluster (embeddings + HDBSCAN)",
+    "meso": "a normalized tag",
+    "micro": "a mid-frequency token of the model's tokenizer",
+    "micro_word": "a mid-frequency whitespace word (the paper's word-level ablation)",
+}
+CARD_METRIC_KEYS = ("instruction", "response", "k", "pool_size", "type_coverage")
+
+
+def _size_category(n: int) -> str:
+    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if n < limit:
+            return name
+    return "1M<n<10M"
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _length(varies: dict, side: str) -> str:
+    length = (varies.get("length") or {}).get(side)
+    return "-" if not length else f"{length['mean']:.1f} / {length['median']:.0f}"
+
+
+def variation_rows(configs: list[str], metrics: dict[str, dict], manifests: dict[str, dict]) -> tuple[str, list]:
+    """The "What else varies" table: one row per config, from the manifests (``full`` from the metrics)."""
+    full = metrics[FULL_CONFIG].get("varies") or {}
+    top = next(iter(full.get("sources") or {}), None)
+    rows = []
+    for c in configs:
+        m = manifests.get(c, {})
+        v = m.get("varies") or metrics[c].get("varies") or {}
+        share = (v.get("sources") or {}).get(top)
+        rows.append(
+            {
+                "config": c,
+                "k": "-" if m.get("k") is None else m["k"],
+                "same_pool": {True: "**yes**", False: "no"}.get(v.get("same_pool_as_previous"), "-"),
+                "instruction": _length(v, "instruction"),
+                "response": _length(v, "response"),
+                "top_source": "-" if share is None else f"{100 * share:.0f} %",
+                "sampler": f"{m['n_balanced']} + {m['n_filled']}" if "n_balanced" in m else "-",
+                "ratio": "-" if v.get("length_ratio_vs_uniform") is None else f"{v['length_ratio_vs_uniform']:.2f}",
+                "overlap": "-"
+                if v.get("overlap_with_previous") is None
+                else f"{100 * v['overlap_with_previous']:.0f} %",
+            }
+        )
+    return top or "-", rows
+
+
+def render_dataset_card(
+    info: dict,
+    manifests: dict[str, dict],
+    metrics: dict[str, dict],
+    corpus_rows: int,
+    repo_id: str | None,
+    license: str,
+    source_note: str,
+    existing: dict | None = None,
+    local_path: str | None = None,
+    infos=None,
+    scores: dict | None = None,
+):
+    """The DatasetCard: our metadata merged over ``existing`` (foreign keys are kept).
+
+    Args:
+        info: the build's ``build.json``.
+        manifests: ``{config: manifest}`` of the build.
+        metrics: ``{config: metrics}`` (``full`` included).
+        corpus_rows: rows of the whole corpus.
+        repo_id: the Hub id the repo is published as (None: a local folder; snippets then load the folder).
+        license: licence id of the source corpus.
+        source_note: the paragraph on the source data.
+        existing: card metadata already on the Hub, merged under ours.
+        local_path: the folder the repo is written to (the snippet's path when there is no repo id).
+        infos: the configs' ``DatasetInfosDict`` (features, rows, bytes), written as ``dataset_info``.
+        scores: published evaluation results (``evaluation/results.json``), for the scores table.
+    """
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    configs = [FULL_CONFIG] + list(manifests)
+    budget = info["options"]["budget"]
+    ours = {
+        "license": license,
+        "task_categories": ["text-generation"],
+        "language": ["en"],
+        "size_categories": [_size_category(corpus_rows)],
+        "tags": ["sft", "instruction-tuning", "dataset-diversity", "macro2micro"],
+        "pretty_name": f"macro2micro diversity ladders (N={budget})",
+        "configs": configs_yaml(configs),
+        "diversity_metrics": {c: {k: v for k, v in metrics[c].items() if k in CARD_METRIC_KEYS} for c in configs},
+    }
+    if repo_id:
+        ours["macro2micro_repo_id"] = repo_id  # lets adapter cards trained from a local copy name the Hub repo
+    ours["macro2micro_source_note"] = source_note  # so a later stage can re-render the card whole
+    data = DatasetCardData(**{**(existing or {}), **ours})
+    if infos is not None:
+        infos.to_dataset_card_data(data)
+    word = (info.get("knobs") or {}).get("tokenizer", {}).get("tokenizer") == "word"
+    strategies, build_lines = [], []
+    for m in manifests.values():
+        if m["strategy"] != RANDOM_CONFIG and m["strategy"] not in {s["name"] for s in strategies}:
+            kind = "micro_word" if m["granularity"] == "micro" and word else m["granularity"]
+            strategies.append({"name": m["strategy"], "side": m["side"], "type_desc": TYPE_DESC[kind]})
+            build_lines.append(
+                f"`{m['strategy']}`: options `{json.dumps(m['options'], sort_keys=True)}`, {m['n_types']} types"
+            )
+    rows = [
+        {
+            "config": c,
+            "k": "-" if metrics[c]["k"] is None else metrics[c]["k"],
+            "pool": metrics[c]["pool_size"],
+            "coverage": "-" if metrics[c]["type_coverage"] is None else f"{metrics[c]['type_coverage']:.3f}",
+            **{side: {k: _fmt(v) for k, v in metrics[c][side].items()} for side in ("instruction", "response")},
+        }
+        for c in configs
+    ]
+    sampled = metrics[FULL_CONFIG].get("embedding_distance_sample")
+    if sampled:  # full's embedding distance is over a seeded sample of its rows
+        for side in ("instruction", "response"):
+            if rows[0][side]["embedding_distance"] != "-":
+                rows[0][side]["embedding_distance"] += "*"
+    example = next((c for c in manifests if c.endswith("_max")), configs[-1])
+    top_source, varies = variation_rows(configs, metrics, manifests)
+    warnings = [line for lines in (info.get("warnings") or {}).values() for line in lines]
+    return DatasetCard.from_template(
+        data,
+        template_path=str(template_path("dataset_card.md")),
+        pretty_name=ours["pretty_name"],
+        load_path=repo_id or local_path or ".",
+        budget=budget,
+        corpus_rows=corpus_rows,
+        corpus_fingerprint=info["corpus"]["fingerprint"],
+        strategies=strategies,
+        levels=info["level_names"],
+        seed=info["options"]["seed"],
+        build_lines=build_lines,
+        metric_names=list(METRICS),
+        metric_short=METRIC_SHORT,
+        metric_rows=rows,
+        example_config=example,
+        source_note=source_note,
+        type_quota=info["options"].get("type_quota", "even"),
+        length_controlled=info.get("length_control") or {},
+        random_control=info.get("random_control"),
+        top_source=top_source,
+        variation_rows=varies,
+        warnings=warnings,
+        scores=score_rows(scores, metrics),
+        results=scores,
+        full_sample=sampled,
+        license=license,
+        unit="words" if word else "model tokens",
+        has_random=RANDOM_CONFIG in manifests,
+    )
+
+
+def score_rows(results: dict | None, metrics: dict[str, dict]) -> list[dict]:
+    """One row per judged model: its win-rate with interval, and the level of a ladder config."""
+    if not results:
+        return []
+    rows = []
+    for model, s in results["scores"].items():
+        level = (metrics.get(model) or {}).get("level")
+        adapter = (results.get("adapters") or {}).get(model) or {}
+        rows.append(
+            {
+                "model": model,
+                "level": "-" if level is None else f"{100 * level:.0f} %",
+                "win_rate": f"{s['win_rate']:.1f}",
+                "ci": f"[{s['ci95'][0]:.1f}, {s['ci95'][1]:.1f}]",
+                "prompts": s["prompts_scored"],
+                "adapter": adapter.get("repo_id") or "-",
+            }
+        )
+    return rows
+
+
+def render_from_repo(repo, results: dict | None = None):
+    """Re-render a published repo's card whole (same inputs as at publish time), with evaluation results added."""
+    from datasets.info import DatasetInfosDict
+
+    from macro2micro.dataset_builder.hub.artifacts import read_build
+
+    info, manifests = read_build(repo.path)
+    metrics = repo.metrics()
+    data = repo.card_data()
+    infos = DatasetInfosDict.from_dataset_card_data(data) if data.get("dataset_info") else None
+    return render_dataset_card(
+        info,
+        manifests,
+        metrics,
+        int(metrics[FULL_CONFIG]["rows"]),
+        data.get("macro2micro_repo_id"),
+        data.get("license", "other"),
+        data.get("macro2micro_source_note", "See the licence of the source corpus."),
+        existing=data,
+        local_path=str(repo.path),
+        infos=infos,
+        scores=results,
+    )

@@ -1,0 +1,253 @@
+"""Pure functions behind the Space: published artifacts in, tables and plot frames out.
+
+The Space reads only what earlier stages published: the dataset repo (local folder or Hub id:
+its card's ``diversity_metrics`` and its configs) and the evaluation's ``results.json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from macro2micro.dataset_builder.metrics.diversity import METRICS
+from macro2micro.dataset_builder.naming import strategy_of
+from macro2micro.dataset_builder.utils import require
+
+MAX_PROMPT_CHARS = 1000
+MAX_NEW_TOKENS = 96
+
+
+class UserError(ValueError):
+    """A bad input from the UI; the app shows it as ``gr.Error``."""
+
+
+@dataclass
+class Artifacts:
+    """What the Space shows: per-config metrics, the dataset repo, and evaluation results (optional)."""
+
+    repo: str
+    metrics: dict[str, dict]
+    results: dict[str, Any] | None = None
+    runs: str | None = None
+    adapters: dict[str, dict] = field(default_factory=dict)  # name -> {"path"} or {"repo_id", "revision"}
+    live: Any = None  # the LiveGenerator, made on the first live request
+    _samples: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def configs(self) -> list[str]:
+        return list(self.metrics)
+
+
+def load_artifacts(repo: str, results: str | None = None, runs: str | None = None) -> Artifacts:
+    """Everything the Space shows, from a dataset repo folder or Hub id: metrics, the evaluation's results (a given
+    results.json, else the repo's own), and the adapters for live generation (a local runs folder, else the repo
+    ids the results or the repo record; downloaded on first use)."""
+    from macro2micro.dataset_builder.hub.artifacts import open_dataset_repo, read_results
+
+    dataset = open_dataset_repo(repo)
+    res = read_results(results) if results else dataset.results()
+    metrics = dataset.metrics()
+    if res:
+        known = {*metrics, "base", res.get("baseline")}
+        others = sorted(m for m in res.get("scores") or {} if m not in known)
+        if others:
+            raise ValueError(
+                f"{results or repo}: the results score {', '.join(others[:5])}, which are not configs of {repo} "
+                f"(the results name the dataset {res.get('dataset')!r}): pass the results of this dataset repo"
+            )
+    if runs:
+        adapters = {
+            p.parent.name: {"path": p.parent}
+            for p in sorted(Path(runs).glob("*/adapter_config.json"))
+            if not p.parent.name.startswith(".")
+        }
+    else:
+        adapters = {**dataset.adapters(), **((res or {}).get("adapters") or {})}
+    return Artifacts(repo=str(dataset.path), metrics=metrics, results=res, runs=runs, adapters=adapters)
+
+
+def metrics_table(art: Artifacts):
+    """One row per config: strategy, level, k, pool, coverage and the seven metrics per side."""
+    pd = require("pandas")
+
+    rows = []
+    for config, m in art.metrics.items():
+        row = {
+            "config": config,
+            "strategy": strategy_of(config),
+            "level_%": None if m.get("level") is None else round(100 * m["level"]),
+            "k": m.get("k"),
+            "pool": m.get("pool_size"),
+            "coverage": m.get("type_coverage"),
+        }
+        for side, short in (("instruction", "I"), ("response", "R")):
+            for metric in METRICS:
+                value = (m.get(side) or {}).get(metric)
+                row[f"{short}:{metric}"] = None if value is None else round(value, 4)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def variation_table(art: Artifacts):
+    """What else varies per config: lengths per side, the top source's share, the sampler, overlap (SPEC 2.8)."""
+    pd = require("pandas")
+
+    full = art.metrics.get("full", {}).get("varies") or {}
+    top = next(iter(full.get("sources") or {}), None)
+    rows = []
+    for config, m in art.metrics.items():
+        v = m.get("varies") or {}
+        length = v.get("length") or {}
+        rows.append(
+            {
+                "config": config,
+                "k": m.get("k"),
+                "I mean len": (length.get("instruction") or {}).get("mean"),
+                "R mean len": (length.get("response") or {}).get("mean"),
+                "R median len": (length.get("response") or {}).get("median"),
+                f"share of {top}": (v.get("sources") or {}).get(top) if top else None,
+                "length ratio vs uniform": v.get("length_ratio_vs_uniform"),
+                "overlap with previous": v.get("overlap_with_previous"),
+                "same pool as previous": v.get("same_pool_as_previous"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def ladder_frame(art: Artifacts, metric: str, side: str):
+    """``(strategy, level_%, value)`` of one metric along every ladder, for a line plot."""
+    pd = require("pandas")
+
+    if metric not in METRICS:
+        raise UserError(f"unknown metric {metric!r}; valid: {', '.join(METRICS)}")
+    if side not in ("instruction", "response"):
+        raise UserError(f"unknown side {side!r}; valid: instruction, response")
+    rows = [
+        {"strategy": strategy_of(c), "level_%": round(100 * m["level"]), "value": m[side][metric]}
+        for c, m in art.metrics.items()
+        if m.get("level") is not None and m[side].get(metric) is not None
+    ]
+    return pd.DataFrame(rows, columns=["strategy", "level_%", "value"]).sort_values(["strategy", "level_%"])
+
+
+def sample_rows(art: Artifacts, config: str, query: str = "", limit: int = 20):
+    """Rows of a config whose instruction or response contains ``query`` (case-insensitive)."""
+    pd = require("pandas")
+
+    from macro2micro.dataset_builder.hub.repo import load_config
+
+    if config not in art.metrics:
+        raise UserError(f"unknown config {config!r}; valid: {', '.join(art.configs[:12])}...")
+    if not 1 <= int(limit) <= 200:
+        raise UserError(f"limit={limit}: show between 1 and 200 rows")
+    if config not in art._samples:
+        art._samples[config] = load_config(art.repo, config).select_columns(
+            ["id", "source", "instruction", "response"]
+        )
+    ds = art._samples[config]
+    q = (query or "").strip().lower()
+    out = []
+    for row in ds:
+        if not q or q in row["instruction"].lower() or q in row["response"].lower():
+            out.append(
+                {
+                    "id": row["id"],
+                    "source": row["source"],
+                    "instruction": row["instruction"][:400],
+                    "response": row["response"][:600],
+                }
+            )
+            if len(out) >= int(limit):
+                break
+    return pd.DataFrame(out, columns=["id", "source", "instruction", "response"])
+
+
+def _need_results(art: Artifacts) -> dict:
+    if not art.results:
+        raise UserError("no evaluation results loaded: start the Space with --results eval/results.json")
+    return art.results
+
+
+def prompt_choices(art: Artifacts) -> list[str]:
+    if not art.results:
+        return []
+    return [f"{r['id']}: {r['instruction'][:80]}" for r in art.results["prompt_rows"]]
+
+
+def model_choices(art: Artifacts) -> list[str]:
+    """The judged models (the baseline's answer is always shown beside them)."""
+    if not art.results:
+        return []
+    return [m for m in art.results["answers"] if m != art.results["baseline"]]
+
+
+def compare_outputs(art: Artifacts, prompt: str, models: list[str]) -> dict:
+    """The prompt, the baseline's answer, and one to four models' answers with the judge's verdicts in words."""
+    from macro2micro.space_app.compare import MAX_COLUMNS, compare
+
+    res = _need_results(art)
+    ids = [r["id"] for r in res["prompt_rows"]]
+    pid = (prompt or "").split(":", 1)[0].strip()
+    if pid not in ids:
+        raise UserError(f"unknown prompt {prompt!r}: choose one from the list")
+    models = list(models or [])
+    if not 1 <= len(models) <= MAX_COLUMNS:
+        raise UserError(f"choose one to {MAX_COLUMNS} models to compare with the baseline")
+    unknown = [m for m in models if m not in res["answers"]]
+    if unknown:
+        raise UserError(f"unknown model(s) {unknown}; valid: {', '.join(model_choices(art))}")
+    return compare(res, ids.index(pid), models)
+
+
+def score_frame(art: Artifacts):
+    """``(strategy, level_%, win_rate)`` per judged ladder config, plus the fits as a table."""
+    pd = require("pandas")
+
+    res = _need_results(art)
+    rows = []
+    for config, s in res["scores"].items():
+        m = art.metrics.get(config, {})
+        if m.get("level") is not None:
+            rows.append(
+                {"strategy": strategy_of(config), "level_%": round(100 * m["level"]), "win_rate": s["win_rate"]}
+            )
+    points = pd.DataFrame(rows, columns=["strategy", "level_%", "win_rate"]).sort_values(["strategy", "level_%"])
+    fits = pd.DataFrame(
+        [
+            {
+                "strategy": k,
+                "slope_per_100%": round(f["slope"], 3),
+                "r": None if f["r"] is None else round(f["r"], 3),
+                "n": f["n"],
+            }
+            for k, f in res.get("fits", {}).items()
+        ],
+        columns=["strategy", "slope_per_100%", "r", "n"],
+    )
+    return points, fits
+
+
+def correlation_frame(art: Artifacts):
+    """Pearson r between each metric and the score, per side (the paper's figure 4), long form."""
+    pd = require("pandas")
+
+    res = _need_results(art)
+    rows = [
+        {"side": side, "metric": m, "r": None if r is None else round(r, 3)}
+        for side, per in res.get("correlations", {}).items()
+        for m, r in per.items()
+    ]
+    return pd.DataFrame(rows, columns=["side", "metric", "r"])
+
+
+def check_live_prompt(prompt: str, max_new_tokens: int) -> tuple[str, int]:
+    """Validate a typed prompt for live generation (length caps keep a CPU Space responsive)."""
+    text = (prompt or "").strip()
+    if not text:
+        raise UserError("type a prompt first")
+    if len(text) > MAX_PROMPT_CHARS:
+        raise UserError(f"prompt has {len(text)} characters; the limit is {MAX_PROMPT_CHARS}")
+    if not 1 <= int(max_new_tokens) <= MAX_NEW_TOKENS:
+        raise UserError(f"max_new_tokens={max_new_tokens}: between 1 and {MAX_NEW_TOKENS}")
+    return text, int(max_new_tokens)

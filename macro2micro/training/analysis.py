@@ -1,0 +1,170 @@
+"""The paper's analysis: score against diversity level per strategy, and metric-score correlations.
+
+- :func:`fit_ladder`: ordinary least squares of score on level (level in [0, 1], so the slope is
+  in score points per 100 % diversity), Pearson r, and 95 % intervals (t for the slope, Fisher z
+  for r).
+- :func:`metric_correlations`: per side, Pearson r between each diversity metric of a config and
+  its score, over all configs that have both (the paper's figure 4).
+- :func:`write_report`: JSON, a markdown report and PNG plots (score vs level with fitted lines;
+  the correlation heat map).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from macro2micro.dataset_builder.metrics.diversity import METRICS
+from macro2micro.dataset_builder.naming import strategy_of
+from macro2micro.dataset_builder.utils import require
+
+
+def fit_ladder(levels, scores) -> dict:
+    """OLS slope (points per 100 % diversity), intercept, Pearson r and their 95 % intervals."""
+    from scipy import stats
+
+    x, y = np.asarray(levels, dtype=float), np.asarray(scores, dtype=float)
+    if len(x) != len(y) or len(x) < 3:
+        raise ValueError(
+            f"a ladder fit needs at least 3 (level, score) pairs, got {len(x)} levels and {len(y)} scores"
+        )
+    if np.ptp(y) == 0:  # constant scores: the slope is 0 and r is undefined
+        return {"n": len(x), "slope": 0.0, "intercept": float(y[0]), "r": None, "slope_ci95": [0.0, 0.0], "p": None}
+    res = stats.linregress(x, y)
+    dof = len(x) - 2
+    t = stats.t.ppf(0.975, dof)
+    out = {
+        "n": len(x),
+        "slope": float(res.slope),
+        "intercept": float(res.intercept),
+        "r": float(res.rvalue),
+        "slope_ci95": [float(res.slope - t * res.stderr), float(res.slope + t * res.stderr)],
+        "p": float(res.pvalue),
+    }
+    if len(x) > 3 and abs(res.rvalue) < 1:
+        z, se = math.atanh(res.rvalue), 1 / math.sqrt(len(x) - 3)
+        out["r_ci95"] = [math.tanh(z - 1.96 * se), math.tanh(z + 1.96 * se)]
+    return out
+
+
+def metric_correlations(metrics: dict[str, dict], scores: dict[str, float]) -> dict[str, dict[str, float | None]]:
+    """Per side, Pearson r of each metric with the score over configs having both."""
+    out: dict[str, dict[str, float | None]] = {}
+    configs = [c for c in scores if c in metrics]
+    for side in ("instruction", "response"):
+        out[side] = {}
+        for m in METRICS:
+            pairs = [(metrics[c][side][m], scores[c]) for c in configs if metrics[c][side].get(m) is not None]
+            if len(pairs) < 3 or np.std([p[0] for p in pairs]) == 0 or np.std([p[1] for p in pairs]) == 0:
+                out[side][m] = None
+                continue
+            a, b = np.array(pairs, dtype=float).T
+            out[side][m] = float(np.corrcoef(a, b)[0, 1])
+    return out
+
+
+def ladder_points(scores: dict[str, float], levels: dict[str, float]) -> dict[str, list[tuple[float, float]]]:
+    """Group config scores by strategy: ``{strategy: [(level, score), ...]}`` sorted by level."""
+    out: dict[str, list[tuple[float, float]]] = {}
+    for config, score in scores.items():
+        if config in levels and levels[config] is not None:
+            strategy = strategy_of(config)
+            out.setdefault(strategy, []).append((float(levels[config]), float(score)))
+    return {s: sorted(p) for s, p in out.items()}
+
+
+def analyze(scores: dict[str, float], metrics: dict[str, dict]) -> dict:
+    """Fits per strategy and metric correlations from config scores and the repo's metrics."""
+    levels = {c: m.get("level") for c, m in metrics.items()}
+    points = ladder_points(scores, levels)
+    fits = {s: fit_ladder(*zip(*pts, strict=True)) for s, pts in points.items() if len(pts) >= 3}
+    notes = [
+        f"{s}: {len(pts)} level(s) judged; a fit needs at least 3, so it has none"
+        for s, pts in sorted(points.items())
+        if len(pts) < 3
+    ]
+    if not points:
+        notes.append("no ladder config was judged (only the baseline and controls): nothing to fit")
+    corr = metric_correlations(metrics, scores)
+    if all(r is None for side in corr.values() for r in side.values()):
+        notes.append("metric-score correlations need at least 3 judged configs whose metric varies")
+    return {"fits": fits, "points": points, "correlations": corr, "scores": scores, "notes": notes}
+
+
+def write_report(
+    result: dict, out_dir: str | Path, title: str = "Diversity vs score", note: str = "", win_rates: dict | None = None
+) -> Path:
+    """``analysis.json``, ``report.md``, ``score_vs_level.png`` and ``correlations.png`` in out_dir."""
+    matplotlib = require("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "analysis.json").write_text(json.dumps(result, indent=1, sort_keys=True))
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for strategy, fit in sorted(result["fits"].items()):
+        pts = result.get("points", {}).get(strategy) or []
+        if pts:
+            x, y = zip(*pts, strict=True)
+            r = "n/a" if fit["r"] is None else f"{fit['r']:+.2f}"
+            line = ax.plot(np.array(x) * 100, y, "o", label=f"{strategy} (slope {fit['slope']:+.2f}, r {r})")
+            xs = np.linspace(0, 1, 2)
+            ax.plot(xs * 100, fit["intercept"] + fit["slope"] * xs, "-", color=line[0].get_color(), alpha=0.7)
+    ax.axhline(50, color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("diversity level (%)")
+    ax.set_ylabel("win-rate vs baseline (%)")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "score_vs_level.png", dpi=110)
+    plt.close(fig)
+    corr = result["correlations"]
+    grid = np.array(
+        [[np.nan if corr[s][m] is None else corr[s][m] for m in METRICS] for s in ("instruction", "response")]
+    )
+    fig, ax = plt.subplots(figsize=(8, 2.6))
+    im = ax.imshow(grid, cmap="RdBu_r", vmin=-1, vmax=1)
+    ax.set_xticks(range(len(METRICS)), METRICS, rotation=30, ha="right", fontsize=8)
+    ax.set_yticks([0, 1], ["instruction", "response"])
+    for i in range(2):
+        for j in range(len(METRICS)):
+            if not np.isnan(grid[i, j]):
+                ax.text(j, i, f"{grid[i, j]:+.2f}", ha="center", va="center", fontsize=8)
+    fig.colorbar(im, ax=ax)
+    ax.set_title("Pearson r between diversity metric and score")
+    fig.tight_layout()
+    fig.savefig(out / "correlations.png", dpi=110)
+    plt.close(fig)
+    lines = [f"# {title}", "", note, ""]
+    if win_rates:
+        lines += [
+            "| model | win-rate (%) | 95 % CI | prompts scored | unparseable verdicts |",
+            "|---|---|---|---|---|",
+        ]
+        for model, w in win_rates.items():
+            lines.append(
+                f"| `{model}` | {w['win_rate']:.1f} | [{w['ci95'][0]:.1f}, {w['ci95'][1]:.1f}] | "
+                f"{w['prompts_scored']} / {w['prompts_total']} | {w['unparseable']} |"
+            )
+        lines.append("")
+    lines += [f"- {n}" for n in result.get("notes", [])] + ([""] if result.get("notes") else [])
+    lines += ["| strategy | slope (points / 100 %) | 95 % CI | Pearson r | n |", "|---|---|---|---|---|"]
+    for s, f in sorted(result["fits"].items()):
+        r = "n/a" if f["r"] is None else f"{f['r']:+.3f}"
+        lines.append(
+            f"| `{s}` | {f['slope']:+.2f} | [{f['slope_ci95'][0]:+.2f}, {f['slope_ci95'][1]:+.2f}] | {r} | {f['n']} |"
+        )
+    lines += ["", "| side | " + " | ".join(METRICS) + " |", "|---|" + "---|" * len(METRICS)]
+    for side in ("instruction", "response"):
+        lines.append(
+            f"| {side} | "
+            + " | ".join("-" if corr[side][m] is None else f"{corr[side][m]:+.2f}" for m in METRICS)
+            + " |"
+        )
+    lines += ["", "![score vs level](score_vs_level.png)", "", "![correlations](correlations.png)", ""]
+    (out / "report.md").write_text("\n".join(lines))
+    return out

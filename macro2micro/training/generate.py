@@ -1,0 +1,173 @@
+"""Answers of a base model or a LoRA adapter to an evaluation prompt set, batched and cached.
+
+Prompt sets: ``embedded`` (24 varied prompts bundled for the demo and tests), or any JSONL/JSON
+file or Hub dataset whose rows carry ``instruction`` (AlpacaEval 2.0), ``prompt``, or ``turns``
+(Arena-Hard's ``question.jsonl``: the first turn's ``content``).
+
+Answers are cached per (base model, adapter weights hash, prompt-set hash, decoding options).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from macro2micro.dataset_builder.utils import atomic_write_text, cache_dir, sha256_text, stable_json
+
+logger = logging.getLogger(__name__)
+
+EMBEDDED_PROMPTS = Path(__file__).resolve().parent / "data" / "eval_prompts.jsonl"
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """Decoding options (recorded with every answer set).
+
+    Args:
+        max_new_tokens: answer length cap.
+        temperature: 0 = greedy.
+        max_prompt_tokens: prompts are cut to this many tokens (from the left of the chat).
+        batch_size: prompts per generate call.
+    """
+
+    max_new_tokens: int = 96
+    temperature: float = 0.0
+    max_prompt_tokens: int = 512
+    batch_size: int = 8
+
+
+def _row_prompt(row: dict, where: str) -> str:
+    if isinstance(row.get("instruction"), str):
+        return row["instruction"]
+    if isinstance(row.get("prompt"), str):
+        return row["prompt"]
+    turns = row.get("turns")
+    if isinstance(turns, list) and turns and isinstance(turns[0], dict) and isinstance(turns[0].get("content"), str):
+        return turns[0]["content"]
+    raise ValueError(
+        f"{where}: no prompt: expected a string 'instruction' (AlpacaEval), 'prompt', or "
+        f"'turns'[0].content (Arena-Hard); keys {sorted(row)[:8]}"
+    )
+
+
+def load_prompts(spec: str = "embedded", limit: int | None = None) -> list[dict]:
+    """``[{"id", "instruction"}]`` from ``embedded``, a JSONL/JSON file, or a Hub dataset id (eval/test/train)."""
+    rows: list[dict] = []
+    path = EMBEDDED_PROMPTS if spec == "embedded" else Path(spec)
+    if path.is_file():
+        for i, row in enumerate(_records(path)):
+            rows.append(
+                {
+                    "id": str(row.get("id", row.get("question_id", i))),
+                    "instruction": _row_prompt(row, f"{path}, record {i}"),
+                }
+            )
+    else:
+        import datasets
+
+        from macro2micro.dataset_builder.corpus.readers import looks_like_hub_id
+
+        if not looks_like_hub_id(spec):
+            raise ValueError(f"prompt set {spec!r}: no such file (and not a Hub dataset id of the form org/name)")
+        try:
+            dd = datasets.load_dataset(spec)
+        except Exception as err:  # offline, missing, private: one line naming the id
+            reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+            raise ValueError(
+                f"prompt set {spec!r}: not a local file, and not a loadable Hub dataset ({reason})"
+            ) from None
+        split = next((s for s in ("eval", "test", "train") if s in dd), None)
+        if split is None:
+            raise ValueError(f"{spec}: no eval, test or train split (splits: {list(dd)})")
+        for i, row in enumerate(dd[split]):
+            rows.append({"id": str(row.get("id", i)), "instruction": _row_prompt(row, f"{spec}, row {i}")})
+    if not rows:
+        raise ValueError(f"prompt set {spec!r} is empty")
+    return rows[:limit] if limit else rows
+
+
+def _records(path: Path) -> list:
+    text = path.read_text(encoding="utf-8")
+    try:
+        return (
+            json.loads(text)
+            if path.suffix == ".json"
+            else [json.loads(line) for line in text.splitlines() if line.strip()]
+        )
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
+
+
+def load_references(path: str | Path) -> tuple[dict[str, str], str]:
+    """Reference answers, AlpacaEval-style ``[{"instruction", "output", "generator"}]``: ``({instruction: output},
+    generator)``."""
+    path = Path(path)
+    records = _records(path)
+    refs, generators = {}, set()
+    for i, row in enumerate(records):
+        if not isinstance(row, dict) or not isinstance(row.get("output"), str):
+            raise ValueError(
+                f"{path}, record {i}: a reference answer needs a string 'output' (AlpacaEval style: "
+                "instruction, output, generator)"
+            )
+        refs[_row_prompt(row, f"{path}, record {i}")] = row["output"]
+        generators.add(str(row.get("generator") or path.stem))
+    if not refs:
+        raise ValueError(f"{path}: holds no reference answers")
+    return refs, ", ".join(sorted(generators))
+
+
+def adapter_identity(adapter: str | Path | None) -> str:
+    if adapter is None:
+        return "base"
+    weights = Path(adapter) / "adapter_model.safetensors"
+    h = hashlib.sha256(weights.read_bytes()).hexdigest()[:16] if weights.exists() else str(adapter)
+    return f"{Path(adapter).name}:{h}"
+
+
+def generate_answers(
+    base_model: str,
+    adapter: str | Path | None,
+    prompts: list[dict],
+    decoding: Decoding = Decoding(),
+    use_cache: bool = True,
+    chat_template: str | None = None,
+) -> list[str]:
+    """Answers in prompt order.
+
+    Args:
+        chat_template: the template to prompt with (evaluation passes one template to every model so
+            that all see the same format); default: the adapter's tokenizer's, else the base's.
+    """
+    key = sha256_text(
+        base_model, adapter_identity(adapter), stable_json(prompts), stable_json(asdict(decoding)), chat_template or ""
+    )[:24]
+    cache_file = cache_dir("generations") / f"{key}.json"
+    if use_cache and cache_file.exists():
+        return json.loads(cache_file.read_text())["answers"]
+    from macro2micro.dataset_builder.models.llm import generate_chat, load_chat_model
+
+    tok, model, device = load_chat_model(base_model, adapter, chat_template)
+    answers = generate_chat(
+        tok,
+        model,
+        device,
+        [p["instruction"] for p in prompts],
+        decoding.batch_size,
+        decoding.max_new_tokens,
+        decoding.temperature,
+        decoding.max_prompt_tokens,
+    )
+    record = {
+        "base_model": base_model,
+        "adapter": adapter_identity(adapter),
+        "decoding": asdict(decoding),
+        "prompts": [p["id"] for p in prompts],
+        "answers": answers,
+    }
+    if use_cache:
+        atomic_write_text(cache_file, json.dumps(record, ensure_ascii=False))
+    return answers

@@ -1,0 +1,130 @@
+"""Typed options of the training and evaluation stages (parsed by the console script with TrlParser).
+
+A single adapter's training knobs are TRL's own (``SFTConfig``, ``ModelConfig``) read from a recipe
+YAML; these dataclasses choose what to train and how to judge it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from macro2micro.dataset_builder.defaults import DEFAULT_MODEL, RANDOM_CONFIG
+from macro2micro.dataset_builder.options import split_list
+
+
+@dataclass
+class TrainOptions:
+    """Which configs to fine-tune, with which recipe (``macro2micro train``)."""
+
+    configs: list[str] = field(
+        default_factory=lambda: ["micro_response_*", "random"],
+        metadata={
+            "help": "glob patterns of the configs to train (space- or comma-separated); a *_lengthctl_* "
+            "config matches only a pattern naming lengthctl, and full only its own name, so '*' is the plain "
+            "ladders and random"
+        },
+    )
+    recipe: str = field(
+        default="demo", metadata={"help": "recipe name (demo, llama-2-7b-lora, llama-3-8b-lora) or a YAML file"}
+    )
+    recipe_overrides: list[str] = field(
+        default_factory=list,
+        metadata={
+            "aliases": ["--set"],
+            "help": "recipe overrides as KEY=VALUE, e.g. --set max_steps=8 learning_rate=1e-4",
+        },
+    )
+    print_commands: bool = field(
+        default=False,
+        metadata={"help": "print one `accelerate launch` command per config instead of training (for a scheduler)"},
+    )
+    accelerate_config: str | None = field(
+        default=None, metadata={"help": "accelerate config file named in the printed commands"}
+    )
+
+    def __post_init__(self) -> None:
+        self.configs = split_list(self.configs)
+        if not self.configs:
+            raise ValueError("configs: give at least one config name or glob pattern")
+        for pair in self.recipe_overrides:
+            key, sep, _ = pair.partition("=")
+            if not sep or not key.strip():
+                raise ValueError(f"--set expects KEY=VALUE, got {pair!r}")
+
+    def override_args(self) -> list[str]:
+        """The overrides as ``--key value`` arguments of the training script."""
+        out = []
+        for pair in self.recipe_overrides:
+            key, _, value = pair.partition("=")
+            out += [f"--{key.strip()}", value]
+        return out
+
+
+@dataclass
+class EvalOptions:
+    """How the adapters are judged (``macro2micro evaluate``)."""
+
+    prompts: str = field(
+        default="embedded",
+        metadata={
+            "help": "embedded (24 bundled prompts), or an AlpacaEval / Arena-Hard JSON(L) file or Hub dataset id"
+        },
+    )
+    prompt_limit: int | None = field(default=None, metadata={"help": "use the first N prompts"})
+    baseline: str = field(
+        default=RANDOM_CONFIG,
+        metadata={
+            "help": "what every model is judged against: an adapter's config, 'base' (the base model), or a file of "
+            "reference answers (AlpacaEval style: instruction, output, generator) for the paper's fixed reference"
+        },
+    )
+    judge_model: str = field(
+        default=DEFAULT_MODEL,
+        metadata={
+            "help": "judge: a served model name (with --judge_url) or a local model for the constrained-choice judge"
+        },
+    )
+    judge_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible base URL of the judge server"})
+    max_new_tokens: int = field(default=96, metadata={"help": "answer length cap"})
+
+    def __post_init__(self) -> None:
+        if self.prompt_limit is not None and self.prompt_limit < 1:
+            raise ValueError(f"prompt_limit={self.prompt_limit} must be at least 1")
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens={self.max_new_tokens} must be at least 1")
+
+
+@dataclass
+class PushAdaptersOptions:
+    """Pushing the trained adapters (``macro2micro train``)."""
+
+    push_to_hub: bool = field(
+        default=False,
+        metadata={
+            "help": "push every adapter as {hub_org}/{base}-{config}-lora, and record it in the dataset repo when "
+            "--dataset is a Hub id"
+        },
+    )
+    hub_org: str | None = field(
+        default=None, metadata={"help": "namespace of the pushed adapters (unset: your own, from the Hub login)"}
+    )
+    hub_private: bool = field(default=False, metadata={"help": "create the adapter repos private"})
+
+    def __post_init__(self) -> None:
+        if self.hub_org is not None:
+            from macro2micro.dataset_builder.naming import check_repo_id
+
+            check_repo_id(self.hub_org, "--hub_org")
+
+
+@dataclass
+class PushResultsOptions:
+    """Publishing an evaluation (``macro2micro evaluate``)."""
+
+    push_to_hub: bool = field(
+        default=False,
+        metadata={
+            "help": "commit the results, report and plots into the dataset repo (a Hub id) in one commit, re-render "
+            "its card with a scores table, and push each adapter's card with its score"
+        },
+    )

@@ -1,0 +1,135 @@
+"""Train one adapter per matching config; skip finished ones; or print the launch commands.
+
+    macro2micro train --dataset demo_out/hub_dataset --configs 'micro_response_*,random' --recipe demo --out runs
+    macro2micro train ... --print_commands --accelerate_config multi_gpu.yaml   # for a scheduler
+
+A config is finished when ``OUT/{config}/train_results.json`` exists: each adapter is trained in
+a hidden ``.partial`` folder and renamed into place only when complete, so a crashed sweep
+resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import logging
+import shlex
+from pathlib import Path
+
+from macro2micro.training.sft import resolve_recipe, train_one
+
+logger = logging.getLogger(__name__)
+SFT_SCRIPT = Path(__file__).resolve().parent / "sft.py"
+
+
+def match_configs(dataset: str, patterns: list[str] | str) -> list[str]:
+    """Configs of the dataset repo matching glob patterns, in repo order.
+
+    A length-controlled config (``*_lengthctl_*``) matches only a pattern that names ``lengthctl``, so
+    ``micro_response_*`` means the plain ladder; ``full`` (the whole corpus, many times a subset's size)
+    matches only when named exactly, so ``'*'`` means every subset.
+    """
+    import datasets
+
+    from macro2micro.dataset_builder.defaults import FULL_CONFIG
+    from macro2micro.dataset_builder.naming import LENGTH_CONTROLLED, check_name
+    from macro2micro.dataset_builder.options import split_list
+
+    if (Path(dataset) / "build.json").is_file() and not (Path(dataset) / "README.md").is_file():
+        raise ValueError(f"{dataset} is the output of `macro2micro build`: train on the repo folder `publish` makes")
+    names = [check_name(n, f"{dataset}: config") for n in datasets.get_dataset_config_names(dataset)]
+    wanted = split_list(patterns)
+
+    def matches(name: str, pattern: str) -> bool:
+        if name == FULL_CONFIG:
+            return pattern == FULL_CONFIG
+        return fnmatch.fnmatchcase(name, pattern) and (LENGTH_CONTROLLED in pattern or LENGTH_CONTROLLED not in name)
+
+    out = [n for n in names if any(matches(n, p) for p in wanted)]
+    if not out:
+        raise ValueError(f"no config of {dataset} matches {' '.join(wanted)!r}; configs: {', '.join(names)}")
+    return out
+
+
+def launch_command(
+    recipe: str, dataset: str, config: str, out: Path, accelerate_config: str | None, overrides: list[str]
+) -> str:
+    launcher = ["accelerate", "launch"] + (["--config_file", accelerate_config] if accelerate_config else [])
+    args = [
+        str(SFT_SCRIPT),
+        "--config",
+        str(resolve_recipe(recipe)),
+        "--dataset_name",
+        dataset,
+        "--dataset_config",
+        config,
+        "--output_dir",
+        str(out / config),
+        *overrides,
+    ]
+    return shlex.join(launcher + args)
+
+
+def sweep(
+    dataset: str,
+    patterns: str | list[str],
+    recipe: str,
+    out: str | Path,
+    overrides: list[str] | None = None,
+    print_commands: bool = False,
+    accelerate_config: str | None = None,
+    hub_org: str | None = None,
+    private: bool = False,
+) -> dict[str, dict | str]:
+    """Train (or print the command for) every matching config not finished yet; push each with ``hub_org``.
+
+    A pushed adapter is named ``{hub_org}/{base}-{config}-lora``; when ``dataset`` is a Hub id the push is
+    recorded in it (``adapters/{config}.json``). A finished adapter not pushed yet is pushed on a rerun.
+
+    Returns:
+        Per config: the training results, ``"skipped"`` or the launch command.
+    """
+    out = Path(out)
+    overrides = overrides or []
+    done: dict[str, dict | str] = {}
+    for config in match_configs(dataset, patterns):
+        results_file = out / config / "train_results.json"
+        if print_commands:
+            done[config] = (
+                "skipped"
+                if results_file.exists()
+                else launch_command(recipe, dataset, config, out, accelerate_config, overrides)
+            )
+            continue
+        if results_file.exists():
+            results = json.loads(results_file.read_text())
+            if not hub_org or results.get("hub"):
+                logger.info("%s: finished already, skipped", config)
+                done[config] = "skipped"
+                continue
+        else:
+            logger.info("%s: training with recipe %s", config, recipe)
+            results = train_one(recipe, dataset, config, out / config, overrides)
+        if hub_org:
+            results["hub"] = publish_adapter(out / config, dataset, config, results, hub_org, private)
+            results_file.write_text(json.dumps(results, indent=2))
+        done[config] = results
+    return done
+
+
+def publish_adapter(folder: Path, dataset: str, config: str, results: dict, hub_org: str, private: bool) -> dict:
+    """Push one finished adapter and, when its dataset is a Hub repo, record it there."""
+    from macro2micro.training.hub import adapter_repo_id, push_adapter, register_adapter
+
+    repo_id = adapter_repo_id(hub_org, results["base_model"], config)
+    record = {
+        "repo_id": repo_id,
+        "revision": push_adapter(folder, repo_id, private),
+        "base_model": results["base_model"],
+        "recipe": results["recipe"],
+        "config": config,
+    }
+    if not Path(dataset).exists():
+        register_adapter(dataset, config, record)
+    logger.info("%s: pushed to %s (%s)", config, repo_id, record["revision"][:12])
+    return record
