@@ -31,14 +31,12 @@ from macro2micro.cli.commands.base import UsageError
 logger = logging.getLogger("macro2micro")
 
 
-def _expected_errors() -> tuple[type[BaseException], ...]:
-    from macro2micro.dataset_builder.hub.client import HubError
-    from macro2micro.dataset_builder.models.assets import AssetError
-    from macro2micro.dataset_builder.outputs import OutputError
+def _expected(err: BaseException) -> bool:
+    """A failure to report in one line: one of the toolkit's own errors, or the OS error of a file the command
+    names (a permission, a missing file). Anything else is a bug and keeps its traceback."""
+    from macro2micro.dataset_builder.errors import Macro2MicroError
 
-    # ValueError covers bad options, corpus, artifacts and pools; OSError covers files, disks and models that
-    # cannot be found; ImportError a missing optional extra (its message gives the pip line).
-    return ValueError, OSError, ImportError, AssetError, HubError, OutputError
+    return isinstance(err, Macro2MicroError) or (isinstance(err, OSError) and err.filename is not None)
 
 
 def one_line(err: BaseException) -> str:
@@ -112,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as err:
         report.error(command.name, "terminated" if isinstance(err, Terminated) else "interrupted")
         return 143 if isinstance(err, Terminated) else 130
-    except _expected_errors() as err:
+    except Exception as err:
+        if not _expected(err):
+            raise
         if verbose:
             traceback.print_exc()
         quiet = verbose or isinstance(err, UsageError)

@@ -13,6 +13,7 @@ import math
 import re
 
 from macro2micro.dataset_builder.defaults import FULL_CONFIG, RANDOM_CONFIG
+from macro2micro.dataset_builder.errors import OptionsError
 
 LENGTH_CONTROLLED = "lengthctl"
 _NAME = re.compile(r"[a-z0-9](?:[a-z0-9_]{0,94}[a-z0-9])?")
@@ -22,7 +23,7 @@ _LEVEL_SUFFIX = re.compile(r"_(min|max|\d{1,2})$")
 def check_name(value: str, what: str = "config") -> str:
     """``value`` if it is a safe name (lower-case letters, digits, inner underscores), else ValueError."""
     if not isinstance(value, str) or not _NAME.fullmatch(value):
-        raise ValueError(
+        raise OptionsError(
             f"{what} name {value!r} is not valid: use lower-case letters, digits and underscores "
             "(e.g. micro_response_max)"
         )
@@ -36,7 +37,7 @@ def check_repo_id(value: str, what: str = "repo id") -> str:
     try:
         validate_repo_id(value)
     except HFValidationError as err:
-        raise ValueError(f"{what} {value!r} is not valid: {str(err).splitlines()[0]}") from None
+        raise OptionsError(f"{what} {value!r} is not valid: {str(err).splitlines()[0]}") from None
     return value
 
 
@@ -60,11 +61,11 @@ def level_of(config: str) -> str | None:
 def level_names(levels: int) -> list[str]:
     """Config suffixes of ``levels`` evenly spaced levels: min, 17, 33, 50, 67, 83, max for 7."""
     if levels < 2:
-        raise ValueError(f"levels={levels}: need at least 2 (min and max)")
+        raise OptionsError(f"levels={levels}: need at least 2 (min and max)")
     names = []
     for i in range(levels):
         p = i / (levels - 1)
         names.append("min" if i == 0 else "max" if i == levels - 1 else str(math.floor(100 * p + 0.5)))
     if len(set(names)) != len(names):
-        raise ValueError(f"levels={levels}: too many levels to name by whole percent")
+        raise OptionsError(f"levels={levels}: too many levels to name by whole percent")
     return names

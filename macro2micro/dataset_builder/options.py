@@ -19,6 +19,7 @@ from macro2micro.dataset_builder.defaults import (
     MID_BAND_HIGH,
     MID_BAND_LOW,
 )
+from macro2micro.dataset_builder.errors import OptionsError
 
 FORMATS = ("auto", "alpaca", "sharegpt", "messages", "prompt_completion", "columns")
 COLUMN_ROLES = ("instruction", "response", "input", "id", "source")
@@ -39,7 +40,7 @@ def parse_window(spec: str) -> str | tuple[int, int]:
     except ValueError:
         bounds = None
     if not sep or bounds is None or not 0 <= bounds[0] <= bounds[1]:
-        raise ValueError(
+        raise OptionsError(
             f"length_window={spec!r}: use auto, or LO:HI in model tokens with 0 <= LO <= HI (e.g. 400:600)"
         )
     return bounds
@@ -54,7 +55,7 @@ def parse_quota(value: int | str) -> int | str:
     except ValueError:
         quota = 0
     if quota < 1:
-        raise ValueError(f"type_quota={value!r}: a positive number of draws per type, or 'even'")
+        raise OptionsError(f"type_quota={value!r}: a positive number of draws per type, or 'even'")
     return quota
 
 
@@ -117,27 +118,27 @@ class CorpusOptions:
     def __post_init__(self) -> None:
         self.corpus = [str(c) for c in self.corpus]
         if not self.corpus:
-            raise ValueError("corpus: give at least one input")
+            raise OptionsError("corpus: give at least one input")
         if self.format not in FORMATS:
-            raise ValueError(f"format={self.format!r} is not a known format; valid: {', '.join(FORMATS)}")
+            raise OptionsError(f"format={self.format!r} is not a known format; valid: {', '.join(FORMATS)}")
         if self.multi_turn not in ("first", "drop"):
-            raise ValueError(f"multi_turn={self.multi_turn!r}; valid: first, drop")
+            raise OptionsError(f"multi_turn={self.multi_turn!r}; valid: first, drop")
         if self.on_error not in ("raise", "skip"):
-            raise ValueError(f"on_error={self.on_error!r}; valid: raise, skip")
+            raise OptionsError(f"on_error={self.on_error!r}; valid: raise, skip")
         mapping = self.column_map
         if self.format == "columns":
             missing = {"instruction", "response"} - set(mapping)
             if missing:
-                raise ValueError(
+                raise OptionsError(
                     f"format='columns' needs columns for {sorted(missing)}, e.g. "
                     "--columns instruction=question,response=answer"
                 )
         elif mapping:
-            raise ValueError("columns= is only used with format='columns'")
+            raise OptionsError("columns= is only used with format='columns'")
         for name in ("max_instruction_chars", "max_response_chars"):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise ValueError(f"{name}={value} must be a positive number of characters")
+                raise OptionsError(f"{name}={value} must be a positive number of characters")
 
     @property
     def column_map(self) -> dict[str, str]:
@@ -151,11 +152,11 @@ class CorpusOptions:
             for part in str(self.columns).split(","):
                 role, sep, column = part.partition("=")
                 if not sep or not role.strip() or not column.strip():
-                    raise ValueError(f"columns={self.columns!r}: expected ROLE=COLUMN[,ROLE=COLUMN...]")
+                    raise OptionsError(f"columns={self.columns!r}: expected ROLE=COLUMN[,ROLE=COLUMN...]")
                 pairs.append((role.strip(), column.strip()))
         unknown = sorted({role for role, _ in pairs} - set(COLUMN_ROLES))
         if unknown:
-            raise ValueError(f"columns: unknown role(s) {unknown}; valid: {', '.join(COLUMN_ROLES)}")
+            raise OptionsError(f"columns: unknown role(s) {unknown}; valid: {', '.join(COLUMN_ROLES)}")
         return dict(pairs)
 
 
@@ -173,7 +174,7 @@ class OutputOptions:
 
     def __post_init__(self) -> None:
         if not self.out:
-            raise ValueError("out: give the output folder (--out)")
+            raise OptionsError("out: give the output folder (--out)")
 
 
 @dataclass
@@ -212,15 +213,15 @@ class BuildOptions:
 
         self.strategies = split_list(self.strategies)
         if not self.strategies:
-            raise ValueError("strategies: name at least one strategy, or all")
+            raise OptionsError("strategies: name at least one strategy, or all")
         self.type_quota = str(parse_quota(self.type_quota))
         self.length_controlled = split_list(self.length_controlled)
         if self.length_window is not None:
             parse_window(self.length_window)
         elif self.length_controlled:
-            raise ValueError("length_controlled needs --length_window (auto or LO:HI)")
+            raise OptionsError("length_controlled needs --length_window (auto or LO:HI)")
         if self.budget < 1:
-            raise ValueError(f"budget={self.budget} must be a positive number of rows")
+            raise OptionsError(f"budget={self.budget} must be a positive number of rows")
         level_names(self.levels)  # validates
 
 
@@ -246,7 +247,7 @@ class MicroOptions:
 
     def __post_init__(self) -> None:
         if not 0 <= self.low <= self.high:
-            raise ValueError(f"token bands need 0 <= low <= high, got low={self.low}, high={self.high}")
+            raise OptionsError(f"token bands need 0 <= low <= high, got low={self.low}, high={self.high}")
 
 
 @dataclass
@@ -264,7 +265,7 @@ class EmbedderOptions:
 
     def __post_init__(self) -> None:
         if self.max_seq_length < 1:
-            raise ValueError(f"max_seq_length={self.max_seq_length} must be positive")
+            raise OptionsError(f"max_seq_length={self.max_seq_length} must be positive")
 
     @property
     def model(self) -> str | None:
@@ -293,13 +294,13 @@ class MacroOptions:
 
     def __post_init__(self) -> None:
         if self.reducer not in ("umap", "pca", "none"):
-            raise ValueError(f"reducer={self.reducer!r}; valid: umap, pca, none")
+            raise OptionsError(f"reducer={self.reducer!r}; valid: umap, pca, none")
         if self.cluster_selection not in ("eom", "leaf"):
-            raise ValueError(f"cluster_selection={self.cluster_selection!r}; valid: eom, leaf")
+            raise OptionsError(f"cluster_selection={self.cluster_selection!r}; valid: eom, leaf")
         if self.min_cluster_size < 2:
-            raise ValueError(f"min_cluster_size={self.min_cluster_size} must be at least 2")
+            raise OptionsError(f"min_cluster_size={self.min_cluster_size} must be at least 2")
         if self.n_components < 1:
-            raise ValueError(f"n_components={self.n_components} must be at least 1")
+            raise OptionsError(f"n_components={self.n_components} must be at least 1")
 
 
 @dataclass
@@ -326,17 +327,17 @@ class MesoOptions:
 
     def __post_init__(self) -> None:
         if self.tagger not in ("offline", "openai", "transformers"):
-            raise ValueError(f"tagger={self.tagger!r}; valid: offline, openai, transformers")
+            raise OptionsError(f"tagger={self.tagger!r}; valid: offline, openai, transformers")
         if self.tagger != "offline" and not self.tagger_model:
-            raise ValueError(f"tagger={self.tagger!r} needs tagger_model (--tagger_model)")
+            raise OptionsError(f"tagger={self.tagger!r} needs tagger_model (--tagger_model)")
         if self.tagger == "openai" and not self.tagger_url:
-            raise ValueError("tagger='openai' needs tagger_url (--tagger_url), e.g. http://localhost:8000/v1")
+            raise OptionsError("tagger='openai' needs tagger_url (--tagger_url), e.g. http://localhost:8000/v1")
         if self.alpha < 1:
-            raise ValueError(f"alpha={self.alpha} must be at least 1")
+            raise OptionsError(f"alpha={self.alpha} must be at least 1")
         if self.merge_threshold is not None and not 0 < self.merge_threshold <= 1:
-            raise ValueError(f"merge_threshold={self.merge_threshold} must lie in (0, 1]")
+            raise OptionsError(f"merge_threshold={self.merge_threshold} must lie in (0, 1]")
         if self.max_tags < 1:
-            raise ValueError(f"max_tags={self.max_tags} must be at least 1")
+            raise OptionsError(f"max_tags={self.max_tags} must be at least 1")
 
 
 @dataclass
@@ -348,9 +349,9 @@ class MetricOptions:
 
     def __post_init__(self) -> None:
         if self.self_bleu_sample < 2:
-            raise ValueError(f"self_bleu_sample={self.self_bleu_sample} must be at least 2")
+            raise OptionsError(f"self_bleu_sample={self.self_bleu_sample} must be at least 2")
         if self.bootstrap < 0 or 0 < self.bootstrap < 20:
-            raise ValueError(f"bootstrap={self.bootstrap}: 0 (none) or at least 20 resamples")
+            raise OptionsError(f"bootstrap={self.bootstrap}: 0 (none) or at least 20 resamples")
 
 
 @dataclass
@@ -371,6 +372,6 @@ class PublishOptions:
         from macro2micro.dataset_builder.naming import check_repo_id
 
         if not self.subsets:
-            raise ValueError("subsets: give the folder written by `macro2micro build` (--subsets)")
+            raise OptionsError("subsets: give the folder written by `macro2micro build` (--subsets)")
         if self.repo_id is not None:
             check_repo_id(self.repo_id, "--repo_id")

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -24,11 +25,9 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from macro2micro.dataset_builder.errors import OutputError
+
 MARKER = ".macro2micro-output.json"
-
-
-class OutputError(RuntimeError):
-    """An output folder cannot be used; the message names it and says what to do."""
 
 
 def _umask() -> int:
@@ -287,6 +286,7 @@ class OutputFolder:
         try:
             if exc_type is not None:
                 shutil.rmtree(self.tmp, ignore_errors=True)
+                _disk_error(exc, self.target, "; nothing of this run was kept, an earlier output is as it was")
                 return
             try:
                 write_marker(self.tmp, self.kind)
@@ -305,6 +305,16 @@ class OutputFolder:
         os.replace(self.tmp, self.target)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+
+
+# The disk, not the data: a full or read-only file system, a quota. Named by the output it stopped.
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EIO}
+
+
+def _disk_error(exc: BaseException | None, target: Path, kept: str = "") -> None:
+    """Raise an OSError that the disk caused while writing ``target`` as an :class:`OutputError` naming it."""
+    if isinstance(exc, OSError) and not isinstance(exc, OutputError) and exc.errno in _DISK_ERRNOS:
+        raise OutputError(f"writing {target} failed: {exc.strerror or exc}{kept}") from exc
 
 
 def write_marker(folder: str | Path, kind: str) -> None:
@@ -335,6 +345,10 @@ def claim_folder(
                 write_marker(target, kind)
             except OSError as err:
                 raise OutputError(f"cannot write in {target}: {err.strerror}") from None
-        yield target
+        try:
+            yield target
+        except OSError as err:
+            _disk_error(err, target)
+            raise
     finally:
         lock.release()

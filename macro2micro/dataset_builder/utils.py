@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from macro2micro.dataset_builder.errors import MissingDependencyError
+
 logger = logging.getLogger(__name__)
 
 # The exact install line for every optional dependency, so a missing one says how to get it.
@@ -40,7 +42,7 @@ def require(module: str) -> Any:
     except ImportError as err:
         top = module.split(".")[0]
         hint = _INSTALL_HINTS.get(top, f"pip install {top}")
-        raise ImportError(f"{module!r} is needed for this step but is not installed: run `{hint}`") from err
+        raise MissingDependencyError(f"{module!r} is needed for this step but is not installed: run `{hint}`") from err
 
 
 @contextlib.contextmanager

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from pathlib import Path
 
+from macro2micro.dataset_builder.errors import ArtifactError
 from macro2micro.dataset_builder.metrics.diversity import METRICS
 from macro2micro.model_cards.templates import template_path
 
@@ -94,7 +95,7 @@ def rerender_model_card(card_file: str | Path, repo_id: str | None = None, score
     card_file = Path(card_file)
     info = dict(ModelCard.load(str(card_file)).data.to_dict().get("macro2micro") or {})
     if "config" not in info or "base_model" not in info:
-        raise ValueError(f"{card_file}: not an adapter card written by macro2micro (no macro2micro metadata)")
+        raise ArtifactError(f"{card_file}: not an adapter card written by macro2micro (no macro2micro metadata)")
     if repo_id is not None:
         info["repo_id"] = repo_id
     if scores:

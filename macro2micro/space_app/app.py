@@ -15,6 +15,7 @@ import functools
 import logging
 import os
 
+from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.dataset_builder.utils import require
 from macro2micro.space_app import logic
 from macro2micro.space_app.logic import Artifacts, UserError
@@ -193,7 +194,7 @@ def check_port(host: str, port: int) -> None:
         try:
             s.bind((host, port))
         except OSError as err:
-            raise OSError(f"cannot listen on {host}:{port}: {err.strerror} (choose another --port)") from None
+            raise OptionsError(f"cannot listen on {host}:{port}: {err.strerror} (choose another --port)") from None
 
 
 def launch(

@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from macro2micro.dataset_builder.errors import Macro2MicroError, OptionsError
+
 APP = '''"""macro2micro Space: everything comes from the dataset repo {repo!r} (set M2M_REPO to show another)."""
 
 import os
@@ -27,7 +29,7 @@ launch(os.environ.get("M2M_REPO", {repo!r}), host="0.0.0.0", port=int(os.environ
 def project_root() -> Path:
     root = Path(__file__).resolve().parents[2]
     if not (root / "pyproject.toml").is_file():
-        raise FileNotFoundError(
+        raise OptionsError(
             f"--deploy builds a wheel of macro2micro from its source tree, but {root} has no "
             "pyproject.toml: deploy from a checkout of the project"
         )
@@ -56,7 +58,7 @@ def build_wheel(out_dir: Path) -> Path:
     )
     wheels = sorted(out_dir.glob("macro2micro-*.whl"))
     if proc.returncode != 0 or not wheels:
-        raise RuntimeError(f"building the macro2micro wheel failed: {proc.stderr.strip().splitlines()[-1:]}")
+        raise Macro2MicroError(f"building the macro2micro wheel failed: {proc.stderr.strip().splitlines()[-1:]}")
     return wheels[-1]
 
 
@@ -120,7 +122,7 @@ def deploy(space_id: str, dataset_repo: str, private: bool = False) -> dict:
 
     check_repo_id(space_id, "--deploy")
     if Path(dataset_repo).exists():
-        raise ValueError(f"--deploy needs --repo as a dataset repo id, not the folder {dataset_repo}")
+        raise OptionsError(f"--deploy needs --repo as a dataset repo id, not the folder {dataset_repo}")
     dataset = open_dataset_repo(dataset_repo)  # checks it is a macro2micro repo before anything is uploaded
     dataset.metrics()
     with tempfile.TemporaryDirectory() as tmp:

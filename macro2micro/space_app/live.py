@@ -13,6 +13,8 @@ import logging
 import threading
 from pathlib import Path
 
+from macro2micro.dataset_builder.errors import ArtifactError
+
 logger = logging.getLogger(__name__)
 
 
@@ -55,7 +57,7 @@ class LiveGenerator:
         tok, model, device = self._model
         if name not in self._names:
             if self.base_model(name) != self.base_model(next(iter(self._names))):
-                raise ValueError(f"adapter {name!r} was trained on another base model")
+                raise ArtifactError(f"adapter {name!r} was trained on another base model")
             model.load_adapter(str(self.path(name)), adapter_name=name)
             self._names[name] = name
         return self._model

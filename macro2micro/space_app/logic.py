@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from macro2micro.dataset_builder.errors import ArtifactError, OptionsError
 from macro2micro.dataset_builder.metrics.diversity import METRICS
 from macro2micro.dataset_builder.naming import strategy_of
 from macro2micro.dataset_builder.utils import require
@@ -18,7 +19,7 @@ MAX_PROMPT_CHARS = 1000
 MAX_NEW_TOKENS = 96
 
 
-class UserError(ValueError):
+class UserError(OptionsError):
     """A bad input from the UI; the app shows it as ``gr.Error``."""
 
 
@@ -52,7 +53,7 @@ def load_artifacts(repo: str, results: str | None = None, runs: str | None = Non
         known = {*metrics, "base", res.get("baseline")}
         others = sorted(m for m in res.get("scores") or {} if m not in known)
         if others:
-            raise ValueError(
+            raise ArtifactError(
                 f"{results or repo}: the results score {', '.join(others[:5])}, which are not configs of {repo} "
                 f"(the results name the dataset {res.get('dataset')!r}): pass the results of this dataset repo"
             )

@@ -21,6 +21,7 @@ import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from macro2micro.dataset_builder.errors import ArtifactError, InputError, OptionsError
 from macro2micro.dataset_builder.hub.artifacts import DatasetRepo, open_dataset_repo
 from macro2micro.dataset_builder.naming import check_name
 from macro2micro.model_cards.model_card import rerender_model_card
@@ -57,9 +58,7 @@ def finished_runs(runs: str | Path) -> dict[str, Adapter]:
             p.parent, hub.get("repo_id"), hub.get("revision")
         )
     if not out:
-        raise FileNotFoundError(
-            f"{runs}: no finished adapters (folders with train_results.json); run `macro2micro train`"
-        )
+        raise ArtifactError(f"{runs}: no finished adapters (folders with train_results.json); run `macro2micro train`")
     return out
 
 
@@ -69,7 +68,7 @@ def hub_adapters(repo: DatasetRepo) -> dict[str, Adapter]:
 
     records = repo.adapters()
     if not records:
-        raise FileNotFoundError(
+        raise ArtifactError(
             f"{repo.repo}: the dataset repo records no adapters (adapters/*.json): train with "
             "`macro2micro train --dataset REPO_ID --push_to_hub`, or pass --runs"
         )
@@ -92,7 +91,7 @@ def _baseline_answers(
         refs, generator = load_references(baseline)
         missing = [r["id"] for r in rows if r["instruction"] not in refs]
         if missing:
-            raise ValueError(
+            raise InputError(
                 f"{baseline}: no reference answer for {len(missing)} of {len(rows)} prompts (first: "
                 f"{missing[0]!r}); use the file's own prompts (leave --prompts as embedded) or a "
                 "matching prompt set"
@@ -109,7 +108,7 @@ def _baseline_answers(
             {"kind": "base model", "model": base_model},
         )
     if baseline not in adapters:
-        raise ValueError(
+        raise OptionsError(
             f"baseline {baseline!r} is neither an adapter ({', '.join(adapters)}), 'base', nor a file "
             "of reference answers"
         )

@@ -15,6 +15,7 @@ import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from macro2micro.dataset_builder.errors import InputError, OptionsError
 from macro2micro.dataset_builder.utils import atomic_write_text, cache_dir, sha256_text, stable_json
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def _row_prompt(row: dict, where: str) -> str:
     turns = row.get("turns")
     if isinstance(turns, list) and turns and isinstance(turns[0], dict) and isinstance(turns[0].get("content"), str):
         return turns[0]["content"]
-    raise ValueError(
+    raise InputError(
         f"{where}: no prompt: expected a string 'instruction' (AlpacaEval), 'prompt', or "
         f"'turns'[0].content (Arena-Hard); keys {sorted(row)[:8]}"
     )
@@ -71,21 +72,21 @@ def load_prompts(spec: str = "embedded", limit: int | None = None) -> list[dict]
         from macro2micro.dataset_builder.corpus.readers import looks_like_hub_id
 
         if not looks_like_hub_id(spec):
-            raise ValueError(f"prompt set {spec!r}: no such file (and not a Hub dataset id of the form org/name)")
+            raise OptionsError(f"prompt set {spec!r}: no such file (and not a Hub dataset id of the form org/name)")
         try:
             dd = datasets.load_dataset(spec)
         except Exception as err:  # offline, missing, private: one line naming the id
             reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
-            raise ValueError(
+            raise OptionsError(
                 f"prompt set {spec!r}: not a local file, and not a loadable Hub dataset ({reason})"
             ) from None
         split = next((s for s in ("eval", "test", "train") if s in dd), None)
         if split is None:
-            raise ValueError(f"{spec}: no eval, test or train split (splits: {list(dd)})")
+            raise InputError(f"{spec}: no eval, test or train split (splits: {list(dd)})")
         for i, row in enumerate(dd[split]):
             rows.append({"id": str(row.get("id", i)), "instruction": _row_prompt(row, f"{spec}, row {i}")})
     if not rows:
-        raise ValueError(f"prompt set {spec!r} is empty")
+        raise InputError(f"prompt set {spec!r} is empty")
     return rows[:limit] if limit else rows
 
 
@@ -98,7 +99,7 @@ def _records(path: Path) -> list:
             else [json.loads(line) for line in text.splitlines() if line.strip()]
         )
     except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
+        raise InputError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
 
 
 def load_references(path: str | Path) -> tuple[dict[str, str], str]:
@@ -109,14 +110,14 @@ def load_references(path: str | Path) -> tuple[dict[str, str], str]:
     refs, generators = {}, set()
     for i, row in enumerate(records):
         if not isinstance(row, dict) or not isinstance(row.get("output"), str):
-            raise ValueError(
+            raise InputError(
                 f"{path}, record {i}: a reference answer needs a string 'output' (AlpacaEval style: "
                 "instruction, output, generator)"
             )
         refs[_row_prompt(row, f"{path}, record {i}")] = row["output"]
         generators.add(str(row.get("generator") or path.stem))
     if not refs:
-        raise ValueError(f"{path}: holds no reference answers")
+        raise InputError(f"{path}: holds no reference answers")
     return refs, ", ".join(sorted(generators))
 
 

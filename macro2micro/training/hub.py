@@ -12,6 +12,7 @@ import json
 import logging
 from pathlib import Path
 
+from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.dataset_builder.hub.artifacts import ADAPTERS_DIR
 from macro2micro.dataset_builder.hub.client import HubError, _reason
 from macro2micro.dataset_builder.naming import check_name, check_repo_id
@@ -84,7 +85,7 @@ def publish_results(out_dir: str | Path, dataset_repo: str, results: dict, runs:
 
     check_repo_id(dataset_repo, "dataset repo id")
     if Path(dataset_repo).exists():
-        raise ValueError(f"--push_to_hub needs --dataset as a Hub repo id, not the folder {dataset_repo}")
+        raise OptionsError(f"--push_to_hub needs --dataset as a Hub repo id, not the folder {dataset_repo}")
     out_dir = Path(out_dir)
     repo = open_dataset_repo(dataset_repo)
     card = render_from_repo(repo, results)

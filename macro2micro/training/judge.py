@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from macro2micro.dataset_builder.defaults import DEFAULT_MODEL
+from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.dataset_builder.models.llm import TransformersBackend, load_chat_model
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -98,7 +99,7 @@ class Judge:
         self.template = Path(template).read_text(encoding="utf-8")
         for fld in ("{instruction}", "{answer_a}", "{answer_b}"):
             if fld not in self.template:
-                raise ValueError(f"judge template {template} lacks the field {fld}")
+                raise OptionsError(f"judge template {template} lacks the field {fld}")
         self.failures: list[str] = []
 
     def verdicts(self, prompts: list[str], answers_a: list[str], answers_b: list[str]) -> list[str | None]:

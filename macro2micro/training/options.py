@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from macro2micro.dataset_builder.defaults import DEFAULT_MODEL, RANDOM_CONFIG
+from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.dataset_builder.options import split_list
 
 
@@ -45,11 +46,11 @@ class TrainOptions:
     def __post_init__(self) -> None:
         self.configs = split_list(self.configs)
         if not self.configs:
-            raise ValueError("configs: give at least one config name or glob pattern")
+            raise OptionsError("configs: give at least one config name or glob pattern")
         for pair in self.recipe_overrides:
             key, sep, _ = pair.partition("=")
             if not sep or not key.strip():
-                raise ValueError(f"--set expects KEY=VALUE, got {pair!r}")
+                raise OptionsError(f"--set expects KEY=VALUE, got {pair!r}")
 
     def override_args(self) -> list[str]:
         """The overrides as ``--key value`` arguments of the training script."""
@@ -89,9 +90,9 @@ class EvalOptions:
 
     def __post_init__(self) -> None:
         if self.prompt_limit is not None and self.prompt_limit < 1:
-            raise ValueError(f"prompt_limit={self.prompt_limit} must be at least 1")
+            raise OptionsError(f"prompt_limit={self.prompt_limit} must be at least 1")
         if self.max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens={self.max_new_tokens} must be at least 1")
+            raise OptionsError(f"max_new_tokens={self.max_new_tokens} must be at least 1")
 
 
 @dataclass

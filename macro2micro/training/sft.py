@@ -33,6 +33,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from macro2micro.dataset_builder.errors import ArtifactError, ModelError, OptionsError
 from macro2micro.dataset_builder.utils import require
 
 logger = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ class M2MScriptArguments:
 
     def __post_init__(self) -> None:
         if not self.dataset_name or not self.dataset_config:
-            raise ValueError(
+            raise OptionsError(
                 "--dataset_name and --dataset_config are required (e.g. demo_out/hub_dataset and micro_response_max)"
             )
 
@@ -79,7 +80,7 @@ def resolve_recipe(recipe: str) -> Path:
     if candidate.is_file():
         return candidate
     valid = sorted(p.stem for p in RECIPES.glob("*.yaml"))
-    raise FileNotFoundError(f"recipe {recipe!r} is neither a file nor one of {', '.join(valid)}")
+    raise OptionsError(f"recipe {recipe!r} is neither a file nor one of {', '.join(valid)}")
 
 
 def recipe_model(recipe: str, overrides: list[str] | None = None) -> str:
@@ -94,7 +95,7 @@ def recipe_model(recipe: str, overrides: list[str] | None = None) -> str:
         if arg == "--model_name_or_path":
             spec = args[i + 1]
     if not spec:
-        raise ValueError(f"recipe {recipe!r} names no model_name_or_path")
+        raise OptionsError(f"recipe {recipe!r} names no model_name_or_path")
     check_model(spec)
     return spec
 
@@ -106,7 +107,7 @@ def resolve_chat_template(name: str | None) -> str | None:
     for folder in (TEMPLATES, Path(__import__("trl").__file__).parent / "chat_templates"):
         if (folder / name).is_file():
             return str(folder / name)
-    raise FileNotFoundError(f"chat template {name!r} not found in {TEMPLATES} or TRL's chat_templates")
+    raise ModelError(f"chat template {name!r} not found in {TEMPLATES} or TRL's chat_templates")
 
 
 def make_parser():
@@ -121,7 +122,7 @@ def load_train_dataset(script_args: M2MScriptArguments):
 
     ds = load_config(script_args.dataset_name, script_args.dataset_config, split=script_args.dataset_train_split)
     if "messages" not in ds.column_names:
-        raise ValueError(
+        raise ArtifactError(
             f"{script_args.dataset_name}/{script_args.dataset_config} has no 'messages' column "
             f"(columns: {ds.column_names})"
         )
@@ -242,7 +243,7 @@ def main(script_args: M2MScriptArguments, training_args, model_args) -> dict:
             from macro2micro.training.hub import push_adapter
 
             if not training_args.hub_model_id:
-                raise ValueError(
+                raise OptionsError(
                     "--push_to_hub needs --hub_model_id ORG/NAME (macro2micro train --push_to_hub "
                     "--hub_org ORG names it for you)"
                 )

@@ -16,6 +16,7 @@ import logging
 import shlex
 from pathlib import Path
 
+from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.training.sft import resolve_recipe, train_one
 
 logger = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def match_configs(dataset: str, patterns: list[str] | str) -> list[str]:
     from macro2micro.dataset_builder.options import split_list
 
     if (Path(dataset) / "build.json").is_file() and not (Path(dataset) / "README.md").is_file():
-        raise ValueError(f"{dataset} is the output of `macro2micro build`: train on the repo folder `publish` makes")
+        raise OptionsError(f"{dataset} is the output of `macro2micro build`: train on the repo folder `publish` makes")
     names = [check_name(n, f"{dataset}: config") for n in datasets.get_dataset_config_names(dataset)]
     wanted = split_list(patterns)
 
@@ -47,7 +48,7 @@ def match_configs(dataset: str, patterns: list[str] | str) -> list[str]:
 
     out = [n for n in names if any(matches(n, p) for p in wanted)]
     if not out:
-        raise ValueError(f"no config of {dataset} matches {' '.join(wanted)!r}; configs: {', '.join(names)}")
+        raise OptionsError(f"no config of {dataset} matches {' '.join(wanted)!r}; configs: {', '.join(names)}")
     return out
 
 

@@ -57,3 +57,30 @@ def test_yaml_values_are_checked_like_flags(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()[-1]
         assert message in err and str(config) in err, err
     assert not (tmp_path / "o").exists()
+
+
+def test_only_expected_failures_become_one_line_a_bug_keeps_its_traceback(tmp_path, capsys, monkeypatch):
+    from macro2micro.cli.commands.paper import PaperCommand
+    from macro2micro.dataset_builder.errors import OptionsError
+
+    def fail_with(err):
+        def run(self, *options):
+            raise err
+
+        return run
+
+    out = ["paper", "--out", str(tmp_path / "p")]
+    monkeypatch.setattr(PaperCommand, "run", fail_with(OptionsError("budget=0 must be positive")))
+    assert main(out) == 2
+    assert (
+        capsys.readouterr().err.strip()
+        == "macro2micro paper: error: budget=0 must be positive (-v shows the traceback)"
+    )
+    monkeypatch.setattr(PaperCommand, "run", fail_with(PermissionError(13, "Permission denied", "/data/x.jsonl")))
+    assert main(out) == 2 and "Permission denied: '/data/x.jsonl'" in capsys.readouterr().err
+    monkeypatch.setattr(PaperCommand, "run", fail_with(KeyError("id")))
+    with pytest.raises(KeyError):  # a bug: not swallowed into one line
+        main(out)
+    monkeypatch.setattr(PaperCommand, "run", fail_with(ValueError("an internal invariant broke")))
+    with pytest.raises(ValueError, match="internal invariant"):
+        main(out)

@@ -264,7 +264,7 @@ def test_a_full_disk_fails_cleanly_and_keeps_the_earlier_output(tmp_path, corpus
 
             monkeypatch.setattr(datasets.Dataset, "save_to_disk", full)
         rc, line = run(["ingest", "--corpus", str(big), "--out", str(out)], capsys)
-        assert rc == 2 and "No space left on device" in line
+        assert rc == 2 and "No space left on device" in line and f"writing {out} failed" in line, line
         assert snapshot(disk) == before and debris(disk) == []
     finally:
         if mounted:

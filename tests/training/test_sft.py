@@ -3,6 +3,7 @@ import json
 import pytest
 import torch
 
+from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.training.sft import make_parser, resolve_chat_template, resolve_recipe, train_one
 from macro2micro.training.sweep import match_configs, sweep
 from tests.training.conftest import tiny_overrides
@@ -35,7 +36,7 @@ def test_every_recipe_parses_into_the_dataclasses(tmp_path):
         assert model.use_peft and sft.assistant_only_loss, recipe.name
         assert sft.learning_rate == raw["learning_rate"] and model.lora_r == raw["lora_r"], recipe.name
         assert resolve_chat_template(sft.chat_template_path), recipe.name
-    with pytest.raises(FileNotFoundError, match="recipe 'llama-9' is neither a file nor one of demo"):
+    with pytest.raises(OptionsError, match="recipe .llama-9. is neither a file nor one of demo"):
         resolve_recipe("llama-9")
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 from transformers import HfArgumentParser
 
+from macro2micro.dataset_builder.errors import OptionsError
+
 
 class HelpFormatter(ArgumentDefaultsHelpFormatter):
     """Every default shown, except where the help already says what an unset or empty value means."""
@@ -33,7 +35,7 @@ class CommonOptions:
     )
 
 
-class UsageError(ValueError):
+class UsageError(OptionsError):
     """A bad command line or config file (no traceback is of any use)."""
 
 
@@ -112,7 +114,7 @@ class ConfigParser(HfArgumentParser):
             flags = [a for a in rest if a.startswith("-")]
             options = [o for a in self._actions for o in a.option_strings]
             near = difflib.get_close_matches(flags[0].split("=")[0], options, n=1) if flags else []
-            raise ValueError(
+            raise UsageError(
                 f"unrecognized argument(s): {' '.join(rest)}"
                 + (f"; did you mean {near[0]}?" if near else "")
                 + " (see --help)"

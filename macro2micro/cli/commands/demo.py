@@ -21,6 +21,7 @@ from macro2micro.cli.commands.evaluate import EvalPaths, evaluate
 from macro2micro.cli.commands.publish import publish
 from macro2micro.cli.commands.train import TrainPaths, train
 from macro2micro.dataset_builder.corpus.ingest import load_corpus, save_corpus
+from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.dataset_builder.options import (
     BuildOptions,
     CorpusOptions,
@@ -68,7 +69,7 @@ class DemoOptions:
 
     def __post_init__(self) -> None:
         if self.max_rows < 0:
-            raise ValueError(f"max_rows={self.max_rows} must be 0 (all) or positive")
+            raise OptionsError(f"max_rows={self.max_rows} must be 0 (all) or positive")
 
 
 def ingest_sample(corpus: CorpusOptions, max_rows: int, seed: int, out: Path, overwrite: bool) -> dict:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from macro2micro.cli import report
 from macro2micro.cli.commands.base import Command
+from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.dataset_builder.outputs import OutputFolder
 from macro2micro.training.options import EvalOptions, PushResultsOptions
 
@@ -28,7 +29,7 @@ class EvalPaths:
 
     def __post_init__(self) -> None:
         if not self.dataset:
-            raise ValueError("dataset: required (--dataset), a dataset repo folder or Hub id")
+            raise OptionsError("dataset: required (--dataset), a dataset repo folder or Hub id")
 
 
 def judge_backend(options: EvalOptions):
@@ -52,7 +53,7 @@ def evaluate(paths: EvalPaths, options: EvalOptions, note: str = "", push: PushR
         from macro2micro.dataset_builder.naming import check_repo_id
 
         if Path(paths.dataset).exists():
-            raise ValueError(f"--push_to_hub needs --dataset as a Hub repo id, not the folder {paths.dataset}")
+            raise OptionsError(f"--push_to_hub needs --dataset as a Hub repo id, not the folder {paths.dataset}")
         check_repo_id(paths.dataset, "--dataset")
     # everything that can fail without a model fails first: the output folder, the prompt set, the judge's name
     inputs = [paths.runs] + ([paths.dataset] if Path(paths.dataset).exists() else [])

@@ -7,6 +7,7 @@ from pathlib import Path
 from macro2micro.cli import report
 from macro2micro.cli.commands.base import Command
 from macro2micro.dataset_builder.corpus.ingest import open_corpus
+from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.dataset_builder.hub.artifacts import read_build
 from macro2micro.dataset_builder.hub.client import publish_folder
 from macro2micro.dataset_builder.hub.repo import write_repo_folder
@@ -77,7 +78,7 @@ def build_tokenizer(info: dict, given: str | None) -> str:
     """The tokenizer the build used (lengths and entropy must count what the build's windows and types count)."""
     built = (info.get("knobs") or {}).get("tokenizer", {}).get("tokenizer")
     if given and built and given != built:
-        raise ValueError(
+        raise OptionsError(
             f"--tokenizer {given} differs from the build's {built}: the metrics would count lengths in "
             f"other units than the ladders' types and windows; leave --tokenizer out (or pass {built})"
         )

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from macro2micro.cli import report
 from macro2micro.cli.commands.base import Command
+from macro2micro.dataset_builder.errors import OptionsError
 
 
 @dataclass
@@ -33,7 +34,7 @@ class SpaceOptions:
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
-            raise ValueError(f"port={self.port} must lie in 1..65535")
+            raise OptionsError(f"port={self.port} must lie in 1..65535")
         if self.deploy is not None:
             from macro2micro.dataset_builder.naming import check_repo_id
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from macro2micro.cli import report
 from macro2micro.cli.commands.base import Command
+from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.dataset_builder.outputs import check_target, claim_folder
 from macro2micro.training.options import PushAdaptersOptions, TrainOptions
 
@@ -23,7 +24,7 @@ class TrainPaths:
 
     def __post_init__(self) -> None:
         if not self.dataset:
-            raise ValueError("dataset: give the dataset repo folder or Hub id (--dataset)")
+            raise OptionsError("dataset: give the dataset repo folder or Hub id (--dataset)")
 
 
 def train(paths: TrainPaths, options: TrainOptions, push: PushAdaptersOptions | None = None) -> dict:

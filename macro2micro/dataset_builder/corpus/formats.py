@@ -21,6 +21,7 @@ import re
 from typing import Any
 
 from macro2micro.dataset_builder.corpus.readers import CorpusError
+from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.dataset_builder.options import CorpusOptions
 
 USER_ROLES = {"human", "user"}
@@ -163,7 +164,7 @@ def to_pair(record: Any, fmt: str, options: CorpusOptions, where: str, notes: li
         cols = options.column_map
         instruction = _with_input(string_field(record, cols["instruction"], where), record, cols.get("input"), where)
         return instruction, string_field(record, cols["response"], where)
-    raise ValueError(f"unknown format {fmt!r}")
+    raise OptionsError(f"unknown format {fmt!r}")
 
 
 def row_id(record: dict, options: CorpusOptions, where: str) -> str | None:

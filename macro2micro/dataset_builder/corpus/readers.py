@@ -16,15 +16,13 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from macro2micro.dataset_builder.errors import CorpusError
+
 FILE_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
 DEFAULT_SPLIT = "train"
 # The folder `macro2micro ingest` writes holds the rows here.
 INGESTED_DATASET = "dataset"
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
-
-
-class CorpusError(ValueError):
-    """Bad corpus input. The message names the file, the line or row, and the field."""
 
 
 Record = tuple[str, Any]

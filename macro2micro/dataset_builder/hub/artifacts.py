@@ -22,16 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from macro2micro.dataset_builder.defaults import PARQUET_NAME
+from macro2micro.dataset_builder.errors import ArtifactError
 from macro2micro.dataset_builder.naming import check_name, check_repo_id
 
 BUILD_INFO = "build.json"
 METRICS_FILE = "metrics/diversity.json"
 RESULTS_FILE = "evaluation/results.json"
 ADAPTERS_DIR = "adapters"
-
-
-class ArtifactError(ValueError):
-    """A published artifact is missing or malformed; the message names the file."""
 
 
 def _read_json(path: Path, what: str) -> Any:

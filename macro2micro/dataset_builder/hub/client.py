@@ -11,13 +11,10 @@ import logging
 import shutil
 from pathlib import Path
 
+from macro2micro.dataset_builder.errors import HubError
 from macro2micro.dataset_builder.naming import check_repo_id
 
 logger = logging.getLogger(__name__)
-
-
-class HubError(RuntimeError):
-    """A Hub call failed; the message names the repo and the reason, never a token."""
 
 
 def _reason(err: Exception) -> str:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from macro2micro.dataset_builder.defaults import FULL_CONFIG, PARQUET_NAME
+from macro2micro.dataset_builder.errors import ArtifactError
 from macro2micro.dataset_builder.hub.artifacts import BUILD_INFO, METRICS_FILE, read_build
 
 logger = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ def validate_folder(folder: str | Path, configs: list[str] | None = None, verify
             verification_mode="basic_checks" if verify else "no_checks",
         )
         if ds.column_names != COLUMNS:
-            raise ValueError(f"{folder}: config {name!r} has columns {ds.column_names}, expected {COLUMNS}")
+            raise ArtifactError(f"{folder}: config {name!r} has columns {ds.column_names}, expected {COLUMNS}")
         out[name] = ds
     return out
 

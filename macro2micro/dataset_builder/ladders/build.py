@@ -25,6 +25,7 @@ import numpy as np
 
 from macro2micro.dataset_builder.corpus.ingest import column, corpus_fingerprint
 from macro2micro.dataset_builder.defaults import PARQUET_NAME, RANDOM_CONFIG, SIDES
+from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.dataset_builder.ladders.registry import StrategyKnobs, make_strategy, resolve_strategies
 from macro2micro.dataset_builder.metrics import variation
 from macro2micro.dataset_builder.naming import LENGTH_CONTROLLED, config_name, level_names
@@ -209,7 +210,7 @@ def write_family(corpus, options: BuildOptions, knobs: StrategyKnobs, folder: st
     strategies = resolve_strategies(options.strategies)
     unknown = sorted(set(options.length_controlled) - set(strategies) - {RANDOM_CONFIG})
     if unknown or RANDOM_CONFIG in options.length_controlled:
-        raise ValueError(
+        raise OptionsError(
             f"length_controlled names {unknown or [RANDOM_CONFIG]}, not a ladder being built "
             f"({', '.join(s for s in strategies if s != RANDOM_CONFIG)})"
         )

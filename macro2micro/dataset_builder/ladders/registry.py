@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from macro2micro.dataset_builder.defaults import RANDOM_CONFIG
+from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.dataset_builder.options import (
     EmbedderOptions,
     MacroOptions,
@@ -69,14 +70,14 @@ def resolve_strategies(names: list[str]) -> list[str]:
     valid = available_strategies()
     for name in names:
         if name not in valid:
-            raise ValueError(f"unknown strategy {name!r}; valid: {', '.join(valid)}, or all")
+            raise OptionsError(f"unknown strategy {name!r}; valid: {', '.join(valid)}, or all")
     if len(set(names)) != len(names):
-        raise ValueError(f"strategies={names} names one twice")
+        raise OptionsError(f"strategies={names} names one twice")
     return list(names)
 
 
 def make_strategy(name: str, knobs: StrategyKnobs | None = None) -> Strategy:
     """A registered strategy built with its options."""
     if name not in REGISTRY:
-        raise ValueError(f"unknown strategy {name!r}; valid: {', '.join(available_strategies())}")
+        raise OptionsError(f"unknown strategy {name!r}; valid: {', '.join(available_strategies())}")
     return REGISTRY[name](knobs or StrategyKnobs())

@@ -15,6 +15,7 @@ import numpy as np
 from macro2micro.dataset_builder.corpus.features import side_features
 from macro2micro.dataset_builder.corpus.ingest import column, corpus_fingerprint
 from macro2micro.dataset_builder.defaults import FULL_CONFIG, SIDES
+from macro2micro.dataset_builder.errors import ArtifactError
 from macro2micro.dataset_builder.metrics import variation
 from macro2micro.dataset_builder.metrics.diversity import bootstrap_ci, side_metrics
 from macro2micro.dataset_builder.metrics.words import side_word_ids
@@ -48,7 +49,7 @@ def compute_metrics(
     fp = corpus_fingerprint(corpus)
     for config, m in manifests.items():
         if m["corpus"]["fingerprint"] != fp:
-            raise ValueError(
+            raise ArtifactError(
                 f"config {config!r} was built from corpus {m['corpus']['fingerprint']}, "
                 f"not the given corpus {fp}: pass the corpus the build used (--corpus)"
             )

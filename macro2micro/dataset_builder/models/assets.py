@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 
 from macro2micro.dataset_builder.defaults import DEFAULT_CORPUS, DEFAULT_EMBEDDER, DEFAULT_MODEL, HUB_IDS
+from macro2micro.dataset_builder.errors import AssetError, ModelError
 from macro2micro.dataset_builder.utils import atomic_dir, atomic_file, cache_dir
 
 logger = logging.getLogger(__name__)
@@ -31,10 +32,6 @@ _PACKAGES = {
 }
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SHAREGPT_FILE = "data/ShareGPT_V3_unfiltered_cleaned_split.json"
-
-
-class AssetError(RuntimeError):
-    """An embedded asset is missing or unknown; the message gives the install command."""
 
 
 def _package_dir(name: str) -> Path:
@@ -211,7 +208,7 @@ def check_model(spec: str) -> str:
         AutoConfig.from_pretrained(path)
     except (OSError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise OSError(
+        raise ModelError(
             f"model {spec!r} could not be loaded: not a local folder, not in the Hugging Face cache, and "
             f"the Hub is unreachable or offline (HF_HUB_OFFLINE) ({first[:200]})"
         ) from None

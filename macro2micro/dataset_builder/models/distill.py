@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from macro2micro.dataset_builder.errors import ModelError, OptionsError
 from macro2micro.dataset_builder.utils import atomic_dir, hash_files, require
 
 logger = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ def source_files_sha256(source_dir: str | Path) -> str:
     path = Path(source_dir)
     files = sorted(path.glob("*.safetensors")) + sorted(path.glob("*.json"))
     if not files:
-        raise FileNotFoundError(
+        raise ModelError(
             f"source_dir={str(path)!r} has no *.safetensors or *.json files: "
             "expected a sentence-transformers / transformers model folder"
         )
@@ -177,15 +178,15 @@ def distill(
         source_name: the source's name for the config (default: the folder's name).
     """
     if dtype not in _DTYPES:
-        raise ValueError(f"dtype={dtype!r}; valid: {', '.join(_DTYPES)}")
+        raise OptionsError(f"dtype={dtype!r}; valid: {', '.join(_DTYPES)}")
     if sif_coefficient is not None and not 0 < sif_coefficient < 1:
-        raise ValueError(f"sif_coefficient={sif_coefficient} must be in (0, 1) or None")
+        raise OptionsError(f"sif_coefficient={sif_coefficient} must be in (0, 1) or None")
     if vocab_limit is not None and vocab_limit < 2:
-        raise ValueError(f"vocab_limit={vocab_limit} must be at least 2 (or None for the whole vocabulary)")
+        raise OptionsError(f"vocab_limit={vocab_limit} must be at least 2 (or None for the whole vocabulary)")
     source_dir = Path(source_dir)
     tok_path = source_dir / "tokenizer.json"
     if not tok_path.exists():
-        raise FileNotFoundError(f"source_dir={str(source_dir)!r} has no tokenizer.json: a fast tokenizer is needed")
+        raise ModelError(f"source_dir={str(source_dir)!r} has no tokenizer.json: a fast tokenizer is needed")
     transformers = require("transformers")
     safetensors_numpy = require("safetensors.numpy")
     from tokenizers import Tokenizer
@@ -199,12 +200,14 @@ def distill(
     if vocab_limit is not None:
         kept = kept[:vocab_limit]
     if len(kept) == 0:
-        raise ValueError(f"remove_pattern={remove_pattern!r} removes every token of {tok_path}")
+        raise OptionsError(f"remove_pattern={remove_pattern!r} removes every token of {tok_path}")
     before, after = _template_ids(tok_json)
     model = transformers.AutoModel.from_pretrained(str(source_dir)).eval()
     hidden = int(model.config.hidden_size)
     if dims is not None and not 1 <= dims <= min(hidden, len(kept) - 1):
-        raise ValueError(f"dims={dims} must be between 1 and min(hidden size {hidden}, tokens - 1 = {len(kept) - 1})")
+        raise OptionsError(
+            f"dims={dims} must be between 1 and min(hidden size {hidden}, tokens - 1 = {len(kept) - 1})"
+        )
     logger.info("distilling %d of %d tokens of %s through the transformer", len(kept), vocab_size, source_dir.name)
     vectors = _token_outputs(model, kept, before, after, batch_size)
     del model

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from macro2micro.dataset_builder.defaults import STATIC_EMBEDDER
+from macro2micro.dataset_builder.errors import ModelError, OptionsError
 from macro2micro.dataset_builder.utils import atomic_file, cache_dir, hash_files, require, sha256_text, torch_threads
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ def load_embedder(spec: str, device: str | None = None, max_seq_length: int | No
             model = st.SentenceTransformer(resolve_embedder(spec), device=device)
         except (OSError, ValueError) as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise OSError(
+            raise ModelError(
                 f"embedding model {spec!r} could not be loaded: not a local folder, not in the Hugging "
                 f"Face cache, and the Hub is unreachable or offline ({first[:200]})"
             ) from None
@@ -133,7 +134,7 @@ def embed_texts(
         device: ``cpu``, ``cuda``; default: cuda when available.
     """
     if dtype not in ("float16", "float32"):
-        raise ValueError(f"dtype={dtype!r}; valid: float16, float32")
+        raise OptionsError(f"dtype={dtype!r}; valid: float16, float32")
     model = load_embedder(spec, device, max_seq_length)
     ident = embedder_identity(spec, model)
     cache_file = _cache_file(fingerprint, ident, dtype) if use_cache and fingerprint else None

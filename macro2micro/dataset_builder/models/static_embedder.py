@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from macro2micro.dataset_builder.errors import ModelError, OptionsError
 from macro2micro.dataset_builder.models.distill import (
     CHARS_PER_TOKEN_CAP,
     DEFAULT_DIMS,
@@ -73,7 +74,7 @@ class StaticEmbedder:
         path = Path(path)
         missing = [f for f in ("config.json", "tokenizer.json", EMBEDDINGS_FILE) if not (path / f).exists()]
         if missing:
-            raise FileNotFoundError(
+            raise ModelError(
                 f"{path} is not a static embedder folder: missing {', '.join(missing)} "
                 "(write one with macro2micro.dataset_builder.models.static_embedder.distill)"
             )
@@ -81,7 +82,7 @@ class StaticEmbedder:
         table = require("safetensors.numpy").load_file(str(path / EMBEDDINGS_FILE))[TENSOR_NAME]
         tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         if tokenizer.get_vocab_size(with_added_tokens=True) != len(table):
-            raise ValueError(
+            raise ModelError(
                 f"{path}: tokenizer has {tokenizer.get_vocab_size(with_added_tokens=True)} tokens "
                 f"but {EMBEDDINGS_FILE} has {len(table)} rows"
             )
@@ -94,7 +95,7 @@ class StaticEmbedder:
     @max_seq_length.setter
     def max_seq_length(self, value: int | None) -> None:
         if value is not None and value < 1:
-            raise ValueError(f"max_seq_length={value} must be at least 1 (or None: no truncation)")
+            raise OptionsError(f"max_seq_length={value} must be at least 1 (or None: no truncation)")
         self._max_seq_length = value
         if value is None:
             self.tokenizer.no_truncation()
@@ -148,7 +149,7 @@ class StaticEmbedder:
         single = isinstance(sentences, str)
         texts = [sentences] if single else list(sentences)
         if batch_size < 1:
-            raise ValueError(f"batch_size={batch_size} must be at least 1")
+            raise OptionsError(f"batch_size={batch_size} must be at least 1")
         out = np.zeros((len(texts), self.embeddings.shape[1]), dtype=np.float32)
         starts = range(0, len(texts), batch_size)
         disable = (None if len(starts) > 10 else True) if show_progress_bar is None else not show_progress_bar
@@ -193,7 +194,7 @@ def static_embedder_dir(source: str = "embedded:all-minilm-l6-v2", dims: int = D
 
     src = Path(resolve_embedder(source))
     if not src.is_dir():
-        raise FileNotFoundError(
+        raise ModelError(
             f"source={source!r} resolves to {str(src)!r}, not a local folder: static "
             "distillation needs the model's files on disk"
         )

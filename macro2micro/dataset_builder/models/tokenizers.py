@@ -7,6 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from macro2micro.dataset_builder.defaults import WORD_TOKENIZER
+from macro2micro.dataset_builder.errors import ModelError
 from macro2micro.dataset_builder.utils import hash_files
 
 
@@ -54,7 +55,7 @@ def load_tokenizer(spec: str):
         return AutoTokenizer.from_pretrained(resolve_tokenizer(spec))
     except (OSError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise OSError(
+        raise ModelError(
             f"tokenizer {spec!r} could not be loaded: not a local folder, not in the Hugging Face cache, "
             f"and the Hub is unreachable or offline (HF_HUB_OFFLINE) ({first[:200]})"
         ) from None

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from macro2micro.dataset_builder.errors import MissingDependencyError, OptionsError, SelectionError
+
 logger = logging.getLogger(__name__)
 
 # prune's heap holds at least this many of the smallest keys when it is (re)filled: fewer means
@@ -31,7 +33,7 @@ logger = logging.getLogger(__name__)
 _NEAR = 1024
 
 
-class PoolTooSmallError(ValueError):
+class PoolTooSmallError(SelectionError):
     """Even the pool of all types holds fewer than N samples."""
 
 
@@ -255,7 +257,7 @@ def _kernels() -> tuple:
     try:
         import numba
     except ImportError as err:
-        raise ImportError("prune needs numba: pip install 'numba>=0.60'") from err
+        raise MissingDependencyError("prune needs numba: pip install 'numba>=0.60'") from err
     return _compile(numba)
 
 
@@ -281,7 +283,7 @@ def prune(matrix, seed: int | np.random.SeedSequence = 0) -> Ladder:
     x = _binary_csr(matrix)
     n, n_types = x.shape
     if max(n, n_types) >= 2**31:
-        raise ValueError(f"prune: matrix shape {x.shape}; samples and types must each be fewer than 2**31")
+        raise SelectionError(f"prune: matrix shape {x.shape}; samples and types must each be fewer than 2**31")
     transpose, drop_until_dry = _kernels()
     indptr = x.indptr.astype(np.int64, copy=False)  # one dtype per argument: one compiled kernel
     indices = x.indices.astype(np.int32, copy=False)
@@ -330,6 +332,6 @@ def prune(matrix, seed: int | np.random.SeedSequence = 0) -> Ladder:
 def level_k(ladder: Ladder, budget: int, level: float, what: str = "") -> tuple[int, int, int]:
     """``(k, k_min, k_max)`` of a diversity level in [0, 1] (round half up)."""
     if not 0.0 <= level <= 1.0:
-        raise ValueError(f"level={level} must lie in [0, 1]")
+        raise OptionsError(f"level={level} must lie in [0, 1]")
     k_min, k_max = ladder.k_min(budget, what), ladder.n_types
     return math.floor(k_min + level * (k_max - k_min) + 0.5), k_min, k_max

@@ -19,6 +19,7 @@ import scipy.sparse as sp
 
 from macro2micro.dataset_builder.corpus.ingest import corpus_fingerprint
 from macro2micro.dataset_builder.defaults import SIDES
+from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.dataset_builder.selection.ladder import Ladder, PoolTooSmallError, as_binary_csr, level_k, prune
 
 
@@ -94,7 +95,7 @@ class LadderStrategy(Strategy):
 
     def __init__(self, side: str):
         if side not in SIDES:
-            raise ValueError(f"side={side!r}; valid: {', '.join(SIDES)}")
+            raise OptionsError(f"side={side!r}; valid: {', '.join(SIDES)}")
         self.side = side
 
     @property

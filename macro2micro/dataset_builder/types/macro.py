@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from macro2micro.dataset_builder.corpus.ingest import column, corpus_fingerprint
+from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.dataset_builder.options import EmbedderOptions, MacroOptions
 from macro2micro.dataset_builder.selection.strategies import LadderStrategy, TypeMatrix
 from macro2micro.dataset_builder.utils import require
@@ -27,7 +28,7 @@ REDUCERS = ("pca", "umap", "none")
 def reduce_embeddings(emb: np.ndarray, reducer: str = "pca", n_components: int = 5, seed: int = 0) -> np.ndarray:
     """Project embeddings before clustering (HDBSCAN degrades in hundreds of dimensions)."""
     if reducer not in REDUCERS:
-        raise ValueError(f"reducer={reducer!r}; valid: {', '.join(REDUCERS)}")
+        raise OptionsError(f"reducer={reducer!r}; valid: {', '.join(REDUCERS)}")
     x = np.asarray(emb, dtype=np.float32)
     if reducer == "none" or x.shape[1] <= n_components:
         return x
@@ -118,7 +119,7 @@ class MacroStrategy(LadderStrategy):
         self.options = options or MacroOptions()
         self.embedder = embedder or EmbedderOptions()
         if self.embedder.model is None:
-            raise ValueError(f"{self.name} needs a sentence-embedding model; --embedder none is not possible here")
+            raise OptionsError(f"{self.name} needs a sentence-embedding model; --embedder none is not possible here")
 
     def get_options(self) -> dict[str, Any]:
         o = self.options

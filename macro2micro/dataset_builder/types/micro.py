@@ -17,6 +17,7 @@ import scipy.sparse as sp
 
 from macro2micro.dataset_builder.corpus.features import TokenFeatures, side_features
 from macro2micro.dataset_builder.defaults import DEFAULT_MODEL
+from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.dataset_builder.models.tokenizers import load_tokenizer, tokenizer_identity
 from macro2micro.dataset_builder.options import MicroOptions
 from macro2micro.dataset_builder.selection.strategies import LadderStrategy, TypeMatrix
@@ -40,7 +41,7 @@ class Bands:
 
     def __post_init__(self) -> None:
         if not 0 <= self.low <= self.high:
-            raise ValueError(f"token bands need 0 <= low <= high, got low={self.low}, high={self.high}")
+            raise OptionsError(f"token bands need 0 <= low <= high, got low={self.low}, high={self.high}")
 
     def bounds(self, total_tokens: int) -> tuple[float, float]:
         if not self.per_million:

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.dataset_builder.utils import cache_dir
 
 logger = logging.getLogger(__name__)
@@ -201,7 +202,7 @@ class LLMTagger:
         self.backend, self.side, self.max_chars, self.use_cache = backend, side, max_chars, use_cache
         self.prompt = prompt or INSTAG_PROMPTS[side]
         if "{text}" not in self.prompt:
-            raise ValueError("prompt must contain a {text} field")
+            raise OptionsError("prompt must contain a {text} field")
         self.prompt_sha = hashlib.sha256(self.prompt.encode()).hexdigest()[:16]
         self.stats: Counter[str] = Counter()
         self.failures: list[str] = []
