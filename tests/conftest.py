@@ -83,6 +83,44 @@ def synthetic_corpus():
     return make_synthetic_corpus()
 
 
+BOW_EMBEDDER = "test-bow"
+
+
+class BowEmbedder:
+    """A hashed bag of words (64 dimensions, unit norm): a deterministic, instant stand-in for a sentence embedder.
+
+    :func:`bow_knobs` registers it with the embedding loader under the spec ``test-bow``.
+    """
+
+    max_seq_length = 128
+
+    def identity(self) -> dict:
+        return {"name": BOW_EMBEDDER, "dimension": 64}
+
+    def encode(self, texts, **kwargs):
+        import zlib
+
+        import numpy as np
+
+        out = np.zeros((len(texts), 64), dtype=np.float32)
+        out[:, 0] = 1e-3  # an empty text is not the zero vector
+        for i, text in enumerate(texts):
+            for word in text.lower().split():
+                out[i, zlib.crc32(word.encode()) % 64] += 1
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def bow_knobs():
+    """:func:`word_knobs` with the bag-of-words embedder (kcenter and deita without a real model)."""
+    from macro2micro.dataset_builder.models import embeddings
+    from macro2micro.dataset_builder.options import EmbedderOptions
+
+    knobs = word_knobs()
+    knobs.embedder = EmbedderOptions(embedder=BOW_EMBEDDER)
+    embeddings._MODELS[(BOW_EMBEDDER, None, knobs.embedder.max_seq_length)] = BowEmbedder()
+    return knobs
+
+
 def word_knobs():
     """Strategy knobs for the synthetic corpus: whitespace words with bands sized for ~6K tokens; PCA before
     HDBSCAN (UMAP's numba compilation costs ~20 s); no embedding merge of tags."""

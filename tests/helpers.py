@@ -14,6 +14,7 @@ def build_repo(
     repo_id: str | None = "org/tiny-ladders",
     license: str = "mit",
     self_bleu_sample: int = 10,
+    knobs=None,
     **build_kw,
 ) -> tuple[Path, dict]:
     """Build, score and write a dataset repo folder of ``corpus`` under ``tmp`` (word tokens, no embeddings).
@@ -33,7 +34,7 @@ def build_repo(
     build_family(
         corpus,
         BuildOptions(strategies=list(strategies), budget=budget, levels=levels, **build_kw),
-        word_knobs(),
+        knobs or word_knobs(),
         tmp / "subsets",
     )
     info, manifests = read_build(tmp / "subsets")

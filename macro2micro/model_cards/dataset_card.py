@@ -25,6 +25,42 @@ TYPE_DESC = {
     "micro_word": "a mid-frequency whitespace word (the paper's word-level ablation)",
 }
 CARD_METRIC_KEYS = ("instruction", "response", "k", "pool_size", "type_coverage")
+BASELINE = "baseline"  # the granularity of the baselines' manifests
+
+
+EMBEDDED = {
+    "both": "each row embedded as the normalized sum of its instruction's and its response's embeddings",
+    "instruction": "rows embedded by their instructions",
+    "response": "rows embedded by their responses",
+}
+
+
+def baseline_facts(m: dict, unit: str) -> str:
+    """What one baseline's manifest says about how its rows were chosen, in a sentence."""
+    name = m["strategy"]
+    if name == "longest":
+        return (
+            f"the shortest response taken has {m['shortest_taken']} {unit}; {m['taken_at_shortest']} of the "
+            f"{m['rows_at_shortest']} rows of that length were taken (the seed chose which)"
+        )
+    if name == "kcenter":
+        return (
+            f"first centre `{m['first_centre']}` (seeded); every corpus row lies within cosine distance "
+            f"{m['covering_radius']:.3f} of a selected row (the covering radius); {EMBEDDED[m['options']['embedded']]}"
+        )
+    if name == "deita":
+        return (
+            f"score `{m['scorer']['name']}`; {EMBEDDED[m['options']['embedded']]}; threshold {m['threshold']:.4f} "
+            "(cosine distance; no two rows more "
+            f"similar than {m['max_similarity']:.4f}); the filter went {m['deepest_rank']} rows deep into the "
+            f"ranking; mean score {m['mean_score_taken']:.3g} taken vs {m['mean_score_corpus']:.3g} in the corpus"
+        )
+    if name == "instag":
+        return (
+            f"{m['passes']} pass(es); the rows cover {m['tags_covered']} of {m['n_tags']} normalized tags; "
+            f"{m['mean_tags_taken']:.2f} tags per instruction taken vs {m['mean_tags_corpus']:.2f} in the corpus"
+        )
+    return ""
 
 
 def _size_category(n: int) -> str:
@@ -120,7 +156,21 @@ def render_dataset_card(
         infos.to_dataset_card_data(data)
     word = (info.get("knobs") or {}).get("tokenizer", {}).get("tokenizer") == "word"
     strategies, build_lines = [], []
+    unit = "words" if word else "model tokens"
+    baselines = [
+        {
+            "name": m["strategy"],
+            "summary": m["summary"],
+            "reference": m["reference"],
+            "differs": m["differs_from_original"],
+            "facts": baseline_facts(m, unit),
+        }
+        for m in manifests.values()
+        if m.get("granularity") == BASELINE
+    ]
     for m in manifests.values():
+        if m.get("granularity") == BASELINE:
+            continue
         if m["strategy"] != RANDOM_CONFIG and m["strategy"] not in {s["name"] for s in strategies}:
             kind = "micro_word" if m["granularity"] == "micro" and word else m["granularity"]
             strategies.append({"name": m["strategy"], "side": m["side"], "type_desc": TYPE_DESC[kind]})
@@ -172,8 +222,9 @@ def render_dataset_card(
         results=scores,
         full_sample=sampled,
         license=license,
-        unit="words" if word else "model tokens",
+        unit=unit,
         has_random=RANDOM_CONFIG in manifests,
+        baselines=baselines,
     )
 
 

@@ -60,6 +60,12 @@ def build_demo(art: Artifacts):
             gr.Markdown("## Diversity metrics of every config")
             gr.Dataframe(value=logic.metrics_table(art), label="metrics", max_height=420)
             gr.Markdown(
+                "## Baselines at the same N\nEach picks N rows of the whole corpus by a rule from the selection "
+                "literature (no levels); the plots show them, and the random control, as flat lines beside the "
+                "ladders. The dataset card says how each differs from its paper."
+            )
+            gr.Dataframe(value=logic.baseline_table(art), label="baselines", wrap=True, max_height=320)
+            gr.Markdown(
                 "## What else varies\nMean lengths in model tokens; the most frequent source's share; the "
                 "sampler's mean length over a uniform draw's from the same pool; rows shared with the "
                 "previous level."

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from macro2micro.dataset_builder.defaults import FULL_CONFIG, RANDOM_CONFIG
 from macro2micro.dataset_builder.errors import ArtifactError, OptionsError
 from macro2micro.dataset_builder.metrics.diversity import METRICS
 from macro2micro.dataset_builder.naming import strategy_of
@@ -116,8 +117,50 @@ def variation_table(art: Artifacts):
     return pd.DataFrame(rows)
 
 
+def reference_configs(art: Artifacts) -> list[str]:
+    """The configs without levels: the random control and the baselines at the same N."""
+    return [c for c, m in art.metrics.items() if c != FULL_CONFIG and m.get("level") is None]
+
+
+def reference_label(config: str) -> str:
+    return f"{config} (control)" if config == RANDOM_CONFIG else f"{config} (baseline)"
+
+
+def _flat(config: str, value: float, column: str) -> list[dict]:
+    """A config without levels as a flat line across the ladders' plot."""
+    return [{"strategy": reference_label(config), "level_%": x, column: value} for x in (0, 100)]
+
+
+def baseline_table(art: Artifacts):
+    """One row per baseline (and the random control): what it selects, where it comes from, a few metrics,
+    and its win-rate when the results score it."""
+    pd = require("pandas")
+
+    from macro2micro.dataset_builder.hub.artifacts import DatasetRepo
+
+    repo = DatasetRepo(art.repo, art.repo)
+    scores = (art.results or {}).get("scores") or {}
+    rows = []
+    for config in reference_configs(art):
+        manifest, m = repo.manifest(config), art.metrics[config]
+        rows.append(
+            {
+                "config": config,
+                "selects": manifest.get("summary") or "N rows uniformly at random from the whole corpus (the control)",
+                "from": manifest.get("reference") or "-",
+                "R mean len": (m.get("response") or {}).get("mean_length"),
+                "R token_entropy": (m.get("response") or {}).get("token_entropy"),
+                "R distinct_2": (m.get("response") or {}).get("distinct_2"),
+                "win_rate": (scores.get(config) or {}).get("win_rate"),
+            }
+        )
+    columns = ["config", "selects", "from", "R mean len", "R token_entropy", "R distinct_2", "win_rate"]
+    return pd.DataFrame(rows, columns=columns)
+
+
 def ladder_frame(art: Artifacts, metric: str, side: str):
-    """``(strategy, level_%, value)`` of one metric along every ladder, for a line plot."""
+    """``(strategy, level_%, value)`` of one metric along every ladder, for a line plot; the random control and the
+    baselines (no levels) as flat lines beside them."""
     pd = require("pandas")
 
     if metric not in METRICS:
@@ -129,6 +172,10 @@ def ladder_frame(art: Artifacts, metric: str, side: str):
         for c, m in art.metrics.items()
         if m.get("level") is not None and m[side].get(metric) is not None
     ]
+    for config in reference_configs(art):
+        value = (art.metrics[config].get(side) or {}).get(metric)
+        if value is not None:
+            rows += _flat(config, value, "value")
     return pd.DataFrame(rows, columns=["strategy", "level_%", "value"]).sort_values(["strategy", "level_%"])
 
 
@@ -213,6 +260,8 @@ def score_frame(art: Artifacts):
             rows.append(
                 {"strategy": strategy_of(config), "level_%": round(100 * m["level"]), "win_rate": s["win_rate"]}
             )
+        elif config in reference_configs(art):
+            rows += _flat(config, s["win_rate"], "win_rate")
     points = pd.DataFrame(rows, columns=["strategy", "level_%", "win_rate"]).sort_values(["strategy", "level_%"])
     fits = pd.DataFrame(
         [

@@ -228,3 +228,27 @@ def test_random_control_and_sampler_facts_in_the_manifests(synthetic_corpus, tmp
     assert m["type_quota"] == 1 and m["n_balanced"] + m["n_filled"] == 30
     assert {"length", "sources", "length_ratio_vs_uniform", "overlap_with_previous"} <= set(m["varies"])
     assert abs(sum(m["varies"]["sources"].values()) - 1) < 1e-3
+
+
+def test_baselines_build_as_configs_with_manifests_byte_identical_on_a_rerun(synthetic_corpus, tmp_path):
+    from tests.conftest import bow_knobs
+
+    options = BuildOptions(
+        strategies=["micro_response", "longest", "kcenter", "deita", "instag", "random"], budget=30, levels=3
+    )
+    made = build_family(synthetic_corpus, options, bow_knobs(), tmp_path / "a")
+    build_family(synthetic_corpus, options, bow_knobs(), tmp_path / "b")
+    a, b = _files(tmp_path / "a"), _files(tmp_path / "b")
+    a.pop("build.json"), b.pop("build.json")
+    assert a == b
+    configs = [m["config"] for m in made]
+    assert configs[3:] == ["longest", "kcenter", "deita", "instag", "random"]
+    means = {m["config"]: m["varies"]["length"]["response"]["mean"] for m in made}
+    assert max(means, key=means.get) == "longest"
+    for name in ("longest", "kcenter", "deita", "instag"):
+        m = json.loads((tmp_path / "a/manifests" / f"{name}.json").read_text())
+        assert m["granularity"] == "baseline" and m["level"] is None and len(m["selected_ids"]) == 30
+        assert m["reference"] and m["differs_from_original"] and "length_ratio_vs_uniform" in m["varies"]
+    assert json.loads((tmp_path / "a/manifests/longest.json").read_text())["varies"]["length_ratio_vs_uniform"] > 1.2
+    info = json.loads((tmp_path / "a/build.json").read_text())
+    assert set(info["random_control"]["outside_ladder"]) == {"micro_response"}  # baselines are not ladders

@@ -17,7 +17,12 @@ def test_metrics_table_and_ladder_frame(art):
     assert list(table["config"]) == ["full", "micro_response_min", "micro_response_50", "micro_response_max", "random"]
     assert {"I:mean_length", "R:token_entropy", "k", "coverage"} <= set(table.columns)
     frame = logic.ladder_frame(art, "mean_length", "response")
-    assert list(frame["level_%"]) == [0, 50, 100] and set(frame["strategy"]) == {"micro_response"}
+    ladder = frame[frame["strategy"] == "micro_response"]
+    assert list(ladder["level_%"]) == [0, 50, 100] and set(frame["strategy"]) == {"micro_response", "random (control)"}
+    flat = frame[frame["strategy"] == "random (control)"]  # no levels: a flat line across the plot
+    assert list(flat["level_%"]) == [0, 100] and flat["value"].nunique() == 1
+    table = logic.baseline_table(art)
+    assert list(table["config"]) == ["random"] and "uniformly at random" in table.iloc[0]["selects"]
     with pytest.raises(UserError, match="unknown metric 'length'; valid: distinct_1"):
         logic.ladder_frame(art, "length", "response")
     with pytest.raises(UserError, match="unknown side 'prompt'"):
@@ -108,3 +113,19 @@ def test_verdict_words_and_safe_rendering():
     assert "<form" not in safe and "&lt;form" in safe and "<img" not in safe
     assert safe.rstrip().endswith("```") and "x = 1 < 2" in safe  # code kept verbatim, the open fence closed
     assert safe_markdown("use `<b>` here") == "use `<b>` here"
+
+
+def test_baselines_show_beside_the_ladders(tmp_path):
+    from tests.conftest import bow_knobs, make_synthetic_corpus
+    from tests.helpers import build_repo
+
+    repo, _ = build_repo(
+        make_synthetic_corpus(n=120), tmp_path, strategies=("micro_response", "longest", "kcenter"), knobs=bow_knobs()
+    )
+    art = logic.load_artifacts(str(repo))
+    table = logic.baseline_table(art)
+    assert list(table["config"]) == ["longest", "kcenter"]
+    assert table.iloc[0]["from"].startswith("Zhao, Andriushchenko") and "ICLR 2018" in table.iloc[1]["from"]
+    assert table.iloc[0]["R mean len"] == max(m["response"]["mean_length"] for m in art.metrics.values())
+    frame = logic.ladder_frame(art, "mean_length", "response")
+    assert {"longest (baseline)", "kcenter (baseline)", "micro_response"} == set(frame["strategy"])

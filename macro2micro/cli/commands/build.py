@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from macro2micro.cli import report
 from macro2micro.cli.commands.base import Command
+from macro2micro.dataset_builder.baselines.options import BaselineOptions
 from macro2micro.dataset_builder.corpus.ingest import open_corpus
 from macro2micro.dataset_builder.ladders.build import write_family
 from macro2micro.dataset_builder.ladders.registry import StrategyKnobs, make_strategy, resolve_strategies
@@ -28,13 +29,26 @@ BUILD_OPTIONS = (
     MacroOptions,
     MesoOptions,
     EmbedderOptions,
+    BaselineOptions,
 )
 
 
 def knobs_of(
-    tokenizer: TokenizerOptions, micro: MicroOptions, macro: MacroOptions, meso: MesoOptions, embedder: EmbedderOptions
+    tokenizer: TokenizerOptions,
+    micro: MicroOptions,
+    macro: MacroOptions,
+    meso: MesoOptions,
+    embedder: EmbedderOptions,
+    baselines: BaselineOptions | None = None,
 ) -> StrategyKnobs:
-    return StrategyKnobs(tokenizer=tokenizer, micro=micro, macro=macro, meso=meso, embedder=embedder)
+    return StrategyKnobs(
+        tokenizer=tokenizer,
+        micro=micro,
+        macro=macro,
+        meso=meso,
+        embedder=embedder,
+        baselines=baselines or BaselineOptions(),
+    )
 
 
 def preflight(build: BuildOptions, knobs: StrategyKnobs) -> list[str]:
@@ -45,7 +59,10 @@ def preflight(build: BuildOptions, knobs: StrategyKnobs) -> list[str]:
     strategies = [make_strategy(name, knobs) for name in names]
     load_tokenizer(knobs.tokenizer.tokenizer)  # micro types, and every config's lengths
     needs_embedder = any(
-        s.granularity == "macro" or (s.granularity == "meso" and knobs.meso.merge_threshold) for s in strategies
+        s.granularity == "macro"
+        or s.name in ("kcenter", "deita")
+        or (s.name in ("meso_instruction", "meso_response", "instag", "deita") and knobs.meso.merge_threshold)
+        for s in strategies
     )
     if needs_embedder and knobs.embedder.model:
         from macro2micro.dataset_builder.models.embeddings import load_embedder
@@ -69,8 +86,8 @@ class BuildCommand(Command):
     help = "build diversity ladders (and the random control) as Hub-layout configs"
     options = (*BUILD_OPTIONS, OutputOptions)
 
-    def run(self, corpus, build_opts, tokenizer, micro, macro, meso, embedder, output) -> list[dict]:
-        return build(corpus, build_opts, knobs_of(tokenizer, micro, macro, meso, embedder), output)
+    def run(self, corpus, build_opts, tokenizer, micro, macro, meso, embedder, baselines, output) -> list[dict]:
+        return build(corpus, build_opts, knobs_of(tokenizer, micro, macro, meso, embedder, baselines), output)
 
     def report(self, manifests: list[dict], *options) -> None:
         report.manifests(manifests, options[-1].out)

@@ -108,6 +108,7 @@ class DemoCommand(Command):
         macro,
         meso,
         embedder,
+        baselines,
         metric,
         train_opts: TrainOptions,
         eval_opts: EvalOptions,
@@ -115,7 +116,7 @@ class DemoCommand(Command):
         from macro2micro.training.sft import recipe_model
 
         out = Path(demo.out)
-        knobs = knobs_of(tokenizer, micro, macro, meso, embedder)
+        knobs = knobs_of(tokenizer, micro, macro, meso, embedder, baselines)
         preflight(build_opts, knobs)
         if not demo.skip_training:
             recipe_model(train_opts.recipe, train_opts.override_args())

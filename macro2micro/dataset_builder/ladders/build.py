@@ -182,13 +182,20 @@ class _Family:
     def strategy(self, name: str) -> None:
         strategy = make_strategy(name, self.knobs)
         meta = {**self.base, "options": strategy.get_options()}
-        if not isinstance(strategy, LadderStrategy):
-            sel = strategy.select(self.corpus, self.options.budget, self.options.seed)
-            varies = variation.describe(sel.indices, self.lengths, self.codes, self.source_names)
-            self.manifests.append(
-                _write_config(self.corpus, sel, self.folder, RANDOM_CONFIG, {**meta, "varies": varies})
-            )
-            self.random_rows = sel.indices
+        if not isinstance(strategy, LadderStrategy):  # random and the baselines: one config, named as the strategy
+            opts = self.options
+            sel = strategy.select(self.corpus, opts.budget, opts.seed)
+            ratio = None
+            if name != RANDOM_CONFIG:  # a baseline's pool is the corpus: its length against a uniform draw's
+                side = strategy.side or "response"
+                uniform = uniform_sample(
+                    np.arange(len(self.corpus)), opts.budget, strategy_rng(opts.seed, name, "uniform")
+                )
+                ratio = self.lengths[side][sel.indices].mean() / max(self.lengths[side][uniform].mean(), 1e-9)
+            varies = variation.describe(sel.indices, self.lengths, self.codes, self.source_names, ratio)
+            self.manifests.append(_write_config(self.corpus, sel, self.folder, name, {**meta, "varies": varies}))
+            if name == RANDOM_CONFIG:
+                self.random_rows = sel.indices
             return
         strategy.fit(self.corpus, self.options.seed)
         meta["type_info"] = strategy.type_info_

@@ -1,4 +1,4 @@
-"""The one registry of strategy names: ``random`` and the six ladders (granularity x side).
+"""The one registry of strategy names: ``random``, the six ladders (granularity x side) and the baselines.
 
 It is filled here, where the package's strategy modules are assembled, so no strategy module
 imports another to register itself. Knobs are typed (:class:`StrategyKnobs`); each strategy takes
@@ -10,6 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from macro2micro.dataset_builder.baselines.deita import DeitaStrategy
+from macro2micro.dataset_builder.baselines.instag import InsTagStrategy
+from macro2micro.dataset_builder.baselines.kcenter import KCenterStrategy
+from macro2micro.dataset_builder.baselines.longest import LongestStrategy
+from macro2micro.dataset_builder.baselines.options import BaselineOptions
 from macro2micro.dataset_builder.defaults import RANDOM_CONFIG
 from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.dataset_builder.options import (
@@ -34,6 +39,7 @@ class StrategyKnobs:
     macro: MacroOptions = field(default_factory=MacroOptions)
     meso: MesoOptions = field(default_factory=MesoOptions)
     embedder: EmbedderOptions = field(default_factory=EmbedderOptions)
+    baselines: BaselineOptions = field(default_factory=BaselineOptions)
 
 
 def _micro(side: str) -> Callable[[StrategyKnobs], Strategy]:
@@ -56,6 +62,11 @@ REGISTRY: dict[str, Callable[[StrategyKnobs], Strategy]] = {
     "macro_response": _macro("response"),
     "meso_instruction": _meso("instruction"),
     "meso_response": _meso("response"),
+    # baselines at the same N (SPEC section 8)
+    "longest": lambda k: LongestStrategy(k.tokenizer.tokenizer),
+    "kcenter": lambda k: KCenterStrategy(k.embedder, k.baselines),
+    "deita": lambda k: DeitaStrategy(k.tokenizer.tokenizer, k.meso, k.embedder, k.baselines),
+    "instag": lambda k: InsTagStrategy(k.meso, k.embedder),
 }
 
 

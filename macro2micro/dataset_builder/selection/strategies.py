@@ -1,4 +1,4 @@
-"""Selection strategies behind one contract: ``select(corpus, budget, seed, level) -> Selection``.
+"""Selection strategies behind one contract: ``select(corpus, budget, seed, level, replicate) -> Selection``.
 
 A strategy's knobs are typed option objects given to its constructor; what it learns from a
 corpus lives in attributes ending in ``_`` (``types_``, ``type_names_``, ``ladder_``), as
@@ -6,6 +6,12 @@ scikit-learn estimators do. The six diversity strategies are :class:`LadderStrat
 (in :mod:`.micro`, :mod:`.macro`, :mod:`.meso`) that differ only in
 :meth:`LadderStrategy.extract_types`; pruning, levels and sampling are :mod:`.ladder`'s. The
 registry of names is :mod:`.registry`.
+
+``replicate`` numbers independent draws of the same strategy, level and seed: replicate 0 is the draw a build
+without replicates makes (same rows, same bytes); replicate r > 0 draws with a generator of its own, while the
+fitted state (a ladder's type order, a corpus's embeddings) stays that of the seed. A strategy whose rows do
+not depend on a draw (the seed only breaks ties) says so with ``stochastic = False``: a build draws no
+replicates of it.
 """
 
 from __future__ import annotations
@@ -47,18 +53,26 @@ def strategy_rng(seed: int, *parts: str | int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(words))
 
 
+def replicate_parts(replicate: int) -> tuple[str, ...]:
+    """The generator key parts of a replicate: none for replicate 0 (the draw of a build without replicates)."""
+    if replicate < 0:
+        raise OptionsError(f"replicate={replicate} must be 0 (the first draw) or more")
+    return (f"r{replicate}",) if replicate else ()
+
+
 class Strategy:
     """Base of every strategy. Subclasses set ``name`` and implement :meth:`select`."""
 
     name: str = ""
     granularity: str = ""
     side: str | None = None
+    stochastic: bool = True  # its rows depend on a seeded draw (a build draws replicates of it)
 
     def get_options(self) -> dict[str, Any]:
         """The knobs that decide the selection, for the manifest."""
         return {}
 
-    def select(self, corpus, budget: int, seed: int, level: float = 1.0) -> Selection:
+    def select(self, corpus, budget: int, seed: int, level: float = 1.0, replicate: int = 0) -> Selection:
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -72,11 +86,12 @@ class RandomStrategy(Strategy):
     name = "random"
     granularity = "random"
 
-    def select(self, corpus, budget: int, seed: int, level: float = 1.0) -> Selection:
+    def select(self, corpus, budget: int, seed: int, level: float = 1.0, replicate: int = 0) -> Selection:
         n = len(corpus)
         if budget > n:
             raise PoolTooSmallError(f"random: budget N={budget} is larger than the corpus ({n} rows)")
-        idx = np.sort(strategy_rng(seed, self.name).choice(n, size=budget, replace=False))
+        rng = strategy_rng(seed, self.name, *replicate_parts(replicate))
+        idx = np.sort(rng.choice(n, size=budget, replace=False))
         return Selection(
             idx,
             {
@@ -131,10 +146,12 @@ class LadderStrategy(Strategy):
         quota: int | str = 1,
         window: np.ndarray | None = None,
         ladder_name: str | None = None,
+        replicate: int = 0,
     ) -> Selection:
         """N rows of the level's pool.
 
         Args:
+            replicate: which independent draw of the level (the type order stays the seed's).
             quota: the sampler's draws per admitted type before the uniform fill, or ``"even"``.
             window: a mask of the rows a length-controlled ladder may sample (None: all).
             ladder_name: seeds the sampler (a length-controlled twin draws apart from the plain ladder).
@@ -147,7 +164,8 @@ class LadderStrategy(Strategy):
         name = ladder_name or self.name
         k, k_min, k_max = level_k(ladder, budget, level, what=f"{name} ({self.side} side)")
         pool = ladder.pool(k)
-        idx, sample_stats = type_sample(self.types_, pool, budget, strategy_rng(seed, name, f"{level:.6f}"), quota)
+        rng = strategy_rng(seed, name, f"{level:.6f}", *replicate_parts(replicate))
+        idx, sample_stats = type_sample(self.types_, pool, budget, rng, quota)
         stats = {
             "strategy": name,
             "granularity": self.granularity,

@@ -1,0 +1,1 @@
+"""Baselines at the same N: the selection literature's strategies, under the ladders' contract and registry."""
