@@ -18,7 +18,13 @@ from macro2micro.dataset_builder.defaults import SIDES, STATIC_EMBEDDER
 from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.dataset_builder.options import EmbedderOptions, MesoOptions
 from macro2micro.dataset_builder.selection.ladder import PoolTooSmallError
-from macro2micro.dataset_builder.selection.strategies import Strategy, TypeMatrix, replicate_parts, strategy_rng
+from macro2micro.dataset_builder.selection.strategies import (
+    Strategy,
+    TypeMatrix,
+    check_selection_args,
+    replicate_parts,
+    strategy_rng,
+)
 
 
 class BaselineStrategy(Strategy):
@@ -30,7 +36,10 @@ class BaselineStrategy(Strategy):
     reference: str = ""  # where it comes from: authors, title, venue and year
     differs: str = ""  # how this implementation differs from the original
 
-    def check_budget(self, corpus, budget: int) -> int:
+    def check_budget(self, corpus, budget: int, seed: int, level: float = 1.0, replicate: int = 0) -> int:
+        """The arguments of ``select`` checked (:func:`check_selection_args`); the corpus's rows."""
+        check_selection_args(corpus, budget, seed, level)
+        replicate_parts(replicate)
         n = len(corpus)
         if budget > n:
             raise PoolTooSmallError(f"{self.name}: budget N={budget} is larger than the corpus ({n} rows)")

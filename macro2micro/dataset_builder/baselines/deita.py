@@ -111,7 +111,7 @@ class DeitaStrategy(EmbeddingBaseline):
         return super().fit(corpus)
 
     def select(self, corpus, budget: int, seed: int, level: float = 1.0, replicate: int = 0) -> Selection:
-        n = self.check_budget(corpus, budget)
+        n = self.check_budget(corpus, budget, seed, level, replicate)
         self.fit(corpus)
         scores, emb = self.scores_, self.embeddings_
         order = np.lexsort((self.tie_key(n, seed, replicate), -scores))

@@ -110,7 +110,7 @@ class InsTagStrategy(BaselineStrategy):
         return self
 
     def select(self, corpus, budget: int, seed: int, level: float = 1.0, replicate: int = 0) -> Selection:
-        n = self.check_budget(corpus, budget)
+        n = self.check_budget(corpus, budget, seed, level, replicate)
         tags = self.fit(corpus).tags_
         rows, passes = complexity_first(tags, budget, self.tie_key(n, seed, replicate))
         idx = np.sort(rows)

@@ -59,7 +59,7 @@ class KCenterStrategy(EmbeddingBaseline):
     )
 
     def select(self, corpus, budget: int, seed: int, level: float = 1.0, replicate: int = 0) -> Selection:
-        n = self.check_budget(corpus, budget)
+        n = self.check_budget(corpus, budget, seed, level, replicate)
         emb = self.fit(corpus).embeddings_
         first = int(strategy_rng(seed, self.name, "first", *replicate_parts(replicate)).integers(n))
         order, picked_at, radius = farthest_first(emb, budget, first)

@@ -46,7 +46,7 @@ class LongestStrategy(BaselineStrategy):
         return self
 
     def select(self, corpus, budget: int, seed: int, level: float = 1.0, replicate: int = 0) -> Selection:
-        n = self.check_budget(corpus, budget)
+        n = self.check_budget(corpus, budget, seed, level, replicate)
         lengths = self.fit(corpus).lengths_
         order = np.lexsort((self.tie_key(n, seed, replicate), -lengths))
         idx = np.sort(order[:budget])
