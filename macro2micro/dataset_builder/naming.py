@@ -2,7 +2,9 @@
 
 Config names are ``{granularity}_{side}_{level}`` (``micro_response_max``), with ``lengthctl``
 before the level for length-controlled ladders (``micro_response_lengthctl_max``), plus
-``random`` and ``full``. A name read from the command line or from metadata (a manifest, a card,
+``random``, the baselines (``longest``, ...) and ``full``. A replicate r > 0 of a config (an independent draw
+of the same level: ``--replicates``) appends ``_r{r}``: ``micro_response_max_r1``, ``random_r2``; replicate 0
+keeps the plain name. A name read from the command line or from metadata (a manifest, a card,
 ``build.json``, ``results.json``) is checked against a strict pattern before it is joined to a
 path, so a tampered file cannot point a command outside its folder.
 """
@@ -18,6 +20,8 @@ from macro2micro.dataset_builder.errors import OptionsError
 LENGTH_CONTROLLED = "lengthctl"
 _NAME = re.compile(r"[a-z0-9](?:[a-z0-9_]{0,94}[a-z0-9])?")
 _LEVEL_SUFFIX = re.compile(r"_(min|max|\d{1,2})$")
+_REPLICATE_SUFFIX = re.compile(r"_r([1-9]\d{0,2})$")
+MAX_REPLICATES = 100
 
 
 def check_name(value: str, what: str = "config") -> str:
@@ -41,12 +45,21 @@ def check_repo_id(value: str, what: str = "repo id") -> str:
     return value
 
 
-def config_name(strategy: str, level_name: str | None) -> str:
-    return check_name(strategy if level_name is None else f"{strategy}_{level_name}")
+def config_name(strategy: str, level_name: str | None, replicate: int = 0) -> str:
+    name = strategy if level_name is None else f"{strategy}_{level_name}"
+    return check_name(f"{name}_r{replicate}" if replicate else name)
+
+
+def replicate_of(config: str) -> tuple[str, int]:
+    """``(the config of replicate 0, the replicate)``: ``micro_response_max_r2`` -> ``("micro_response_max", 2)``."""
+    match = _REPLICATE_SUFFIX.search(config)
+    return (config[: match.start()], int(match.group(1))) if match else (config, 0)
 
 
 def strategy_of(config: str) -> str:
-    """The ladder a config belongs to (``micro_response_lengthctl_max`` -> ``micro_response_lengthctl``)."""
+    """The ladder a config belongs to (``micro_response_lengthctl_max`` -> ``micro_response_lengthctl``); a
+    replicate's too (``random_r1`` -> ``random``)."""
+    config = replicate_of(config)[0]
     if config in (FULL_CONFIG, RANDOM_CONFIG):
         return config
     return _LEVEL_SUFFIX.sub("", config)
@@ -54,6 +67,7 @@ def strategy_of(config: str) -> str:
 
 def level_of(config: str) -> str | None:
     """The level suffix of a ladder config (``min``, ``17``, ..., ``max``), else None."""
+    config = replicate_of(config)[0]
     match = _LEVEL_SUFFIX.search(config)
     return match.group(1) if match and config not in (FULL_CONFIG, RANDOM_CONFIG) else None
 

@@ -207,9 +207,16 @@ class BuildOptions:
         default_factory=list,
         metadata=_help("the ladders that get a length-controlled twin (empty: every ladder built)"),
     )
+    replicates: int = field(
+        default=1,
+        metadata=_help(
+            "independent draws per level of every ladder, of random and of kcenter (the type order stays the seed's); "
+            "draw r > 0 is the config {name}_r{r}, draw 0 keeps the plain name and bytes"
+        ),
+    )
 
     def __post_init__(self) -> None:
-        from macro2micro.dataset_builder.naming import level_names
+        from macro2micro.dataset_builder.naming import MAX_REPLICATES, level_names
 
         self.strategies = split_list(self.strategies)
         if not self.strategies:
@@ -223,6 +230,8 @@ class BuildOptions:
         if self.budget < 1:
             raise OptionsError(f"budget={self.budget} must be a positive number of rows")
         level_names(self.levels)  # validates
+        if not 1 <= self.replicates <= MAX_REPLICATES:
+            raise OptionsError(f"replicates={self.replicates}: between 1 (no replicates) and {MAX_REPLICATES}")
 
 
 @dataclass

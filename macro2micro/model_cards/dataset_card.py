@@ -106,6 +106,26 @@ def variation_rows(configs: list[str], metrics: dict[str, dict], manifests: dict
     return top or "-", rows
 
 
+def replicate_rows(configs: list[str], metrics: dict[str, dict]) -> list[dict]:
+    """One row per config drawn more than once: the replicates and each metric's standard deviation across them."""
+    rows = []
+    for c in configs:
+        rep = metrics[c].get("replicates")
+        if rep:
+            rows.append(
+                {
+                    "config": c,
+                    "n": len(rep["configs"]),
+                    "pool": metrics[c].get("pool_size"),
+                    **{
+                        side: {m: "-" if "sd" not in v else f"±{v['sd']:.3f}" for m, v in rep[side].items()}
+                        for side in ("instruction", "response")
+                    },
+                }
+            )
+    return rows
+
+
 def render_dataset_card(
     info: dict,
     manifests: dict[str, dict],
@@ -225,6 +245,14 @@ def render_dataset_card(
         unit=unit,
         has_random=RANDOM_CONFIG in manifests,
         baselines=baselines,
+        replicates=info.get("replicates"),
+        replicate_rows=replicate_rows(configs, metrics),
+        spread_rows=[
+            {"ladder": name, "level": f"{100 * row['level']:.0f} %", **row}
+            for name, rows in ((scores or {}).get("level_spreads") or {}).items()
+            for row in rows
+            if any(r["n"] > 1 for r in rows)
+        ],
     )
 
 

@@ -159,7 +159,15 @@ def build_demo(art: Artifacts):
                     x_title="diversity level (%)",
                     y_title="win-rate (%)",
                 )
-                gr.Dataframe(value=fits, label="linear fit per strategy (slope in points per 100 % diversity)")
+                gr.Dataframe(
+                    value=fits,
+                    label="linear fit per strategy over every replicate (slope in points per 100 % diversity; "
+                    "its 95 % interval resamples the noise named; within_noise: the interval contains 0)",
+                )
+                gr.Dataframe(
+                    value=logic.spread_frame(art),
+                    label="win-rate per level across its replicates (independent draws of the level)",
+                )
                 gr.Dataframe(value=logic.correlation_frame(art), label="Pearson r of each metric with the score")
                 if art.results.get("note"):
                     gr.Markdown(art.results["note"])

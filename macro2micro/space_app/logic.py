@@ -13,7 +13,7 @@ from typing import Any
 from macro2micro.dataset_builder.defaults import FULL_CONFIG, RANDOM_CONFIG
 from macro2micro.dataset_builder.errors import ArtifactError, OptionsError
 from macro2micro.dataset_builder.metrics.diversity import METRICS
-from macro2micro.dataset_builder.naming import strategy_of
+from macro2micro.dataset_builder.naming import replicate_of, strategy_of
 from macro2micro.dataset_builder.utils import require
 
 MAX_PROMPT_CHARS = 1000
@@ -118,8 +118,18 @@ def variation_table(art: Artifacts):
 
 
 def reference_configs(art: Artifacts) -> list[str]:
-    """The configs without levels: the random control and the baselines at the same N."""
-    return [c for c, m in art.metrics.items() if c != FULL_CONFIG and m.get("level") is None]
+    """The configs without levels: the random control and the baselines at the same N (first draws only)."""
+    return [
+        c for c, m in art.metrics.items() if c != FULL_CONFIG and m.get("level") is None and not replicate_of(c)[1]
+    ]
+
+
+def _mean_by_level(rows: list[dict], column: str) -> list[dict]:
+    """One point per (strategy, level): the mean over a level's replicates (their spread is in the tables)."""
+    groups: dict[tuple, list[float]] = {}
+    for row in rows:
+        groups.setdefault((row["strategy"], row["level_%"]), []).append(row[column])
+    return [{"strategy": s, "level_%": lvl, column: sum(v) / len(v)} for (s, lvl), v in groups.items()]
 
 
 def reference_label(config: str) -> str:
@@ -172,8 +182,11 @@ def ladder_frame(art: Artifacts, metric: str, side: str):
         for c, m in art.metrics.items()
         if m.get("level") is not None and m[side].get(metric) is not None
     ]
+    rows = _mean_by_level(rows, "value")
     for config in reference_configs(art):
-        value = (art.metrics[config].get(side) or {}).get(metric)
+        m = art.metrics[config]
+        spread = ((m.get("replicates") or {}).get(side) or {}).get(metric) or {}
+        value = spread.get("mean", (m.get(side) or {}).get(metric))  # over the draws, when there are several
         if value is not None:
             rows += _flat(config, value, "value")
     return pd.DataFrame(rows, columns=["strategy", "level_%", "value"]).sort_values(["strategy", "level_%"])
@@ -249,33 +262,54 @@ def compare_outputs(art: Artifacts, prompt: str, models: list[str]) -> dict:
 
 
 def score_frame(art: Artifacts):
-    """``(strategy, level_%, win_rate)`` per judged ladder config, plus the fits as a table."""
+    """``(strategy, level_%, win_rate)`` per ladder level (the mean of its judged replicates) and per baseline (a
+    flat line), plus the fits as a table: slope, its 95 % interval and what noise it covers, within noise or not."""
     pd = require("pandas")
 
     res = _need_results(art)
-    rows = []
+    rows, flat = [], {}
     for config, s in res["scores"].items():
         m = art.metrics.get(config, {})
         if m.get("level") is not None:
             rows.append(
                 {"strategy": strategy_of(config), "level_%": round(100 * m["level"]), "win_rate": s["win_rate"]}
             )
-        elif config in reference_configs(art):
-            rows += _flat(config, s["win_rate"], "win_rate")
+        elif replicate_of(config)[0] in reference_configs(art):
+            flat.setdefault(replicate_of(config)[0], []).append(s["win_rate"])
+    rows = _mean_by_level(rows, "win_rate")
+    for config, values in flat.items():
+        rows += _flat(config, sum(values) / len(values), "win_rate")
     points = pd.DataFrame(rows, columns=["strategy", "level_%", "win_rate"]).sort_values(["strategy", "level_%"])
+    columns = ["strategy", "slope_per_100%", "ci95", "noise", "within_noise", "r", "n"]
     fits = pd.DataFrame(
         [
             {
                 "strategy": k,
                 "slope_per_100%": round(f["slope"], 3),
+                "ci95": "[{:+.2f}, {:+.2f}]".format(*(f.get("slope_ci95_bootstrap") or f["slope_ci95"])),
+                "noise": " + ".join(f.get("noise_sources") or ["residuals"]),
+                "within_noise": f.get("within_noise"),
                 "r": None if f["r"] is None else round(f["r"], 3),
                 "n": f["n"],
             }
             for k, f in res.get("fits", {}).items()
         ],
-        columns=["strategy", "slope_per_100%", "r", "n"],
+        columns=columns,
     )
     return points, fits
+
+
+def spread_frame(art: Artifacts):
+    """Per ladder and level: the win-rates of its replicates (count, mean, sd, min, max)."""
+    pd = require("pandas")
+
+    res = _need_results(art)
+    rows = [
+        {"strategy": s, "level_%": round(100 * row["level"]), **{k: row[k] for k in ("n", "mean", "sd", "min", "max")}}
+        for s, spreads in (res.get("level_spreads") or {}).items()
+        for row in spreads
+    ]
+    return pd.DataFrame(rows, columns=["strategy", "level_%", "n", "mean", "sd", "min", "max"])
 
 
 def correlation_frame(art: Artifacts):

@@ -2,7 +2,10 @@
 
 - :func:`fit_ladder`: ordinary least squares of score on level (level in [0, 1], so the slope is
   in score points per 100 % diversity), Pearson r, and 95 % intervals (t for the slope, Fisher z
-  for r).
+  for r). With replicates (several adapters per level), every replicate is a point of the fit.
+- :func:`analyze` adds, per ladder, the spread of scores across each level's replicates and a bootstrap
+  interval for the slope that resamples the prompts and the replicates (:mod:`.noise`), and says when a slope
+  is within noise (its interval contains 0).
 - :func:`metric_correlations`: per side, Pearson r between each diversity metric of a config and
   its score, over all configs that have both (the paper's figure 4).
 - :func:`write_report`: JSON, a markdown report and PNG plots (score vs level with fitted lines;
@@ -20,6 +23,7 @@ import numpy as np
 from macro2micro.dataset_builder.metrics.diversity import METRICS
 from macro2micro.dataset_builder.naming import strategy_of
 from macro2micro.dataset_builder.utils import require
+from macro2micro.training.noise import RESAMPLES, bootstrap_slope, level_spreads
 
 
 def fit_ladder(levels, scores) -> dict:
@@ -76,11 +80,55 @@ def ladder_points(scores: dict[str, float], levels: dict[str, float]) -> dict[st
     return {s: sorted(p) for s, p in out.items()}
 
 
-def analyze(scores: dict[str, float], metrics: dict[str, dict]) -> dict:
-    """Fits per strategy and metric correlations from config scores and the repo's metrics."""
+def _noise(fit: dict, strategy: str, members: dict[str, float], per_prompt: dict | None, resamples: int) -> list:
+    """Add the bootstrap interval and the within-noise verdict to one ladder's fit; the notes they call for."""
+    boot = bootstrap_slope(members, per_prompt, resamples) if per_prompt else None
+    notes = []
+    if boot:
+        fit["slope_ci95_bootstrap"] = boot["slope_ci95"]
+        fit["noise_sources"] = boot["sources"]
+        fit["replicates_per_level"] = boot["replicates_per_level"]
+        if "replicates" not in boot["sources"]:
+            notes.append(
+                f"{strategy}: one draw per level, so its interval covers the prompts only, not the draw "
+                "(build with --replicates R for both)"
+            )
+    else:
+        fit["noise_sources"] = ["residuals"]  # the OLS t interval: no per-prompt scores to resample
+    lo, hi = fit.get("slope_ci95_bootstrap") or fit["slope_ci95"]
+    fit["within_noise"] = bool(lo <= 0 <= hi)
+    if fit["within_noise"]:
+        notes.append(
+            f"{strategy}: slope {fit['slope']:+.2f} is within noise: its 95 % interval [{lo:+.2f}, {hi:+.2f}] "
+            f"({' and '.join(fit['noise_sources'])}) contains 0"
+        )
+    return notes
+
+
+def analyze(
+    scores: dict[str, float],
+    metrics: dict[str, dict],
+    per_prompt: dict[str, list[float | None]] | None = None,
+    resamples: int = RESAMPLES,
+) -> dict:
+    """Fits per strategy (over every replicate), each level's spread across replicates, the slope's interval from
+    both sources of noise, and metric correlations.
+
+    Args:
+        scores: ``{config: win-rate}``.
+        metrics: the repo's metrics (levels come from there).
+        per_prompt: ``{config: [per-prompt score 0..1 or None]}`` (the judge's verdicts); without it the slope's
+            interval is OLS's t interval.
+        resamples: bootstrap rounds.
+    """
     levels = {c: m.get("level") for c, m in metrics.items()}
     points = ladder_points(scores, levels)
     fits = {s: fit_ladder(*zip(*pts, strict=True)) for s, pts in points.items() if len(pts) >= 3}
+    spreads = {s: level_spreads(pts) for s, pts in points.items()}
+    noise_notes = []
+    for strategy, fit in fits.items():
+        members = {c: levels[c] for c in scores if levels.get(c) is not None and strategy_of(c) == strategy}
+        noise_notes += _noise(fit, strategy, members, per_prompt, resamples)
     notes = [
         f"{s}: {len(pts)} level(s) judged; a fit needs at least 3, so it has none"
         for s, pts in sorted(points.items())
@@ -91,7 +139,58 @@ def analyze(scores: dict[str, float], metrics: dict[str, dict]) -> dict:
     corr = metric_correlations(metrics, scores)
     if all(r is None for side in corr.values() for r in side.values()):
         notes.append("metric-score correlations need at least 3 judged configs whose metric varies")
-    return {"fits": fits, "points": points, "correlations": corr, "scores": scores, "notes": notes}
+    notes += noise_notes
+    return {
+        "fits": fits,
+        "points": points,
+        "level_spreads": spreads,
+        "correlations": corr,
+        "scores": scores,
+        "notes": notes,
+    }
+
+
+def _interval(ci) -> str:
+    return "-" if not ci else f"[{ci[0]:+.2f}, {ci[1]:+.2f}]"
+
+
+def fit_lines(fits: dict) -> list[str]:
+    """The fits as a markdown table: slope, its intervals, whether it is within noise, r, points."""
+    lines = [
+        "| strategy | slope (points / 100 %) | 95 % CI, prompts + replicates (bootstrap) | 95 % CI, OLS | "
+        "within noise | Pearson r | points |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for s, f in sorted(fits.items()):
+        r = "n/a" if f["r"] is None else f"{f['r']:+.3f}"
+        sources = " + ".join(f.get("noise_sources") or [])
+        boot = _interval(f.get("slope_ci95_bootstrap")) + (f" ({sources})" if f.get("slope_ci95_bootstrap") else "")
+        noise = {True: "**yes**", False: "no", None: "-"}[f.get("within_noise")]
+        lines.append(
+            f"| `{s}` | {f['slope']:+.2f} | {boot} | {_interval(f['slope_ci95'])} | {noise} | {r} | {f['n']} |"
+        )
+    return lines
+
+
+def spread_lines(spreads: dict) -> list[str]:
+    """Per ladder and level: the scores of its replicates (mean, sd, min..max); nothing when no level repeats."""
+    if not any(row["n"] > 1 for rows in spreads.values() for row in rows):
+        return []
+    lines = [
+        "",
+        "Scores per level across replicates (independent draws of the level, each trained and judged):",
+        "",
+        "| strategy | level | replicates | mean | sd | min | max |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for s, rows in sorted(spreads.items()):
+        for row in rows:
+            sd = "-" if row["sd"] is None else f"{row['sd']:.2f}"
+            lines.append(
+                f"| `{s}` | {100 * row['level']:.0f} % | {row['n']} | {row['mean']:.2f} | {sd} | "
+                f"{row['min']:.2f} | {row['max']:.2f} |"
+            )
+    return lines
 
 
 def write_report(
@@ -152,12 +251,8 @@ def write_report(
             )
         lines.append("")
     lines += [f"- {n}" for n in result.get("notes", [])] + ([""] if result.get("notes") else [])
-    lines += ["| strategy | slope (points / 100 %) | 95 % CI | Pearson r | n |", "|---|---|---|---|---|"]
-    for s, f in sorted(result["fits"].items()):
-        r = "n/a" if f["r"] is None else f"{f['r']:+.3f}"
-        lines.append(
-            f"| `{s}` | {f['slope']:+.2f} | [{f['slope_ci95'][0]:+.2f}, {f['slope_ci95'][1]:+.2f}] | {r} | {f['n']} |"
-        )
+    lines += fit_lines(result["fits"])
+    lines += spread_lines(result.get("level_spreads") or {})
     lines += ["", "| side | " + " | ".join(METRICS) + " |", "|---|" + "---|" * len(METRICS)]
     for side in ("instruction", "response"):
         lines.append(

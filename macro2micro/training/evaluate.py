@@ -165,7 +165,9 @@ def evaluate(
         if config in adapters and (adapters[config].path / "README.md").exists() and runs:
             rerender_model_card(adapters[config].path / "README.md", scores={name: scores[config]})
     metrics = repo.metrics()
-    result = analyze({c: s["win_rate"] for c, s in scores.items() if c in metrics}, metrics)
+    judged = [c for c in scores if c in metrics]
+    per_prompt = {c: verdicts[c]["per_prompt"] for c in judged}  # the bootstrap resamples prompts and replicates
+    result = analyze({c: scores[c]["win_rate"] for c in judged}, metrics, per_prompt)
     out = Path(out)
     write_report(result, out, title=f"Win-rate vs {name} against diversity level", note=note, win_rates=scores)
     results = {
@@ -182,6 +184,7 @@ def evaluate(
         "verdicts": verdicts,
         "judge_failures": judge.failures[:20],
         "fits": result["fits"],
+        "level_spreads": result["level_spreads"],
         "correlations": result["correlations"],
         "analysis_notes": result["notes"],
         "note": note,

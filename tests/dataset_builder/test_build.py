@@ -252,3 +252,41 @@ def test_baselines_build_as_configs_with_manifests_byte_identical_on_a_rerun(syn
     assert json.loads((tmp_path / "a/manifests/longest.json").read_text())["varies"]["length_ratio_vs_uniform"] > 1.2
     info = json.loads((tmp_path / "a/build.json").read_text())
     assert set(info["random_control"]["outside_ladder"]) == {"micro_response"}  # baselines are not ladders
+
+
+def test_replicates_are_named_apart_and_replicate_0_keeps_the_bytes_of_a_build_without_them(
+    synthetic_corpus, tmp_path
+):
+    from tests.conftest import bow_knobs
+
+    def options(replicates):
+        return BuildOptions(
+            strategies=["micro_response", "longest", "kcenter", "random"],
+            budget=30,
+            levels=3,
+            replicates=replicates,
+            length_window="auto",
+        )
+
+    build_family(synthetic_corpus, options(1), bow_knobs(), tmp_path / "one")
+    made = build_family(synthetic_corpus, options(3), bow_knobs(), tmp_path / "three")
+    one, three = _files(tmp_path / "one"), _files(tmp_path / "three")
+    one.pop("build.json")
+    assert {k: three[k] for k in one} == one  # every file of the plain build, byte for byte
+    configs = [m["config"] for m in made]
+    ladder = ["micro_response_min", "micro_response_50", "micro_response_max"]
+    assert configs[:9] == ladder + [f"{c}_r1" for c in ladder] + [f"{c}_r2" for c in ladder]
+    assert "micro_response_lengthctl_max_r2" in configs
+    # longest's rows do not depend on a draw: one config, not three equal ones
+    assert configs[-7:] == ["longest", "kcenter", "kcenter_r1", "kcenter_r2", "random", "random_r1", "random_r2"]
+    m = {x["config"]: x for x in made}
+    for r in (1, 2):
+        rep = m[f"micro_response_50_r{r}"]
+        assert rep["replicate"] == r and rep["replicate_of"] == "micro_response_50"
+        assert rep["k"] == m["micro_response_50"]["k"] and rep["pool_size"] == m["micro_response_50"]["pool_size"]
+        assert rep["selected_ids"] != m["micro_response_50"]["selected_ids"]
+        assert m[f"random_r{r}"]["selected_ids"] != m["random"]["selected_ids"]
+    assert "replicate" not in m["micro_response_50"]
+    info = json.loads(three["build.json"])
+    assert info["replicates"] == {"draws": 3, "not_replicated": ["longest"]}
+    assert set(info["configs"]) == set(configs)

@@ -65,3 +65,67 @@ def test_correlations_and_report_files(tmp_path):
     assert "| `micro_response` | +20.00 |" in report and "demo scores are not meaningful" in report
     for png in ("score_vs_level.png", "correlations.png"):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _ladder(slope_points: float, replicates: int, prompts: int = 40, draw_sd: float = 0.0, seed: int = 0):
+    """A 3-level ladder's per-prompt 0/1 wins, with p = 0.5 + slope * level + the draw's offset per adapter."""
+    rng = np.random.default_rng(seed)
+    levels, per_prompt = {}, {}
+    for level, name in ((0.0, "min"), (0.5, "50"), (1.0, "max")):
+        for r in range(replicates):
+            config = f"micro_response_{name}" + (f"_r{r}" if r else "")
+            p = np.clip(0.5 + slope_points / 100 * (level - 0.5) + rng.normal(0, draw_sd), 0.02, 0.98)
+            per_prompt[config] = [float(v) for v in rng.random(prompts) < p]
+            levels[config] = level
+    metrics = {c: {"level": lvl, "instruction": {}, "response": {}} for c, lvl in levels.items()}
+    scores = {c: 100 * float(np.mean(v)) for c, v in per_prompt.items()}
+    return scores, metrics, per_prompt
+
+
+def test_a_strong_slope_is_outside_noise_and_a_flat_one_within_it():
+    from macro2micro.training.noise import bootstrap_slope
+
+    scores, metrics, per_prompt = _ladder(60, replicates=3, prompts=200)
+    fit = analyze(scores, metrics, per_prompt, resamples=500)["fits"]["micro_response"]
+    assert fit["n"] == 9 and fit["noise_sources"] == ["prompts", "replicates"]
+    lo, hi = fit["slope_ci95_bootstrap"]
+    assert 0 < lo < fit["slope"] < hi and not fit["within_noise"]
+    assert fit["replicates_per_level"] == [3, 3, 3]
+    scores, metrics, per_prompt = _ladder(0, replicates=3, prompts=40, draw_sd=0.05, seed=1)
+    result = analyze(scores, metrics, per_prompt, resamples=500)
+    assert result["fits"]["micro_response"]["within_noise"]
+    assert any("is within noise" in n and "prompts and replicates" in n for n in result["notes"])
+    spreads = result["level_spreads"]["micro_response"]
+    assert [s["n"] for s in spreads] == [3, 3, 3] and all(s["min"] <= s["mean"] <= s["max"] for s in spreads)
+    again = bootstrap_slope({c: m["level"] for c, m in metrics.items()}, per_prompt, resamples=200)
+    assert again == bootstrap_slope({c: m["level"] for c, m in metrics.items()}, per_prompt, resamples=200)
+
+
+def test_replicates_widen_the_interval_when_draws_differ_and_one_draw_says_what_it_covers():
+    from macro2micro.training.noise import bootstrap_slope
+
+    # identical answers to every prompt within an adapter: no prompt noise, only the draw
+    levels = {f"l{i}_r{r}": i / 2 for i in range(3) for r in range(3)}
+    offsets = {0: -10.0, 1: 0.0, 2: 10.0}
+    flat = {c: [0.5 + offsets[int(c.split("_r")[1])] / 100] * 30 for c in levels}
+    boot = bootstrap_slope(levels, flat, resamples=400)
+    assert boot["sources"] == ["prompts", "replicates"] and boot["slope_ci95"][0] < 0 < boot["slope_ci95"][1]
+    same = {c: [0.5 + levels[c] / 10] * 30 for c in levels}  # every draw and prompt alike: a point interval
+    lo, hi = bootstrap_slope(levels, same, resamples=100)["slope_ci95"]
+    assert lo == pytest.approx(10) and hi == pytest.approx(10)
+    scores, metrics, per_prompt = _ladder(30, replicates=1)
+    result = analyze(scores, metrics, per_prompt, resamples=200)
+    assert result["fits"]["micro_response"]["noise_sources"] == ["prompts"]
+    assert any("covers the prompts only" in n for n in result["notes"])
+    # without per-prompt scores: OLS's interval decides, and says so
+    plain = analyze(scores, metrics)["fits"]["micro_response"]
+    assert plain["noise_sources"] == ["residuals"] and "slope_ci95_bootstrap" not in plain
+
+
+def test_report_shows_level_spreads_and_both_intervals(tmp_path):
+    scores, metrics, per_prompt = _ladder(60, replicates=3, prompts=100)
+    result = analyze(scores, metrics, per_prompt, resamples=200)
+    write_report(result, tmp_path)
+    report = (tmp_path / "report.md").read_text()
+    assert "prompts + replicates (bootstrap)" in report and "| within noise |" in report
+    assert "| `micro_response` | 50 % | 3 |" in report

@@ -156,3 +156,35 @@ def test_constant_scores_fit_has_no_r():
 
     fit = fit_ladder([0, 0.5, 1], [50, 50, 50])
     assert fit["slope"] == 0.0 and fit["r"] is None
+
+
+def test_evaluate_with_replicates_fits_every_draw_and_reports_spreads_and_the_bootstrap_interval(
+    tiny_model_dir, tmp_path
+):
+    from macro2micro.training.evaluate import evaluate
+    from macro2micro.training.judge import LocalChoiceBackend
+    from macro2micro.training.sweep import sweep
+    from tests.conftest import make_synthetic_corpus
+    from tests.helpers import build_repo
+
+    repo, metrics = build_repo(make_synthetic_corpus(n=120), tmp_path, replicates=2)
+    assert metrics["micro_response_max"]["replicates"]["configs"] == ["micro_response_max", "micro_response_max_r1"]
+    sweep(str(repo), "micro_response_*,random", "demo", tmp_path / "runs", tiny_overrides(tiny_model_dir))
+    results = evaluate(
+        tmp_path / "runs",
+        str(repo),
+        tmp_path / "eval",
+        "embedded",
+        "random",
+        LocalChoiceBackend(str(tiny_model_dir)),
+        Decoding(max_new_tokens=8, batch_size=4),
+        limit=6,
+    )
+    fit = results["fits"]["micro_response"]
+    assert fit["n"] == 6 and fit["replicates_per_level"] == [2, 2, 2]
+    assert fit["noise_sources"] == ["prompts", "replicates"] and len(fit["slope_ci95_bootstrap"]) == 2
+    assert isinstance(fit["within_noise"], bool)
+    assert [row["n"] for row in results["level_spreads"]["micro_response"]] == [2, 2, 2]
+    report = (tmp_path / "eval/report.md").read_text()
+    assert "Scores per level across replicates" in report and "| `micro_response` | 50 % | 2 |" in report
+    assert "95 % CI, prompts + replicates (bootstrap)" in report

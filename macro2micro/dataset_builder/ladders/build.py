@@ -33,7 +33,12 @@ from macro2micro.dataset_builder.naming import LENGTH_CONTROLLED, config_name, l
 from macro2micro.dataset_builder.options import BuildOptions, CorpusOptions
 from macro2micro.dataset_builder.selection.lengthctl import GOAL, resolve_window, spread
 from macro2micro.dataset_builder.selection.sampling import uniform_sample
-from macro2micro.dataset_builder.selection.strategies import LadderStrategy, Selection, strategy_rng
+from macro2micro.dataset_builder.selection.strategies import (
+    LadderStrategy,
+    Selection,
+    replicate_parts,
+    strategy_rng,
+)
 from macro2micro.dataset_builder.utils import package_versions, stable_json
 
 logger = logging.getLogger(__name__)
@@ -75,27 +80,47 @@ class _Family:
         self.reachable: dict[str, np.ndarray] = {}
         self.length_control: dict[str, dict] = {}
         self.plain_k: dict[str, list[int]] = {}
+        self.single_draw: list[str] = []  # strategies whose rows do not depend on a draw: no replicates
 
-    def _add(self, selection: Selection, config: str, manifest: dict) -> dict:
+    def _add(self, selection: Selection, config: str, manifest: dict, replicate: int = 0) -> dict:
+        if replicate:  # replicate 0's manifest is the one a build without replicates writes, byte for byte
+            manifest = {**manifest, "replicate": replicate, "replicate_of": config}
+            config = config_name(config, None, replicate)
         self.rows[config] = selection.indices
         return _config(self.corpus, selection, config, manifest)
 
-    def _sample(self, strategy: LadderStrategy, name: str, mask: np.ndarray | None) -> list:
+    def _sample(self, strategy: LadderStrategy, name: str, mask: np.ndarray | None, replicate: int = 0) -> list:
         """Every level's selection, with its sampler length ratio: ``[(level_name, selection, ratio)]``."""
         from tqdm.auto import tqdm
 
         opts, lengths = self.options, self.lengths[strategy.side]
         out = []
-        for i, level_name in enumerate(tqdm(self.levels, desc=name, unit="level", leave=False)):
+        desc = config_name(name, None, replicate)
+        for i, level_name in enumerate(tqdm(self.levels, desc=desc, unit="level", leave=False)):
             level = i / (opts.levels - 1)
             sel = strategy.select(
-                self.corpus, opts.budget, opts.seed, level=level, quota=opts.type_quota, window=mask, ladder_name=name
+                self.corpus,
+                opts.budget,
+                opts.seed,
+                level=level,
+                quota=opts.type_quota,
+                window=mask,
+                ladder_name=name,
+                replicate=replicate,
             )
-            uniform = uniform_sample(sel.pool, opts.budget, strategy_rng(opts.seed, name, f"{level:.6f}", "uniform"))
+            rng = strategy_rng(opts.seed, name, f"{level:.6f}", "uniform", *replicate_parts(replicate))
+            uniform = uniform_sample(sel.pool, opts.budget, rng)
             out.append((level_name, sel, lengths[sel.indices].mean() / max(lengths[uniform].mean(), 1e-9)))
         return out
 
-    def _write(self, strategy: LadderStrategy, name: str, meta: dict, levels: list, mask=None) -> list[dict]:
+    def _replicates(self, strategy: LadderStrategy, name: str, meta: dict, mask=None) -> None:
+        """Replicates 1..R-1 of a ladder: the same levels (k and pools), drawn again."""
+        for r in range(1, self.options.replicates):
+            self._write(strategy, name, meta, self._sample(strategy, name, mask, r), mask, replicate=r)
+
+    def _write(
+        self, strategy: LadderStrategy, name: str, meta: dict, levels: list, mask=None, replicate: int = 0
+    ) -> list[dict]:
         made, previous = [], None
         side = strategy.side
         for level_name, sel, ratio in levels:
@@ -110,10 +135,10 @@ class _Family:
                 same,
             )
             config = config_name(name, level_name)
-            made.append(self._add(sel, config, {**meta, "level_name": level_name, "varies": varies}))
+            made.append(self._add(sel, config, {**meta, "level_name": level_name, "varies": varies}, replicate))
             logger.info(
                 "%s: k=%d of %d types, pool %d, mean %s length %.1f (x%.2f a uniform draw's)",
-                config,
+                made[-1]["config"],
                 sel.stats["k"],
                 sel.stats["k_max"],
                 sel.stats["pool_size"],
@@ -122,6 +147,9 @@ class _Family:
                 ratio,
             )
             previous = sel
+        self.manifests += made
+        if replicate:  # the warnings and the random control's figures are replicate 0's, as without replicates
+            return made
         typed = strategy.ladder_.entry_k > 0
         self.reachable[name] = typed if mask is None else typed & mask
         warnings = variation.ladder_warnings(
@@ -135,7 +163,6 @@ class _Family:
             logger.warning(text)
         if warnings:
             self.warnings[name] = warnings
-        self.manifests += made
         return made
 
     def length_controlled(self, strategy: LadderStrategy, name: str, meta: dict) -> None:
@@ -170,7 +197,9 @@ class _Family:
         }
         self.length_control[twin] = info
         logger.info("%s: length window %d:%d (%s)", twin, window.lo, window.hi, info)
-        made = self._write(strategy, twin, {**meta, "length_control": info}, levels, window.mask(self.lengths[side]))
+        mask = window.mask(self.lengths[side])
+        made = self._write(strategy, twin, {**meta, "length_control": info}, levels, mask)
+        self._replicates(strategy, twin, {**meta, "length_control": info}, mask)
         notes = variation.length_control_warnings(twin, side, made, info, self.plain_k.get(name))
         for text in notes:
             logger.warning(text)
@@ -182,21 +211,25 @@ class _Family:
         meta = {**self.base, "options": strategy.get_options()}
         if not isinstance(strategy, LadderStrategy):  # random and the baselines: one config, named as the strategy
             opts = self.options
-            sel = strategy.select(self.corpus, opts.budget, opts.seed)
-            ratio = None
-            if name != RANDOM_CONFIG:  # a baseline's pool is the corpus: its length against a uniform draw's
-                side = strategy.side or "response"
-                everything = np.arange(len(self.corpus))
-                uniform = uniform_sample(everything, opts.budget, strategy_rng(opts.seed, name, "uniform"))
-                ratio = self.lengths[side][sel.indices].mean() / max(self.lengths[side][uniform].mean(), 1e-9)
-            varies = variation.describe(sel.indices, self.lengths, self.codes, self.source_names, ratio)
-            self.manifests.append(self._add(sel, name, {**meta, "varies": varies}))
-            if name == RANDOM_CONFIG:
-                self.random_rows = sel.indices
+            for r in range(opts.replicates if strategy.stochastic else 1):
+                sel = strategy.select(self.corpus, opts.budget, opts.seed, replicate=r)
+                ratio = None
+                if name != RANDOM_CONFIG:  # a baseline's pool is the corpus: its length against a uniform draw's
+                    side = strategy.side or "response"
+                    rng = strategy_rng(opts.seed, name, "uniform", *replicate_parts(r))
+                    uniform = uniform_sample(np.arange(len(self.corpus)), opts.budget, rng)
+                    ratio = self.lengths[side][sel.indices].mean() / max(self.lengths[side][uniform].mean(), 1e-9)
+                varies = variation.describe(sel.indices, self.lengths, self.codes, self.source_names, ratio)
+                self.manifests.append(self._add(sel, name, {**meta, "varies": varies}, r))
+                if name == RANDOM_CONFIG and r == 0:
+                    self.random_rows = sel.indices
+            if opts.replicates > 1 and not strategy.stochastic:
+                self.single_draw.append(name)
             return
         strategy.fit(self.corpus, self.options.seed)
         meta["type_info"] = strategy.type_info_
         made = self._write(strategy, name, meta, self._sample(strategy, name, None))
+        self._replicates(strategy, name, meta)
         self.plain_k[name] = [made[0]["k"], made[-1]["k"]]
         if self.options.length_window and (
             not self.options.length_controlled or name in self.options.length_controlled
@@ -246,6 +279,11 @@ def build_ladders(
         "warnings": family.warnings,
         "length_control": family.length_control,
     }
+    if options.replicates > 1:
+        info["replicates"] = {
+            "draws": options.replicates,
+            "not_replicated": family.single_draw,  # a seed only breaks their ties: one draw, not R equal ones
+        }
     if hasattr(family, "random_rows"):
         info["random_control"] = variation.random_control(family.random_rows, len(corpus), family.reachable)
     configs = {m["config"]: corpus.select(family.rows[m["config"]].tolist()) for m in family.manifests}

@@ -18,6 +18,7 @@ from macro2micro.dataset_builder.defaults import FULL_CONFIG, SIDES
 from macro2micro.dataset_builder.errors import ArtifactError
 from macro2micro.dataset_builder.metrics import variation
 from macro2micro.dataset_builder.metrics.diversity import bootstrap_ci, side_metrics
+from macro2micro.dataset_builder.metrics.replicates import add_replicate_spread
 from macro2micro.dataset_builder.metrics.words import side_word_ids
 from macro2micro.dataset_builder.options import EmbedderOptions, MetricOptions
 
@@ -131,4 +132,4 @@ def compute_metrics(
             level=m.get("level"),
             varies=m.get("varies") or variation.describe(idx, lengths, *sources),
         )
-    return out
+    return add_replicate_spread(out)
