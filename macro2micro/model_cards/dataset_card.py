@@ -186,7 +186,7 @@ def render_dataset_card(
             "facts": baseline_facts(m, unit),
         }
         for m in manifests.values()
-        if m.get("granularity") == BASELINE
+        if m.get("granularity") == BASELINE and not m.get("replicate")  # a baseline's further draws: same rule
     ]
     for m in manifests.values():
         if m.get("granularity") == BASELINE:

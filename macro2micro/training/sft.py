@@ -14,6 +14,11 @@ accelerate launch --config_file macro2micro/training/accelerate/multi_gpu.yaml m
     --dataset_name my-org/sft-diversity-10k --dataset_config micro_response_max \
     --output_dir runs/llama2-micro_response_max --push_to_hub --hub_model_id my-org/llama2-7b-micro_response_max
 
+# two processes on a CPU (gloo ranks; the config says why it names MULTI_GPU)
+accelerate launch --config_file macro2micro/training/accelerate/cpu_ddp.yaml macro2micro/training/sft.py \
+    --config macro2micro/training/recipes/demo.yaml \
+    --dataset_name demo_out/hub_dataset --dataset_config micro_response_max --output_dir runs/micro_response_max
+
 # one adapter per matching config, skipping finished ones
 macro2micro train --dataset demo_out/hub_dataset --configs 'micro_response_*' --recipe demo --out runs
 ```
@@ -188,6 +193,15 @@ def main(script_args: M2MScriptArguments, training_args, model_args) -> dict:
         "dtype": model_args.dtype,
         "attn_implementation": model_args.attn_implementation,
     }
+    push = bool(training_args.push_to_hub)  # the script run on its own (accelerate launch); sweeps push after renaming
+    if push and not training_args.hub_model_id:
+        raise OptionsError(
+            "--push_to_hub needs --hub_model_id ORG/NAME "
+            "(macro2micro train --push_to_hub --hub_org ORG names it for you)"
+        )
+    # The Trainer would push at every save, from its own card; the adapter is pushed once, by the main process,
+    # with ours (push_adapter below).
+    training_args.push_to_hub = False
     train = load_train_dataset(script_args)
     trainer = SFTTrainer(
         model=model_args.model_name_or_path,
@@ -200,6 +214,14 @@ def main(script_args: M2MScriptArguments, training_args, model_args) -> dict:
     result = trainer.train()
     seconds = time.perf_counter() - start
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    accelerator = trainer.accelerator
+    logger.info(
+        "process %d of %d (%s): trained %d steps",
+        accelerator.process_index,
+        accelerator.num_processes,
+        accelerator.distributed_type.value,
+        trainer.state.global_step,
+    )
     results = {
         "dataset": script_args.dataset_name,
         "config": script_args.dataset_config,
@@ -212,9 +234,11 @@ def main(script_args: M2MScriptArguments, training_args, model_args) -> dict:
         "first_logged_loss": losses[0] if losses else None,
         "last_logged_loss": losses[-1] if losses else None,
         "train_seconds": round(seconds, 2),
+        "processes": accelerator.num_processes,
     }
-    if trainer.accelerator.is_main_process:  # only rank 0 writes files
+    if accelerator.is_main_process:  # only rank 0 writes files and pushes
         out = Path(training_args.output_dir)
+        logger.info("process %d: saving the adapter and its card to %s", accelerator.process_index, out)
         trainer.save_model(str(out))
         dataset_repo, metrics = dataset_card_info(script_args)
         card = render_model_card(
@@ -239,20 +263,15 @@ def main(script_args: M2MScriptArguments, training_args, model_args) -> dict:
             }
         )
         card.save(str(out / "README.md"))
-        if training_args.push_to_hub:  # the script run on its own (accelerate launch); sweeps push after the rename
+        if push:
             from macro2micro.training.hub import push_adapter
 
-            if not training_args.hub_model_id:
-                raise OptionsError(
-                    "--push_to_hub needs --hub_model_id ORG/NAME (macro2micro train --push_to_hub "
-                    "--hub_org ORG names it for you)"
-                )
             results["hub"] = {
                 "repo_id": training_args.hub_model_id,
                 "revision": push_adapter(out, training_args.hub_model_id, bool(training_args.hub_private_repo)),
             }
         (out / "train_results.json").write_text(json.dumps(results, indent=2))
-    trainer.accelerator.wait_for_everyone()
+    accelerator.wait_for_everyone()
     return results
 
 

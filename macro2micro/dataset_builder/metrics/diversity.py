@@ -132,12 +132,17 @@ class _DistinctResampler:
 
 
 def embedding_distance(embeddings: np.ndarray) -> float:
-    """Exact mean pairwise cosine distance of normalized embeddings, without the n x n matrix."""
+    """Exact mean pairwise cosine distance of normalized embeddings, without the n x n matrix.
+
+    A zero vector (a text the embedder has no token for, e.g. a lone zero-width space under the static embedder)
+    has no direction: it is left out, rather than turning the mean into NaN.
+    """
     e = np.asarray(embeddings, dtype=np.float64)
+    norms = np.linalg.norm(e, axis=1, keepdims=True)
+    e = e[norms[:, 0] > 0] / norms[norms[:, 0] > 0]
     n = len(e)
     if n < 2:
         return 0.0
-    e = e / np.linalg.norm(e, axis=1, keepdims=True)
     s = e.sum(axis=0)
     mean_cos = (float(s @ s) - n) / (n * (n - 1))
     return 1.0 - mean_cos

@@ -28,6 +28,7 @@ def replicate_groups(configs) -> dict[str, list[str]]:
 def spread(values) -> dict[str, float | int]:
     """Mean, sample standard deviation, min and max of one metric over the replicates that have it."""
     x = np.array([v for v in values if v is not None], dtype=np.float64)
+    x = x[np.isfinite(x)]
     if len(x) == 0:
         return {"n": 0}
     return {
