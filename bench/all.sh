@@ -26,5 +26,10 @@ if [ -d demo_out/hub_dataset ]; then
 else
   echo "note: no demo_out/hub_dataset (run make demo first); the training benchmark is skipped" >&2
 fi
+if "$PY" -c "import sys, torch; sys.exit(not torch.cuda.is_available())"; then
+  step gpu;           "$PY" bench/gpu.py --json "$OUT/gpu.json"
+else
+  echo "note: no CUDA device; the GPU benchmark is skipped (its figures stay unmeasured)" >&2
+fi
 step report;          "$PY" bench/report.py --dir "$OUT" | tee "$OUT/performance.md"
 step done

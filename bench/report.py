@@ -133,6 +133,25 @@ def train(rows: list[dict]) -> list[str]:
     return ["", line + "."]
 
 
+def gpu(d: dict) -> list[str]:
+    lines = [
+        "",
+        f"**On a GPU** (`bench/gpu.py`, {d['device']}, random weights of each recipe's architecture, packed "
+        f"sequences; MFU against {d['peak_tflops_bf16']} TFLOP/s dense bf16):",
+        "",
+        "| recipe | seq x batch | tokens/s | MFU | peak memory |",
+        "|---|---|---|---|---|",
+    ]
+    for r in d["train"]:
+        mfu = "-" if r.get("mfu") is None else f"{100 * r['mfu']:.1f} %"
+        lines.append(
+            f"| `{r['recipe']}` | {r['seq_len']} x {r['batch']} | {r['tokens_per_s']:,.0f} | {mfu} | "
+            f"{'-' if 'max_memory_gib' not in r else str(r['max_memory_gib']) + ' GiB'} |"
+        )
+    cells = ", ".join(f"{r['texts_per_s']:,.0f} texts/s in {r['dtype']}" for r in d["encode"])
+    return lines + ["", f"The macro embedder's architecture (MiniLM-L6, 128 word pieces): {cells}."]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dir", type=Path, default=Path("bench_out"))
@@ -145,6 +164,7 @@ def main() -> None:
         ("static_embedder", static_embedder),
         ("features", features),
         ("train", train),
+        ("gpu", gpu),
     ]:
         data = _load(folder, name)
         if data is not None:
