@@ -290,3 +290,54 @@ def test_replicates_are_named_apart_and_replicate_0_keeps_the_bytes_of_a_build_w
     info = json.loads(three["build.json"])
     assert info["replicates"] == {"draws": 3, "not_replicated": ["longest"]}
     assert set(info["configs"]) == set(configs)
+
+
+def test_cli_build_with_baselines_replicates_and_an_llm_scorer(synthetic_corpus, tmp_path, capsys):
+    from macro2micro.cli.main import main
+    from tests.conftest import BOW_EMBEDDER, bow_knobs
+    from tests.dataset_builder.test_tagging import _Server
+
+    bow_knobs()  # registers the bag-of-words embedder under its spec
+
+    def reply_for(prompt):  # complexity from the query's length, quality from the response's: scores vary
+        text = prompt.rsplit("Query: ", 1)[-1] if "complexity" in prompt else prompt.rsplit("Response: ", 1)[-1]
+        return f"Score: {1 + len(text.split()) % 6}"
+
+    server = _Server(reply_for)
+    synthetic_corpus.to_json(str(tmp_path / "c.jsonl"))
+    try:
+        rc = main(
+            [
+                "build",
+                "--corpus",
+                str(tmp_path / "c.jsonl"),
+                "--strategies",
+                "longest,deita,kcenter,random",
+                "--tokenizer",
+                "word",
+                "--embedder",
+                BOW_EMBEDDER,
+                "--deita_scorer",
+                "openai",
+                "--deita_scorer_url",
+                server.url,
+                "--deita_scorer_model",
+                "judge-8b",
+                "--replicates",
+                "2",
+                "--budget",
+                "25",
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+    finally:
+        server.close()
+    assert rc == 0
+    assert "wrote 6 configs" in capsys.readouterr().out
+    names = sorted(p.stem for p in (tmp_path / "o/manifests").iterdir())
+    assert names == ["deita", "kcenter", "kcenter_r1", "longest", "random", "random_r1"]
+    deita = json.loads((tmp_path / "o/manifests/deita.json").read_text())
+    assert deita["scorer"]["name"] == "llm:judge-8b" and deita["scorer"]["stats"]["calls"] == 2 * len(synthetic_corpus)
+    assert "judge-8b" in deita["differs_from_original"] and deita["options"]["scorer"] == "openai"
+    assert len(server.calls) == 2 * len(synthetic_corpus)

@@ -129,3 +129,42 @@ def test_baselines_show_beside_the_ladders(tmp_path):
     assert table.iloc[0]["R mean len"] == max(m["response"]["mean_length"] for m in art.metrics.values())
     frame = logic.ladder_frame(art, "mean_length", "response")
     assert {"longest (baseline)", "kcenter (baseline)", "micro_response"} == set(frame["strategy"])
+
+
+def test_replicates_show_as_level_means_with_their_spread_and_the_fit_says_what_noise_it_covers(tmp_path):
+    from macro2micro.training.analysis import analyze
+    from tests.conftest import make_synthetic_corpus
+    from tests.helpers import build_repo
+
+    repo, metrics = build_repo(make_synthetic_corpus(n=120), tmp_path, replicates=2)
+    ladder = [c for c in metrics if c.startswith("micro_response")]
+    assert len(ladder) == 6
+    per_prompt = {c: [1.0, 0.0, 0.5, float(metrics[c]["level"] > 0.4)] for c in ladder}
+    scores = {c: 100 * sum(v) / len(v) for c, v in per_prompt.items()}
+    result = analyze(scores, metrics, per_prompt, resamples=200)
+    results = {
+        "dataset": str(repo),
+        "baseline": "random",
+        "prompt_rows": [{"id": f"p{i}", "instruction": f"q{i}"} for i in range(4)],
+        "scores": {c: {"win_rate": s} for c, s in scores.items()},
+        "answers": {},
+        "fits": result["fits"],
+        "level_spreads": result["level_spreads"],
+        "correlations": result["correlations"],
+    }
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    art = logic.load_artifacts(str(repo), str(tmp_path / "results.json"))
+    frame = logic.ladder_frame(art, "mean_length", "response")
+    means = frame[frame["strategy"] == "micro_response"]
+    assert list(means["level_%"]) == [0, 50, 100]  # one point per level: the mean of its two draws
+    expected = (
+        metrics["micro_response_max"]["response"]["mean_length"]
+        + metrics["micro_response_max_r1"]["response"]["mean_length"]
+    ) / 2
+    assert means.iloc[-1]["value"] == pytest.approx(expected)
+    assert list(logic.baseline_table(art)["config"]) == ["random"]  # its replicate is not another baseline
+    points, fits = logic.score_frame(art)
+    assert len(points[points["strategy"] == "micro_response"]) == 3
+    assert fits.iloc[0]["noise"] == "prompts + replicates" and fits.iloc[0]["n"] == 6
+    spread = logic.spread_frame(art)
+    assert list(spread["n"]) == [2, 2, 2] and list(spread["level_%"]) == [0, 50, 100]
