@@ -155,6 +155,8 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time each name is i
 
 
 def __getattr__(name: str) -> Any:
+    if name == "measurements":  # the shipped evaluate modules (a sub-package, imported on first use)
+        return import_module("macro2micro.measurements")
     if name in _WHERE:
         value = getattr(import_module(_WHERE[name]), name)
         globals()[name] = value  # later lookups skip this function
