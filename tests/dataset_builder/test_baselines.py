@@ -11,7 +11,12 @@ from hypothesis.extra.numpy import arrays
 from macro2micro.dataset_builder.baselines.instag import complexity_first
 from macro2micro.dataset_builder.errors import SelectionError
 from macro2micro.dataset_builder.ladders.registry import make_strategy
-from macro2micro.dataset_builder.selection.coreset import diversity_filter, farthest_first, filter_threshold
+from macro2micro.dataset_builder.selection.coreset import (
+    BISECTIONS,
+    diversity_filter,
+    farthest_first,
+    filter_threshold,
+)
 from tests.conftest import bow_knobs
 
 GAP = 1e-9  # a max this far above the runner-up is unique: the oracle and the kernel must agree on its row
@@ -26,19 +31,18 @@ def unit_rows(draw, max_n=24, max_d=5):
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def kcenter_oracle(emb: np.ndarray, budget: int, first: int):
-    """The definition, with the whole distance matrix: each pick maximizes the distance to the nearest centre."""
+def kcenter_oracle(emb: np.ndarray, budget: int, first: int) -> tuple[list[int], bool]:
+    """The definition, with the whole distance matrix: each pick maximizes the distance to the nearest centre.
+    Also whether every pick was unique by more than GAP (then the kernel must pick the same rows)."""
     dist = 1.0 - emb @ emb.T
-    centres, values = [first], [np.inf]
+    centres, unique = [first], True
     for _ in range(budget - 1):
         nearest = dist[:, centres].min(axis=1)
         nearest[centres] = -np.inf
-        best = int(np.argmax(nearest))
         top2 = np.sort(nearest)[-2:]
-        centres.append(best)
-        values.append((nearest[best], top2[-1] - top2[0] > GAP))
-    radius = max(dist[:, centres].min(axis=1).max(), 0.0)
-    return centres, values, radius
+        unique &= bool(top2[-1] - top2[0] > GAP)
+        centres.append(int(np.argmax(nearest)))
+    return centres, unique
 
 
 @settings(max_examples=150, deadline=None)
@@ -49,14 +53,18 @@ def test_kcenter_matches_the_brute_force_oracle(data, emb):
     first = data.draw(st.integers(0, n - 1))
     block = data.draw(st.sampled_from([1, 3, 8192]))  # blocks never change the answer
     order, picked_at, radius = farthest_first(emb, budget, first, block=block)
-    centres, values, true_radius = kcenter_oracle(emb, budget, first)
     assert order[0] == first and len(set(order.tolist())) == budget
-    for j in range(1, budget):
-        value, unique = values[j]
-        assert picked_at[j] == pytest.approx(value, abs=1e-12)  # the same greedy value at every step
-        if unique:
-            assert order[j] == centres[j]
-    assert radius == pytest.approx(true_radius if budget < n else 0.0, abs=1e-12)
+    dist = 1.0 - emb @ emb.T
+    for j in range(1, budget):  # each pick is a farthest row from the picks before it (exact ties: either)
+        nearest = dist[:, order[:j]].min(axis=1)
+        nearest[order[:j]] = -np.inf
+        assert nearest[order[j]] >= nearest.max() - GAP
+        assert picked_at[j] == pytest.approx(nearest[order[j]], abs=GAP)
+    true_radius = max(dist[:, order].min(axis=1).max(), 0.0) if budget < n else 0.0
+    assert radius == pytest.approx(true_radius, abs=GAP)
+    centres, unique = kcenter_oracle(emb, budget, first)
+    if unique:  # no tie on the way: the very rows of the definition
+        assert order.tolist() == centres
 
 
 def test_kcenter_spreads_over_clusters_and_checks_its_arguments():
@@ -114,8 +122,8 @@ def test_the_threshold_admits_exactly_n_and_is_the_largest_that_does(data, emb):
     sub = emb[rows]
     dist = 1.0 - sub @ sub.T
     assert (dist[~np.eye(budget, dtype=bool)] > threshold).all()
-    if budget > 1:  # a hair more admits fewer than N (the bisection's invariant)
-        assert len(diversity_filter(emb, order, budget, threshold + 2.0 / 2**23)) < budget
+    if budget > 1:  # the bisection's other end, a hair above, admits fewer than N (its invariant)
+        assert len(diversity_filter(emb, order, budget, threshold + 2.0 / 2**BISECTIONS)) < budget
 
 
 def _csr(rows, n_tags):
