@@ -183,7 +183,10 @@ class BuildOptions:
 
     strategies: list[str] = field(
         default_factory=lambda: ["micro_response", "random"],
-        metadata=_help("strategy names (space- or comma-separated), or all"),
+        metadata=_help(
+            "strategy names (space- or comma-separated), or all (the six ladders, random and the baselines longest, "
+            "kcenter, deita, instag)"
+        ),
     )
     budget: int = field(default=1000, metadata=_help("N, the rows of every subset"))
     levels: int = field(default=LEVELS, metadata=_help("diversity levels per ladder (>= 2), evenly spaced"))

@@ -103,7 +103,7 @@ def instruction_tags(corpus, meso: MesoOptions, embedder: EmbedderOptions) -> Ty
     """The meso tagger's normalized tags of every instruction (``meso_instruction``'s types), once per process."""
     from macro2micro.dataset_builder.types.meso import MesoStrategy
 
-    key = (corpus_fingerprint(corpus), repr(meso), embedder.model)
+    key = (corpus_fingerprint(corpus), repr(meso), repr(embedder))
     if key not in _MEMO:
         if len(_MEMO) >= 4:
             _MEMO.pop(next(iter(_MEMO)))
