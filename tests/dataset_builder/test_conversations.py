@@ -31,14 +31,14 @@ def chat(*turns, system=None, **extra):
 def test_all_keeps_every_turn_sides_join_turns_system_apart(write_jsonl):
     path = write_jsonl(
         [
-            chat("capital of France?", "Arr, 'tis Paris", "and Spain?", "Madrid, matey", system="answer in pirate speak"),
+            chat("capital of France?", "Arr, 'tis Paris", "and Spain?", "Madrid, matey", system="talk like a pirate"),
             chat("hi", "hello"),
         ]
     )
     ds, report = load_corpus(path, ALL)
     first = ds[0]
     assert [m["role"] for m in first["messages"]] == ["system", "user", "assistant", "user", "assistant"]
-    assert first["system"] == "answer in pirate speak"
+    assert first["system"] == "talk like a pirate"
     assert first["instruction"] == f"capital of France?{TURN_SEPARATOR}and Spain?"
     assert first["response"] == f"Arr, 'tis Paris{TURN_SEPARATOR}Madrid, matey"
     assert ds[1]["system"] == "" and [m["role"] for m in ds[1]["messages"]] == ["user", "assistant"]
@@ -50,7 +50,7 @@ def test_all_keeps_every_turn_sides_join_turns_system_apart(write_jsonl):
     }
     # the system prompt on the instruction side only when asked; dropped when asked
     ds, _ = load_corpus(path, CorpusOptions(multi_turn="all", system_side="instruction"))
-    assert ds[0]["instruction"].startswith(f"answer in pirate speak{TURN_SEPARATOR}capital of France?")
+    assert ds[0]["instruction"].startswith(f"talk like a pirate{TURN_SEPARATOR}capital of France?")
     ds, report = load_corpus(path, CorpusOptions(multi_turn="all", system="drop"))
     assert ds[0]["system"] == "" and ds[0]["messages"][0]["role"] == "user"
     assert report.changed == {"system_dropped": 1}
@@ -95,7 +95,7 @@ def test_content_parts_joined_non_text_rows_dropped_by_reason(write_jsonl):
     assert report.dropped == {"non_text_image_url": 1, "non_text_input_audio": 1}
     assert report.changed == {"content_parts_joined": 1}
     bad = write_jsonl([{"messages": [{"role": "user", "content": [{"text": "no type"}]}]}], "bad.jsonl")
-    with pytest.raises(CorpusError, match=r"bad.jsonl, line 1, messages\[0\], field 'content'\[0\]: expected a content"):
+    with pytest.raises(CorpusError, match=r"bad.jsonl, line 1, messages\[0\], field 'content'\[0\]: expected a"):
         load_corpus(bad)
 
 
@@ -146,7 +146,8 @@ def test_system_prompts_of_every_format(write_jsonl, tmp_path):
     opts = CorpusOptions(format="columns", columns="instruction=question,response=response,system=system_prompt")
     ds, _ = load_corpus(orca, opts)
     assert ds["system"] == ["You are a tutor."] and ds[0]["messages"][0]["role"] == "system"
-    sharegpt = {"system": "Be terse.", "conversations": [{"from": "human", "value": "a"}, {"from": "gpt", "value": "b"}]}
+    turns = [{"from": "human", "value": "a"}, {"from": "gpt", "value": "b"}]
+    sharegpt = {"system": "Be terse.", "conversations": turns}
     ds, _ = load_corpus(write_jsonl([sharegpt], "sg.jsonl"))
     assert ds["system"] == ["Be terse."]
     prompt = {"prompt": [{"role": "system", "content": "S"}, {"role": "user", "content": "p"}], "completion": "c"}
@@ -209,11 +210,12 @@ def test_compressed_inputs_read_by_suffix_with_located_errors(tmp_path, suffix):
     ds, report = load_corpus(tmp_path, opts)  # a folder finds compressed files too
     assert ds["instruction"] == ["Why?", "Name a colour"] and ds["source"] == ["data", "data"]
     path.write_bytes(compress[f".{comp}"](bad.encode()))
-    with pytest.raises(CorpusError, match=rf"data{suffix.replace('.', '[.]')}.*{where}"):
+    with pytest.raises(CorpusError, match=rf"data{suffix.replace('.', '[.]')}, .*{where}"):
         load_corpus(path, opts)
     blob = compress[f".{comp}"](good.encode() * 400)
     path.write_bytes(blob[: len(blob) // 2])
-    with pytest.raises(CorpusError, match=rf"data{suffix.replace('.', '[.]')}(, line \d+)?: the \w+ stream ends early"):
+    name = suffix.replace(".", "[.]")
+    with pytest.raises(CorpusError, match=rf"data{name}(, line \d+)?: the \w+ stream ends early"):
         load_corpus(path, opts)
 
 

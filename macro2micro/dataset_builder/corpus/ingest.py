@@ -319,7 +319,7 @@ def _ingested(inner: Path, given: str):
     except (OSError, json.JSONDecodeError):
         summary = {}
     if "system" not in ds.column_names:
-        ds = ds.add_column("system", [""] * len(ds)).select_columns(CORPUS_COLUMNS)
+        ds = ds.add_column("system", [""] * len(ds)).select_columns(list(CORPUS_COLUMNS))
     return ds, summary if isinstance(summary, dict) else {}
 
 

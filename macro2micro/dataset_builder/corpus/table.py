@@ -12,10 +12,10 @@ import hashlib
 import numpy as np
 
 from macro2micro.dataset_builder.corpus.conversations import ASSISTANT, USER
+from macro2micro.dataset_builder.defaults import CORPUS_COLUMNS
 from macro2micro.dataset_builder.utils import sha256_text
 
-CORPUS_COLUMNS = ["id", "source", "system", "instruction", "response", "messages"]
-TEXT_COLUMNS = CORPUS_COLUMNS[:-1]
+TEXT_COLUMNS = list(CORPUS_COLUMNS[:-1])  # all but messages
 
 
 def column(ds, name: str) -> list:
