@@ -63,7 +63,7 @@ def has_dialogues(configs: list[str], metrics: dict[str, dict], manifests: dict[
 def corpus_lines(info: dict, turns: dict | None) -> dict:
     """What the card says of the corpus: what a row is, the system prompts, the ``max_rows`` sample."""
     corpus = info.get("corpus") or {}
-    options, sample = corpus.get("options") or {}, corpus.get("sample")
+    options, sample = corpus.get("shape") or {}, corpus.get("sample")
     if turns and turns.get("mean", 1) != 1:
         kind = (
             f"conversations ({turns['mean']:.2f} assistant turns per row on average; a row's instruction side is its "

@@ -135,7 +135,7 @@ def message_turns(message: dict, role_key: str, text_key: str, where: str, notes
     if not calls:
         return [(role, text)]
     notes.append("tool_calls_as_turns")
-    call = json.dumps(calls, ensure_ascii=False, sort_keys=True)
+    call = json.dumps(calls, ensure_ascii=False)
     return ([(role, text)] if text.strip() else []) + [(TOOL_CALL, call)]
 
 

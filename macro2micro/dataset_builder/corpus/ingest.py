@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,14 @@ import numpy as np
 
 from macro2micro.dataset_builder.corpus.conversations import TURN_SEPARATOR, Row
 from macro2micro.dataset_builder.corpus.formats import detect_format, normalize_whitespace, row_id, row_source, to_row
-from macro2micro.dataset_builder.corpus.readers import CorpusError, expand_inputs, ingested_dataset, iter_input
+from macro2micro.dataset_builder.corpus.readers import (
+    CorpusError,
+    describe_input,
+    expand_inputs,
+    ingested_dataset,
+    is_in_memory,
+    iter_input,
+)
 from macro2micro.dataset_builder.corpus.table import (
     CORPUS_COLUMNS,
     TEXT_COLUMNS,
@@ -131,7 +137,10 @@ class _Rows:
 def _read_item(item, options: CorpusOptions, report: CorpusReport, rows: _Rows, dropped: Counter) -> str:
     """Read one input into ``rows``; returns the format it was read as."""
     fmt = options.format
-    default_source = options.source or (Path(item).stem.split(".")[0] if Path(item).exists() else str(item))
+    if is_in_memory(item):
+        default_source = options.source or item_name(item)
+    else:  # the file's name without its suffixes (data.jsonl.gz -> data)
+        default_source = options.source or (Path(item).stem.split(".")[0] if Path(item).exists() else str(item))
 
     def on_bad(err: CorpusError) -> None:  # a line that could not be read at all was still read
         report.rows_read += 1
@@ -159,7 +168,7 @@ def _read_item(item, options: CorpusOptions, report: CorpusReport, rows: _Rows, 
         if reason:
             dropped[reason] += 1
     if n_item == 0:
-        raise CorpusError(f"{item}: holds no records")
+        raise CorpusError(f"{describe_input(item)}: holds no records")
     return fmt
 
 
@@ -170,11 +179,20 @@ def sample_indices(n: int, max_rows: int, seed: int) -> np.ndarray | None:
     return np.sort(np.random.default_rng(seed).choice(n, size=max_rows, replace=False))
 
 
-def load_corpus(inputs: Iterable[str | Path] | str | Path, options: CorpusOptions | None = None):
+def item_name(item) -> str:
+    """The ``source`` of rows from an in-memory dataset that names none: its builder's name, else ``dataset``."""
+    info = getattr(item, "info", None) or getattr(next(iter(item.values()), None), "info", None)
+    return (
+        getattr(info, "dataset_name", None) or getattr(info, "builder_name", None) or "dataset"
+    ).strip() or "dataset"
+
+
+def load_corpus(inputs, options: CorpusOptions | None = None):
     """Read, normalize and clean SFT data into a ``datasets.Dataset`` (a seeded sample of it with ``max_rows``).
 
     Args:
-        inputs: one or more files, folders, saved-dataset folders or Hub dataset ids.
+        inputs: one or more files, folders, saved-dataset folders, Hub dataset ids, or in-memory
+            ``datasets.Dataset`` / ``DatasetDict`` objects (any supported record format).
         options: reading and cleaning options (see :class:`CorpusOptions`).
 
     Returns:
@@ -184,16 +202,18 @@ def load_corpus(inputs: Iterable[str | Path] | str | Path, options: CorpusOption
     import datasets
 
     options = options or CorpusOptions()
-    if isinstance(inputs, (str, Path)):
+    if isinstance(inputs, (str, Path)) or is_in_memory(inputs):
         inputs = [inputs]
     items = expand_inputs(inputs)
     if not items:
         raise CorpusError("no corpus inputs given")
-    report = CorpusReport(inputs=[str(i) for i in items], options={k: getattr(options, k) for k in SHAPE_OPTIONS})
+    report = CorpusReport(
+        inputs=[describe_input(i) for i in items], options={k: getattr(options, k) for k in SHAPE_OPTIONS}
+    )
     dropped: Counter[str] = Counter()
     rows = _Rows()
     for item in items:
-        report.formats[str(item)] = _read_item(item, options, report, rows, dropped)
+        report.formats[describe_input(item)] = _read_item(item, options, report, rows, dropped)
     cleaned = len(rows.counts)
     if cleaned == 0:
         raise CorpusError(f"no usable rows in {', '.join(report.inputs)}: dropped {dict(dropped) or report.dropped}")
@@ -239,12 +259,13 @@ _PROVENANCE: dict[str, dict] = {}
 
 
 def record_provenance(ds, options: dict, sample: dict | None) -> None:
-    _PROVENANCE[corpus_fingerprint(ds)] = {"options": dict(options), "sample": sample}
+    _PROVENANCE[corpus_fingerprint(ds)] = {"shape": dict(options), "sample": sample}
 
 
 def corpus_provenance(ds) -> dict:
-    """How the corpus stage made ``ds`` (``{"options": SHAPE_OPTIONS, "sample": ...}``), when this process read it
-    through :func:`load_corpus` or :func:`open_corpus`; ``{}`` for a Dataset made elsewhere."""
+    """How the corpus stage made ``ds``: ``{"shape": {multi_turn, system, system_side}, "sample": {max_rows, seed,
+    from_rows} or None}``, when this process read it through :func:`load_corpus` or :func:`open_corpus` (a
+    content fingerprint keys it); ``{}`` for a Dataset made elsewhere."""
     return _PROVENANCE.get(corpus_fingerprint(ds), {})
 
 
