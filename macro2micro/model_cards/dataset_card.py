@@ -64,10 +64,13 @@ def corpus_lines(info: dict, turns: dict | None) -> dict:
     """What the card says of the corpus: what a row is, the system prompts, the ``max_rows`` sample."""
     corpus = info.get("corpus") or {}
     options, sample = corpus.get("shape") or {}, corpus.get("sample")
+    rows = None
     if turns and turns.get("mean", 1) != 1:
-        kind = (
-            f"conversations ({turns['mean']:.2f} assistant turns per row on average; a row's instruction side is its "
-            "user turns and its response side its assistant turns, each joined in order with a blank line)"
+        kind = "conversations"
+        rows = (
+            f"A row is a whole conversation ({turns['mean']:.2f} assistant turns on average): its instruction side is "
+            "its user turns and its response side its assistant turns, each joined in order with a blank line; "
+            "types, metrics and lengths read those sides, and training covers every assistant turn."
         )
     else:
         kind = "single-turn pairs" if options.get("multi_turn") != "all" else "conversations, each of one exchange"
@@ -84,7 +87,7 @@ def corpus_lines(info: dict, turns: dict | None) -> dict:
             f"The corpus is a seeded uniform sample (seed {sample['seed']}) of {sample['max_rows']} of the "
             f"{sample['from_rows']} rows left after cleaning (`--max_rows {sample['max_rows']}`)."
         )
-    return {"kind": kind, "system": system, "sample": text}
+    return {"kind": kind, "rows": rows, "system": system, "sample": text}
 
 
 def variation_rows(configs: list[str], metrics: dict[str, dict], manifests: dict[str, dict]) -> tuple[str, list]:

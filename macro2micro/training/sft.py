@@ -209,15 +209,17 @@ def main(script_args: M2MScriptArguments, training_args, model_args) -> dict:
         peft_config=get_peft_config(model_args),
     )
     labelled_progress(trainer, f"train {script_args.dataset_config}")
-    cut = cut_rows(trainer, training_args.max_length)
-    if cut:
+    cut, lost = cut_rows(trainer, training_args.max_length), len(train) - len(trainer.train_dataset)
+    if cut or lost:
         logger.warning(
-            "%s: %d of %d rows reach max_length=%d tokens and are cut there: their later turns are not trained "
-            "(raise --max_length to train on whole conversations)",
+            "%s: %d of %d rows reach max_length=%d tokens and are cut there (their later turns are not trained), "
+            "and %d rows have no assistant token before it (TRL leaves them out); raise --max_length to train on "
+            "whole conversations",
             script_args.dataset_config,
             cut,
-            len(trainer.train_dataset),
+            len(train),
             training_args.max_length,
+            lost,
         )
     start = time.perf_counter()
     result = trainer.train()

@@ -82,7 +82,8 @@ def test_a_micro_response_ladder_over_whole_dialogues(tmp_path):
     assert np.isclose(turns[-1], turns_per_row(top).mean(), atol=1e-3)
     assert any("mean turns per row move" in w for w in info["warnings"]["micro_response"])
     card = (repo / "README.md").read_text()
-    assert "| turns |" in card and "assistant turns per row on average" in card
+    assert "| turns |" in card and "corpus of 280\nconversations (fingerprint" in card
+    assert f"A row is a whole conversation ({metrics['full']['varies']['turns']['mean']:.2f} assistant turns" in card
     assert "seeded uniform sample (seed 1) of 280 of the 300 rows left after cleaning" in card
     assert "System prompts are kept" in card and "mean turns per row move" in card
     shares = metrics["micro_response_max"]["varies"]["turns"]["shares"]
