@@ -254,3 +254,20 @@ def test_all_keeps_every_turn_up_to_the_last_reply(turns):
     assert row.response == TURN_SEPARATOR.join(t for r, t in row.messages if r == "assistant")
     assert row.system == TURN_SEPARATOR.join(t for r, t in row.messages if r == "system")
     assert next(r for r, _ in row.messages if r != "system") == "user"
+
+
+def test_a_corpus_folder_written_before_the_system_column_opens_with_an_empty_one(write_jsonl, tmp_path):
+    import datasets
+
+    from macro2micro.dataset_builder.corpus.ingest import open_corpus
+
+    ds, report = load_corpus(write_jsonl([{"instruction": "q", "output": "a"}, {"instruction": "r", "output": "b"}]))
+    save_corpus(ds, report, tmp_path / "c")
+    old = datasets.load_from_disk(str(tmp_path / "c/dataset")).remove_columns("system")
+    old.save_to_disk(str(tmp_path / "old/dataset"))
+    (tmp_path / "old/summary.json").write_text((tmp_path / "c/summary.json").read_text())
+    opened, fp = open_corpus(CorpusOptions(corpus=[str(tmp_path / "old")]))
+    assert opened.column_names == ds.column_names and opened["system"] == ["", ""]
+    assert fp == corpus_fingerprint(ds) == corpus_fingerprint(opened)
+    sampled, _ = open_corpus(CorpusOptions(corpus=[str(tmp_path / "c")], max_rows=1, sample_seed=5))
+    assert len(sampled) == 1 and sampled["id"][0] in ds["id"]

@@ -103,14 +103,14 @@ def test_a_dialogue_ladder_loads_into_sfttrainer_and_trains_a_demo_adapter(tiny_
     repo, metrics = build_repo(corpus, tmp_path, budget=16, levels=3)
     configs = datasets.get_dataset_config_names(str(repo))
     assert {"full", "random", "micro_response_min", "micro_response_max"} <= set(configs)
-    for config in configs:
+    for config in configs:  # each loads with load_dataset into TRL's SFTTrainer, the loss on exactly the replies
         ds = load_config(repo, config)
         assert ds.column_names == COLUMNS and set(ds["system"]) == {"be brief"}
         assert (turns_per_row(ds) == [sum(m["role"] == "assistant" for m in row) for row in ds["messages"]]).all()
-    top = load_config(repo, "micro_response_max")
-    rows = label_spans(tiny_model_dir, "chatml_training.jinja", top["messages"], max_length=1024)
-    for (spans, masked, tok), messages in zip(rows, top["messages"], strict=True):
-        assert_exactly_the_replies(spans, masked, messages, tok.eos_token)
+        rows = label_spans(tiny_model_dir, "chatml_training.jinja", ds["messages"], max_length=1024)
+        for (spans, masked, tok), messages in zip(rows, ds["messages"], strict=True):
+            assert_exactly_the_replies(spans, masked, messages, tok.eos_token)
+    assert turns_per_row(load_config(repo, "full")).max() == 3
     out = tmp_path / "micro_response_max"
     overrides = tiny_overrides(tiny_model_dir)
     overrides[overrides.index("--max_length") + 1] = "1024"
