@@ -85,10 +85,20 @@ def assert_exactly_the_replies(spans: list[str], masked: str, messages: list[dic
 @pytest.mark.parametrize("template", recipe_templates())
 def test_the_loss_covers_every_assistant_turn_and_nothing_else(tiny_model_dir, template):
     assert template in ("chatml_training.jinja", "llama2_training.jinja", "llama3_training.jinja")
-    rows = label_spans(tiny_model_dir, template, [THREE_TURNS, WITH_TOOLS])
-    for (spans, masked, tok), messages in zip(rows, [THREE_TURNS, WITH_TOOLS], strict=True):
+    conversations = [THREE_TURNS] if template.startswith("llama2") else [THREE_TURNS, WITH_TOOLS]
+    rows = label_spans(tiny_model_dir, template, conversations)
+    for (spans, masked, tok), messages in zip(rows, conversations, strict=True):
         assert_exactly_the_replies(spans, masked, messages, tok.eos_token)
     assert SYSTEM in rows[0][1]  # rendered, and masked
+    if len(rows) > 1:
+        assert "goal goal w7" in rows[1][1]  # the tool's result is context: rendered, and masked
+
+
+def test_the_llama2_template_refuses_tool_turns_it_cannot_render(tiny_model_dir):
+    from jinja2 import TemplateError
+
+    with pytest.raises(TemplateError, match="the Llama-2 chat format has no tool_call turn"):
+        label_spans(tiny_model_dir, "llama2_training.jinja", [WITH_TOOLS])
 
 
 def test_a_dialogue_ladder_loads_into_sfttrainer_and_trains_a_demo_adapter(tiny_model_dir, tmp_path):
