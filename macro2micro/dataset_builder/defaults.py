@@ -30,7 +30,7 @@ SIDES = ("instruction", "response")
 # metrics and lengths read) and every kept turn as {"role", "content"} messages, ready for TRL.
 CORPUS_COLUMNS = ("id", "source", "system", "instruction", "response", "messages")
 
-# The paper's setting (SPEC section 2 and 3).
+# The paper's setting (METHOD section 2 and 3).
 LEVELS = 7
 MID_BAND_LOW = 10
 MID_BAND_HIGH = 500

@@ -92,7 +92,7 @@ def metrics_table(art: Artifacts):
 
 def variation_table(art: Artifacts):
     """What else varies per config: lengths per side, turns per row, the top source's share, the sampler, overlap
-    (SPEC 2.8)."""
+    (METHOD 2.8)."""
     pd = require("pandas")
 
     full = art.metrics.get("full", {}).get("varies") or {}

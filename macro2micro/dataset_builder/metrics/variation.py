@@ -1,4 +1,4 @@
-"""What else a ladder varies besides diversity (SPEC section 2 item 8): measured, recorded, warned about.
+"""What else a ladder varies besides diversity (METHOD section 2 item 8): measured, recorded, warned about.
 
 Per config: mean and median length per side (model tokens), turns per row (assistant turns: mean,
 median and the shares of 1, 2, 3, 4, 5+), the share of each ``source``, the sampler's length ratio
