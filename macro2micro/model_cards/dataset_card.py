@@ -80,7 +80,7 @@ def corpus_lines(info: dict, turns: dict | None) -> dict:
         ("keep", "instruction"): "System prompts are kept (the `system` column, and the first message of "
         "`messages`) and open the instruction side: types, metrics and lengths include them.",
         ("drop", "none"): "System prompts were dropped at ingest.",
-    }.get((options.get("system"), options.get("system_side", "none")))
+    }.get((str(options.get("system")), str(options.get("system_side", "none"))))
     text = None
     if sample:
         text = (

@@ -167,7 +167,7 @@ def cut_rows(trainer, max_length: int | None) -> int:
 
     if not max_length:
         return 0
-    lengths = pc.list_value_length(trainer.train_dataset.with_format("arrow")["input_ids"])
+    lengths = pc.list_value_length(trainer.train_dataset.with_format("arrow")["input_ids"])  # type: ignore[union-attr]
     return int(pc.sum(pc.greater_equal(lengths, max_length)).as_py() or 0)
 
 
@@ -223,7 +223,8 @@ def main(script_args: M2MScriptArguments, training_args, model_args) -> dict:
         peft_config=get_peft_config(model_args),
     )
     labelled_progress(trainer, f"train {script_args.dataset_config}")
-    cut, lost = cut_rows(trainer, training_args.max_length), len(train) - len(trainer.train_dataset)
+    trained = len(trainer.train_dataset)  # type: ignore[arg-type]  # TRL drops rows whose labels are all masked
+    cut, lost = cut_rows(trainer, training_args.max_length), len(train) - trained
     if cut or lost:
         logger.warning(
             "%s: %d of %d rows reach max_length=%d tokens and are cut there (their later turns are not trained), "
@@ -245,7 +246,7 @@ def main(script_args: M2MScriptArguments, training_args, model_args) -> dict:
         "base_model": hub_id(model_spec),
         "recipe": script_args.recipe_name,
         "rows": len(train),
-        "rows_trained": len(trainer.train_dataset),  # TRL drops rows whose labels are all masked
+        "rows_trained": trained,
         "rows_cut_at_max_length": cut,
         "steps": trainer.state.global_step,
         "epochs": round(float(trainer.state.epoch or 0.0), 4),

@@ -97,7 +97,7 @@ class _Stream:
         self.path, self.compression = path, compression
 
     @contextlib.contextmanager
-    def open(self) -> Iterator[BinaryIO]:
+    def open(self) -> Iterator[io.BufferedIOBase]:
         if self.compression is None:
             with open(self.path, "rb") as f:
                 yield f

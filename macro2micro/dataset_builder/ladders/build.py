@@ -21,6 +21,7 @@ import logging
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -62,7 +63,7 @@ class _Family:
 
         self.corpus, self.options, self.knobs = corpus, options, knobs
         self.levels = level_names(options.levels)
-        self.base = {
+        self.base: dict[str, Any] = {
             "corpus": {"fingerprint": corpus_fingerprint(corpus), "rows": len(corpus)},
             "seed": options.seed,
             "budget": options.budget,
