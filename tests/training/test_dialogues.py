@@ -6,7 +6,7 @@ import json
 import pytest
 import yaml
 
-from macro2micro.training.sft import RECIPES, resolve_chat_template, train_one
+from macro2micro.training.sft import RECIPES, load_recipe, resolve_chat_template, train_one
 from tests.training.conftest import tiny_overrides
 
 SYSTEM = "talk like a pirate"
@@ -124,9 +124,15 @@ def test_a_dialogue_ladder_loads_into_sfttrainer_and_trains_a_demo_adapter(tiny_
     out = tmp_path / "micro_response_max"
     overrides = tiny_overrides(tiny_model_dir)
     overrides[overrides.index("--max_length") + 1] = "1024"
-    results = train_one("demo", str(repo), "micro_response_max", out, overrides)
+    results = train_one("demo", str(repo), "micro_response_max", out, load_recipe("demo", overrides))
     assert results["steps"] == 3 and results["rows"] == results["rows_trained"] == 16
     assert results["rows_cut_at_max_length"] == 0
     assert json.loads((out / "train_results.json").read_text()) == results
-    short = train_one("demo", str(repo), "micro_response_max", tmp_path / "short", tiny_overrides(tiny_model_dir))
+    short = train_one(
+        "demo",
+        str(repo),
+        "micro_response_max",
+        tmp_path / "short",
+        load_recipe("demo", tiny_overrides(tiny_model_dir)),
+    )
     assert short["rows_cut_at_max_length"] > 0  # 64 tokens: later turns cut, and the run says so
