@@ -50,6 +50,15 @@ def config_name(strategy: str, level_name: str | None, replicate: int = 0) -> st
     return check_name(f"{name}_r{replicate}" if replicate else name)
 
 
+def check_replicates(replicates: int) -> int:
+    """``replicates`` if it is a number of draws a config name can carry (1 = no replicates)."""
+    if isinstance(replicates, bool) or not isinstance(replicates, int) or not 1 <= replicates <= MAX_REPLICATES:
+        raise OptionsError(
+            f"replicates={replicates!r}: a whole number of draws, 1 (no replicates) to {MAX_REPLICATES}"
+        )
+    return replicates
+
+
 def replicate_of(config: str) -> tuple[str, int]:
     """``(the config of replicate 0, the replicate)``: ``micro_response_max_r2`` -> ``("micro_response_max", 2)``."""
     match = _REPLICATE_SUFFIX.search(config)

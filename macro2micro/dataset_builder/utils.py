@@ -32,6 +32,7 @@ _INSTALL_HINTS = {
     "pandas": "pip install 'macro2micro[space]'",
     "matplotlib": "pip install 'macro2micro[space]'",
     "gguf": "pip install gguf",
+    "zstandard": "pip install 'macro2micro[zstd]'",
 }
 
 

@@ -17,13 +17,13 @@ import json
 import logging
 from pathlib import Path
 
-from macro2micro.dataset_builder.defaults import FULL_CONFIG, PARQUET_NAME
+from macro2micro.dataset_builder.defaults import CORPUS_COLUMNS, FULL_CONFIG, PARQUET_NAME
 from macro2micro.dataset_builder.errors import ArtifactError
 from macro2micro.dataset_builder.hub.artifacts import METRICS_FILE
 
 logger = logging.getLogger(__name__)
 
-COLUMNS = ["id", "source", "instruction", "response", "messages"]
+COLUMNS = list(CORPUS_COLUMNS)
 
 
 def configs_yaml(configs: list[str]) -> list[dict]:

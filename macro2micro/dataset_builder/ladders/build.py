@@ -3,7 +3,8 @@
 :func:`build_ladders` returns them; :meth:`.Subsets.save` writes the layout of the Hub dataset repo that
 ``publish`` completes::
 
-    OUT/{config}/train-00000-of-00001.parquet     rows of the corpus: id, source, instruction, response, messages
+    OUT/{config}/train-00000-of-00001.parquet     rows of the corpus: id, source, system, instruction, response,
+                                                  messages
     OUT/manifests/{config}.json                   how the subset was chosen, what else varies, a hash of it all
     OUT/build.json                                the build's options, configs, warnings, the random control
 
@@ -20,10 +21,11 @@ import logging
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from macro2micro.dataset_builder.corpus.ingest import column, corpus_fingerprint
+from macro2micro.dataset_builder.corpus.ingest import column, corpus_fingerprint, corpus_provenance, turns_per_row
 from macro2micro.dataset_builder.defaults import RANDOM_CONFIG, SIDES
 from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.dataset_builder.ladders.registry import StrategyKnobs, make_strategy, resolve_strategies
@@ -66,7 +68,7 @@ class _Family:
 
         self.corpus, self.options, self.knobs = corpus, options, knobs
         self.levels = level_names(options.levels)
-        self.base = {
+        self.base: dict[str, Any] = {
             "corpus": {"fingerprint": corpus_fingerprint(corpus), "rows": len(corpus)},
             "seed": options.seed,
             "budget": options.budget,
@@ -74,6 +76,7 @@ class _Family:
         }
         self.lengths = {side: side_features(corpus, side, knobs.tokenizer.tokenizer).lengths() for side in SIDES}
         self.codes, self.source_names = variation.source_codes(column(corpus, "source"))
+        self.turns = turns_per_row(corpus)  # assistant turns per row: along a ladder of dialogues, they can drift
         self.manifests: list[dict] = []
         self.rows: dict[str, np.ndarray] = {}
         self.warnings: dict[str, list[str]] = {}
@@ -133,11 +136,12 @@ class _Family:
                 ratio,
                 None if previous is None else previous.indices,
                 same,
+                self.turns,
             )
             config = config_name(name, level_name)
             made.append(self._add(sel, config, {**meta, "level_name": level_name, "varies": varies}, replicate))
             logger.info(
-                "%s: k=%d of %d types, pool %d, mean %s length %.1f (x%.2f a uniform draw's)",
+                "%s: k=%d of %d types, pool %d, mean %s length %.1f (x%.2f a uniform draw's), %.2f turns per row",
                 made[-1]["config"],
                 sel.stats["k"],
                 sel.stats["k_max"],
@@ -145,6 +149,7 @@ class _Family:
                 side,
                 varies["length"][side]["mean"],
                 ratio,
+                varies["turns"]["mean"],
             )
             previous = sel
         self.manifests += made
@@ -219,7 +224,9 @@ class _Family:
                     rng = strategy_rng(opts.seed, name, "uniform", *replicate_parts(r))
                     uniform = uniform_sample(np.arange(len(self.corpus)), opts.budget, rng)
                     ratio = self.lengths[side][sel.indices].mean() / max(self.lengths[side][uniform].mean(), 1e-9)
-                varies = variation.describe(sel.indices, self.lengths, self.codes, self.source_names, ratio)
+                varies = variation.describe(
+                    sel.indices, self.lengths, self.codes, self.source_names, ratio, turns=self.turns
+                )
                 self.manifests.append(self._add(sel, name, {**meta, "varies": varies}, r))
                 if name == RANDOM_CONFIG and r == 0:
                     self.random_rows = sel.indices
@@ -272,6 +279,8 @@ def build_ladders(
             **family.base["corpus"],
             "location": None if read_with is None else read_with.corpus,
             "read_with": None if read_with is None else asdict(read_with),
+            # how the corpus stage made its rows (the ingest's options and max_rows sample), when it is known
+            **corpus_provenance(corpus),
         },
         "configs": [m["config"] for m in family.manifests],
         "level_names": family.levels,

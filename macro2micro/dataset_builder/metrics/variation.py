@@ -1,20 +1,24 @@
 """What else a ladder varies besides diversity (METHOD section 2 item 8): measured, recorded, warned about.
 
-Per config: mean and median length per side (model tokens), the share of each ``source``, the
-sampler's length ratio against a uniform draw of N from the same pool, the id overlap with the
-previous level, and whether it shares its pool with the previous level. Per ladder: warnings
-when levels repeat a pool, when there are fewer type counts than levels, when mean length moves
-by more than ``LENGTH_RATIO_WARN``, when the sampler's rows are longer than a uniform draw's by
-more than ``SAMPLER_RATIO_WARN``, or when a source's share moves by more than ``SOURCE_SHIFT_WARN``.
+Per config: mean and median length per side (model tokens), turns per row (assistant turns: mean,
+median and the shares of 1, 2, 3, 4, 5+), the share of each ``source``, the sampler's length ratio
+against a uniform draw of N from the same pool, the id overlap with the previous level, and whether
+it shares its pool with the previous level. Per ladder: warnings when levels repeat a pool, when
+there are fewer type counts than levels, when mean length moves by more than ``LENGTH_RATIO_WARN``,
+when mean turns per row move by more than ``TURNS_RATIO_WARN`` (along a ladder of dialogues, rows
+of more turns carry more types), when the sampler's rows are longer than a uniform draw's by more
+than ``SAMPLER_RATIO_WARN``, or when a source's share moves by more than ``SOURCE_SHIFT_WARN``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from macro2micro.dataset_builder.corpus.table import turn_shares
 from macro2micro.dataset_builder.defaults import SIDES
 
 LENGTH_RATIO_WARN = 1.5
+TURNS_RATIO_WARN = 1.25  # turns are few and coarse: a mean of 2 turns moving to 2.5 already changes what is trained
 SAMPLER_RATIO_WARN = 1.25
 SOURCE_SHIFT_WARN = 0.20
 MAX_SOURCES = 20
@@ -46,8 +50,10 @@ def describe(
     length_ratio: float | None = None,
     previous_rows: np.ndarray | None = None,
     same_pool: bool | None = None,
+    turns: np.ndarray | None = None,
 ) -> dict:
-    """What a config is, besides its types: lengths per side, source shares, the sampler's ratio, overlap.
+    """What a config is, besides its types: lengths per side, turns per row, source shares, the sampler's ratio,
+    overlap.
 
     Args:
         rows: the config's corpus rows.
@@ -56,6 +62,7 @@ def describe(
         length_ratio: the sampler's mean length on the ladder's side over a uniform draw's from the same pool.
         previous_rows: the previous level's rows (None at the first level).
         same_pool: whether this level's pool is the previous level's (the same k).
+        turns: assistant turns of every corpus row (:func:`macro2micro.dataset_builder.corpus.table.turns_per_row`).
     """
     out = {
         "length": {
@@ -67,6 +74,12 @@ def describe(
         },
         "sources": source_shares(codes, names, rows),
     }
+    if turns is not None:
+        out["turns"] = {
+            "mean": round(float(turns[rows].mean()), 3),
+            "median": float(np.median(turns[rows])),
+            "shares": turn_shares(turns[rows]),
+        }
     if length_ratio is not None:
         out["length_ratio_vs_uniform"] = round(float(length_ratio), 4)
     if previous_rows is not None:
@@ -113,6 +126,14 @@ def ladder_warnings(
                 f"({means[lo]:.1f} at {manifests[lo]['config']}, {means[hi]:.1f} at {manifests[hi]['config']}); "
                 f"{why}"
             )
+    turns = [m["varies"]["turns"]["mean"] for m in manifests if "turns" in m["varies"]]
+    if len(turns) == len(manifests) and min(turns) > 0 and max(turns) / min(turns) > TURNS_RATIO_WARN:
+        lo, hi = int(np.argmin(turns)), int(np.argmax(turns))
+        out.append(
+            f"{ladder}: mean turns per row move {max(turns) / min(turns):.2f}x across the ladder "
+            f"({turns[lo]:.2f} at {manifests[lo]['config']}, {turns[hi]:.2f} at {manifests[hi]['config']}): "
+            "rows of more turns carry more types, and more assistant turns are trained per row"
+        )
     ratios = [m["varies"].get("length_ratio_vs_uniform") or 1.0 for m in manifests]
     if max(ratios) > SAMPLER_RATIO_WARN:
         worst = manifests[int(np.argmax(ratios))]
