@@ -120,7 +120,7 @@ def test_tampered_names_never_become_paths(tmp_path, corpus_file, capsys):
     publish = ["publish", "--corpus", str(corpus_file), "--subsets", str(tmp_path / "subsets"), *WORD[:2]]
     publish += ["--embedder", "none", "--out", str(tmp_path / "repo")]
     rc, line = run(publish, capsys)
-    assert rc == 2 and "config name '../../x' is not valid" in line
+    assert rc == 2 and "build.json: field 'configs[0]': '../../x' is not a safe name" in line
     rc, line = run([*publish, "--repo_id", "../../etc", "--dry_run"], capsys)
     assert rc == 2 and "--repo_id '../../etc' is not valid" in line
     assert snapshot(tmp_path) == before and not (tmp_path / "repo").exists()
@@ -137,7 +137,7 @@ def test_a_config_named_dotdot_on_a_card_is_refused_by_train(tmp_path, capsys):
         ["train", "--dataset", str(repo), "--configs", "*", "--print_commands", "--out", str(tmp_path / "runs")],
         capsys,
     )
-    assert rc == 2 and "config name '..' is not valid" in line
+    assert rc == 2 and "README.md: field 'configs[0].config_name': '..' is not a safe name" in line
     assert not (tmp_path / "runs").exists()
     # the printed commands would write into --out: it is checked like any output, before any config is read
     rc, line = run(["train", "--dataset", str(repo), "--print_commands", "--out", str(repo / "runs")], capsys)

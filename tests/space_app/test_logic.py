@@ -67,6 +67,7 @@ def test_missing_results_and_bad_repo(space_artifacts, tmp_path):
     other = json.loads(results.read_text())  # another dataset's results: refused, not shown beside this one
     other["dataset"] = "elsewhere/hub_dataset"
     other["scores"]["micro_response_17"] = other["scores"]["micro_response_50"]
+    other["answers"]["micro_response_17"] = other["answers"]["micro_response_50"]
     (tmp_path / "other.json").write_text(json.dumps(other))
     with pytest.raises(
         ValueError, match="score micro_response_17, which are not configs of .*'elsewhere/hub_dataset'"

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import re
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -49,27 +50,32 @@ def _loads(text: str, where: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as err:
         line = f", line {err.lineno}" if "line" not in where else ""
-        raise CorpusError(f"{where}{line}: malformed JSON ({err.msg} at column {err.colno})") from None
+        msg = err.msg.removesuffix(" at")  # "Unterminated string starting at" + " at column 5": no doubled word
+        raise CorpusError(f"{where}{line}: malformed JSON ({msg} at column {err.colno})") from None
     except RecursionError:
         raise CorpusError(f"{where}: JSON nested too deeply to read") from None
 
 
+def _jsonl_records(path: Path, lines: Iterable[bytes], on_bad: OnBad) -> Iterator[Record]:
+    for lineno, raw in enumerate(lines, start=1):
+        where = f"{path}, line {lineno}"
+        try:
+            line = raw.decode("utf-8-sig").rstrip("\r\n")  # a column past the end would point at the newline
+            if line.strip():
+                yield where, _loads(line, where)
+        except UnicodeDecodeError as err:
+            on_bad(CorpusError(f"{where}: bytes are not valid UTF-8 ({err.reason} at byte {err.start})"))
+        except CorpusError as err:
+            on_bad(err)
+
+
 def _iter_jsonl(path: Path, on_bad: OnBad) -> Iterator[Record]:
     with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            where = f"{path}, line {lineno}"
-            try:
-                line = raw.decode("utf-8-sig").rstrip("\r\n")  # a column past the end would point at the newline
-                if line.strip():
-                    yield where, _loads(line, where)
-            except UnicodeDecodeError as err:
-                on_bad(CorpusError(f"{where}: bytes are not valid UTF-8 ({err.reason} at byte {err.start})"))
-            except CorpusError as err:
-                on_bad(err)
+        yield from _jsonl_records(path, f, on_bad)
 
 
-def _iter_json(path: Path) -> Iterator[Record]:
-    data = _loads(_decode(path.read_bytes(), str(path)), str(path))
+def _iter_json(path: Path, raw: bytes | None = None) -> Iterator[Record]:
+    data = _loads(_decode(path.read_bytes() if raw is None else raw, str(path)), str(path))
     if isinstance(data, dict):
         lists = [key for key, value in data.items() if isinstance(value, list)]
         if len(lists) != 1:
@@ -84,8 +90,8 @@ def _iter_json(path: Path) -> Iterator[Record]:
         yield f"{path}, record {i}", record
 
 
-def _iter_csv(path: Path) -> Iterator[Record]:
-    reader = csv.DictReader(io.StringIO(_decode(path.read_bytes(), str(path)), newline=""))
+def _iter_csv(path: Path, raw: bytes | None = None) -> Iterator[Record]:
+    reader = csv.DictReader(io.StringIO(_decode(path.read_bytes() if raw is None else raw, str(path)), newline=""))
     if reader.fieldnames is None:
         return
     try:
@@ -107,6 +113,35 @@ def _iter_parquet(path: Path) -> Iterator[Record]:
         for record in batch.to_pylist():
             yield f"{path}, row {row}", record
             row += 1
+
+
+def _iter_stream(path: Path, on_bad: OnBad) -> Iterator[Record]:
+    """A FIFO, ``/dev/stdin`` or another stream: read once to its end, as its suffix says (JSONL, JSON, CSV) or,
+    with none, as JSON when the whole parses as a list or an object, else as JSON lines."""
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        raise CorpusError(
+            f"{path}: a stream (not a regular file) cannot be read as Parquet, which needs random access: "
+            "save it to a file first"
+        )
+    if suffix and suffix not in FILE_SUFFIXES:
+        raise CorpusError(f"{path}: unsupported file type {suffix!r}; valid: {', '.join(FILE_SUFFIXES)}")
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise CorpusError(f"{path}: the stream (not a regular file) ended without any data")
+    if suffix == ".csv":
+        yield from _iter_csv(path, raw)
+        return
+    whole = suffix == ".json"
+    if not suffix:
+        try:
+            whole = isinstance(json.loads(raw.decode("utf-8-sig")), list | dict)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            whole = False  # one record per line, or broken: the JSONL reader names the line
+    if whole:
+        yield from _iter_json(path, raw)
+    else:
+        yield from _jsonl_records(path, raw.splitlines(keepends=True), on_bad)
 
 
 def is_saved_dataset(path: Path) -> bool:
@@ -181,6 +216,9 @@ def iter_input(item: str | Path, split: str = DEFAULT_SPLIT, on_bad: OnBad = _ra
     if path.exists():
         if split != DEFAULT_SPLIT:
             raise CorpusError(f"{path}: --split {split} applies to saved DatasetDict folders and Hub ids, not files")
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or /dev/stdin: its size says nothing of its data
+            yield from _iter_stream(path, on_bad)
+            return
         if path.stat().st_size == 0:
             raise CorpusError(f"{path}: file is empty")
         readers = {

@@ -14,8 +14,6 @@ sources drift strongly, is warned about in the log and in ``build.json``.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from dataclasses import asdict
@@ -26,6 +24,9 @@ import numpy as np
 from macro2micro.dataset_builder.corpus.ingest import column, corpus_fingerprint
 from macro2micro.dataset_builder.defaults import PARQUET_NAME, RANDOM_CONFIG, SIDES
 from macro2micro.dataset_builder.errors import OptionsError
+from macro2micro.dataset_builder.hub import schemas
+from macro2micro.dataset_builder.hub.checks import write_json
+from macro2micro.dataset_builder.hub.schemas import manifest_hash
 from macro2micro.dataset_builder.ladders.registry import StrategyKnobs, make_strategy, resolve_strategies
 from macro2micro.dataset_builder.metrics import variation
 from macro2micro.dataset_builder.naming import LENGTH_CONTROLLED, config_name, level_names
@@ -33,15 +34,10 @@ from macro2micro.dataset_builder.options import BuildOptions
 from macro2micro.dataset_builder.selection.lengthctl import GOAL, resolve_window, spread
 from macro2micro.dataset_builder.selection.sampling import uniform_sample
 from macro2micro.dataset_builder.selection.strategies import LadderStrategy, Selection, strategy_rng
-from macro2micro.dataset_builder.utils import package_versions, stable_json
+from macro2micro.dataset_builder.utils import package_versions
 
 logger = logging.getLogger(__name__)
 MAX_WINDOW_TRIES = 6  # auto windows sampled before the closest one is kept
-
-
-def manifest_hash(manifest: dict) -> str:
-    body = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
-    return hashlib.sha256(stable_json(body).encode()).hexdigest()
 
 
 def _write_config(corpus, selection: Selection, out: Path, config: str, manifest: dict) -> dict:
@@ -50,8 +46,8 @@ def _write_config(corpus, selection: Selection, out: Path, config: str, manifest
     subset.to_parquet(str(out / config / PARQUET_NAME))
     manifest = {**manifest, "config": config, **selection.stats, "selected_ids": column(subset, "id")}
     manifest["manifest_sha256"] = manifest_hash(manifest)
-    (out / "manifests" / f"{config}.json").write_text(
-        json.dumps(manifest, indent=1, ensure_ascii=False, sort_keys=True)
+    write_json(
+        schemas.Manifest, manifest, out / "manifests" / f"{config}.json", indent=1, ensure_ascii=False, sort_keys=True
     )
     return manifest
 
@@ -233,7 +229,7 @@ def write_family(corpus, options: BuildOptions, knobs: StrategyKnobs, folder: st
     }
     if hasattr(family, "random_rows"):
         info["random_control"] = variation.random_control(family.random_rows, len(corpus), family.reachable)
-    (folder / "build.json").write_text(json.dumps(info, indent=1, sort_keys=True, default=str))
+    write_json(schemas.BuildInfo, info, folder / "build.json", indent=1, sort_keys=True, default=str)
     return family.manifests
 
 

@@ -16,6 +16,7 @@ from macro2micro.dataset_builder.corpus.features import side_features
 from macro2micro.dataset_builder.corpus.ingest import column, corpus_fingerprint
 from macro2micro.dataset_builder.defaults import FULL_CONFIG, SIDES
 from macro2micro.dataset_builder.errors import ArtifactError
+from macro2micro.dataset_builder.hub.schemas import short
 from macro2micro.dataset_builder.metrics import variation
 from macro2micro.dataset_builder.metrics.diversity import bootstrap_ci, side_metrics
 from macro2micro.dataset_builder.metrics.words import side_word_ids
@@ -56,6 +57,12 @@ def compute_metrics(
     row_of = {rid: i for i, rid in enumerate(column(corpus, "id"))}
     selections = {FULL_CONFIG: np.arange(len(corpus))}
     for config, m in manifests.items():
+        missing = next((i for i, rid in enumerate(m["selected_ids"]) if rid not in row_of), None)
+        if missing is not None:
+            raise ArtifactError(
+                f"manifests/{config}.json: field 'selected_ids[{missing}]': id {short(m['selected_ids'][missing])} "
+                f"is not a row of the corpus {fp}"
+            )
         selections[config] = np.array([row_of[i] for i in m["selected_ids"]])
     # full's embedding distance on a seeded sample of N rows: the exact mean over all pairs of a sample is an
     # unbiased estimate of the corpus's, and embedding 117K texts on a CPU costs an hour.

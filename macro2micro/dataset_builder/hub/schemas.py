@@ -1,0 +1,392 @@
+"""One declared schema per kind of file a stage writes and a later stage reads back (checked by :mod:`.checks`).
+
+``build.json``, ``manifests/{config}.json``, ``metrics/diversity.json``, ``evaluation/results.json``,
+the adapter records of a dataset repo (``adapters/{config}.json``), a run's ``train_results.json``,
+PEFT's ``adapter_config.json`` (the one field we read) and the dataset card's front matter are
+pydantic models here. Writers validate what they write with them (:func:`.checks.write_json`); readers
+(:mod:`.artifacts`) parse through them, so a tampered file fails in one line that names the file and
+the field: a wrong type, a non-finite number, a name that could become a path, a duplicate, a count
+that disagrees with the rows it counts, a data file outside its config's folder.
+
+The models are strict (no ``"5"`` for 5, no ``true`` for 1) and allow fields they do not declare
+(what no later stage reads), but every number anywhere in a file must be finite.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import PurePosixPath
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+from macro2micro.dataset_builder.errors import OptionsError
+from macro2micro.dataset_builder.naming import check_name, check_repo_id
+from macro2micro.dataset_builder.utils import stable_json
+
+MAX_ROWS = 10**12  # any count of rows or types: far above any corpus, far below 10**400
+MAX_TEXT = 1_000_000  # characters of one free-text field (an answer, a note)
+
+
+def short(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters (a 10 MB name must not become a 10 MB message)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def _name(value: str) -> str:
+    try:
+        return check_name(value, "")
+    except OptionsError:
+        raise ValueError(
+            f"{short(value)} is not a safe name (lower-case letters, digits and inner underscores, at most 96 "
+            "characters, e.g. micro_response_max)"
+        ) from None
+
+
+def _repo_id(value: str) -> str:
+    try:
+        return check_repo_id(value, "")
+    except OptionsError:
+        raise ValueError(f"{short(value)} is not a Hub repo id (org/name)") from None
+
+
+def _unique(values: list) -> list:
+    seen = set()
+    for v in values:
+        key = json.dumps(v, sort_keys=True) if isinstance(v, dict | list) else v
+        if key in seen:
+            raise ValueError(f"{short(v)} appears more than once")
+        seen.add(key)
+    return values
+
+
+def _span(pair: list) -> list:
+    if pair[0] > pair[1]:
+        raise ValueError(f"{pair}: the lower end is above the upper end")
+    return pair
+
+
+Name = Annotated[str, AfterValidator(_name)]
+RepoId = Annotated[str, AfterValidator(_repo_id)]
+Count = Annotated[int, Field(ge=0, le=MAX_ROWS)]
+Share = Annotated[float, Field(ge=0, le=1)]
+Length = Annotated[float, Field(ge=0)]
+Text = Annotated[str, Field(max_length=MAX_TEXT)]
+Line = Annotated[str, Field(max_length=10_000)]
+Side = Literal["instruction", "response"]
+Span = Annotated[list[float], Field(min_length=2, max_length=2), AfterValidator(_span)]
+IntSpan = Annotated[list[Count], Field(min_length=2, max_length=2), AfterValidator(_span)]
+Fingerprint = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+
+
+class Record(BaseModel):
+    """Strict, finite, and open to fields no later stage reads."""
+
+    model_config = ConfigDict(strict=True, allow_inf_nan=False, extra="allow")
+
+
+class CorpusRef(Record):
+    fingerprint: Fingerprint
+    rows: Count
+    location: str | None = None  # where the corpus is: a path or a Hub id
+
+
+class LengthControl(Record):
+    window: IntSpan
+    mode: Literal["auto", "fixed"]
+    quantiles: Span | None = None
+    level_means: list[Length]
+    spread: Length
+    met: bool
+    windows_tried: Annotated[int, Field(ge=1, le=1000)] = 1
+    k_range: IntSpan | None = None
+    whole_range: bool = False
+    realised: list[Count] | None = None
+    realised_rises: bool | None = None
+
+
+class RandomControl(Record):
+    population: Line
+    corpus_rows: Count
+    outside_ladder: dict[Name, Share] = {}
+    outside_every_ladder: Share | None = None
+
+
+class BuildRecord(Record):
+    budget: Annotated[int, Field(ge=1, le=MAX_ROWS)]
+    seed: Annotated[int, Field(ge=0, lt=2**64)]
+    levels: Annotated[int, Field(ge=2, le=101)]
+    type_quota: Name | Count = "1"
+    strategies: Annotated[list[Name], AfterValidator(_unique)]
+
+
+class BuildInfo(Record):
+    """``build.json``: the build's options, configs in build order, warnings, length windows, the random control."""
+
+    options: BuildRecord
+    knobs: dict[str, Any] = {}
+    corpus: CorpusRef
+    configs: Annotated[list[Name], Field(min_length=1), AfterValidator(_unique)]
+    level_names: Annotated[list[Name], Field(min_length=2), AfterValidator(_unique)]
+    seconds: dict[Name, Annotated[float, Field(ge=0)]] = {}
+    warnings: dict[Name, list[Line]] = {}
+    length_control: dict[Name, LengthControl] = {}
+    random_control: RandomControl | None = None
+
+    @model_validator(mode="after")
+    def _levels(self):
+        if len(self.level_names) != self.options.levels:
+            raise ValueError(f"{len(self.level_names)} level_names for options.levels={self.options.levels}")
+        return self
+
+
+class SideLength(Record):
+    mean: Length
+    median: Length
+
+
+class Varies(Record):
+    length: dict[Side, SideLength]
+    sources: dict[Annotated[str, Field(max_length=1000)], Share]
+    length_ratio_vs_uniform: Annotated[float, Field(gt=0)] | None = None
+    uniform_ratio_range95: Span | None = None
+    overlap_with_previous: Share | None = None
+    same_pool_as_previous: bool | None = None
+
+
+class Manifest(Record):
+    """``manifests/{config}.json``: how one subset was chosen, and its rows."""
+
+    config: Name
+    strategy: Name
+    granularity: Name
+    side: Side | None = None
+    level: Share | None = None
+    level_name: Name | None = None
+    budget: Annotated[int, Field(ge=1, le=MAX_ROWS)]
+    pool_size: Count
+    k: Count | None = None
+    k_min: Count | None = None
+    k_max: Count | None = None
+    n_types: Count | None = None
+    types_covered: Count | None = None
+    type_coverage: Share | None = None
+    n_balanced: Count | None = None
+    n_filled: Count | None = None
+    corpus: CorpusRef
+    seed: Annotated[int, Field(ge=0, lt=2**64)]
+    options: dict[str, Any] = {}
+    varies: Varies
+    length_control: LengthControl | None = None
+    selected_ids: Annotated[list[Annotated[str, Field(max_length=10_000)]], AfterValidator(_unique)]
+    manifest_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+    @model_validator(mode="after")
+    def _counts(self):
+        if len(self.selected_ids) != self.budget:
+            raise ValueError(f"{len(self.selected_ids)} selected_ids for budget N={self.budget}")
+        if self.pool_size < self.budget:
+            raise ValueError(f"pool_size {self.pool_size} is below budget N={self.budget}")
+        drawn = None if self.n_balanced is None or self.n_filled is None else self.n_balanced + self.n_filled
+        if drawn is not None and drawn != self.budget:
+            raise ValueError(f"n_balanced + n_filled = {drawn}, not budget N={self.budget}")
+        if self.k is not None and self.types_covered is not None and self.types_covered > self.k:
+            raise ValueError(f"types_covered {self.types_covered} exceeds k={self.k}")
+        return self
+
+
+def manifest_hash(manifest: dict) -> str:
+    """sha256 of a manifest's content (everything but the hash itself): the identity of a subset."""
+    body = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
+    return hashlib.sha256(stable_json(body).encode()).hexdigest()
+
+
+Metric = Annotated[float, Field(ge=0)] | None
+
+
+class ConfigMetrics(Record):
+    instruction: dict[Name, Metric]
+    response: dict[Name, Metric]
+    rows: Annotated[int, Field(ge=1, le=MAX_ROWS)]
+    k: Count | None = None
+    pool_size: Count | None = None
+    type_coverage: Share | None = None
+    strategy: Name | None = None
+    level: Share | None = None
+    varies: Varies | None = None
+    embedding_distance_sample: Count | None = None
+    languages: dict[str, Any] | None = None
+
+
+# ``metrics/diversity.json``: ``{config: metrics}``, ``full`` first.
+MetricsFile = TypeAdapter(dict[Name, ConfigMetrics])
+
+
+class CardMetrics(Record):
+    """A config's entry under the card's ``diversity_metrics`` (a subset of :class:`ConfigMetrics`)."""
+
+    instruction: dict[Name, Metric] = {}
+    response: dict[Name, Metric] = {}
+    k: Count | None = None
+    pool_size: Count | None = None
+    type_coverage: Share | None = None
+
+
+def _relative_inside(path: str) -> str:
+    parts = PurePosixPath(path).parts
+    if not path or path.startswith(("/", "~", "\\")) or "://" in path or ":" in parts[0] or ".." in parts:
+        raise ValueError(f"{short(path)} is not a path inside the repo folder")
+    return path
+
+
+class DataFile(Record):
+    split: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+    path: Annotated[str, Field(max_length=1000), AfterValidator(_relative_inside)]
+
+
+class CardConfig(Record):
+    config_name: Name
+    data_files: Annotated[str, Field(max_length=1000), AfterValidator(_relative_inside)] | list[DataFile]
+    default: bool = False
+
+    @model_validator(mode="after")
+    def _inside_own_folder(self):
+        paths = [self.data_files] if isinstance(self.data_files, str) else [f.path for f in self.data_files]
+        for path in paths:
+            if PurePosixPath(path).parts[0] != self.config_name:
+                raise ValueError(f"data file {short(path)} lies outside the config's folder {self.config_name}/")
+        return self
+
+
+def _unique_configs(configs: list) -> list:
+    _unique([c.config_name for c in configs])
+    return configs
+
+
+class CardData(Record):
+    """The dataset card's front matter, as far as macro2micro reads it."""
+
+    configs: Annotated[list[CardConfig], AfterValidator(_unique_configs)] = []
+    diversity_metrics: dict[Name, CardMetrics] = {}
+    macro2micro_repo_id: RepoId | None = None
+    license: Annotated[str, Field(max_length=200)] | list[Annotated[str, Field(max_length=200)]] | None = None
+    macro2micro_source_note: Text | None = None
+
+
+class AdapterRecord(Record):
+    """``adapters/{config}.json`` of a dataset repo: the adapter pushed for a config."""
+
+    repo_id: RepoId
+    revision: Annotated[str, Field(pattern=r"^[0-9A-Za-z._/-]{1,200}$")] | None = None
+    base_model: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
+
+
+class HubRef(Record):
+    repo_id: RepoId
+    revision: Annotated[str, Field(pattern=r"^[0-9A-Za-z._/-]{1,200}$")] | None = None
+
+
+class TrainResults(Record):
+    """A run's ``train_results.json`` (written by :func:`macro2micro.training.sft.main`)."""
+
+    config: Name
+    base_model: Annotated[str, Field(min_length=1, max_length=1000)]
+    rows: Annotated[int, Field(ge=1, le=MAX_ROWS)]
+    steps: Count
+    train_loss: float | None = None  # None: not finite (the training diverged)
+    hub: HubRef | None = None
+
+
+class CardScore(Record):
+    win_rate: Annotated[float, Field(ge=0, le=100)]
+    ci95: Annotated[list[Annotated[float, Field(ge=0, le=100)]], Field(min_length=2, max_length=2)]
+    prompts_scored: Count
+
+
+class AdapterCard(Record):
+    """An adapter card's ``macro2micro`` metadata: everything its body shows, re-rendered when scores arrive."""
+
+    config: Name
+    base_model: Annotated[str, Field(min_length=1, max_length=1000)]
+    dataset_repo: RepoId | None = None
+    repo_id: RepoId | None = None
+    rows: Count
+    steps: Count
+    epochs: Annotated[float, Field(ge=0)]
+    train_loss: float | None = None  # None: not finite (the training diverged)
+    train_seconds: Annotated[float, Field(ge=0)]
+    metrics: CardMetrics | None = None
+    hyperparameters: dict[Name, Any] = {}
+    scores: dict[Name, CardScore] = {}
+
+
+class AdapterConfig(Record):
+    """PEFT's ``adapter_config.json``: the one field macro2micro reads."""
+
+    base_model_name_or_path: Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class Score(Record):
+    win_rate: Annotated[float, Field(ge=0, le=100)]
+    ci95: Annotated[list[Annotated[float, Field(ge=0, le=100)]], Field(min_length=2, max_length=2)]
+    prompts_scored: Count
+    prompts_total: Count
+    unparseable: Count = 0
+
+
+Verdict = Literal["A", "B", "tie"] | None
+
+
+class Verdicts(Record):
+    model_first: list[Verdict]
+    baseline_first: list[Verdict]
+    per_prompt: list[Annotated[float, Field(ge=0, le=1)] | None]
+
+
+class Fit(Record):
+    n: Annotated[int, Field(ge=2)]
+    slope: float
+    intercept: float
+    r: Annotated[float, Field(ge=-1, le=1)] | None = None
+    slope_ci95: Span
+    p: Share | None = None
+
+
+class PromptRow(Record):
+    id: Annotated[str, Field(min_length=1, max_length=200)]
+    instruction: Text
+
+
+class Results(Record):
+    """``results.json`` of ``macro2micro evaluate``: scores, answers and verdicts per prompt, fits."""
+
+    dataset: Annotated[str, Field(max_length=10_000)] = ""
+    baseline: Name
+    prompt_rows: Annotated[list[PromptRow], Field(min_length=1)]
+    scores: dict[Name, Score] = {}
+    answers: dict[Name, list[Text]]
+    verdicts: dict[Name, Verdicts] = {}
+    fits: dict[Name, Fit] = {}
+    correlations: dict[Side, dict[Name, Annotated[float, Field(ge=-1, le=1)] | None]] = {}
+    analysis_notes: list[Line] = []
+    note: Text = ""
+    adapters: dict[Name, HubRef | dict[str, None]] = {}
+
+    @model_validator(mode="after")
+    def _shapes(self):
+        _unique([r.id for r in self.prompt_rows])
+        n = len(self.prompt_rows)
+        if self.baseline not in self.answers:
+            raise ValueError(f"the baseline {self.baseline!r} has no answers")
+        for model, answers in self.answers.items():
+            if len(answers) != n:
+                raise ValueError(f"answers of {model!r}: {len(answers)} for {n} prompt_rows")
+        for model, v in self.verdicts.items():
+            if not len(v.model_first) == len(v.baseline_first) == len(v.per_prompt) == n:
+                raise ValueError(f"verdicts of {model!r}: not one per prompt ({n})")
+        unknown = [m for m in {*self.scores, *self.verdicts} if m not in self.answers]
+        if unknown:
+            raise ValueError(f"{short(sorted(unknown))} are scored but have no answers")
+        return self
