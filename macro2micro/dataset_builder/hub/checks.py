@@ -42,7 +42,9 @@ def validate(model: type[M] | TypeAdapter, data: Any, source: str | Path) -> M:
     try:
         return model.validate_python(data) if isinstance(model, TypeAdapter) else model.model_validate(data)
     except ValidationError as err:
-        e = err.errors(include_url=False)[0]
+        errors = err.errors(include_url=False)
+        # a union's branches each report; the deepest error is the one that names what is wrong
+        e = max(errors, key=lambda e: (len(e["loc"]), -errors.index(e)))
         loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
         msg = e["msg"].removeprefix("Value error, ")
         got = e.get("input")
