@@ -17,8 +17,9 @@ import os
 
 from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.dataset_builder.utils import require
-from macro2micro.space_app import logic
+from macro2micro.space_app import csp, logic
 from macro2micro.space_app.logic import Artifacts, UserError
+from macro2micro.space_app.sanitize import markdown_html, markdown_text
 
 logger = logging.getLogger(__name__)
 DEFAULT_METRIC, DEFAULT_SIDE = "mean_length", "response"
@@ -52,8 +53,8 @@ def build_demo(art: Artifacts):
     with gr.Blocks(title="macro2micro: dataset diversity") as demo:
         gr.Markdown(
             "# macro2micro: what diversity does to a fine-tuned model\n"
-            f"Dataset repo `{art.repo}`: {len(configs)} configs. Every config of a ladder has the same number "
-            "of rows from the same corpus; the number of admitted types varies by design, and what else "
+            f"Dataset repo {markdown_text(art.repo)}: {len(configs)} configs. Every config of a ladder has the same "
+            "number of rows from the same corpus; the number of admitted types varies by design, and what else "
             "varies (length, sources, the sampler) is measured in the Subsets tab."
         )
         with gr.Tab("Subsets"):
@@ -112,13 +113,13 @@ def build_demo(art: Artifacts):
                     label="models to compare (one to four; the baseline's answer is always shown)",
                 )
             compare_btn = gr.Button("Compare")
-            prompt_md = gr.Markdown()
+            prompt_md = gr.HTML(elem_classes="m2m-prompt")  # every cell is sanitized HTML (sanitize.py)
             with gr.Row(equal_height=False):
                 with gr.Column(min_width=240):
-                    slots = [gr.Markdown(elem_classes="m2m-title"), gr.Markdown(elem_classes="m2m-answer")]
+                    slots = [gr.HTML(elem_classes="m2m-title"), gr.HTML(elem_classes="m2m-answer")]
                 for _ in range(4):
                     with gr.Column(min_width=240):
-                        slots += [gr.Markdown(elem_classes="m2m-title"), gr.Markdown(elem_classes="m2m-answer")]
+                        slots += [gr.HTML(elem_classes="m2m-title"), gr.HTML(elem_classes="m2m-answer")]
 
             def show(prompt: str, models: list[str]):
                 view = logic.compare_outputs(art, prompt, models)
@@ -156,7 +157,7 @@ def build_demo(art: Artifacts):
                 gr.Dataframe(value=fits, label="linear fit per strategy (slope in points per 100 % diversity)")
                 gr.Dataframe(value=logic.correlation_frame(art), label="Pearson r of each metric with the score")
                 if art.results.get("note"):
-                    gr.Markdown(art.results["note"])
+                    gr.HTML(markdown_html(art.results["note"]), elem_classes="m2m-note")
             else:
                 gr.Markdown(
                     "No evaluation results: the dataset repo has none published (`macro2micro evaluate "
@@ -183,7 +184,8 @@ def live_generate(art: Artifacts, prompt: str, adapter: str, max_new_tokens: int
         raise UserError(f"unknown adapter {adapter!r}; valid: {', '.join(art.adapters)}")
     if art.live is None:
         art.live = LiveGenerator(art.adapters)  # build_demo makes it up front; this is for direct callers
-    return art.live.generate(adapter, text, n)
+    answer = art.live.generate(adapter, text, n)
+    return answer if answer.strip() else f"(the adapter generated nothing in {n} new tokens: an empty answer)"
 
 
 def check_port(host: str, port: int) -> None:
@@ -211,7 +213,14 @@ def launch(
     art = logic.load_artifacts(repo, results, runs)
     check_port(host, port)
     demo = build_demo(art)
-    demo.launch(server_name=host, server_port=port, prevent_thread_lock=True, show_error=False, quiet=True)
+    demo.launch(
+        server_name=host,
+        server_port=port,
+        prevent_thread_lock=True,
+        show_error=False,
+        quiet=True,
+        app_kwargs=csp.app_kwargs(),  # the browser loads nothing from another origin
+    )
     if on_ready is not None:
         on_ready(f"http://{host}:{port}/")
     if block:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from macro2micro.dataset_builder.errors import ArtifactError, OptionsError
+from macro2micro.dataset_builder.hub.schemas import short as shorten
 from macro2micro.dataset_builder.metrics.diversity import METRICS
 from macro2micro.dataset_builder.naming import strategy_of
 from macro2micro.dataset_builder.utils import require
@@ -171,9 +172,10 @@ def _need_results(art: Artifacts) -> dict:
 
 
 def prompt_choices(art: Artifacts) -> list[str]:
+    """``"id: the first 80 characters"`` of each prompt (shown as text by the dropdown)."""
     if not art.results:
         return []
-    return [f"{r['id']}: {r['instruction'][:80]}" for r in art.results["prompt_rows"]]
+    return [f"{r['id']}: {' '.join(r['instruction'][:80].split())}" for r in art.results["prompt_rows"]]
 
 
 def model_choices(art: Artifacts) -> list[str]:
@@ -189,16 +191,20 @@ def compare_outputs(art: Artifacts, prompt: str, models: list[str]) -> dict:
 
     res = _need_results(art)
     ids = [r["id"] for r in res["prompt_rows"]]
-    pid = (prompt or "").split(":", 1)[0].strip()
-    if pid not in ids:
-        raise UserError(f"unknown prompt {prompt!r}: choose one from the list")
+    choices = prompt_choices(art)
+    if prompt in choices:  # an id may itself hold ': '
+        index = choices.index(prompt)
+    elif (prompt or "").split(":", 1)[0].strip() in ids:
+        index = ids.index((prompt or "").split(":", 1)[0].strip())
+    else:
+        raise UserError(f"unknown prompt {shorten(prompt)}: choose one from the list")
     models = list(models or [])
     if not 1 <= len(models) <= MAX_COLUMNS:
         raise UserError(f"choose one to {MAX_COLUMNS} models to compare with the baseline")
     unknown = [m for m in models if m not in res["answers"]]
     if unknown:
         raise UserError(f"unknown model(s) {unknown}; valid: {', '.join(model_choices(art))}")
-    return compare(res, ids.index(pid), models)
+    return compare(res, index, models)
 
 
 def score_frame(art: Artifacts):

@@ -1,6 +1,8 @@
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from macro2micro.space_app import logic
 from macro2micro.space_app.logic import UserError
@@ -39,7 +41,7 @@ def test_sample_rows_search_and_limits(art):
 def test_compare_scores_correlations(art):
     view = logic.compare_outputs(art, "p1: Question", ["micro_response_max", "micro_response_min"])
     assert "micro_response_max answers prompt 1" in view["columns"][0]["answer"]
-    assert view["baseline"]["answer"] == "random answers prompt 1" and "random" in view["baseline"]["title"]
+    assert view["baseline"]["answer"] == "<p>random answers prompt 1</p>\n" and "random" in view["baseline"]["title"]
     # verdicts B (model as A) then B (model as B): the model won when second, lost when first
     assert "position bias" in view["columns"][0]["title"] and "(score 0.50)" in view["columns"][0]["title"]
     assert view["columns"][2] == {"title": "", "answer": ""}  # unused slots stay empty
@@ -95,7 +97,8 @@ def test_live_generation_from_a_trained_adapter(tiny_model_dir, tiny_repo, tmp_p
 
 
 def test_verdict_words_and_safe_rendering():
-    from macro2micro.space_app.compare import safe_markdown, verdict_words
+    from macro2micro.space_app.compare import verdict_words
+    from macro2micro.space_app.sanitize import markdown_html, text_html
 
     assert verdict_words("m", "b", "A", "B") == "judge preferred m in both orders"
     assert verdict_words("m", "b", "B", "A") == "judge preferred b (the baseline) in both orders"
@@ -104,8 +107,26 @@ def test_verdict_words_and_safe_rendering():
     assert "position bias" in verdict_words("m", "b", "A", "A")
     assert "no parseable verdict in the other" in verdict_words("m", "b", None, "B")
     text = 'See ![cat](http://img.example.invalid/cat.png) <form action="x"><img src=y></form>\n```python\nx = 1 < 2'
-    safe = safe_markdown(text)
+    safe = markdown_html(text)
     assert "![" not in safe and "[image: cat — http://img.example.invalid/cat.png]" in safe
     assert "<form" not in safe and "&lt;form" in safe and "<img" not in safe
-    assert safe.rstrip().endswith("```") and "x = 1 < 2" in safe  # code kept verbatim, the open fence closed
-    assert safe_markdown("use `<b>` here") == "use `<b>` here"
+    assert '<pre><code class="language-python">x = 1 &lt; 2' in safe  # code kept verbatim, the open fence closed
+    assert markdown_html("use `<b>` here") == "<p>use <code>&lt;b&gt;</code> here</p>\n"
+    assert "empty answer" in markdown_html("  \n ") and "empty answer" in markdown_html(None)
+    assert text_html("${x} {{y}} `z`") == "&#36;&#123;x&#125; &#123;&#123;y&#125;&#125; &#96;z&#96;"
+
+
+PIECES = list("<>![]()`\\\n *_:/\"'=&#;{}$") + ["img", "src", "http", " x", "iframe", "svg", "srcset"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=60).map("".join))
+def test_no_markup_that_loads_survives_the_sanitizer(text):
+    import re
+
+    from macro2micro.space_app.sanitize import ALLOWED_TAGS, markdown_html
+
+    safe = markdown_html(text)
+    assert {t.lower() for t in re.findall(r"<([a-zA-Z][a-zA-Z0-9]*)", safe)} <= ALLOWED_TAGS
+    assert not re.search(r"\s(src|srcset|background|poster|data|on\w+)=", safe, re.IGNORECASE)
+    assert all(re.fullmatch(r"text-align:\w+", v) for v in re.findall(r'style="([^"]*)"', safe))
