@@ -21,37 +21,28 @@ def build_repo(
     Returns the repo folder and its metrics. The folder's name is unique per ``tmp``: datasets caches a local
     folder by its basename, so two test repos named alike would be served each other's rows.
     """
-    from macro2micro.dataset_builder.hub.artifacts import read_build
-    from macro2micro.dataset_builder.hub.repo import write_repo_folder
-    from macro2micro.dataset_builder.ladders.build import build_family
-    from macro2micro.dataset_builder.metrics.scores import compute_metrics
-    from macro2micro.dataset_builder.options import BuildOptions, EmbedderOptions, MetricOptions
-    from macro2micro.dataset_builder.utils import atomic_dir
-    from macro2micro.model_cards import render_dataset_card
+    from macro2micro.api.build import build_ladders
+    from macro2micro.api.publish import publish
     from tests.conftest import word_knobs
 
-    build_family(
+    subsets = build_ladders(
         corpus,
-        BuildOptions(strategies=list(strategies), budget=budget, levels=levels, **build_kw),
-        word_knobs(),
-        tmp / "subsets",
-    )
-    info, manifests = read_build(tmp / "subsets")
-    metrics = compute_metrics(
-        corpus,
-        manifests,
-        MetricOptions(self_bleu_sample=self_bleu_sample),
-        "word",
-        EmbedderOptions(embedder="none"),
-        seed=info["options"]["seed"],
+        knobs=word_knobs(),
+        out=tmp / "subsets",
+        strategies=list(strategies),
+        budget=budget,
+        levels=levels,
+        **build_kw,
     )
     repo = tmp / f"{tmp.name}_repo"
-
-    def card(infos) -> str:
-        return render_dataset_card(
-            info, manifests, metrics, len(corpus), repo_id, license, "test data", local_path=str(repo), infos=infos
-        ).content
-
-    with atomic_dir(repo) as folder:
-        write_repo_folder(corpus, tmp / "subsets", folder, metrics, card)
-    return repo, metrics
+    result = publish(
+        subsets,
+        repo,
+        repo_id=repo_id,
+        dry_run=True,  # the card names the repo id; nothing is uploaded
+        license=license,
+        source_note="test data",
+        self_bleu_sample=self_bleu_sample,
+        embedder="none",
+    )
+    return repo, result["metrics"]

@@ -358,7 +358,6 @@ class MetricOptions:
 class PublishOptions:
     """The dataset repo: what its card says and where it goes."""
 
-    subsets: str = field(default=None, metadata=_help("folder written by `macro2micro build` (required)"))
     repo_id: str | None = field(default=None, metadata=_help("org/name of the dataset repo; uploads when given"))
     private: bool = field(default=False, metadata=_help("create the repo private"))
     dry_run: bool = field(default=False, metadata=_help("write and check the folder, upload nothing"))
@@ -371,7 +370,5 @@ class PublishOptions:
     def __post_init__(self) -> None:
         from macro2micro.dataset_builder.naming import check_repo_id
 
-        if not self.subsets:
-            raise OptionsError("subsets: give the folder written by `macro2micro build` (--subsets)")
         if self.repo_id is not None:
             check_repo_id(self.repo_id, "--repo_id")

@@ -83,21 +83,29 @@ def resolve_recipe(recipe: str) -> Path:
     raise OptionsError(f"recipe {recipe!r} is neither a file nor one of {', '.join(valid)}")
 
 
+def load_recipe(recipe: str, overrides: list[str] | None = None):
+    """A recipe plus ``--key value`` overrides, parsed once into TRL's typed ``(SFTConfig, ModelConfig)``
+    (unknown keys refused, as TRL's own scripts do); every config of a sweep then trains from copies."""
+    path = resolve_recipe(recipe)
+    parser = make_parser(with_script_args=False)
+    try:
+        training_args, model_args = parser.parse_args_and_config(
+            ["--config", str(path), "--output_dir", "unset", *(overrides or [])]
+        )
+    except ValueError as err:  # TRL's unknown keys, and argparse's errors (see make_parser)
+        raise OptionsError(f"recipe {path.name} with overrides {overrides or []}: {err}") from None
+    if not model_args.model_name_or_path:
+        raise OptionsError(f"recipe {recipe!r} names no model_name_or_path")
+    return training_args, model_args
+
+
 def recipe_model(recipe: str, overrides: list[str] | None = None) -> str:
     """The model a recipe (plus ``--key value`` overrides) fine-tunes, checked to exist before any training."""
-    import yaml
-
     from macro2micro.dataset_builder.models.assets import check_model
 
-    spec = yaml.safe_load(resolve_recipe(recipe).read_text()).get("model_name_or_path")
-    args = list(overrides or [])
-    for i, arg in enumerate(args[:-1]):
-        if arg == "--model_name_or_path":
-            spec = args[i + 1]
-    if not spec:
-        raise OptionsError(f"recipe {recipe!r} names no model_name_or_path")
-    check_model(spec)
-    return spec
+    _, model_args = load_recipe(recipe, overrides)
+    check_model(model_args.model_name_or_path)
+    return model_args.model_name_or_path
 
 
 def resolve_chat_template(name: str | None) -> str | None:
@@ -110,11 +118,17 @@ def resolve_chat_template(name: str | None) -> str | None:
     raise ModelError(f"chat template {name!r} not found in {TEMPLATES} or TRL's chat_templates")
 
 
-def make_parser():
+def make_parser(with_script_args: bool = True):
+    """TRL's parser of ``(M2MScriptArguments,) SFTConfig, ModelConfig``; a bad value raises ValueError instead of
+    exiting (when used as a library), as TRL raises for unknown keys."""
     require("trl")
     from trl import ModelConfig, SFTConfig, TrlParser
 
-    return TrlParser((M2MScriptArguments, SFTConfig, ModelConfig))
+    class Parser(TrlParser):
+        def error(self, message: str):
+            raise ValueError(message)
+
+    return Parser(((M2MScriptArguments,) if with_script_args else ()) + (SFTConfig, ModelConfig))
 
 
 def load_train_dataset(script_args: M2MScriptArguments):
@@ -279,31 +293,28 @@ def run(argv: list[str] | None = None) -> dict:
     return main(script_args, training_args, model_args)
 
 
-def train_one(
-    recipe: str, dataset: str, config: str, output_dir: str | Path, overrides: list[str] | None = None
-) -> dict:
-    """Train one config into ``output_dir`` atomically: a crash leaves no half-finished adapter."""
+def train_one(recipe: str, dataset: str, config: str, output_dir: str | Path, parsed=None) -> dict:
+    """Train one config into ``output_dir`` atomically: a crash leaves no half-finished adapter.
+
+    Args:
+        recipe: the recipe's name or file (recorded in the card).
+        parsed: ``(SFTConfig, ModelConfig)`` from :func:`load_recipe` (default: the recipe as it is); copied,
+            never changed, so one parse serves a whole sweep.
+    """
+    import copy
+    import dataclasses
+
+    training_args, model_args = parsed or load_recipe(recipe)
     output_dir = Path(output_dir)
     partial = output_dir.parent / f".{output_dir.name}.partial"
     shutil.rmtree(partial, ignore_errors=True)
-    recipe_path = resolve_recipe(recipe)
-    results = run(
-        [
-            "--config",
-            str(recipe_path),
-            "--dataset_name",
-            str(dataset),
-            "--dataset_config",
-            config,
-            "--output_dir",
-            str(partial),
-            "--recipe_name",
-            recipe_path.stem,
-            "--adapter_dir",
-            str(output_dir),
-            *(overrides or []),
-        ]
+    script_args = M2MScriptArguments(
+        dataset_name=str(dataset),
+        dataset_config=config,
+        recipe_name=resolve_recipe(recipe).stem,
+        adapter_dir=str(output_dir),
     )
+    results = main(script_args, dataclasses.replace(training_args, output_dir=str(partial)), copy.deepcopy(model_args))
     if output_dir.exists():
         shutil.rmtree(output_dir)
     os.replace(partial, output_dir)

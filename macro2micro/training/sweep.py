@@ -19,7 +19,7 @@ from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.dataset_builder.hub.artifacts import read_train_results
 from macro2micro.dataset_builder.hub.checks import write_json
 from macro2micro.dataset_builder.hub.schemas import TrainResults
-from macro2micro.training.sft import resolve_recipe, train_one
+from macro2micro.training.sft import load_recipe, resolve_recipe, train_one
 
 logger = logging.getLogger(__name__)
 SFT_SCRIPT = Path(__file__).resolve().parent / "sft.py"
@@ -93,6 +93,7 @@ def sweep(
     """
     out = Path(out)
     overrides = overrides or []
+    parsed = None if print_commands else load_recipe(recipe, overrides)  # typed once; each config trains a copy
     done: dict[str, dict | str] = {}
     for config in match_configs(dataset, patterns):
         results_file = out / config / "train_results.json"
@@ -111,7 +112,7 @@ def sweep(
                 continue
         else:
             logger.info("%s: training with recipe %s", config, recipe)
-            results = train_one(recipe, dataset, config, out / config, overrides)
+            results = train_one(recipe, dataset, config, out / config, parsed)
         if hub_org:
             results["hub"] = publish_adapter(out / config, dataset, config, results, hub_org, private)
             write_json(TrainResults, results, results_file, indent=2)

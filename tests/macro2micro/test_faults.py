@@ -398,7 +398,7 @@ def test_publish_refuses_a_tokenizer_other_than_the_builds(tmp_path, corpus_file
     assert run(build_args(corpus_file, subsets), capsys)[0] == 0
     publish = ["publish", "--corpus", str(corpus_file), "--subsets", str(subsets), "--embedder", "none"]
     rc, line = run([*publish, "--tokenizer", "embedded:smollm2-135m", "--out", str(tmp_path / "repo")], capsys)
-    assert rc == 2 and "--tokenizer embedded:smollm2-135m differs from the build's word" in line
+    assert rc == 2 and "tokenizer embedded:smollm2-135m differs from the build's word" in line
     assert not (tmp_path / "repo").exists()
 
 
@@ -539,3 +539,23 @@ def test_a_json_message_has_no_doubled_word(tmp_path, capsys):
     bad.write_text('{"instruction": "unterminated\n')
     rc, line = run(["ingest", "--corpus", str(bad), "--out", str(tmp_path / "o")], capsys)
     assert rc == 2 and "Unterminated string starting at column 17" in line and "at at" not in line, line
+
+
+def test_publish_needs_only_the_build_folder(tmp_path, corpus_file, capsys):
+    """build.json records where the corpus was read from and how: publish finds it without --corpus, and a
+    build from an in-memory dataset (nothing on disk to find) says what to pass."""
+    subsets = tmp_path / "subsets"
+    assert run(build_args(corpus_file, subsets, "--format", "alpaca"), capsys)[0] == 0
+    recorded = json.loads((subsets / "build.json").read_text())["corpus"]
+    assert recorded["location"] == [str(corpus_file)] and recorded["read_with"]["format"] == "alpaca"
+    rc, _ = run(["publish", "--subsets", str(subsets), "--embedder", "none", "--out", str(tmp_path / "repo")], capsys)
+    assert rc == 0 and (tmp_path / "repo" / "README.md").exists()
+
+    from macro2micro.api.build import build_ladders
+    from macro2micro.api.corpus import load_corpus
+
+    ds, _ = load_corpus(corpus_file)
+    build_ladders(ds, strategies=["random"], budget=10, out=tmp_path / "mem", tokenizer="word")
+    rc, line = run(["publish", "--subsets", str(tmp_path / "mem"), "--out", str(tmp_path / "repo2")], capsys)
+    assert rc == 2 and "records no corpus location" in line and "--corpus" in line, line
+    assert not (tmp_path / "repo2").exists()

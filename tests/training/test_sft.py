@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from macro2micro.dataset_builder.errors import OptionsError
-from macro2micro.training.sft import make_parser, resolve_chat_template, resolve_recipe, train_one
+from macro2micro.training.sft import load_recipe, make_parser, resolve_chat_template, resolve_recipe, train_one
 from macro2micro.training.sweep import match_configs, sweep
 from tests.training.conftest import tiny_overrides
 
@@ -68,7 +68,8 @@ def test_train_one_adapter_changes_reloads_and_carries_a_card(tiny_model_dir, ti
     from transformers import AutoModelForCausalLM
 
     out = tmp_path / "micro_response_max"
-    results = train_one("demo", str(tiny_repo), "micro_response_max", out, tiny_overrides(tiny_model_dir))
+    parsed = load_recipe("demo", tiny_overrides(tiny_model_dir))
+    results = train_one("demo", str(tiny_repo), "micro_response_max", out, parsed)
     assert results["steps"] == 3 and results["rows"] == 16 and results["config"] == "micro_response_max"
     assert json.loads((out / "train_results.json").read_text()) == results
     weights = load_file(out / "adapter_model.safetensors")
@@ -128,3 +129,12 @@ def test_sweep_skips_finished_configs(tiny_model_dir, tiny_repo, tmp_path):
         "accelerate launch --config_file macro2micro/training/accelerate/multi_gpu.yaml "
     )
     assert "--dataset_config micro_response_max" in commands["micro_response_max"]
+
+
+def test_a_recipe_is_parsed_once_into_typed_configs_and_bad_overrides_name_themselves():
+    training_args, model_args = load_recipe("demo", ["--max_steps", "5", "--lora_r", "4"])
+    assert training_args.max_steps == 5 and model_args.lora_r == 4 and model_args.use_peft
+    with pytest.raises(OptionsError, match="not_a_knob"):
+        load_recipe("demo", ["--not_a_knob", "1"])
+    with pytest.raises(OptionsError, match="max_steps"):
+        load_recipe("demo", ["--max_steps", "many"])

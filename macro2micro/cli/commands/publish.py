@@ -2,104 +2,52 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass, field
 
+from macro2micro.api.publish import publish
 from macro2micro.cli import report
 from macro2micro.cli.commands.base import Command
-from macro2micro.dataset_builder.corpus.ingest import open_corpus
 from macro2micro.dataset_builder.errors import OptionsError
-from macro2micro.dataset_builder.hub.artifacts import read_build
-from macro2micro.dataset_builder.hub.client import publish_folder
-from macro2micro.dataset_builder.hub.repo import write_repo_folder
-from macro2micro.dataset_builder.metrics.scores import compute_metrics
-from macro2micro.dataset_builder.models.assets import resolve_corpus
-from macro2micro.dataset_builder.options import (
-    CorpusOptions,
-    EmbedderOptions,
-    MetricOptions,
-    OutputOptions,
-    PublishOptions,
-    TokenizerOptions,
-)
-from macro2micro.dataset_builder.outputs import OutputFolder
-from macro2micro.model_cards import render_dataset_card
-
-PUBLISH_OPTIONS = (PublishOptions, MetricOptions, TokenizerOptions, EmbedderOptions)
+from macro2micro.dataset_builder.options import EmbedderOptions, MetricOptions, OutputOptions, PublishOptions
 
 
-def publish(
-    corpus: CorpusOptions,
-    options: PublishOptions,
-    metric: MetricOptions,
-    tokenizer: TokenizerOptions,
-    embedder: EmbedderOptions,
-    output: OutputOptions,
-) -> dict:
-    """Write the repo folder ``output.out`` (every config loaded back with ``load_dataset``); upload it when
-    ``options.repo_id`` is given. Returns rows per config and the commit (or dry-run) line."""
-    from macro2micro.dataset_builder.models.tokenizers import load_tokenizer
+@dataclass
+class PublishInputs:
+    """The build to publish, and the corpus it was built from."""
 
-    info, manifests = read_build(options.subsets)
-    spec = build_tokenizer(info, tokenizer.tokenizer)
-    inputs = [resolve_corpus(c) for c in corpus.corpus] + [options.subsets]
-    folder = OutputFolder(output.out, "publish", inputs=inputs, overwrite=output.overwrite).check()
-    load_tokenizer(spec)
-    if embedder.model:
-        from macro2micro.dataset_builder.models.embeddings import load_embedder
+    subsets: str = field(default=None, metadata={"help": "folder written by `macro2micro build` (required)"})
+    corpus: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "the corpus the build used (unset: where build.json says it was read from, read the same way)"
+        },
+    )
+    tokenizer: str | None = field(
+        default=None,
+        metadata={"help": "model whose tokenizer counts lengths and entropy (unset: the one the build used)"},
+    )
 
-        load_embedder(embedder.model, max_seq_length=embedder.max_seq_length)
-    with folder as tmp:
-        ds, _ = open_corpus(corpus)
-        metrics = compute_metrics(ds, manifests, metric, spec, embedder, seed=info["options"]["seed"])
-
-        def card(infos) -> str:
-            return render_dataset_card(
-                info,
-                manifests,
-                metrics,
-                len(ds),
-                options.repo_id,
-                options.license,
-                options.source_note,
-                local_path=str(Path(output.out).resolve()),
-                infos=infos,
-            ).content
-
-        rows = write_repo_folder(ds, options.subsets, tmp, metrics, card)
-    result = {"out": str(output.out), "rows": rows, "commit": None}
-    if options.repo_id:
-        result["commit"] = publish_folder(
-            output.out, options.repo_id, private=options.private, dry_run=options.dry_run
-        )
-    return result
-
-
-def build_tokenizer(info: dict, given: str | None) -> str:
-    """The tokenizer the build used (lengths and entropy must count what the build's windows and types count)."""
-    built = (info.get("knobs") or {}).get("tokenizer", {}).get("tokenizer")
-    if given and built and given != built:
-        raise OptionsError(
-            f"--tokenizer {given} differs from the build's {built}: the metrics would count lengths in "
-            f"other units than the ladders' types and windows; leave --tokenizer out (or pass {built})"
-        )
-    return given or built or TokenizerOptions().tokenizer
+    def __post_init__(self) -> None:
+        if not self.subsets:
+            raise OptionsError("subsets: give the folder written by `macro2micro build` (--subsets)")
 
 
 class PublishCommand(Command):
     name = "publish"
     help = "score every config and write (and upload) the Hub dataset repo folder"
-    options = (CorpusOptions, *PUBLISH_OPTIONS, OutputOptions)
+    options = (PublishInputs, PublishOptions, MetricOptions, EmbedderOptions, OutputOptions)
 
-    def make_parser(self):
-        parser = super().make_parser()
-        for action in parser._actions:
-            if action.dest == "tokenizer":
-                action.default = None  # the build's
-                action.help = "model whose tokenizer counts lengths and entropy (unset: the one the build used)"
-        return parser
-
-    def run(self, corpus, options, metric, tokenizer, embedder, output) -> dict:
-        return publish(corpus, options, metric, tokenizer, embedder, output)
+    def run(self, inputs: PublishInputs, options, metric, embedder, output: OutputOptions) -> dict:
+        return publish(
+            inputs.subsets,
+            output.out,
+            inputs.corpus,
+            options,
+            metric,
+            tokenizer=inputs.tokenizer,
+            embedder=embedder,
+            overwrite=output.overwrite,
+        )
 
     def report(self, result: dict, *options) -> None:
         report.say(

@@ -14,8 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,14 @@ from macro2micro.dataset_builder.corpus.formats import (
     row_source,
     to_pair,
 )
-from macro2micro.dataset_builder.corpus.readers import CorpusError, expand_inputs, ingested_dataset, iter_input
+from macro2micro.dataset_builder.corpus.readers import (
+    CorpusError,
+    describe_input,
+    expand_inputs,
+    ingested_dataset,
+    is_in_memory,
+    iter_input,
+)
 from macro2micro.dataset_builder.options import CorpusOptions
 from macro2micro.dataset_builder.utils import sha256_text
 
@@ -115,7 +122,10 @@ class _Rows:
 def _read_item(item, options: CorpusOptions, report: CorpusReport, rows: _Rows, dropped: Counter) -> str:
     """Read one input into ``rows``; returns the format it was read as."""
     fmt = options.format
-    default_source = options.source or (Path(item).stem if Path(item).exists() else str(item))
+    if is_in_memory(item):
+        default_source = options.source or item_name(item)
+    else:
+        default_source = options.source or (Path(item).stem if Path(item).exists() else str(item))
 
     def on_bad(err: CorpusError) -> None:  # a line that could not be read at all was still read
         report.rows_read += 1
@@ -150,15 +160,24 @@ def _read_item(item, options: CorpusOptions, report: CorpusReport, rows: _Rows, 
             for note in notes:
                 report.changed[note] = report.changed.get(note, 0) + 1
     if n_item == 0:
-        raise CorpusError(f"{item}: holds no records")
+        raise CorpusError(f"{describe_input(item)}: holds no records")
     return fmt
 
 
-def load_corpus(inputs: Iterable[str | Path] | str | Path, options: CorpusOptions | None = None):
+def item_name(item) -> str:
+    """The ``source`` of rows from an in-memory dataset that names none: its builder's name, else ``dataset``."""
+    info = getattr(item, "info", None) or getattr(next(iter(item.values()), None), "info", None)
+    return (
+        getattr(info, "dataset_name", None) or getattr(info, "builder_name", None) or "dataset"
+    ).strip() or "dataset"
+
+
+def load_corpus(inputs, options: CorpusOptions | None = None):
     """Read, normalize and clean SFT data into a single-turn ``datasets.Dataset``.
 
     Args:
-        inputs: one or more files, folders, saved-dataset folders or Hub dataset ids.
+        inputs: one or more files, folders, saved-dataset folders, Hub dataset ids, or in-memory
+            ``datasets.Dataset`` / ``DatasetDict`` objects (any supported record format).
         options: reading and cleaning options (see :class:`CorpusOptions`).
 
     Returns:
@@ -168,16 +187,16 @@ def load_corpus(inputs: Iterable[str | Path] | str | Path, options: CorpusOption
     import datasets
 
     options = options or CorpusOptions()
-    if isinstance(inputs, (str, Path)):
+    if isinstance(inputs, (str, Path)) or is_in_memory(inputs):
         inputs = [inputs]
     items = expand_inputs(inputs)
     if not items:
         raise CorpusError("no corpus inputs given")
-    report = CorpusReport(inputs=[str(i) for i in items])
+    report = CorpusReport(inputs=[describe_input(i) for i in items])
     dropped: Counter[str] = Counter()
     rows = _Rows()
     for item in items:
-        report.formats[str(item)] = _read_item(item, options, report, rows, dropped)
+        report.formats[describe_input(item)] = _read_item(item, options, report, rows, dropped)
     report.dropped = {**report.dropped, **dict(sorted(dropped.items()))}
     report.kept = len(rows.columns["id"])
     if report.kept == 0:
@@ -320,7 +339,9 @@ def open_corpus(options: CorpusOptions):
     summary_file = inner.parent / "summary.json"
     try:
         fp = json.loads(summary_file.read_text())["fingerprint"]
-    except (OSError, KeyError, json.JSONDecodeError):
+    except (OSError, KeyError, TypeError, ValueError, RecursionError):
+        fp = None
+    if not (isinstance(fp, str) and re.fullmatch(r"[0-9a-f]{32}", fp)):  # missing or edited: recomputed
         fp = None
     if fp is None:
         fp = corpus_fingerprint(ds)

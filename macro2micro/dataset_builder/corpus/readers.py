@@ -167,10 +167,26 @@ def _visible_files(folder: Path) -> list[Path]:
     return out
 
 
-def expand_inputs(inputs: Iterable[str | Path]) -> list[str | Path]:
-    """Folders of data files -> their files; everything else as given."""
-    out: list[str | Path] = []
+def is_in_memory(item: Any) -> bool:
+    """A ``datasets.Dataset`` or ``DatasetDict`` given in memory (Python API)."""
+    return type(item).__module__.startswith("datasets.") and hasattr(item, "column_names")
+
+
+def describe_input(item: Any) -> str:
+    """How an input is named in messages and reports: its path or id, or what an in-memory dataset is."""
+    if not is_in_memory(item):
+        return str(item)
+    rows = item.num_rows if isinstance(item.num_rows, int) else sum(item.num_rows.values())
+    return f"<{type(item).__name__} of {rows} rows>"
+
+
+def expand_inputs(inputs: Iterable[Any]) -> list[Any]:
+    """Folders of data files -> their files; in-memory datasets and everything else as given."""
+    out: list[Any] = []
     for item in inputs:
+        if is_in_memory(item):
+            out.append(item)
+            continue
         path = Path(item)
         inner = ingested_dataset(path)
         if inner is not None:
@@ -197,21 +213,30 @@ def looks_like_hub_id(item: str) -> bool:
     )
 
 
-def iter_input(item: str | Path, split: str = DEFAULT_SPLIT, on_bad: OnBad = _raise) -> Iterator[Record]:
+def _iter_dataset(loaded: Any, name: str, split: str) -> Iterator[Record]:
+    """The rows of a Dataset, or of one split of a DatasetDict, each named by its row number."""
+    import datasets
+
+    if isinstance(loaded, datasets.DatasetDict):
+        if split not in loaded:
+            raise CorpusError(f"{name}: no split {split!r}; available: {sorted(loaded)} (split)")
+        loaded = loaded[split]
+    elif split != DEFAULT_SPLIT:
+        raise CorpusError(f"{name}: holds one split, not a DatasetDict; split={split!r} does not apply")
+    for i, record in enumerate(loaded):
+        yield f"{name}, row {i}", record
+
+
+def iter_input(item: Any, split: str = DEFAULT_SPLIT, on_bad: OnBad = _raise) -> Iterator[Record]:
     """The records of one input (after :func:`expand_inputs`)."""
+    if is_in_memory(item):
+        yield from _iter_dataset(item, describe_input(item), split)
+        return
     path = Path(item)
     if path.is_dir():
         import datasets
 
-        loaded = datasets.load_from_disk(str(path))
-        if isinstance(loaded, datasets.DatasetDict):
-            if split not in loaded:
-                raise CorpusError(f"{path}: no split {split!r}; available: {sorted(loaded)} (--split)")
-            loaded = loaded[split]
-        elif split != DEFAULT_SPLIT:
-            raise CorpusError(f"{path}: holds one split, not a DatasetDict; --split {split} does not apply")
-        for i, record in enumerate(loaded):
-            yield f"{path}, row {i}", record
+        yield from _iter_dataset(datasets.load_from_disk(str(path)), str(path), split)
         return
     if path.exists():
         if split != DEFAULT_SPLIT:

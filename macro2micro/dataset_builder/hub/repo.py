@@ -14,13 +14,11 @@ and loads every config back before the folder is accepted.
 from __future__ import annotations
 
 import logging
-import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 from macro2micro.dataset_builder.defaults import FULL_CONFIG, PARQUET_NAME
 from macro2micro.dataset_builder.errors import ArtifactError
-from macro2micro.dataset_builder.hub.artifacts import BUILD_INFO, METRICS_FILE, card_configs, read_build
+from macro2micro.dataset_builder.hub.artifacts import METRICS_FILE, card_configs
 from macro2micro.dataset_builder.hub.checks import write_json
 from macro2micro.dataset_builder.hub.schemas import MetricsFile
 
@@ -104,30 +102,27 @@ def dataset_infos(folder: str | Path, loaded: dict):
     return datasets.info.DatasetInfosDict(infos)
 
 
-def write_repo_folder(
-    corpus, build_dir: str | Path, folder: str | Path, metrics: dict[str, dict], render_card: Callable[[object], str]
-) -> dict[str, int]:
+def write_repo_folder(corpus, subsets, folder: str | Path, metrics: dict[str, dict], render_card) -> dict[str, int]:
     """Write the repo's files into the (empty) ``folder`` and load every config back.
 
     Args:
+        corpus: the corpus the build drew from (the ``full`` config).
+        subsets: the build (:class:`~macro2micro.dataset_builder.ladders.subsets.Subsets`, in memory or read
+            back from its folder).
+        metrics: ``{config: metrics}`` (``metrics/diversity.json``).
         render_card: ``infos -> card text``, given the configs' ``DatasetInfosDict`` (the card carries them
             as ``dataset_info``).
 
     Returns:
         Rows per config, as ``load_dataset`` read them.
     """
-    build_dir, folder = Path(build_dir), Path(folder)
-    _, manifests = read_build(build_dir)
+    folder = Path(folder)
+    subsets.save(folder)
     (folder / FULL_CONFIG).mkdir(parents=True)
     corpus.to_parquet(str(folder / FULL_CONFIG / PARQUET_NAME))
-    (folder / "manifests").mkdir()
-    for config in manifests:
-        (folder / config).mkdir()
-        shutil.copy2(build_dir / config / PARQUET_NAME, folder / config / PARQUET_NAME)
-        shutil.copy2(build_dir / "manifests" / f"{config}.json", folder / "manifests" / f"{config}.json")
     (folder / METRICS_FILE).parent.mkdir()
     write_json(MetricsFile, metrics, folder / METRICS_FILE, indent=1)  # build order
-    shutil.copy2(build_dir / BUILD_INFO, folder / BUILD_INFO)
+    manifests = subsets.manifests
     configs = [FULL_CONFIG] + list(manifests)
     # Load every config back through the card's configs, then write the card again with the dataset_info that
     # datasets computed on the way (it checks the info against the data whenever the repo is loaded later).

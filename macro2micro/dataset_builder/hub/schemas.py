@@ -90,7 +90,8 @@ class Record(BaseModel):
 class CorpusRef(Record):
     fingerprint: Fingerprint
     rows: Count
-    location: str | None = None  # where the corpus is: a path or a Hub id
+    location: Annotated[str, Field(max_length=10_000)] | list[Annotated[str, Field(max_length=10_000)]] | None = None
+    read_with: dict[str, Any] | None = None  # how it was read (the corpus options)
 
 
 class LengthControl(Record):

@@ -1,6 +1,7 @@
-"""Build a family of subsets: every strategy's ladder (plus ``random``) as Hub-layout configs.
+"""Build a family of subsets: every strategy's ladder (plus ``random``), in memory, as :class:`.Subsets`.
 
-Output folder (already the layout of the Hub dataset repo that ``publish`` completes)::
+:func:`build_ladders` returns them; :meth:`.Subsets.save` writes the layout of the Hub dataset repo that
+``publish`` completes::
 
     OUT/{config}/train-00000-of-00001.parquet     rows of the corpus: id, source, instruction, response, messages
     OUT/manifests/{config}.json                   how the subset was chosen, what else varies, a hash of it all
@@ -22,15 +23,14 @@ from pathlib import Path
 import numpy as np
 
 from macro2micro.dataset_builder.corpus.ingest import column, corpus_fingerprint
-from macro2micro.dataset_builder.defaults import PARQUET_NAME, RANDOM_CONFIG, SIDES
+from macro2micro.dataset_builder.defaults import RANDOM_CONFIG, SIDES
 from macro2micro.dataset_builder.errors import OptionsError
-from macro2micro.dataset_builder.hub import schemas
-from macro2micro.dataset_builder.hub.checks import write_json
 from macro2micro.dataset_builder.hub.schemas import manifest_hash
 from macro2micro.dataset_builder.ladders.registry import StrategyKnobs, make_strategy, resolve_strategies
+from macro2micro.dataset_builder.ladders.subsets import Subsets
 from macro2micro.dataset_builder.metrics import variation
 from macro2micro.dataset_builder.naming import LENGTH_CONTROLLED, config_name, level_names
-from macro2micro.dataset_builder.options import BuildOptions
+from macro2micro.dataset_builder.options import BuildOptions, CorpusOptions
 from macro2micro.dataset_builder.selection.lengthctl import GOAL, resolve_window, spread
 from macro2micro.dataset_builder.selection.sampling import uniform_sample
 from macro2micro.dataset_builder.selection.strategies import LadderStrategy, Selection, strategy_rng
@@ -40,25 +40,21 @@ logger = logging.getLogger(__name__)
 MAX_WINDOW_TRIES = 6  # auto windows sampled before the closest one is kept
 
 
-def _write_config(corpus, selection: Selection, out: Path, config: str, manifest: dict) -> dict:
-    subset = corpus.select(selection.indices.tolist())
-    (out / config).mkdir(parents=True)
-    subset.to_parquet(str(out / config / PARQUET_NAME))
-    manifest = {**manifest, "config": config, **selection.stats, "selected_ids": column(subset, "id")}
+def _config(corpus, selection: Selection, config: str, manifest: dict) -> dict:
+    """The manifest of one config: how it was chosen, what else it varies, its rows' ids, a hash of it all."""
+    ids = column(corpus.select(selection.indices.tolist()), "id")
+    manifest = {**manifest, "config": config, **selection.stats, "selected_ids": ids}
     manifest["manifest_sha256"] = manifest_hash(manifest)
-    write_json(
-        schemas.Manifest, manifest, out / "manifests" / f"{config}.json", indent=1, ensure_ascii=False, sort_keys=True
-    )
     return manifest
 
 
 class _Family:
     """The state one build shares across ladders: corpus facts, lengths, sources, warnings."""
 
-    def __init__(self, corpus, options: BuildOptions, knobs: StrategyKnobs, folder: Path):
+    def __init__(self, corpus, options: BuildOptions, knobs: StrategyKnobs):
         from macro2micro.dataset_builder.corpus.features import side_features
 
-        self.corpus, self.options, self.knobs, self.folder = corpus, options, knobs, folder
+        self.corpus, self.options, self.knobs = corpus, options, knobs
         self.levels = level_names(options.levels)
         self.base = {
             "corpus": {"fingerprint": corpus_fingerprint(corpus), "rows": len(corpus)},
@@ -69,10 +65,15 @@ class _Family:
         self.lengths = {side: side_features(corpus, side, knobs.tokenizer.tokenizer).lengths() for side in SIDES}
         self.codes, self.source_names = variation.source_codes(column(corpus, "source"))
         self.manifests: list[dict] = []
+        self.rows: dict[str, np.ndarray] = {}
         self.warnings: dict[str, list[str]] = {}
         self.reachable: dict[str, np.ndarray] = {}
         self.length_control: dict[str, dict] = {}
         self.plain_k: dict[str, list[int]] = {}
+
+    def _add(self, selection: Selection, config: str, manifest: dict) -> dict:
+        self.rows[config] = selection.indices
+        return _config(self.corpus, selection, config, manifest)
 
     def _sample(self, strategy: LadderStrategy, name: str, mask: np.ndarray | None) -> list:
         """Every level's selection, with its sampler length ratio: ``[(level_name, selection, ratio)]``."""
@@ -104,11 +105,7 @@ class _Family:
                 same,
             )
             config = config_name(name, level_name)
-            made.append(
-                _write_config(
-                    self.corpus, sel, self.folder, config, {**meta, "level_name": level_name, "varies": varies}
-                )
-            )
+            made.append(self._add(sel, config, {**meta, "level_name": level_name, "varies": varies}))
             logger.info(
                 "%s: k=%d of %d types, pool %d, mean %s length %.1f (x%.2f a uniform draw's)",
                 config,
@@ -181,9 +178,7 @@ class _Family:
         if not isinstance(strategy, LadderStrategy):
             sel = strategy.select(self.corpus, self.options.budget, self.options.seed)
             varies = variation.describe(sel.indices, self.lengths, self.codes, self.source_names)
-            self.manifests.append(
-                _write_config(self.corpus, sel, self.folder, RANDOM_CONFIG, {**meta, "varies": varies})
-            )
+            self.manifests.append(self._add(sel, RANDOM_CONFIG, {**meta, "varies": varies}))
             self.random_rows = sel.indices
             return
         strategy.fit(self.corpus, self.options.seed)
@@ -196,13 +191,21 @@ class _Family:
             self.length_controlled(strategy, name, meta)
 
 
-def write_family(corpus, options: BuildOptions, knobs: StrategyKnobs, folder: str | Path) -> list[dict]:
-    """Build every configured ladder and the random control into the (empty) ``folder``.
+def build_ladders(
+    corpus, options: BuildOptions, knobs: StrategyKnobs, read_with: CorpusOptions | None = None
+) -> Subsets:
+    """Build every configured ladder and the random control, in memory.
+
+    Args:
+        corpus: the cleaned corpus (:func:`~macro2micro.dataset_builder.corpus.ingest.load_corpus`).
+        options: strategies, budget, levels, seed, sampler, length control.
+        knobs: the strategies' own settings (tokenizer, bands, embedder, tagger).
+        read_with: how the corpus was read (its ``corpus`` field: the paths or Hub id), recorded in
+            ``build.json`` so that later stages find and read it the same way; None for an in-memory corpus.
 
     Returns:
-        The manifests, in build order.
+        The :class:`.Subsets`: one Dataset per config (rows of ``corpus``), manifests and the build's record.
     """
-    folder = Path(folder)
     strategies = resolve_strategies(options.strategies)
     unknown = sorted(set(options.length_controlled) - set(strategies) - {RANDOM_CONFIG})
     if unknown or RANDOM_CONFIG in options.length_controlled:
@@ -210,8 +213,7 @@ def write_family(corpus, options: BuildOptions, knobs: StrategyKnobs, folder: st
             f"length_controlled names {unknown or [RANDOM_CONFIG]}, not a ladder being built "
             f"({', '.join(s for s in strategies if s != RANDOM_CONFIG)})"
         )
-    (folder / "manifests").mkdir(parents=True, exist_ok=True)
-    family = _Family(corpus, options, knobs, folder)
+    family = _Family(corpus, options, knobs)
     timings: dict[str, float] = {}
     for name in strategies:
         start = time.perf_counter()
@@ -220,7 +222,11 @@ def write_family(corpus, options: BuildOptions, knobs: StrategyKnobs, folder: st
     info = {
         "options": {**asdict(options), "strategies": strategies},
         "knobs": asdict(knobs),
-        "corpus": family.base["corpus"],
+        "corpus": {
+            **family.base["corpus"],
+            "location": None if read_with is None else read_with.corpus,
+            "read_with": None if read_with is None else asdict(read_with),
+        },
         "configs": [m["config"] for m in family.manifests],
         "level_names": family.levels,
         "seconds": timings,
@@ -229,8 +235,17 @@ def write_family(corpus, options: BuildOptions, knobs: StrategyKnobs, folder: st
     }
     if hasattr(family, "random_rows"):
         info["random_control"] = variation.random_control(family.random_rows, len(corpus), family.reachable)
-    write_json(schemas.BuildInfo, info, folder / "build.json", indent=1, sort_keys=True, default=str)
-    return family.manifests
+    configs = {m["config"]: corpus.select(family.rows[m["config"]].tolist()) for m in family.manifests}
+    return Subsets(configs, {m["config"]: m for m in family.manifests}, info, corpus)
+
+
+def write_family(
+    corpus, options: BuildOptions, knobs: StrategyKnobs, folder: str | Path, read_with: CorpusOptions | None = None
+) -> list[dict]:
+    """:func:`build_ladders`, saved into the (empty) ``folder``. Returns the manifests, in build order."""
+    subsets = build_ladders(corpus, options, knobs, read_with)
+    subsets.save(folder)
+    return list(subsets.manifests.values())
 
 
 def build_family(

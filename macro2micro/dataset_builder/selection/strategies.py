@@ -47,6 +47,24 @@ def strategy_rng(seed: int, *parts: str | int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(words))
 
 
+CORPUS_COLUMNS = ("id", "source", "instruction", "response", "messages")
+
+
+def check_selection_args(corpus, budget: int, seed: int, level: float = 1.0) -> None:
+    """The arguments of every ``select``, checked where they enter (a float seed would silently change the draw)."""
+    missing = [c for c in CORPUS_COLUMNS if c not in getattr(corpus, "column_names", ())]
+    if missing:
+        raise OptionsError(
+            f"corpus lacks the columns {missing}: pass raw data through load_corpus (or macro2micro.build_ladders, "
+            "which does) to get id, source, instruction, response and messages"
+        )
+    for name, value in (("budget", budget), ("seed", seed)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (name == "budget"):
+            raise OptionsError(f"{name}={value!r} must be a {'positive' if name == 'budget' else 'non-negative'} int")
+    if isinstance(level, bool) or not isinstance(level, (int, float, np.floating)) or not 0.0 <= level <= 1.0:
+        raise OptionsError(f"level={level!r} must be a number in [0, 1]")
+
+
 class Strategy:
     """Base of every strategy. Subclasses set ``name`` and implement :meth:`select`."""
 
@@ -73,6 +91,7 @@ class RandomStrategy(Strategy):
     granularity = "random"
 
     def select(self, corpus, budget: int, seed: int, level: float = 1.0) -> Selection:
+        check_selection_args(corpus, budget, seed, level)
         n = len(corpus)
         if budget > n:
             raise PoolTooSmallError(f"random: budget N={budget} is larger than the corpus ({n} rows)")
@@ -142,6 +161,7 @@ class LadderStrategy(Strategy):
         from macro2micro.dataset_builder.selection.lengthctl import windowed
         from macro2micro.dataset_builder.selection.sampling import type_sample
 
+        check_selection_args(corpus, budget, seed, level)
         self.fit(corpus, seed)
         ladder = self.ladder_ if window is None else windowed(self.ladder_, window)
         name = ladder_name or self.name

@@ -1,0 +1,86 @@
+"""The corpus stage: any supported SFT data (paths, a Hub id, an in-memory ``datasets.Dataset``) -> one clean
+``Dataset`` with the columns every later stage reads (``id, source, instruction, response, messages``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from macro2micro.api.fields import make, split_fields
+from macro2micro.dataset_builder.corpus.ingest import CorpusReport
+from macro2micro.dataset_builder.corpus.readers import is_in_memory
+from macro2micro.dataset_builder.options import CorpusOptions
+from macro2micro.dataset_builder.selection.strategies import CORPUS_COLUMNS
+
+Source = Any  # str | Path | a list of them | datasets.Dataset | datasets.DatasetDict
+
+
+def corpus_options(options: CorpusOptions | None, fields: dict[str, Any], where: str) -> CorpusOptions:
+    (corpus_fields,) = split_fields(fields, CorpusOptions, where=where)
+    return make(CorpusOptions, options, corpus_fields)
+
+
+def resolve_inputs(source: Source, options: CorpusOptions) -> list[Any]:
+    """The inputs to read: ``source`` (one or many), or the options' ``corpus`` when it is None."""
+    from macro2micro.dataset_builder.models.assets import resolve_corpus
+
+    if source is None:
+        items: list[Any] = list(options.corpus)
+    elif isinstance(source, (str, Path)) or is_in_memory(source):
+        items = [source]
+    else:
+        items = list(source)
+    return [item if is_in_memory(item) else resolve_corpus(str(item)) for item in items]
+
+
+def is_clean_corpus(ds: Any) -> bool:
+    """A Dataset that already has the corpus columns (the output of :func:`load_corpus`)."""
+    return is_in_memory(ds) and hasattr(ds, "select") and all(c in ds.column_names for c in CORPUS_COLUMNS)
+
+
+def load_corpus(
+    source: Source = None, options: CorpusOptions | None = None, **fields: Any
+) -> tuple[Any, CorpusReport]:
+    """Read and clean an SFT corpus, as ``macro2micro ingest`` does.
+
+    Args:
+        source: files (JSONL, JSON, Parquet, CSV), folders of them, a folder written by ``ingest`` or
+            ``save_to_disk``, a Hub dataset id, an in-memory ``datasets.Dataset`` / ``DatasetDict``, or a list
+            of these; None reads ``options.corpus`` (by default the embedded ShareGPT sample).
+        options: :class:`~macro2micro.dataset_builder.options.CorpusOptions` (format, cleaning, on_error, ...).
+        **fields: any field of ``CorpusOptions``, e.g. ``format="alpaca"``, ``on_error="skip"``.
+
+    Returns:
+        ``(dataset, report)``: the clean corpus and a
+        :class:`~macro2micro.dataset_builder.corpus.ingest.CorpusReport` of what was read, kept and dropped
+        (by reason).
+
+    Example::
+
+        ds, report = m2m.load_corpus(datasets.Dataset.from_list(rows), format="alpaca")
+    """
+    from macro2micro.dataset_builder.corpus.ingest import load_corpus as read
+
+    options = corpus_options(options, fields, "load_corpus")
+    return read(resolve_inputs(source, options), options)
+
+
+def ingest(
+    source: Source, out: str | Path, options: CorpusOptions | None = None, overwrite: bool = False, **fields: Any
+) -> dict[str, Any]:
+    """:func:`load_corpus`, written to the folder ``out`` (the rows, ``summary.json``, ``report.json``) under
+    the output contract: atomic, never replacing what macro2micro did not write unless ``overwrite``.
+
+    Returns:
+        The corpus summary: rows, drops by reason, changes, lengths, fingerprint.
+    """
+    from macro2micro.dataset_builder.corpus.ingest import load_corpus as read
+    from macro2micro.dataset_builder.corpus.ingest import save_corpus
+    from macro2micro.dataset_builder.outputs import OutputFolder
+
+    options = corpus_options(options, fields, "ingest")
+    inputs = resolve_inputs(source, options)
+    paths = [i for i in inputs if not is_in_memory(i)]
+    with OutputFolder(out, "ingest", inputs=paths, overwrite=overwrite).check() as tmp:
+        ds, report = read(inputs, options)
+        return save_corpus(ds, report, tmp)
