@@ -24,7 +24,7 @@ TYPE_DESC = {
     "micro": "a mid-frequency token of the model's tokenizer",
     "micro_word": "a mid-frequency whitespace word (the paper's word-level ablation)",
 }
-CARD_METRIC_KEYS = ("instruction", "response", "k", "pool_size", "type_coverage")
+CARD_METRIC_KEYS = ("instruction", "response", "k", "types_covered", "pool_size", "type_coverage")
 
 
 def _size_category(n: int) -> str:
@@ -41,6 +41,14 @@ def _fmt(value) -> str:
 def _length(varies: dict, side: str) -> str:
     length = (varies.get("length") or {}).get(side)
     return "-" if not length else f"{length['mean']:.1f} / {length['median']:.0f}"
+
+
+def _ratio(varies: dict) -> str:
+    """The sampler's length ratio, with the range a uniform draw's ratio falls in 95 % of the time."""
+    ratio, span = varies.get("length_ratio_vs_uniform"), varies.get("uniform_ratio_range95")
+    if ratio is None:
+        return "-"
+    return f"{ratio:.2f}" if not span else f"{ratio:.2f} ({span[0]:.2f}-{span[1]:.2f})"
 
 
 def variation_rows(configs: list[str], metrics: dict[str, dict], manifests: dict[str, dict]) -> tuple[str, list]:
@@ -61,7 +69,7 @@ def variation_rows(configs: list[str], metrics: dict[str, dict], manifests: dict
                 "response": _length(v, "response"),
                 "top_source": "-" if share is None else f"{100 * share:.0f} %",
                 "sampler": f"{m['n_balanced']} + {m['n_filled']}" if "n_balanced" in m else "-",
-                "ratio": "-" if v.get("length_ratio_vs_uniform") is None else f"{v['length_ratio_vs_uniform']:.2f}",
+                "ratio": _ratio(v),
                 "overlap": "-"
                 if v.get("overlap_with_previous") is None
                 else f"{100 * v['overlap_with_previous']:.0f} %",
@@ -131,6 +139,7 @@ def render_dataset_card(
         {
             "config": c,
             "k": "-" if metrics[c]["k"] is None else metrics[c]["k"],
+            "realised": "-" if metrics[c].get("types_covered") is None else metrics[c]["types_covered"],
             "pool": metrics[c]["pool_size"],
             "coverage": "-" if metrics[c]["type_coverage"] is None else f"{metrics[c]['type_coverage']:.3f}",
             **{side: {k: _fmt(v) for k, v in metrics[c][side].items()} for side in ("instruction", "response")},

@@ -58,12 +58,16 @@ def build_demo(art: Artifacts):
             "varies (length, sources, the sampler) is measured in the Subsets tab."
         )
         with gr.Tab("Subsets"):
-            gr.Markdown("## Diversity metrics of every config")
+            gr.Markdown(
+                "## Diversity metrics of every config\n`k` = admitted types (in a length-controlled ladder, those "
+                "with carriers inside its window); realised types = those present in the config's rows; "
+                "coverage = realised / k."
+            )
             gr.Dataframe(value=logic.metrics_table(art), label="metrics", max_height=420)
             gr.Markdown(
                 "## What else varies\nMean lengths in model tokens; the most frequent source's share; the "
-                "sampler's mean length over a uniform draw's from the same pool; rows shared with the "
-                "previous level."
+                "sampler's mean length over its pool's (exactly what a uniform draw of N averages), beside the "
+                "range that holds 95 % of uniform draws' ratios; rows shared with the previous level."
             )
             gr.Dataframe(value=logic.variation_table(art), label="what else varies", max_height=420)
             with gr.Row():

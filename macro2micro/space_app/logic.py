@@ -80,6 +80,7 @@ def metrics_table(art: Artifacts):
             "strategy": strategy_of(config),
             "level_%": None if m.get("level") is None else round(100 * m["level"]),
             "k": m.get("k"),
+            "realised types": m.get("types_covered"),
             "pool": m.get("pool_size"),
             "coverage": m.get("type_coverage"),
         }
@@ -109,7 +110,10 @@ def variation_table(art: Artifacts):
                 "R mean len": (length.get("response") or {}).get("mean"),
                 "R median len": (length.get("response") or {}).get("median"),
                 f"share of {top}": (v.get("sources") or {}).get(top) if top else None,
-                "length ratio vs uniform": v.get("length_ratio_vs_uniform"),
+                "length ratio vs pool mean": v.get("length_ratio_vs_uniform"),
+                "uniform draw 95 % range": "-"
+                if not v.get("uniform_ratio_range95")
+                else "{:.2f}-{:.2f}".format(*v["uniform_ratio_range95"]),
                 "overlap with previous": v.get("overlap_with_previous"),
                 "same pool as previous": v.get("same_pool_as_previous"),
             }

@@ -212,6 +212,7 @@ class ConfigMetrics(Record):
     response: dict[Name, Metric]
     rows: Annotated[int, Field(ge=1, le=MAX_ROWS)]
     k: Count | None = None
+    types_covered: Count | None = None
     pool_size: Count | None = None
     type_coverage: Share | None = None
     strategy: Name | None = None
@@ -231,6 +232,7 @@ class CardMetrics(Record):
     instruction: dict[Name, Metric] = {}
     response: dict[Name, Metric] = {}
     k: Count | None = None
+    types_covered: Count | None = None
     pool_size: Count | None = None
     type_coverage: Share | None = None
 

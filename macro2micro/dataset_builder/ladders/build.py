@@ -32,8 +32,7 @@ from macro2micro.dataset_builder.metrics import variation
 from macro2micro.dataset_builder.naming import LENGTH_CONTROLLED, config_name, level_names
 from macro2micro.dataset_builder.options import BuildOptions, CorpusOptions
 from macro2micro.dataset_builder.selection.lengthctl import GOAL, resolve_window, spread
-from macro2micro.dataset_builder.selection.sampling import uniform_sample
-from macro2micro.dataset_builder.selection.strategies import LadderStrategy, Selection, strategy_rng
+from macro2micro.dataset_builder.selection.strategies import LadderStrategy, Selection
 from macro2micro.dataset_builder.utils import package_versions
 
 logger = logging.getLogger(__name__)
@@ -76,7 +75,8 @@ class _Family:
         return _config(self.corpus, selection, config, manifest)
 
     def _sample(self, strategy: LadderStrategy, name: str, mask: np.ndarray | None) -> list:
-        """Every level's selection, with its sampler length ratio: ``[(level_name, selection, ratio)]``."""
+        """Every level's selection, with its sampler length ratio against the pool's mean and the 95 % range of a
+        uniform draw's: ``[(level_name, selection, (ratio, range))]``."""
         from tqdm.auto import tqdm
 
         opts, lengths = self.options, self.lengths[strategy.side]
@@ -86,14 +86,13 @@ class _Family:
             sel = strategy.select(
                 self.corpus, opts.budget, opts.seed, level=level, quota=opts.type_quota, window=mask, ladder_name=name
             )
-            uniform = uniform_sample(sel.pool, opts.budget, strategy_rng(opts.seed, name, f"{level:.6f}", "uniform"))
-            out.append((level_name, sel, lengths[sel.indices].mean() / max(lengths[uniform].mean(), 1e-9)))
+            out.append((level_name, sel, variation.sampler_ratio(lengths, sel.indices, sel.pool)))
         return out
 
     def _write(self, strategy: LadderStrategy, name: str, meta: dict, levels: list, mask=None) -> list[dict]:
         made, previous = [], None
         side = strategy.side
-        for level_name, sel, ratio in levels:
+        for level_name, sel, (ratio, uniform_range) in levels:
             same = None if previous is None else previous.stats["k"] == sel.stats["k"]
             varies = variation.describe(
                 sel.indices,
@@ -103,18 +102,22 @@ class _Family:
                 ratio,
                 None if previous is None else previous.indices,
                 same,
+                uniform_range,
             )
             config = config_name(name, level_name)
             made.append(self._add(sel, config, {**meta, "level_name": level_name, "varies": varies}))
             logger.info(
-                "%s: k=%d of %d types, pool %d, mean %s length %.1f (x%.2f a uniform draw's)",
+                "%s: k=%d of %d types (%d present in its rows), pool %d, mean %s length %.1f (x%.2f the pool's "
+                "mean; a uniform draw: x%.2f-%.2f)",
                 config,
                 sel.stats["k"],
                 sel.stats["k_max"],
+                sel.stats["types_covered"],
                 sel.stats["pool_size"],
                 side,
                 varies["length"][side]["mean"],
                 ratio,
+                *uniform_range,
             )
             previous = sel
         typed = strategy.ladder_.entry_k > 0
@@ -134,7 +137,8 @@ class _Family:
         return made
 
     def length_controlled(self, strategy: LadderStrategy, name: str, meta: dict) -> None:
-        """The length-controlled twin: each candidate window sampled in turn until one meets the ±5 % goal."""
+        """The length-controlled twin: each candidate window sampled in turn until one keeps the realised type
+        count rising and meets the ±5 % goal; else the closest (a rising count first)."""
         twin, side = f"{name}_{LENGTH_CONTROLLED}", strategy.side
         windows = resolve_window(
             self.options.length_window,
@@ -143,25 +147,31 @@ class _Family:
             self.options.budget,
             self.options.levels,
             what=twin,
+            matrix=strategy.types_,
         )
         best = None
         for tries, window in enumerate(windows[:MAX_WINDOW_TRIES], start=1):
             levels = self._sample(strategy, twin, window.mask(self.lengths[side]))
             means = np.array([self.lengths[side][sel.indices].mean() for _, sel, _ in levels])
-            if best is None or spread(means) < best[2]:
-                best = (window, levels, spread(means), means, tries)
-            if spread(means) <= GOAL:
+            realised = [sel.stats["types_covered"] for _, sel, _ in levels]
+            rises = all(b > a for a, b in zip(realised, realised[1:], strict=False))
+            key = (not rises, spread(means) > GOAL, spread(means))
+            if best is None or key < best[0]:
+                best = (key, window, levels, means, realised, tries)
+            if key[:2] == (False, False):
                 break
-        window, levels, actual, means, tries = best
+        _, window, levels, means, realised, tries = best
         ks = [sel.stats["k"] for _, sel, _ in levels]
         info = {
             "window": [window.lo, window.hi],
             **window.info,
             "level_means": [round(float(x), 2) for x in means],
-            "spread": round(actual, 4),
-            "met": actual <= GOAL,
+            "spread": round(spread(means), 4),
+            "met": spread(means) <= GOAL,
             "windows_tried": tries,
             "k_range": [ks[0], ks[-1]],
+            "realised": realised,
+            "realised_rises": all(b > a for a, b in zip(realised, realised[1:], strict=False)),
         }
         self.length_control[twin] = info
         logger.info("%s: length window %d:%d (%s)", twin, window.lo, window.hi, info)

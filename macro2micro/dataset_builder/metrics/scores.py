@@ -133,6 +133,7 @@ def compute_metrics(
             rows=int(len(idx)),
             k=m.get("k"),
             pool_size=m.get("pool_size", len(corpus)),
+            types_covered=m.get("types_covered"),
             type_coverage=m.get("type_coverage"),
             strategy=m.get("strategy", FULL_CONFIG),
             level=m.get("level"),
