@@ -346,12 +346,33 @@ class MetricOptions:
 
     self_bleu_sample: int = field(default=200, metadata=_help("texts per side sampled for Self-BLEU"))
     bootstrap: int = field(default=0, metadata=_help("bootstrap resamples for 95 %% intervals (0: none)"))
+    language: list[str] = field(
+        default_factory=list,
+        metadata=_help(
+            "the corpus's languages for the card (ISO 639 codes, e.g. en zh); empty: detected from a seeded "
+            "sample of rows (py3langid)"
+        ),
+    )
+    language_sample: int = field(default=1000, metadata=_help("rows sampled to detect the corpus's languages"))
+    language_threshold: float = field(
+        default=0.05, metadata=_help("the card lists a detected language holding at least this share of the sample")
+    )
 
     def __post_init__(self) -> None:
+        import re
+
         if self.self_bleu_sample < 2:
             raise OptionsError(f"self_bleu_sample={self.self_bleu_sample} must be at least 2")
         if self.bootstrap < 0 or 0 < self.bootstrap < 20:
             raise OptionsError(f"bootstrap={self.bootstrap}: 0 (none) or at least 20 resamples")
+        self.language = split_list(self.language)
+        bad = [code for code in self.language if not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?", code)]
+        if bad:
+            raise OptionsError(f"language={bad[0]!r}: give ISO 639 codes such as en, zh or pt-BR")
+        if self.language_sample < 1:
+            raise OptionsError(f"language_sample={self.language_sample} must be at least 1")
+        if not 0 < self.language_threshold <= 1:
+            raise OptionsError(f"language_threshold={self.language_threshold} must lie in (0, 1]")
 
 
 @dataclass

@@ -113,13 +113,15 @@ def render_dataset_card(
     ours = {
         "license": license,
         "task_categories": ["text-generation"],
-        "language": ["en"],
         "size_categories": [_size_category(corpus_rows)],
         "tags": ["sft", "instruction-tuning", "dataset-diversity", "macro2micro"],
         "pretty_name": f"macro2micro diversity ladders (N={budget})",
         "configs": configs_yaml(configs),
         "diversity_metrics": {c: {k: v for k, v in metrics[c].items() if k in CARD_METRIC_KEYS} for c in configs},
     }
+    languages = metrics[FULL_CONFIG].get("languages") or {}
+    if languages.get("languages"):  # from the data or the publisher; never a default
+        ours["language"] = list(languages["languages"])
     if repo_id:
         ours["macro2micro_repo_id"] = repo_id  # lets adapter cards trained from a local copy name the Hub repo
     ours["macro2micro_source_note"] = source_note  # so a later stage can re-render the card whole
@@ -183,6 +185,7 @@ def render_dataset_card(
         license=license,
         unit="words" if word else "model tokens",
         has_random=RANDOM_CONFIG in manifests,
+        languages=languages,
     )
 
 

@@ -207,6 +207,20 @@ def manifest_hash(manifest: dict) -> str:
 Metric = Annotated[float, Field(ge=0)] | None
 
 
+LangCode = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")]
+
+
+class Languages(Record):
+    """``full``'s languages: given by the publisher, or detected over a seeded sample of rows."""
+
+    languages: list[LangCode]
+    given: list[LangCode] | None = None
+    detector: Annotated[str, Field(max_length=200)] | None = None
+    sample: Count | None = None
+    threshold: Share | None = None
+    shares: dict[LangCode, Share] = {}
+
+
 class ConfigMetrics(Record):
     instruction: dict[Name, Metric]
     response: dict[Name, Metric]
@@ -219,7 +233,7 @@ class ConfigMetrics(Record):
     level: Share | None = None
     varies: Varies | None = None
     embedding_distance_sample: Count | None = None
-    languages: dict[str, Any] | None = None
+    languages: Languages | None = None
 
 
 # ``metrics/diversity.json``: ``{config: metrics}``, ``full`` first.

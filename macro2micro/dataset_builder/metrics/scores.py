@@ -19,6 +19,7 @@ from macro2micro.dataset_builder.errors import ArtifactError
 from macro2micro.dataset_builder.hub.schemas import short
 from macro2micro.dataset_builder.metrics import variation
 from macro2micro.dataset_builder.metrics.diversity import bootstrap_ci, side_metrics
+from macro2micro.dataset_builder.metrics.language import detect_languages
 from macro2micro.dataset_builder.metrics.words import side_word_ids
 from macro2micro.dataset_builder.options import EmbedderOptions, MetricOptions
 
@@ -129,6 +130,18 @@ def compute_metrics(
         entry, m = out[config], manifests.get(config, {})
         if config == FULL_CONFIG and model and len(full_sample) < len(corpus):
             entry["embedding_distance_sample"] = int(len(full_sample))
+        if config == FULL_CONFIG:
+            entry["languages"] = (
+                {"given": list(options.language), "languages": list(options.language)}
+                if options.language
+                else detect_languages(
+                    sides["instruction"][0],
+                    sides["response"][0],
+                    options.language_sample,
+                    options.language_threshold,
+                    seed,
+                )
+            )
         entry.update(
             rows=int(len(idx)),
             k=m.get("k"),
