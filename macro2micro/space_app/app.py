@@ -149,17 +149,26 @@ def build_demo(art: Artifacts):
             gr.Markdown("## Win-rate against the baseline, by diversity level")
             if art.results:
                 points, fits = logic.score_frame(art)
-                gr.LinePlot(
-                    value=points,
-                    x="level_%",
-                    y="win_rate",
-                    color="strategy",
-                    title="score vs level",
-                    x_title="diversity level (%)",
-                    y_title="win-rate (%)",
-                )
+                scores = [*points["win_rate"], 50.0]
+                if len(points):
+                    gr.LinePlot(
+                        value=points,
+                        x="level_%",
+                        y="win_rate",
+                        color="strategy",
+                        title="score vs level",
+                        x_title="diversity level (%)",
+                        y_title="win-rate (%)",
+                        x_lim=[0, 100],
+                        y_lim=[max(0.0, min(scores) - 5), min(100.0, max(scores) + 5)],
+                    )
+                else:
+                    gr.Markdown("No ladder config was judged (only the baseline and controls): no score to plot.")
                 gr.Dataframe(value=fits, label="linear fit per strategy (slope in points per 100 % diversity)")
                 gr.Dataframe(value=logic.correlation_frame(art), label="Pearson r of each metric with the score")
+                notes = logic.analysis_notes(art)
+                if notes:  # what could not be fitted or correlated, and why
+                    gr.HTML(markdown_html("\n".join(f"- {markdown_text(n)}" for n in notes)), elem_classes="m2m-note")
                 if art.results.get("note"):
                     gr.HTML(markdown_html(art.results["note"]), elem_classes="m2m-note")
             else:

@@ -82,7 +82,7 @@ def metrics_table(art: Artifacts):
             "k": m.get("k"),
             "realised types": m.get("types_covered"),
             "pool": m.get("pool_size"),
-            "coverage": m.get("type_coverage"),
+            "coverage": None if m.get("type_coverage") is None else round(m["type_coverage"], 3),
         }
         for side, short in (("instruction", "I"), ("response", "R")):
             for metric in METRICS:
@@ -211,8 +211,14 @@ def compare_outputs(art: Artifacts, prompt: str, models: list[str]) -> dict:
     return compare(res, index, models)
 
 
+def _num(value, spec: str) -> str:
+    """A number as the tables show it (``75.0``, not ``75.000000``); blank for None."""
+    return "" if value is None else format(value, spec)
+
+
 def score_frame(art: Artifacts):
-    """``(strategy, level_%, win_rate)`` per judged ladder config, plus the fits as a table."""
+    """``(strategy, level_%, win_rate)`` per judged ladder config, and the fits as a table: every judged ladder,
+    its slope and r formatted, and in words why a fit or an r is missing."""
     pd = require("pandas")
 
     res = _need_results(art)
@@ -224,32 +230,53 @@ def score_frame(art: Artifacts):
                 {"strategy": strategy_of(config), "level_%": round(100 * m["level"]), "win_rate": s["win_rate"]}
             )
     points = pd.DataFrame(rows, columns=["strategy", "level_%", "win_rate"]).sort_values(["strategy", "level_%"])
-    fits = pd.DataFrame(
-        [
+    gaps = (res.get("analysis_gaps") or {}).get("fits") or {}
+    fits = res.get("fits") or {}
+    table = []
+    for name in sorted({*fits, *points["strategy"], *gaps}):
+        f = fits.get(name)
+        judged = int((points["strategy"] == name).sum())
+        if f is None:
+            why = gaps.get(name) or f"{judged} level(s) judged; a fit needs at least 3"
+            table.append({"strategy": name, "slope_per_100%": "", "95 % CI": "", "r": "", "n": judged, "note": why})
+            continue
+        table.append(
             {
-                "strategy": k,
-                "slope_per_100%": round(f["slope"], 3),
-                "r": None if f["r"] is None else round(f["r"], 3),
+                "strategy": name,
+                "slope_per_100%": _num(f["slope"], "+.2f"),
+                "95 % CI": "[{:+.2f}, {:+.2f}]".format(*f["slope_ci95"]),
+                "r": _num(f["r"], "+.3f"),
                 "n": f["n"],
+                "note": "" if f["r"] is not None else gaps.get(name, "the scores are equal at every level: no r"),
             }
-            for k, f in res.get("fits", {}).items()
-        ],
-        columns=["strategy", "slope_per_100%", "r", "n"],
-    )
-    return points, fits
+        )
+    columns = ["strategy", "slope_per_100%", "95 % CI", "r", "n", "note"]
+    return points, pd.DataFrame(table, columns=columns)
 
 
 def correlation_frame(art: Artifacts):
-    """Pearson r between each metric and the score, per side (the paper's figure 4), long form."""
+    """Pearson r between each metric and the score, per side (the paper's figure 4), long form; a blank r says
+    why it is blank."""
     pd = require("pandas")
 
     res = _need_results(art)
+    gaps = (res.get("analysis_gaps") or {}).get("correlations") or {}
     rows = [
-        {"side": side, "metric": m, "r": None if r is None else round(r, 3)}
+        {
+            "side": side,
+            "metric": m,
+            "r": _num(r, "+.3f"),
+            "why blank": "" if r is not None else (gaps.get(side) or {}).get(m, "undefined for these configs"),
+        }
         for side, per in res.get("correlations", {}).items()
         for m, r in per.items()
     ]
-    return pd.DataFrame(rows, columns=["side", "metric", "r"])
+    return pd.DataFrame(rows, columns=["side", "metric", "r", "why blank"])
+
+
+def analysis_notes(art: Artifacts) -> list[str]:
+    """What the evaluation could not fit or correlate, in words (from results.json)."""
+    return list((art.results or {}).get("analysis_notes") or [])
 
 
 def check_live_prompt(prompt: str, max_new_tokens: int) -> tuple[str, int]:

@@ -190,6 +190,7 @@ def evaluate(
         "fits": result["fits"],
         "correlations": result["correlations"],
         "analysis_notes": result["notes"],
+        "analysis_gaps": result["gaps"],
         "note": note,
         "adapters": {c: {"repo_id": a.repo_id, "revision": a.revision} for c, a in adapters.items() if a.repo_id},
     }

@@ -52,7 +52,7 @@ def test_compare_scores_correlations(art):
         logic.compare_outputs(art, "p9", ["base"])
     points, fits = logic.score_frame(art)
     assert list(points["win_rate"]) == [40.0, 50.0, 65.0]
-    assert fits.iloc[0]["slope_per_100%"] == pytest.approx(25.0)
+    assert fits.iloc[0]["slope_per_100%"] == "+25.00" and fits.iloc[0]["note"] == ""
     assert set(logic.correlation_frame(art)["side"]) == {"instruction", "response"}
     assert logic.prompt_choices(art)[0].startswith("p0: Question number 0")
 
@@ -127,6 +127,30 @@ def test_no_markup_that_loads_survives_the_sanitizer(text):
     from macro2micro.space_app.sanitize import ALLOWED_TAGS, markdown_html
 
     safe = markdown_html(text)
-    assert {t.lower() for t in re.findall(r"<([a-zA-Z][a-zA-Z0-9]*)", safe)} <= ALLOWED_TAGS
-    assert not re.search(r"\s(src|srcset|background|poster|data|on\w+)=", safe, re.IGNORECASE)
+    tags = re.findall(r"<([a-zA-Z][a-zA-Z0-9]*)([^>]*)>", safe)  # text keeps no literal '<': only real tags
+    assert {name.lower() for name, _ in tags} <= ALLOWED_TAGS
+    attributes = {a.lower() for _, attrs in tags for a in re.findall(r"([\w-]+)=", attrs)}
+    assert attributes <= {"href", "title", "class", "style", "start", "rel"}
     assert all(re.fullmatch(r"text-align:\w+", v) for v in re.findall(r'style="([^"]*)"', safe))
+
+
+def test_two_judged_configs_the_space_says_why_fits_and_r_are_blank(space_artifacts, tmp_path):
+    from macro2micro.training.analysis import analyze
+
+    repo, results_file = space_artifacts
+    res = json.loads(results_file.read_text())
+    keep = ["micro_response_min", "micro_response_max"]
+    res["scores"] = {m: {**res["scores"][m], "win_rate": 75.0} for m in keep}
+    res["verdicts"] = {m: res["verdicts"][m] for m in keep}
+    result = analyze({m: 75.0 for m in keep}, logic.load_artifacts(str(repo)).metrics)
+    res.update(fits=result["fits"], correlations=result["correlations"], analysis_notes=result["notes"])
+    res["analysis_gaps"] = result["gaps"]
+    (tmp_path / "two.json").write_text(json.dumps(res))
+    art = logic.load_artifacts(str(repo), str(tmp_path / "two.json"))
+    points, fits = logic.score_frame(art)
+    assert list(points["win_rate"]) == [75.0, 75.0]
+    row = fits.iloc[0]
+    assert row["strategy"] == "micro_response" and row["r"] == "" and "a fit needs at least 3" in row["note"]
+    corr = logic.correlation_frame(art)
+    assert (corr["r"] == "").all() and corr["why blank"].str.contains("r needs at least 3").all() and len(corr) == 14
+    assert any("Pearson r is missing for 14 metric(s)" in n for n in logic.analysis_notes(art))

@@ -371,6 +371,13 @@ class Fit(Record):
     p: Share | None = None
 
 
+class AnalysisGaps(Record):
+    """Why a fit or a Pearson r is missing, in words."""
+
+    fits: dict[Name, Line] = {}
+    correlations: dict[Side, dict[Name, Line]] = {}
+
+
 class PromptRow(Record):
     id: Annotated[str, Field(min_length=1, max_length=200)]
     instruction: Text
@@ -388,6 +395,7 @@ class Results(Record):
     fits: dict[Name, Fit] = {}
     correlations: dict[Side, dict[Name, Annotated[float, Field(ge=-1, le=1)] | None]] = {}
     analysis_notes: list[Line] = []
+    analysis_gaps: AnalysisGaps | None = None
     note: Text = ""
     adapters: dict[Name, HubRef | dict[str, None]] = {}
 
