@@ -32,6 +32,7 @@ _IMPORT_STRUCTURE = {
     "macro2micro.api.train": ["train_adapters"],
     "macro2micro.api.evaluate": ["evaluate_adapters"],
     "macro2micro.api.demo": ["run_demo", "demo_options", "DemoOptions"],
+    "macro2micro.api.extras": ["plan_tagging", "paper_check", "launch_space", "deploy_space"],
     "macro2micro.dataset_builder.ladders.subsets": ["Subsets"],
     "macro2micro.dataset_builder.ladders.registry": ["StrategyKnobs", "available_strategies", "make_strategy"],
     "macro2micro.dataset_builder.corpus.ingest": ["CorpusReport"],
@@ -78,6 +79,10 @@ __all__ = [
     "run_demo",
     "demo_options",
     "DemoOptions",
+    "plan_tagging",
+    "paper_check",
+    "launch_space",
+    "deploy_space",
     "Subsets",
     "StrategyKnobs",
     "available_strategies",
@@ -119,6 +124,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time each name is i
     from macro2micro.api.corpus import ingest, load_corpus
     from macro2micro.api.demo import DemoOptions, demo_options, run_demo
     from macro2micro.api.evaluate import evaluate_adapters
+    from macro2micro.api.extras import deploy_space, launch_space, paper_check, plan_tagging
     from macro2micro.api.publish import publish, score_subsets
     from macro2micro.api.train import train_adapters
     from macro2micro.dataset_builder.corpus.ingest import CorpusReport

@@ -27,7 +27,7 @@ RANDOM_CONFIG = "random"
 PARQUET_NAME = "train-00000-of-00001.parquet"
 SIDES = ("instruction", "response")
 
-# The paper's setting (SPEC section 2 and 3).
+# The paper's setting (METHOD section 2 and 3).
 LEVELS = 7
 MID_BAND_LOW = 10
 MID_BAND_HIGH = 500

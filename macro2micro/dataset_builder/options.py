@@ -1,9 +1,9 @@
 """Typed options of the dataset stages: one dataclass per concern, each field with help text.
 
-The console script parses these with TRL's ``TrlParser`` (a YAML ``--config`` plus command-line
-overrides; unknown keys are refused; ``--help`` shows every default), and library code builds
-them directly. Every option is validated in ``__post_init__``, so a bad value fails when it is
-parsed, before any corpus is read.
+The public API takes these (or their fields as keywords); the console script parses them with
+transformers' ``HfArgumentParser`` plus a YAML ``--config`` (``cli/commands/base.py``: unknown keys
+refused, ``--help`` shows every default). Every option is validated in ``__post_init__``, so a bad
+value fails when it is parsed, before any corpus is read.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def split_list(values: list[str] | str | None) -> list[str]:
 
 @dataclass
 class CorpusOptions:
-    """Where the SFT corpus comes from and how it is read and cleaned (SPEC section 5)."""
+    """Where the SFT corpus comes from and how it is read and cleaned (METHOD section 5)."""
 
     corpus: list[str] = field(
         default_factory=lambda: [DEFAULT_CORPUS],
@@ -179,7 +179,7 @@ class OutputOptions:
 
 @dataclass
 class BuildOptions:
-    """What to build: which ladders, of how many rows, at how many levels (SPEC section 2)."""
+    """What to build: which ladders, of how many rows, at how many levels (METHOD section 2)."""
 
     strategies: list[str] = field(
         default_factory=lambda: ["micro_response", "random"],
@@ -239,7 +239,7 @@ class TokenizerOptions:
 
 @dataclass
 class MicroOptions:
-    """Micro types: mid-frequency tokens (SPEC section 3)."""
+    """Micro types: mid-frequency tokens (METHOD section 3)."""
 
     low: float = field(default=MID_BAND_LOW, metadata=_help("fewest occurrences of a mid-band token"))
     high: float = field(default=MID_BAND_HIGH, metadata=_help("most occurrences of a mid-band token"))
@@ -275,7 +275,7 @@ class EmbedderOptions:
 
 @dataclass
 class MacroOptions:
-    """Macro types: semantic clusters (embeddings -> reduction -> HDBSCAN; SPEC section 3)."""
+    """Macro types: semantic clusters (embeddings -> reduction -> HDBSCAN; METHOD section 3)."""
 
     reducer: Literal["umap", "pca", "none"] = field(
         default="umap",
@@ -305,7 +305,7 @@ class MacroOptions:
 
 @dataclass
 class MesoOptions:
-    """Meso types: normalized tags (InsTag-style; SPEC section 3)."""
+    """Meso types: normalized tags (InsTag-style; METHOD section 3)."""
 
     tagger: Literal["offline", "openai", "transformers"] = field(
         default="offline",
@@ -342,7 +342,7 @@ class MesoOptions:
 
 @dataclass
 class MetricOptions:
-    """How the diversity metrics of every config are computed (SPEC section 4)."""
+    """How the diversity metrics of every config are computed (METHOD section 4)."""
 
     self_bleu_sample: int = field(default=200, metadata=_help("texts per side sampled for Self-BLEU"))
     bootstrap: int = field(default=0, metadata=_help("bootstrap resamples for 95 %% intervals (0: none)"))

@@ -93,7 +93,7 @@ def metrics_table(art: Artifacts):
 
 
 def variation_table(art: Artifacts):
-    """What else varies per config: lengths per side, the top source's share, the sampler, overlap (SPEC 2.8)."""
+    """What else varies per config: lengths per side, the top source's share, the sampler, overlap (METHOD 2.8)."""
     pd = require("pandas")
 
     full = art.metrics.get("full", {}).get("varies") or {}

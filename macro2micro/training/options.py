@@ -1,4 +1,4 @@
-"""Typed options of the training and evaluation stages (parsed by the console script with TrlParser).
+"""Typed options of the training and evaluation stages (the API takes them; the console script parses them).
 
 A single adapter's training knobs are TRL's own (``SFTConfig``, ``ModelConfig``) read from a recipe
 YAML; these dataclasses choose what to train and how to judge it.

@@ -1,4 +1,4 @@
-"""The paper check: the fits of the paper's own scores, beside the slopes it reports (SPEC section 7).
+"""The paper check: the fits of the paper's own scores, beside the slopes it reports (METHOD section 7).
 
 All 18 series of Figure 3 (3 sizes x 2 sides x 3 granularities, Llama-2-7B, digitised to about +-0.3
 points; "~" markers, hidden behind another, less reliable) and the three ablations of response-side
@@ -51,7 +51,7 @@ PAPER_SLOPES = {
     "meso_response": (3.61, 1.71, 2.00),
     "macro_response": (0.73, 0.97, 0.59),
 }
-# Where the digitised points and the reported slope disagree, and why (SPEC section 7).
+# Where the digitised points and the reported slope disagree, and why (METHOD section 7).
 KNOWN_DISAGREEMENTS = {
     ("response", "20K", "meso"): "hidden markers at 33 / 50 %, or a typo in the paper's slope table",
     ("response", "30K", "meso"): "a hidden marker at 50 %, or a typo in the paper's slope table",

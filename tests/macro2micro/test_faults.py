@@ -286,7 +286,7 @@ def test_a_read_only_target_fails_before_any_work(tmp_path, capsys, monkeypatch)
             monkeypatch.setattr(tempfile, "mkdtemp", read_only)
             disk.chmod(0o555)
         rc, line = run(["ingest", "--corpus", str(bad), "--out", str(disk / "corpus")], capsys)
-        assert rc == 2 and "Read-only file system" in line or "Permission denied" in line, line
+        assert rc == 2 and ("Read-only file system" in line or "Permission denied" in line), line
     finally:
         if mounted:
             _umount(disk)

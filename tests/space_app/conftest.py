@@ -56,3 +56,20 @@ def space_artifacts(tmp_path_factory):
 
 
 from tests.training.conftest import tiny_model_dir, tiny_repo  # noqa: E402,F401  (shared fixtures)
+
+
+def reference_answer(adapter_dir, prompt: str, max_new_tokens: int) -> str:
+    """An adapter's greedy answer computed independently of the Space: PEFT on the base model, the adapter's own
+    tokenizer and chat template, one unpadded prompt."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    base = json.loads((adapter_dir / "adapter_config.json").read_text())["base_model_name_or_path"]
+    tok = AutoTokenizer.from_pretrained(str(adapter_dir))
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), str(adapter_dir)).eval()
+    chat = tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True)
+    enc = tok(chat, return_tensors="pt", add_special_tokens=False)
+    with torch.no_grad():
+        out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.eos_token_id)
+    return tok.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True).strip()

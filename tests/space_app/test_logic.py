@@ -88,8 +88,10 @@ def test_live_generation_from_a_trained_adapter(tiny_model_dir, tiny_repo, tmp_p
 
     sweep(str(tiny_repo), "random", "demo", tmp_path / "runs", tiny_overrides(tiny_model_dir))
     art = logic.load_artifacts(str(tiny_repo), runs=str(tmp_path / "runs"))
+    from tests.space_app.conftest import reference_answer
+
     answer = live_generate(art, "bake bread w1", "random", 5)
-    assert isinstance(answer, str)
+    assert answer == reference_answer(tmp_path / "runs" / "random", "bake bread w1", 5)
     with pytest.raises(UserError, match="unknown adapter 'nope'; valid: random"):
         live_generate(art, "hi", "nope", 5)
     with pytest.raises(UserError, match="max_new_tokens=500"):

@@ -21,13 +21,9 @@ class PaperCommand(Command):
     options = (PaperOptions,)
 
     def run(self, options: PaperOptions) -> dict:
-        from macro2micro.dataset_builder.outputs import OutputFolder
-        from macro2micro.training.paper import reproduce, write_paper_report
+        from macro2micro.api.extras import paper_check
 
-        result = reproduce()
-        with OutputFolder(options.out, "paper") as tmp:
-            write_paper_report(result, tmp)
-        return result
+        return paper_check(options.out)
 
     def report(self, result: dict, options: PaperOptions) -> None:
         report.say(f"{'series':<24} {'fitted':>7} {'95 % CI':>17} {'r':>6} {'paper':>7}")

@@ -47,18 +47,16 @@ class SpaceCommand(Command):
     options = (SpaceOptions,)
 
     def run(self, options: SpaceOptions) -> dict | None:
+        from macro2micro.api.extras import deploy_space, launch_space
+
         if options.deploy:
-            from macro2micro.space_app.deploy import deploy
-
-            return deploy(options.deploy, options.repo, options.private)
-        from macro2micro.space_app.app import launch
-
-        launch(
+            return deploy_space(options.deploy, options.repo, options.private)
+        launch_space(
             options.repo,
             options.results,
             options.runs,
-            options.host,
-            options.port,
+            host=options.host,
+            port=options.port,
             on_ready=lambda url: report.say(f"macro2micro space: {url} (Ctrl+C to stop)"),
         )
         return None

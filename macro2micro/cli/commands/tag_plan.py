@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from macro2micro.api.extras import plan_tagging
 from macro2micro.cli import report
 from macro2micro.cli.commands.base import Command
-from macro2micro.dataset_builder.corpus.ingest import column, open_corpus
 from macro2micro.dataset_builder.options import CorpusOptions, EmbedderOptions, MesoOptions
-from macro2micro.dataset_builder.types.meso import MesoStrategy
 
 
 class TagPlanCommand(Command):
@@ -15,16 +14,7 @@ class TagPlanCommand(Command):
     options = (CorpusOptions, MesoOptions, EmbedderOptions)
 
     def run(self, corpus: CorpusOptions, meso: MesoOptions, embedder: EmbedderOptions) -> dict:
-        ds, _ = open_corpus(corpus)
-        plans = {}
-        for side in ("instruction", "response"):
-            tagger = MesoStrategy(side, meso, embedder).make_tagger()
-            plans[f"meso_{side}"] = (
-                tagger.plan(column(ds, side))
-                if hasattr(tagger, "plan")
-                else {"calls": 0, "note": "the offline tagger calls no model"}
-            )
-        return plans
+        return plan_tagging(None, meso, embedder, corpus)
 
     def report(self, plans: dict, *options) -> None:
         for name, plan in plans.items():

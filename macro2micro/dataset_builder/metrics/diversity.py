@@ -1,4 +1,4 @@
-"""The paper's seven diversity metrics of a subset, per side (SPEC section 4). Pure functions.
+"""The paper's seven diversity metrics of a subset, per side (METHOD section 4). Pure functions.
 
 | key | definition |
 |---|---|

@@ -1,4 +1,4 @@
-"""What else a ladder varies besides diversity (SPEC section 2 item 8): measured, recorded, warned about.
+"""What else a ladder varies besides diversity (METHOD section 2 item 8): measured, recorded, warned about.
 
 Per config: mean and median length per side (model tokens), the share of each ``source``, the
 sampler's length ratio against the pool's mean length (the exact expectation of a uniform draw of

@@ -2,7 +2,7 @@
 
 Every strategy hands this module a binary sample x type matrix (scipy CSR, one row per corpus
 row); macro, meso and micro differ only in how a text becomes types. The construction is
-``D_k = union_{i<=k} Pi(C_i)`` of SPEC section 2:
+``D_k = union_{i<=k} Pi(C_i)`` of METHOD section 2:
 
 1. :func:`prune` — reverse greedy pruning. Starting from all types, repeatedly drop the type of
    smallest current support (ties broken by a seeded random key) together with every sample

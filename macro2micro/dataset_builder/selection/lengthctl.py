@@ -1,4 +1,4 @@
-"""Length-controlled ladders (SPEC section 2 item 7; the paper's Figure 6a ablation).
+"""Length-controlled ladders (METHOD section 2 item 7; the paper's Figure 6a ablation).
 
 A length-controlled ladder keeps the plain ladder's type order and nested pools, and samples each
 level only from pool members whose length on the strategy's side (model tokens) lies in a window

@@ -1,6 +1,6 @@
 """Pi, the type-aware sampler: exactly N distinct rows of a pool, every admitted type represented.
 
-SPEC section 2 item 4. The paper's sampler, the default (``quota=1``): repeatedly take the
+METHOD section 2 item 4. The paper's sampler, the default (``quota=1``): repeatedly take the
 admitted type that is least covered so far and draw (seeded, uniformly among its carriers) one
 not-yet-selected row carrying it; a drawn row counts for all of its types. Stop when every
 admitted type is covered ``quota`` times or its rows run out, then fill up to N uniformly at

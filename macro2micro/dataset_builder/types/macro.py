@@ -1,4 +1,4 @@
-"""Macro types: semantic clusters of whole texts (BERTopic-style; SPEC section 3).
+"""Macro types: semantic clusters of whole texts (BERTopic-style; METHOD section 3).
 
 Sentence embeddings (normalized, cached) -> optional reduction (UMAP as BERTopic does, or PCA,
 the fast default) -> scikit-learn's HDBSCAN. One cluster is one type; noise points carry no type,

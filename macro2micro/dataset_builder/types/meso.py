@@ -1,4 +1,4 @@
-"""Meso types: normalized tags (InsTag-style atomic intent / topic labels; SPEC section 3).
+"""Meso types: normalized tags (InsTag-style atomic intent / topic labels; METHOD section 3).
 
 A pluggable tagger turns each text into a few tags (:mod:`.tagging`); InsTag's normalization
 turns tags into types; the ladder engine does the rest.

@@ -1,4 +1,4 @@
-"""Micro types: mid-frequency tokens of the fine-tuned model's own tokenizer (SPEC section 3).
+"""Micro types: mid-frequency tokens of the fine-tuned model's own tokenizer (METHOD section 3).
 
 Texts are tokenized once per (corpus, tokenizer, side) (:mod:`macro2micro.dataset_builder.corpus.features`).
 Counting each token over the whole side gives bands: high (> ``high``

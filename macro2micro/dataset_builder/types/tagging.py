@@ -1,4 +1,4 @@
-"""Taggers for the meso strategy and InsTag's tag normalization (SPEC section 3).
+"""Taggers for the meso strategy and InsTag's tag normalization (METHOD section 3).
 
 - :class:`OfflineTagger`: needs no model and no downloaded data: RAKE-style keyphrases (runs of
   content words between stop words and punctuation, scored by word degree / frequency) plus a
