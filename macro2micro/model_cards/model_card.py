@@ -92,7 +92,7 @@ def rerender_model_card(card_file: str | Path, repo_id: str | None = None, score
     (``{baseline: {win_rate, ci95, prompts_scored}}``) merged in."""
     from macro2micro.dataset_builder.hub.artifacts import front_matter
     from macro2micro.dataset_builder.hub.checks import validate
-    from macro2micro.dataset_builder.hub.schemas import AdapterCard
+    from macro2micro.dataset_builder.hub.run_schemas import AdapterCard
 
     card_file = Path(card_file)
     info = dict(front_matter(card_file).get("macro2micro") or {})

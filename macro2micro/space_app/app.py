@@ -140,7 +140,11 @@ def build_demo(art: Artifacts):
             live_btn = gr.Button("Generate")
             live_out = gr.Textbox(label="answer", lines=6)
             live_btn.click(
-                _ui(lambda prompt, adapter, max_new_tokens: live_generate(art, prompt, adapter, max_new_tokens)),
+                _ui(
+                    lambda prompt, adapter, max_new_tokens: logic.shown_answer(
+                        live_generate(art, prompt, adapter, max_new_tokens), max_new_tokens
+                    )
+                ),
                 [live_prompt, live_model, live_tokens],
                 live_out,
                 api_name="generate",
@@ -197,8 +201,7 @@ def live_generate(art: Artifacts, prompt: str, adapter: str, max_new_tokens: int
         raise UserError(f"unknown adapter {adapter!r}; valid: {', '.join(art.adapters)}")
     if art.live is None:
         art.live = LiveGenerator(art.adapters)  # build_demo makes it up front; this is for direct callers
-    answer = art.live.generate(adapter, text, n)
-    return answer if answer.strip() else f"(the adapter generated nothing in {n} new tokens: an empty answer)"
+    return art.live.generate(adapter, text, n)
 
 
 def check_port(host: str, port: int) -> None:

@@ -279,6 +279,11 @@ def analysis_notes(art: Artifacts) -> list[str]:
     return list((art.results or {}).get("analysis_notes") or [])
 
 
+def shown_answer(answer: str, max_new_tokens: int) -> str:
+    """A live answer as the Space shows it: an empty one says so in words."""
+    return answer if answer.strip() else f"(the adapter generated nothing in {int(max_new_tokens)} new tokens)"
+
+
 def check_live_prompt(prompt: str, max_new_tokens: int) -> tuple[str, int]:
     """Validate a typed prompt for live generation (length caps keep a CPU Space responsive)."""
     text = (prompt or "").strip()

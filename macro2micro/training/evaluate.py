@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from macro2micro.dataset_builder.errors import ArtifactError, InputError, OptionsError
-from macro2micro.dataset_builder.hub import schemas
+from macro2micro.dataset_builder.hub import run_schemas
 from macro2micro.dataset_builder.hub.artifacts import (
     DatasetRepo,
     adapter_base_model,
@@ -194,5 +194,5 @@ def evaluate(
         "note": note,
         "adapters": {c: {"repo_id": a.repo_id, "revision": a.revision} for c, a in adapters.items() if a.repo_id},
     }
-    write_json(schemas.Results, results, out / "results.json", indent=1, ensure_ascii=False)
+    write_json(run_schemas.Results, results, out / "results.json", indent=1, ensure_ascii=False)
     return results

@@ -16,7 +16,7 @@ from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.dataset_builder.hub.artifacts import ADAPTERS_DIR
 from macro2micro.dataset_builder.hub.checks import read_model, validate
 from macro2micro.dataset_builder.hub.client import HubError, _reason
-from macro2micro.dataset_builder.hub.schemas import AdapterConfig, AdapterRecord
+from macro2micro.dataset_builder.hub.run_schemas import AdapterConfig, AdapterRecord
 from macro2micro.dataset_builder.naming import check_name, check_repo_id
 from macro2micro.model_cards.model_card import adapter_repo_name, rerender_model_card
 

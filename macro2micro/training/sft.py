@@ -196,7 +196,7 @@ def main(script_args: M2MScriptArguments, training_args, model_args) -> dict:
     from trl import SFTTrainer, get_peft_config
 
     from macro2micro.dataset_builder.hub.checks import write_json
-    from macro2micro.dataset_builder.hub.schemas import TrainResults
+    from macro2micro.dataset_builder.hub.run_schemas import TrainResults
     from macro2micro.dataset_builder.models.assets import hub_id, resolve_model
     from macro2micro.dataset_builder.utils import torch_threads
     from macro2micro.model_cards.model_card import hyperparameters, render_model_card

@@ -18,7 +18,7 @@ from pathlib import Path
 from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.dataset_builder.hub.artifacts import read_train_results
 from macro2micro.dataset_builder.hub.checks import write_json
-from macro2micro.dataset_builder.hub.schemas import TrainResults
+from macro2micro.dataset_builder.hub.run_schemas import TrainResults
 from macro2micro.training.sft import load_recipe, resolve_recipe, train_one
 
 logger = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from macro2micro.dataset_builder.errors import ArtifactError
-from macro2micro.dataset_builder.hub import schemas
+from macro2micro.dataset_builder.hub import run_schemas, schemas
 from macro2micro.dataset_builder.hub.artifacts import open_dataset_repo, read_build, read_card
 from macro2micro.dataset_builder.hub.checks import validate
 
@@ -77,7 +77,7 @@ def test_any_value_in_a_manifest_is_refused_in_one_line(repo, field, value):
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -math.inf])
 def test_non_finite_numbers_are_named_wherever_they_sit(bad):
     with pytest.raises(ArtifactError, match=r"x.json: field 'a\[1\].b': not a finite number"):
-        validate(schemas.AdapterConfig, {"base_model_name_or_path": "m", "a": [0, {"b": bad}]}, "x.json")
+        validate(run_schemas.AdapterConfig, {"base_model_name_or_path": "m", "a": [0, {"b": bad}]}, "x.json")
 
 
 def test_a_card_without_front_matter_or_unclosed(tmp_path):

@@ -115,6 +115,8 @@ def test_verdict_words_and_safe_rendering():
     assert '<pre><code class="language-python">x = 1 &lt; 2' in safe  # code kept verbatim, the open fence closed
     assert markdown_html("use `<b>` here") == "<p>use <code>&lt;b&gt;</code> here</p>\n"
     assert "empty answer" in markdown_html("  \n ") and "empty answer" in markdown_html(None)
+    assert logic.shown_answer(" ", 6) == "(the adapter generated nothing in 6 new tokens)"
+    assert logic.shown_answer("w w", 6) == "w w"
     assert text_html("${x} {{y}} `z`") == "&#36;&#123;x&#125; &#123;&#123;y&#125;&#125; &#96;z&#96;"
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from macro2micro.dataset_builder.defaults import PARQUET_NAME
 from macro2micro.dataset_builder.errors import ArtifactError
-from macro2micro.dataset_builder.hub import schemas
+from macro2micro.dataset_builder.hub import run_schemas, schemas
 from macro2micro.dataset_builder.hub.checks import check_build, check_metrics, read_model, validate
 from macro2micro.dataset_builder.naming import check_name
 
@@ -113,22 +113,22 @@ def card_configs(repo: str | Path) -> list[str]:
 
 
 def read_results(path: str | Path) -> dict:
-    """An evaluation ``results.json``, validated (:class:`.schemas.Results`)."""
+    """An evaluation ``results.json``, validated (:class:`.run_schemas.Results`)."""
     path = Path(path)
     if not path.is_file():
         raise ArtifactError(f"{path}: no such results file (written by `macro2micro evaluate`)")
-    return read_model(schemas.Results, path, "evaluation results")
+    return read_model(run_schemas.Results, path, "evaluation results")
 
 
 def read_train_results(path: str | Path) -> dict:
-    """A run's ``train_results.json``, validated (:class:`.schemas.TrainResults`)."""
-    return read_model(schemas.TrainResults, path, "a finished run's results")
+    """A run's ``train_results.json``, validated (:class:`.run_schemas.TrainResults`)."""
+    return read_model(run_schemas.TrainResults, path, "a finished run's results")
 
 
 def adapter_base_model(folder: str | Path) -> str:
     """The base model an adapter folder was trained on (``adapter_config.json``'s ``base_model_name_or_path``)."""
     path = Path(folder) / "adapter_config.json"
-    return read_model(schemas.AdapterConfig, path, "the adapter's PEFT config")["base_model_name_or_path"]
+    return read_model(run_schemas.AdapterConfig, path, "the adapter's PEFT config")["base_model_name_or_path"]
 
 
 class DatasetRepo:
@@ -187,7 +187,7 @@ class DatasetRepo:
                 config = check_name(path.stem, "adapter record")
             except ValueError as err:
                 raise ArtifactError(f"{path}: {err}") from None
-            out[config] = read_model(schemas.AdapterRecord, path, "adapter record")
+            out[config] = read_model(run_schemas.AdapterRecord, path, "adapter record")
         return out
 
     def repo_id(self) -> str | None:
