@@ -65,7 +65,7 @@ def compare(results: dict, prompt_index: int, models: list[str]) -> dict:
         "prompt": f"<p><strong>Prompt {text_html(row['id'])}.</strong></p>"
         + markdown_html(row["instruction"], empty="(an empty prompt)"),
         "baseline": {
-            "title": _title(baseline, "the baseline"),
+            "title": f"<h3>Baseline: <code>{text_html(baseline)}</code></h3>",
             "answer": markdown_html(results["answers"][baseline][prompt_index]),
         },
         "columns": columns,
