@@ -62,7 +62,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from macro2micro.dataset_builder.corpus.formats import ASSISTANT_ROLES, USER_ROLES, normalize_whitespace  # noqa: E402
+from macro2micro.dataset_builder.corpus.conversations import ASSISTANT_ROLES, USER_ROLES  # noqa: E402
+from macro2micro.dataset_builder.corpus.formats import normalize_whitespace  # noqa: E402
 from macro2micro.dataset_builder.models.assets import SHAREGPT_FILE, read_truncated_json_array  # noqa: E402
 from macro2micro.dataset_builder.utils import atomic_file, cache_dir  # noqa: E402
 

@@ -46,13 +46,18 @@ TOPICS = {
 }
 
 
-def make_synthetic_corpus(n: int = 240, seed: int = 0):
+def make_synthetic_corpus(n: int = 240, seed: int = 0, max_turns: int = 1, system: str = ""):
     """A corpus Dataset with four topics plus Zipf-distributed filler pseudo-words, so frequency
-    bands, semantic clusters and tags are all populated."""
+    bands, semantic clusters and tags are all populated.
+
+    Args:
+        max_turns: rows of 1..max_turns exchanges (user, assistant), their sides joined as ingest joins them.
+        system: the system prompt of every row ("" for none).
+    """
     import datasets
     import numpy as np
 
-    from macro2micro.dataset_builder.corpus.ingest import corpus_features
+    from macro2micro.dataset_builder.corpus.ingest import TURN_SEPARATOR, corpus_features
 
     rng = np.random.default_rng(seed)
     vocab = [f"w{i}" for i in range(400)]
@@ -66,15 +71,20 @@ def make_synthetic_corpus(n: int = 240, seed: int = 0):
             words[i] = str(rng.choice(TOPICS[topic]))
         return " ".join(words)
 
-    rows = {"id": [], "source": [], "instruction": [], "response": [], "messages": []}
+    rows = {"id": [], "source": [], "system": [], "instruction": [], "response": [], "messages": []}
     for i in range(n):
         topic = topics[i % len(topics)]
-        q, a = text(int(rng.integers(4, 12)), topic), text(int(rng.integers(10, 40)), topic)
+        turns = 1 if max_turns == 1 else int(rng.integers(1, max_turns + 1))
+        pairs = [(text(int(rng.integers(4, 12)), topic), text(int(rng.integers(10, 40)), topic)) for _ in range(turns)]
         rows["id"].append(f"s{i:04d}")
         rows["source"].append(topic)
-        rows["instruction"].append(q)
-        rows["response"].append(a)
-        rows["messages"].append([{"role": "user", "content": q}, {"role": "assistant", "content": a}])
+        rows["system"].append(system)
+        rows["instruction"].append(TURN_SEPARATOR.join(q for q, _ in pairs))
+        rows["response"].append(TURN_SEPARATOR.join(a for _, a in pairs))
+        messages = [{"role": "system", "content": system}] if system else []
+        for q, a in pairs:
+            messages += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
+        rows["messages"].append(messages)
     return datasets.Dataset.from_dict(rows, features=corpus_features())
 
 

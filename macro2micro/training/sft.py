@@ -1,7 +1,9 @@
 """Fine-tune (LoRA via PEFT) on one config of a macro2micro dataset repo with TRL's SFTTrainer.
 
-Loss is on assistant tokens only (chat templates with ``{% generation %}`` markers). The same file
-runs under python, accelerate and the console script:
+Loss is on assistant tokens only (chat templates with ``{% generation %}`` markers): on every assistant
+turn of a whole conversation, on no system, user or tool token. A row longer than ``max_length`` is cut
+there (its later turns are not trained): the run counts such rows. The same file runs under python,
+accelerate and the console script:
 
 ```bash
 # the embedded default on CPU
@@ -158,6 +160,17 @@ def dataset_card_info(script_args: M2MScriptArguments) -> tuple[str | None, dict
     return repo_id, metrics
 
 
+def cut_rows(trainer, max_length: int | None) -> int:
+    """Rows of the prepared training set that fill ``max_length``: TRL cut them there, so their later turns (of a
+    conversation) or the end of their reply are not trained."""
+    import pyarrow.compute as pc
+
+    if not max_length:
+        return 0
+    lengths = pc.list_value_length(trainer.train_dataset.with_format("arrow")["input_ids"])  # type: ignore[union-attr]
+    return int(pc.sum(pc.greater_equal(lengths, max_length)).as_py() or 0)
+
+
 def labelled_progress(trainer, label: str) -> None:
     """One labelled bar (steps, ETA, the last loss) instead of the trainer's bar and its printed log dicts."""
     from tqdm.auto import tqdm
@@ -220,6 +233,19 @@ def main(script_args: M2MScriptArguments, training_args, model_args) -> dict:
         peft_config=get_peft_config(model_args),
     )
     labelled_progress(trainer, f"train {script_args.dataset_config}")
+    trained = len(trainer.train_dataset)  # type: ignore[arg-type]  # TRL drops rows whose labels are all masked
+    cut, lost = cut_rows(trainer, training_args.max_length), len(train) - trained
+    if cut or lost:
+        logger.warning(
+            "%s: %d of %d rows reach max_length=%d tokens and are cut there (their later turns are not trained), "
+            "and %d rows have no assistant token before it (TRL leaves them out); raise --max_length to train on "
+            "whole conversations",
+            script_args.dataset_config,
+            cut,
+            len(train),
+            training_args.max_length,
+            lost,
+        )
     start = time.perf_counter()
     result = trainer.train()
     seconds = time.perf_counter() - start
@@ -237,6 +263,8 @@ def main(script_args: M2MScriptArguments, training_args, model_args) -> dict:
         "base_model": hub_id(model_spec),
         "recipe": script_args.recipe_name,
         "rows": len(train),
+        "rows_trained": trained,
+        "rows_cut_at_max_length": cut,
         "steps": trainer.state.global_step,
         "epochs": round(float(trainer.state.epoch or 0.0), 4),
         "train_loss": train_loss,

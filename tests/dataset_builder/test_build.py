@@ -47,7 +47,7 @@ def test_configs_load_and_manifests_describe_them(synthetic_corpus, tmp_path):
 
     build_family(synthetic_corpus, _options(), word_knobs(), tmp_path / "out")
     ds = datasets.load_dataset("parquet", data_files=str(tmp_path / "out/micro_response_50/*.parquet"), split="train")
-    assert ds.column_names == ["id", "source", "instruction", "response", "messages"] and len(ds) == 30
+    assert ds.column_names == ["id", "source", "system", "instruction", "response", "messages"] and len(ds) == 30
     manifest = json.loads((tmp_path / "out/manifests/micro_response_50.json").read_text())
     assert manifest["selected_ids"] == list(ds["id"])
     for key in (
@@ -178,7 +178,7 @@ def _two_sources(n: int = 300):
     from tests.conftest import make_synthetic_corpus
 
     base = make_synthetic_corpus(n=n)
-    rows = {k: list(base[k]) for k in ("id", "instruction", "response")}
+    rows = {k: list(base[k]) for k in ("id", "system", "instruction", "response")}
     rows["source"] = ["chat" if i % 2 else "short" for i in range(n)]
     words = ["bake", "bread", "oven", "flour"]
     rows["response"] = [

@@ -19,7 +19,7 @@ ALPACA = [
 
 def test_alpaca_jsonl_with_input_joined(write_jsonl):
     ds, report = load_corpus(write_jsonl(ALPACA))
-    assert ds.column_names == ["id", "source", "instruction", "response", "messages"]
+    assert ds.column_names == ["id", "source", "system", "instruction", "response", "messages"]
     assert ds["instruction"] == ["Name a colour.", "Add the numbers.\n\n2 and 3"]
     assert ds["response"] == ["Blue.", "5"]
     assert ds[1]["messages"] == [
@@ -85,8 +85,11 @@ def test_sharegpt_json_first_turn_and_multi_turn_drop(tmp_path):
     ds, report = load_corpus(path)
     assert ds["id"] == ["c1", "c2"]
     assert ds["instruction"] == ["Hi there", "Q"] and ds["response"] == ["Hello!", "A"]
+    assert ds["system"] == ["", "Be brief."] and ds[1]["messages"][0] == {"role": "system", "content": "Be brief."}
     assert report.dropped == {"no_response": 1, "starts_with_assistant": 1}
-    assert report.changed == {"later_turns_dropped": 1, "system_turns_dropped": 1}  # c1 kept its first exchange
+    assert report.changed == {"later_turns_dropped": 1} and report.turns_dropped == 2  # c1 kept its first exchange
+    ds, report = load_corpus(path, CorpusOptions(system="drop"))
+    assert ds["system"] == ["", ""] and report.changed == {"later_turns_dropped": 1, "system_dropped": 1}
     ds, report = load_corpus(path, CorpusOptions(multi_turn="drop"))
     assert ds["id"] == ["c2"] and report.dropped["multi_turn"] == 1
 
@@ -172,7 +175,7 @@ def test_normalize_whitespace_keeps_indentation():
         ("[1, 2]\n", r"data.jsonl, line 1: expected a JSON object per record, got list"),
         (
             '{"conversations": [{"from": "alien", "value": "x"}]}\n',
-            r"line 1, field 'conversations': unknown role 'alien'",
+            r"line 1, conversations\[0\], field 'from': unknown role 'alien'; valid: assistant, bard",
         ),
     ],
 )

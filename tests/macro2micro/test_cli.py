@@ -84,3 +84,27 @@ def test_only_expected_failures_become_one_line_a_bug_keeps_its_traceback(tmp_pa
     monkeypatch.setattr(PaperCommand, "run", fail_with(ValueError("an internal invariant broke")))
     with pytest.raises(ValueError, match="internal invariant"):
         main(out)
+
+
+def test_ingest_whole_conversations_from_a_gzip_file_with_a_row_limit(tmp_path, capsys):
+    import gzip
+    import json
+
+    chats = [
+        {
+            "messages": [{"role": "system", "content": "be brief"}]
+            + [{"role": r, "content": f"{r} {i} {j}"} for j in range(i + 1) for r in ("user", "assistant")]
+        }
+        for i in range(6)
+    ]
+    with gzip.open(tmp_path / "chats.jsonl.gz", "wt") as f:
+        f.writelines(json.dumps(c) + "\n" for c in chats)
+    args = ["ingest", "--corpus", str(tmp_path / "chats.jsonl.gz"), "--out", str(tmp_path / "c")]
+    assert main([*args, "--multi_turn", "all", "--max_rows", "4", "--sample_seed", "2"]) == 0
+    summary = json.loads((tmp_path / "c/summary.json").read_text())
+    assert summary["rows"] == 4 and summary["sample"] == {"max_rows": 4, "seed": 2, "from_rows": 6}
+    assert summary["options"] == {"multi_turn": "all", "system": "keep", "system_side": "none"}
+    assert summary["turns"]["messages"]["system"] == 4 and summary["turns"]["per_row"]["max"] > 1
+    assert '"over_max_rows": 2' in capsys.readouterr().out
+    assert main([*args, "--multi_turn", "every", "--overwrite"]) == 2
+    assert "invalid choice: 'every' (choose from 'first', 'drop', 'all')" in capsys.readouterr().err

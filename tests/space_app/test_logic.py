@@ -28,7 +28,8 @@ def test_metrics_table_and_ladder_frame(art):
 
 def test_sample_rows_search_and_limits(art):
     rows = logic.sample_rows(art, "micro_response_max", "", 5)
-    assert len(rows) == 5 and list(rows.columns) == ["id", "source", "instruction", "response"]
+    assert len(rows) == 5 and list(rows.columns) == ["id", "source", "turns", "system", "instruction", "response"]
+    assert set(rows["turns"]) == {1} and set(rows["system"]) == {""}
     word = rows.iloc[0]["instruction"].split()[0]
     hits = logic.sample_rows(art, "micro_response_max", word.upper(), 50)
     assert len(hits) >= 1 and all(word in (r.instruction + r.response).lower() for r in hits.itertuples())

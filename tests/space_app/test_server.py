@@ -100,7 +100,7 @@ def test_every_endpoint_through_gradio_client(server):
     plot = client.predict("token_entropy", "instruction", api_name="/ladder")
     assert plot is not None
     rows = client.predict("micro_response_max", "", 3, api_name="/samples")
-    assert len(rows["data"]) == 3 and rows["headers"] == ["id", "source", "instruction", "response"]
+    assert len(rows["data"]) == 3 and rows["headers"] == ["id", "source", "turns", "system", "instruction", "response"]
     out = client.predict("p2: Question number 2 about bread?", ["micro_response_min", "base"], api_name="/compare")
     assert "Prompt p2" in out[0] and "random answers prompt 2" in out[2]  # the baseline's column
     assert "micro_response_min" in out[3] and "micro_response_min answers prompt 2" in out[4]

@@ -35,7 +35,7 @@ class DemoCommand(Command):
 def _show(demo: DemoOptions, stage: str, result: Any) -> None:
     out = Path(demo.out)
     if stage == "corpus":
-        report.corpus_summary({k: result[k] for k in ("rows", "rows_read", "dropped")})
+        report.corpus_summary({k: result[k] for k in ("rows", "rows_read", "dropped", "sample")})
     elif stage == "build":
         report.manifests(list(result.manifests.values()))
     elif stage == "publish":

@@ -1,18 +1,20 @@
-"""Record formats -> one (instruction, response) pair, and the row checks that drop a pair.
+"""Record formats -> the turns of one conversation, and the row checks that drop a row.
 
 Formats, recognized from a record's keys or named with ``CorpusOptions.format``:
 
 - ``alpaca``: ``instruction``, optional ``input``, ``output``; or ``context`` and ``response`` in their
-  places (Dolly-15k, and the columns of this toolkit's own corpus and subsets);
-- ``sharegpt``: ``conversations`` of ``{"from", "value"}``;
-- ``messages``: ``messages`` of ``{"role", "content"}``;
-- ``prompt_completion``: ``prompt`` and ``completion`` (strings or message lists);
+  places (Dolly-15k, and the columns of this toolkit's own corpus and subsets); an optional ``system``;
+- ``sharegpt``: ``conversations`` of ``{"from", "value"}`` (and an optional top-level ``system``);
+- ``messages``: ``messages`` of ``{"role", "content"}``; ``content`` a string or a list of content
+  parts (``[{"type": "text", "text": ...}]``); an assistant message's ``tool_calls`` become a turn;
+- ``prompt_completion``: ``prompt`` and ``completion`` (strings or message lists, one conversation);
 - ``columns``: an explicit mapping, e.g. ``{"instruction": "question", "response": "answer"}``.
 
-A record that is malformed raises :class:`CorpusError`; a well-formed record that cannot give a
-usable pair returns a drop reason instead (a string such as ``"no_response"``), as datatrove's
-filters do. Drops are counted by reason; errors stop the run or, under ``on_error="skip"``, are
-counted as ``invalid``.
+Every format gives a list of turns that :func:`.conversations.shape` turns into the row kept (see
+there for roles, system prompts, tool turns and ``multi_turn``). A record that is malformed raises
+:class:`CorpusError`; a well-formed record that cannot give a usable row returns a drop reason
+instead (a string such as ``"no_response"``), as datatrove's filters do. Drops are counted by
+reason; errors stop the run or, under ``on_error="skip"``, are counted as ``invalid``.
 """
 
 from __future__ import annotations
@@ -20,14 +22,21 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from macro2micro.dataset_builder.corpus.conversations import (
+    ASSISTANT,
+    SYSTEM,
+    TURN_SEPARATOR,
+    USER,
+    NonText,
+    Row,
+    Turn,
+    check_text,
+    message_turns,
+    shape,
+)
 from macro2micro.dataset_builder.corpus.readers import CorpusError
 from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.dataset_builder.options import CorpusOptions
-
-USER_ROLES = {"human", "user"}
-ASSISTANT_ROLES = {"gpt", "assistant", "chatgpt", "bard", "bing", "model"}
-SYSTEM_ROLES = {"system"}
-Pair = tuple[str, str]
 
 
 def detect_format(record: Any, where: str) -> str:
@@ -61,110 +70,98 @@ def string_field(record: dict, key: str, where: str, optional: bool = False) -> 
     value = record[key]
     if not isinstance(value, str):
         raise CorpusError(f"{where}, field {key!r}: expected a string, got {type(value).__name__}")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as err:
-        raise CorpusError(
-            f"{where}, field {key!r}: text holds a lone surrogate ({value[err.start]!r} at character "
-            f"{err.start}), which is not valid Unicode"
-        ) from None
-    return value
+    return check_text(value, f"{where}, field {key!r}")
 
 
-def _turns(record: dict, key: str, role_key: str, text_key: str, where: str) -> list[tuple[str, str]]:
+def _message_list(record: dict, key: str, role_key: str, text_key: str, where: str, notes: list[str]) -> list[Turn]:
     turns = record.get(key)
     if turns is None:
         raise CorpusError(f"{where}, field {key!r}: missing")
     if not isinstance(turns, list):
         raise CorpusError(f"{where}, field {key!r}: expected a list of turns, got {type(turns).__name__}")
-    out = []
+    out: list[Turn] = []
     for i, turn in enumerate(turns):
         if not isinstance(turn, dict):
             raise CorpusError(f"{where}, field {key}[{i}]: expected an object, got {type(turn).__name__}")
-        role = string_field(turn, role_key, f"{where}, {key}[{i}]").lower()
-        out.append((role, string_field(turn, text_key, f"{where}, {key}[{i}]")))
+        out += message_turns(turn, role_key, text_key, f"{where}, {key}[{i}]", notes)
     return out
 
 
-def _single_turn(
-    turns: list[tuple[str, str]], multi_turn: str, where: str, key: str, notes: list[str] | None = None
-) -> Pair | str:
-    n_all = len(turns)
-    turns = [t for t in turns if t[0] not in SYSTEM_ROLES]
-    if notes is not None and len(turns) < n_all:
-        notes.append("system_turns_dropped")
-    unknown = [role for role, _ in turns if role not in USER_ROLES | ASSISTANT_ROLES]
-    if unknown:
-        raise CorpusError(
-            f"{where}, field {key!r}: unknown role {unknown[0]!r}; valid: "
-            f"{sorted(USER_ROLES | ASSISTANT_ROLES | SYSTEM_ROLES)}"
-        )
-    user_idx = [i for i, (role, _) in enumerate(turns) if role in USER_ROLES]
-    if not user_idx:
-        return "no_response"
-    if user_idx[0] != 0:
-        return "starts_with_assistant"  # a fragment cut from a longer conversation
-    if len(user_idx) > 1 and multi_turn == "drop":
-        return "multi_turn"
-    if len(turns) < 2 or turns[1][0] not in ASSISTANT_ROLES:
-        return "no_response"
-    if notes is not None and len(turns) > 2:
-        notes.append("later_turns_dropped")  # the first exchange kept (multi_turn="first"), as the paper does
-    return turns[0][1], turns[1][1]
+def _with_system(turns: list[Turn], record: dict, key: str | None, where: str) -> list[Turn]:
+    """A record-level system prompt (``system``, or the column ``key``) as the first turn, unless one is there."""
+    text = string_field(record, key, where, optional=True) if key else ""
+    if text and not any(role == SYSTEM for role, _ in turns):
+        return [(SYSTEM, text), *turns]
+    return turns
 
 
-def _message_text(value: Any, role: str, where: str, key: str) -> str:
-    """A prompt/completion value: a string, or a list of messages whose ``role`` turns are joined."""
+def _side(value: Any, role: str, key: str, where: str, notes: list[str]) -> list[Turn]:
+    """A prompt or completion: a string (one turn of ``role``) or a list of messages."""
     if isinstance(value, str):
-        return string_field({key: value}, key, where)
+        return [(role, check_text(value, f"{where}, field {key!r}"))]
     if isinstance(value, list):
-        texts = []
-        for i, message in enumerate(value):
-            if not isinstance(message, dict):
-                raise CorpusError(f"{where}, field {key}[{i}]: expected a message object")
-            if message.get("role") == role:
-                texts.append(string_field(message, "content", f"{where}, {key}[{i}]"))
-        return "\n\n".join(texts)
+        return _message_list({key: value}, key, "role", "content", where, notes)
     raise CorpusError(f"{where}, field {key!r}: expected a string or a list of messages, got {type(value).__name__}")
 
 
-def _with_input(instruction: str, record: dict, key: str | None, where: str) -> str:
+def _with_input(instruction: str, record: dict, key: str | None, where: str, notes: list[str]) -> str:
     extra = string_field(record, key, where, optional=True) if key else ""
-    return f"{instruction}\n\n{extra}" if extra.strip() else instruction
+    if not extra.strip():
+        return instruction
+    notes.append("input_appended")
+    return f"{instruction}{TURN_SEPARATOR}{extra}"
 
 
-def to_pair(record: Any, fmt: str, options: CorpusOptions, where: str, notes: list[str] | None = None) -> Pair | str:
-    """One record -> (instruction, response) in raw text, or a drop reason; CorpusError on bad fields.
-
-    Args:
-        notes: receives what was changed in a kept row (``system_turns_dropped``, ``later_turns_dropped``).
-    """
+def record_turns(record: Any, fmt: str, options: CorpusOptions, where: str, notes: list[str]) -> list[Turn]:
+    """One record -> its turns (canonical roles, raw texts); CorpusError on bad fields, NonText on non-text parts."""
     if not isinstance(record, dict):
         raise CorpusError(f"{where}: expected an object per record, got {type(record).__name__}")
     if fmt == "alpaca":
         extra = "context" if "input" not in record and "context" in record else "input"
-        instruction = _with_input(string_field(record, "instruction", where), record, extra, where)
+        instruction = _with_input(string_field(record, "instruction", where), record, extra, where, notes)
         if "output" not in record and "response" in record:
-            return instruction, string_field(record, "response", where)
-        if "output" not in record:
+            response = string_field(record, "response", where)
+        elif "output" not in record:
             raise CorpusError(f"{where}, field 'output': missing (an instruction record needs 'output' or 'response')")
-        return instruction, string_field(record, "output", where)
+        else:
+            response = string_field(record, "output", where)
+        return _with_system([(USER, instruction), (ASSISTANT, response)], record, "system", where)
     if fmt in ("sharegpt", "messages"):
         key, role, text = ("conversations", "from", "value") if fmt == "sharegpt" else ("messages", "role", "content")
-        return _single_turn(_turns(record, key, role, text, where), options.multi_turn, where, key, notes)
+        return _with_system(_message_list(record, key, role, text, where, notes), record, "system", where)
     if fmt == "prompt_completion":
         for key in ("prompt", "completion"):
             if key not in record:
                 raise CorpusError(f"{where}, field {key!r}: missing")
-        return (
-            _message_text(record["prompt"], "user", where, "prompt"),
-            _message_text(record["completion"], "assistant", where, "completion"),
+        return _side(record["prompt"], USER, "prompt", where, notes) + _side(
+            record["completion"], ASSISTANT, "completion", where, notes
         )
     if fmt == "columns":
         cols = options.column_map
-        instruction = _with_input(string_field(record, cols["instruction"], where), record, cols.get("input"), where)
-        return instruction, string_field(record, cols["response"], where)
+        instruction = _with_input(
+            string_field(record, cols["instruction"], where), record, cols.get("input"), where, notes
+        )
+        turns = [(USER, instruction), (ASSISTANT, string_field(record, cols["response"], where))]
+        return _with_system(turns, record, cols.get("system"), where)
     raise OptionsError(f"unknown format {fmt!r}")
+
+
+def to_row(record: Any, fmt: str, options: CorpusOptions, where: str) -> Row | str:
+    """One record -> the :class:`Row` kept (whitespace-normalized, checked), or a drop reason; CorpusError on bad
+    fields."""
+    notes: list[str] = []
+    try:
+        turns = record_turns(record, fmt, options, where, notes)
+    except NonText as err:
+        return err.reason
+    row = shape(turns, options, normalize_whitespace)
+    if isinstance(row, str):
+        return row
+    reason = drop_reason(row.instruction, row.response, options)
+    if reason:
+        return reason
+    row.notes = sorted({*notes, *row.notes})
+    return row
 
 
 def row_id(record: dict, options: CorpusOptions, where: str) -> str | None:

@@ -1,9 +1,10 @@
-"""The corpus stage: SFT data in any common layout -> one clean single-turn ``datasets.Dataset``.
+"""The corpus stage: SFT data in any common layout -> one clean ``datasets.Dataset``.
 
-Output columns: ``id``, ``source``, ``instruction``, ``response``, ``messages`` (user, assistant).
-Readers are in :mod:`.readers`, formats and row checks in :mod:`.formats`. Bad input raises
-:class:`CorpusError` naming the file, line or row, and field; with ``on_error="skip"`` such
-rows are skipped and counted under ``invalid``.
+Output columns: ``id``, ``source``, ``system``, ``instruction``, ``response``, ``messages`` (see
+:mod:`.table`). Readers are in :mod:`.readers`, formats and row checks in :mod:`.formats`, turns,
+roles and system prompts in :mod:`.conversations`. Bad input raises :class:`CorpusError` naming the
+file, line or row, and field; with ``on_error="skip"`` such rows are skipped and counted under
+``invalid``. ``max_rows`` keeps a seeded uniform sample of the cleaned rows.
 
 A folder written by :func:`save_corpus` (``macro2micro ingest``) holds the rows and the corpus
 fingerprint; :func:`open_corpus` reads it back without re-reading or re-hashing anything.
@@ -11,7 +12,6 @@ fingerprint; :func:`open_corpus` reads it back without re-reading or re-hashing 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -22,14 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from macro2micro.dataset_builder.corpus.formats import (
-    detect_format,
-    drop_reason,
-    normalize_whitespace,
-    row_id,
-    row_source,
-    to_pair,
-)
+from macro2micro.dataset_builder.corpus.conversations import TURN_SEPARATOR, Row
+from macro2micro.dataset_builder.corpus.formats import detect_format, normalize_whitespace, row_id, row_source, to_row
 from macro2micro.dataset_builder.corpus.readers import (
     CorpusError,
     describe_input,
@@ -38,8 +32,21 @@ from macro2micro.dataset_builder.corpus.readers import (
     is_in_memory,
     iter_input,
 )
+from macro2micro.dataset_builder.corpus.table import (
+    CORPUS_COLUMNS,
+    TEXT_COLUMNS,
+    arrow_table,
+    column,
+    corpus_features,
+    corpus_fingerprint,
+    make_id,
+    remember_fingerprint,
+    role_counts,
+    row_key,
+    turn_shares,
+    turns_per_row,
+)
 from macro2micro.dataset_builder.options import CorpusOptions
-from macro2micro.dataset_builder.utils import sha256_text
 
 logger = logging.getLogger(__name__)
 
@@ -47,23 +54,28 @@ __all__ = [
     "CorpusError",
     "CorpusOptions",
     "CorpusReport",
+    "TURN_SEPARATOR",
     "column",
     "load_corpus",
     "open_corpus",
     "save_corpus",
     "corpus_fingerprint",
+    "corpus_provenance",
     "summarize",
     "corpus_features",
     "make_id",
     "normalize_whitespace",
+    "turns_per_row",
 ]
 
 MAX_ERRORS_KEPT = 20
+# The options that decide what a row of the corpus is (recorded with it, and in every build made from it).
+SHAPE_OPTIONS = ("multi_turn", "system", "system_side")
 
 
 @dataclass
 class CorpusReport:
-    """What ingestion read, kept and dropped (by reason), and the first errors it skipped."""
+    """What ingestion read, kept, dropped (by reason) and changed, and the first errors it skipped."""
 
     inputs: list[str] = field(default_factory=list)
     formats: dict[str, str] = field(default_factory=dict)
@@ -71,6 +83,10 @@ class CorpusReport:
     kept: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
     changed: dict[str, int] = field(default_factory=dict)  # kept rows altered on the way in, by what
+    messages: dict[str, int] = field(default_factory=dict)  # turns kept, by role
+    turns_dropped: int = 0  # turns left out of kept rows (multi_turn=first, or after the last reply)
+    sample: dict | None = None  # the max_rows sample: {"max_rows", "seed", "from_rows"}
+    options: dict[str, Any] = field(default_factory=dict)  # the SHAPE_OPTIONS used
     errors: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -83,39 +99,39 @@ class CorpusReport:
             self.errors.append(str(err))
 
 
-def column(ds, name: str) -> list:
-    """A column of a Dataset as a list, through Arrow (``list(ds[name])`` reads row by row: 50x slower)."""
-    return ds[name][:]
-
-
-def make_id(instruction: str, response: str) -> str:
-    """Stable content id: the first 16 hex digits of sha256(instruction, response)."""
-    return sha256_text(instruction, response)[:16]
-
-
 class _Rows:
     """The kept rows, with the duplicate and id checks that need what was kept before."""
 
     def __init__(self) -> None:
-        self.columns: dict[str, list[str]] = {"id": [], "source": [], "instruction": [], "response": []}
-        self.pairs: set[str] = set()
+        self.columns: dict[str, list[str]] = {name: [] for name in TEXT_COLUMNS}
+        self.roles: list[str] = []
+        self.contents: list[str] = []
+        self.counts: list[int] = []
+        self.notes: list[list[str]] = []
+        self.turns_dropped: list[int] = []
+        self.keys: set[str] = set()
         self.ids: dict[str, str] = {}
 
-    def add(
-        self, given_id: str | None, source: str, instruction: str, response: str, options: CorpusOptions, where: str
-    ) -> str | None:
+    def add(self, given_id: str | None, source: str, row: Row, options: CorpusOptions, where: str) -> str | None:
         """Keep the row, or return why it is dropped; CorpusError for a reused id."""
-        content_id = make_id(instruction, response)
-        if options.dedup and content_id in self.pairs:
+        content_id = row_key(row.messages)
+        if options.dedup and content_id in self.keys:
             return "duplicate"
         identifier = given_id if given_id is not None else content_id
         if identifier in self.ids:
             key = options.column_map.get("id", "id")
             raise CorpusError(f"{where}, field {key!r}: id {identifier!r} already used by {self.ids[identifier]}")
-        self.pairs.add(content_id)
+        self.keys.add(content_id)
         self.ids[identifier] = where
-        for column, value in zip(self.columns, (identifier, source, instruction, response), strict=True):
-            self.columns[column].append(value)
+        values = (identifier, source, row.system, row.instruction, row.response)
+        for name, value in zip(TEXT_COLUMNS, values, strict=True):
+            self.columns[name].append(value)
+        for role, text in row.messages:
+            self.roles.append(role)
+            self.contents.append(text)
+        self.counts.append(len(row.messages))
+        self.notes.append(row.notes)
+        self.turns_dropped.append(row.turns_dropped)
         return None
 
 
@@ -124,8 +140,8 @@ def _read_item(item, options: CorpusOptions, report: CorpusReport, rows: _Rows, 
     fmt = options.format
     if is_in_memory(item):
         default_source = options.source or item_name(item)
-    else:
-        default_source = options.source or (Path(item).stem if Path(item).exists() else str(item))
+    else:  # the file's name without its suffixes (data.jsonl.gz -> data)
+        default_source = options.source or (Path(item).stem.split(".")[0] if Path(item).exists() else str(item))
 
     def on_bad(err: CorpusError) -> None:  # a line that could not be read at all was still read
         report.rows_read += 1
@@ -139,16 +155,12 @@ def _read_item(item, options: CorpusOptions, report: CorpusReport, rows: _Rows, 
         try:
             if fmt == "auto":
                 fmt = detect_format(record, where)
-            notes: list[str] = []
-            pair = to_pair(record, fmt, options, where, notes)
-            if isinstance(pair, str):
-                dropped[pair] += 1
+            row = to_row(record, fmt, options, where)
+            if isinstance(row, str):
+                dropped[row] += 1
                 continue
             given_id, source = row_id(record, options, where), row_source(record, options, where)
-            instruction, response = (normalize_whitespace(t) for t in pair)
-            reason = drop_reason(instruction, response, options) or rows.add(
-                given_id, source or default_source, instruction, response, options, where
-            )
+            reason = rows.add(given_id, source or default_source, row, options, where)
         except CorpusError as err:
             if options.on_error == "raise":
                 raise
@@ -156,12 +168,16 @@ def _read_item(item, options: CorpusOptions, report: CorpusReport, rows: _Rows, 
             continue
         if reason:
             dropped[reason] += 1
-        else:
-            for note in notes:
-                report.changed[note] = report.changed.get(note, 0) + 1
     if n_item == 0:
         raise CorpusError(f"{describe_input(item)}: holds no records")
     return fmt
+
+
+def sample_indices(n: int, max_rows: int, seed: int) -> np.ndarray | None:
+    """The rows a ``max_rows`` sample keeps (sorted), or None when every row is kept."""
+    if not max_rows or n <= max_rows:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(n, size=max_rows, replace=False))
 
 
 def item_name(item) -> str:
@@ -173,7 +189,7 @@ def item_name(item) -> str:
 
 
 def load_corpus(inputs, options: CorpusOptions | None = None):
-    """Read, normalize and clean SFT data into a single-turn ``datasets.Dataset``.
+    """Read, normalize and clean SFT data into a ``datasets.Dataset`` (a seeded sample of it with ``max_rows``).
 
     Args:
         inputs: one or more files, folders, saved-dataset folders, Hub dataset ids, or in-memory
@@ -181,8 +197,8 @@ def load_corpus(inputs, options: CorpusOptions | None = None):
         options: reading and cleaning options (see :class:`CorpusOptions`).
 
     Returns:
-        ``(dataset, report)``: the Dataset with columns ``id, source, instruction, response,
-        messages`` and a :class:`CorpusReport` of what was read, kept and dropped.
+        ``(dataset, report)``: the Dataset with columns ``id, source, system, instruction, response,
+        messages`` and a :class:`CorpusReport` of what was read, kept, dropped and changed.
     """
     import datasets
 
@@ -192,85 +208,70 @@ def load_corpus(inputs, options: CorpusOptions | None = None):
     items = expand_inputs(inputs)
     if not items:
         raise CorpusError("no corpus inputs given")
-    report = CorpusReport(inputs=[describe_input(i) for i in items])
+    report = CorpusReport(
+        inputs=[describe_input(i) for i in items], options={k: getattr(options, k) for k in SHAPE_OPTIONS}
+    )
     dropped: Counter[str] = Counter()
     rows = _Rows()
     for item in items:
         report.formats[describe_input(item)] = _read_item(item, options, report, rows, dropped)
+    cleaned = len(rows.counts)
+    if cleaned == 0:
+        raise CorpusError(f"no usable rows in {', '.join(report.inputs)}: dropped {dict(dropped) or report.dropped}")
+    table = arrow_table(rows.columns, rows.roles, rows.contents, rows.counts)
+    keep = sample_indices(cleaned, options.max_rows, options.sample_seed)
+    if keep is not None:
+        table = table.take(keep)
+        dropped["over_max_rows"] = cleaned - len(keep)
+        report.sample = {"max_rows": options.max_rows, "seed": options.sample_seed, "from_rows": cleaned}
+    kept = range(cleaned) if keep is None else keep.tolist()
     report.dropped = {**report.dropped, **dict(sorted(dropped.items()))}
-    report.kept = len(rows.columns["id"])
-    if report.kept == 0:
-        raise CorpusError(f"no usable rows in {', '.join(report.inputs)}: dropped {report.dropped}")
-    ds = datasets.Dataset(_arrow_table(rows.columns), info=datasets.DatasetInfo(features=corpus_features()))
-    logger.info("corpus: read %d rows, kept %d, dropped %s", report.rows_read, report.kept, report.dropped)
+    report.kept = len(kept)
+    report.changed = dict(sorted(Counter(note for i in kept for note in rows.notes[i]).items()))
+    report.turns_dropped = int(sum(rows.turns_dropped[i] for i in kept))
+    ds = datasets.Dataset(table, info=datasets.DatasetInfo(features=corpus_features()))
+    report.messages = role_counts(ds)
+    logger.info(_log_line(report))
+    record_provenance(ds, report.options, report.sample)
     return ds, report
 
 
-def _arrow_table(columns: dict[str, list[str]]):
-    """The corpus as an Arrow table, ``messages`` built column-wise (datasets' per-row encoding costs 20 s at 117K)."""
-    import pyarrow as pa
-
-    n = len(columns["id"])
-    contents = [None] * (2 * n)
-    contents[0::2], contents[1::2] = columns["instruction"], columns["response"]
-    roles = pa.array(["user", "assistant"] * n, type=pa.string())
-    turns = pa.StructArray.from_arrays([roles, pa.array(contents, type=pa.string())], names=["role", "content"])
-    messages = pa.ListArray.from_arrays(pa.array(np.arange(0, 2 * n + 1, 2, dtype=np.int32)), turns)
-    return pa.table({**{k: pa.array(v, type=pa.string()) for k, v in columns.items()}, "messages": messages})
-
-
-def corpus_features():
-    import datasets
-
-    message = {"role": datasets.Value("string"), "content": datasets.Value("string")}
-    return datasets.Features(
-        {
-            "id": datasets.Value("string"),
-            "source": datasets.Value("string"),
-            "instruction": datasets.Value("string"),
-            "response": datasets.Value("string"),
-            "messages": datasets.List(message),
-        }
+def _log_line(report: CorpusReport) -> str:
+    turns = ", ".join(f"{n} {role}" for role, n in report.messages.items())
+    line = (
+        f"corpus: read {report.rows_read} rows, kept {report.kept} ({turns} turns), dropped {report.dropped}, "
+        f"changed {report.changed}"
     )
+    later = report.changed.get("later_turns_dropped")
+    if later:
+        line += (
+            f"; multi_turn=first left out {report.turns_dropped} later turns of {later} conversations "
+            "(multi_turn=all keeps them)"
+        )
+    elif report.turns_dropped:
+        line += f"; {report.turns_dropped} turns after the last assistant reply left out"
+    if report.sample:
+        line += f"; a seeded sample of {report.kept} of {report.sample['from_rows']} cleaned rows"
+    return line
 
 
-# datasets' in-process fingerprint of a Dataset -> our content fingerprint (hashing costs seconds at 117K rows).
-_FINGERPRINTS: dict[str, str] = {}
+# The content fingerprint of a corpus -> how the corpus stage made it (what a build records about its corpus).
+_PROVENANCE: dict[str, dict] = {}
 
 
-def _column_bytes(ds, column: str) -> bytes:
-    """Every value of a string column followed by a NUL byte, concatenated (through Arrow, no Python loop)."""
-    import pyarrow as pa
-
-    col = ds.with_format("arrow")[column].combine_chunks()  # through the indices of a select()ed Dataset
-    if col.null_count:
-        raise ValueError(f"column {column!r} has nulls")
-    col = col.cast(pa.large_string())
-    offsets = np.frombuffer(col.buffers()[1], dtype=np.int64)[col.offset : col.offset + len(col) + 1]
-    data = np.frombuffer(col.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
-    return np.insert(data, offsets[1:] - offsets[0], 0).tobytes()
+def record_provenance(ds, options: dict, sample: dict | None) -> None:
+    _PROVENANCE[corpus_fingerprint(ds)] = {"shape": dict(options), "sample": sample}
 
 
-def corpus_fingerprint(ds) -> str:
-    """Content hash of a corpus (ids and both texts, in order): keys every feature cache.
-
-    sha256 over each value followed by a NUL, a ``\\x01`` after each column; memoized per Dataset.
-    """
-    key = getattr(ds, "_fingerprint", None)
-    if key in _FINGERPRINTS:
-        return _FINGERPRINTS[key]
-    h = hashlib.sha256()
-    for column in ("id", "instruction", "response"):
-        h.update(_column_bytes(ds, column))
-        h.update(b"\x01")
-    fp = h.hexdigest()[:32]
-    if key is not None:
-        _FINGERPRINTS[key] = fp
-    return fp
+def corpus_provenance(ds) -> dict:
+    """How the corpus stage made ``ds``: ``{"shape": {multi_turn, system, system_side}, "sample": {max_rows, seed,
+    from_rows} or None}``, when this process read it through :func:`load_corpus` or :func:`open_corpus` (a
+    content fingerprint keys it); ``{}`` for a Dataset made elsewhere."""
+    return _PROVENANCE.get(corpus_fingerprint(ds), {})
 
 
 def summarize(ds, report: CorpusReport | None = None) -> dict[str, Any]:
-    """Counts, drops by reason and length statistics (characters and words) per side."""
+    """Counts, drops by reason, changes, turns per row and length statistics (characters and words) per side."""
     out: dict[str, Any] = {"rows": len(ds)}
     if report is not None:
         out.update(
@@ -278,9 +279,18 @@ def summarize(ds, report: CorpusReport | None = None) -> dict[str, Any]:
             dropped=report.dropped,
             changed=report.changed,
             formats=report.formats,
+            options=report.options,
+            sample=report.sample,
             errors_skipped=report.errors,
         )
     out["sources"] = dict(Counter(column(ds, "source")).most_common(20))
+    turns = turns_per_row(ds)
+    out["turns"] = {
+        "per_row": {"mean": round(float(turns.mean()), 3), "max": int(turns.max()), "shares": turn_shares(turns)},
+        "messages": report.messages if report is not None else role_counts(ds),
+        "dropped": report.turns_dropped if report is not None else None,
+        "rows_with_system": int(sum(1 for s in column(ds, "system") if s)) if "system" in ds.column_names else 0,
+    }
     for side in ("instruction", "response"):
         texts = column(ds, side)
         chars = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
@@ -313,14 +323,35 @@ def save_corpus(ds, report: CorpusReport, folder: str | Path) -> dict[str, Any]:
     return summary
 
 
+def _ingested(inner: Path, given: str):
+    """The Dataset of an ingest folder, and its summary; a folder written before the ``system`` column gets an
+    empty one."""
+    import datasets
+
+    ds = datasets.load_from_disk(str(inner))
+    if isinstance(ds, datasets.DatasetDict):
+        raise CorpusError(f"{inner}: expected one split, found {sorted(ds)}")
+    missing = {"id", "source", "instruction", "response", "messages"} - set(ds.column_names)
+    if missing:
+        raise CorpusError(
+            f"{given}: not a corpus folder written by `macro2micro ingest` (no columns {sorted(missing)})"
+        )
+    try:
+        summary = json.loads((inner.parent / "summary.json").read_text())
+    except (OSError, ValueError, RecursionError):  # not there, not JSON, nested too deeply: recomputed
+        summary = {}
+    if "system" not in ds.column_names:
+        ds = ds.add_column("system", [""] * len(ds)).select_columns(list(CORPUS_COLUMNS))
+    return ds, summary if isinstance(summary, dict) else {}
+
+
 def open_corpus(options: CorpusOptions):
     """The corpus a stage works on: ``(dataset, fingerprint)``.
 
-    A folder written by ``macro2micro ingest`` is opened as it is (memory-mapped Arrow, its
-    recorded fingerprint); anything else is read and cleaned by :func:`load_corpus` with ``options``.
+    A folder written by ``macro2micro ingest`` is opened as it is (memory-mapped Arrow, its recorded
+    fingerprint; a ``max_rows`` sample of it when asked); anything else is read and cleaned by
+    :func:`load_corpus` with ``options``.
     """
-    import datasets
-
     from macro2micro.dataset_builder.models.assets import resolve_corpus
 
     inputs = [resolve_corpus(c) for c in options.corpus]
@@ -328,24 +359,17 @@ def open_corpus(options: CorpusOptions):
     if inner is None:
         ds, _ = load_corpus(inputs, options)
         return ds, corpus_fingerprint(ds)
-    ds = datasets.load_from_disk(str(inner))
-    if isinstance(ds, datasets.DatasetDict):
-        raise CorpusError(f"{inner}: expected one split, found {sorted(ds)}")
-    missing = {"id", "source", "instruction", "response", "messages"} - set(ds.column_names)
-    if missing:
-        raise CorpusError(
-            f"{inputs[0]}: not a corpus folder written by `macro2micro ingest` (no columns {sorted(missing)})"
-        )
-    summary_file = inner.parent / "summary.json"
-    try:
-        fp = json.loads(summary_file.read_text())["fingerprint"]
-    except (OSError, KeyError, TypeError, ValueError, RecursionError):
-        fp = None
-    if not (isinstance(fp, str) and re.fullmatch(r"[0-9a-f]{32}", fp)):  # missing or edited: recomputed
-        fp = None
-    if fp is None:
-        fp = corpus_fingerprint(ds)
-    elif getattr(ds, "_fingerprint", None):
-        _FINGERPRINTS[ds._fingerprint] = fp
+    ds, summary = _ingested(inner, inputs[0])
+    fp = summary.get("fingerprint")
+    if isinstance(fp, str) and re.fullmatch(r"[0-9a-f]{32}", fp):  # missing or edited: recomputed below
+        remember_fingerprint(ds, fp)
+    sample = summary.get("sample")
+    keep = sample_indices(len(ds), options.max_rows, options.sample_seed)
+    if keep is not None:
+        sample = {"max_rows": options.max_rows, "seed": options.sample_seed, "from_rows": len(ds), "of_sample": sample}
+        ds = ds.select(keep.tolist())
+    fp = corpus_fingerprint(ds)
+    options_read = summary.get("options")
+    record_provenance(ds, options_read if isinstance(options_read, dict) else {}, sample)
     logger.info("corpus: %d rows from %s (fingerprint %s)", len(ds), inputs[0], fp)
     return ds, fp

@@ -1,25 +1,35 @@
 """Readers: corpus inputs -> ``(where, record)`` pairs, ``where`` naming the file and line or row.
 
 Inputs are JSONL, JSON, Parquet and CSV files, folders of them, a folder written by
-``macro2micro ingest`` or ``Dataset.save_to_disk``, and Hub dataset ids. A record that cannot be
-read at all (malformed JSON, bad bytes) raises :class:`CorpusError` or, under
-``on_error="skip"``, is reported through ``on_bad`` and skipped.
+``macro2micro ingest`` or ``Dataset.save_to_disk``, and Hub dataset ids. JSONL, JSON and CSV files
+may be compressed, recognized by their last suffix (``.jsonl.gz``, ``.json.bz2``, ``.csv.zst``);
+JSONL and CSV are streamed line by line through the decompressor (a JSON array is read whole, as
+uncompressed). zstd needs the ``zstandard`` package (``pip install 'macro2micro[zstd]'``); gzip and
+bz2 are in the standard library. A record that cannot be read at all (malformed JSON, bad bytes)
+raises :class:`CorpusError` or, under ``on_error="skip"``, is reported through ``on_bad`` and
+skipped; a broken or truncated compressed stream stops the read with an error naming the line.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import re
 import stat
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from macro2micro.dataset_builder.errors import CorpusError
 
 FILE_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
+# The compressions read by suffix, around a text format (Parquet compresses inside the file).
+COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd"}
+TEXT_SUFFIXES = (".jsonl", ".json", ".csv")
+DATA_SUFFIXES = FILE_SUFFIXES + tuple(f"{s}{c}" for s in TEXT_SUFFIXES for c in COMPRESSIONS)
 DEFAULT_SPLIT = "train"
 # The folder `macro2micro ingest` writes holds the rows here.
 INGESTED_DATASET = "dataset"
@@ -32,6 +42,134 @@ OnBad = Callable[[CorpusError], None]
 
 def _raise(err: CorpusError) -> None:
     raise err
+
+
+def data_suffix(path: Path) -> tuple[str, str | None]:
+    """``("x.jsonl.gz")`` -> ``(".jsonl", "gzip")``; ``("x.csv")`` -> ``(".csv", None)`` (suffixes lower-cased)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in COMPRESSIONS:
+        return (suffixes[-2] if len(suffixes) > 1 else ""), COMPRESSIONS[suffixes[-1]]
+    return (suffixes[-1] if suffixes else ""), None
+
+
+class _ZstdReader(io.RawIOBase):
+    """zstd frames decompressed as a raw stream; input that stops inside a frame raises EOFError (zstandard's own
+    stream reader returns what it has and no error: a truncated file would read as a shorter one)."""
+
+    CHUNK = 1 << 17
+
+    def __init__(self, raw: BinaryIO, zstandard):
+        self.raw, self.zstandard = raw, zstandard
+        self.obj = zstandard.ZstdDecompressor().decompressobj()
+        self.pending = b""
+        self.started = False  # inside a frame: some input of it was fed
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self.pending:
+            data = self.raw.read(self.CHUNK)
+            if not data:
+                if self.started:
+                    raise EOFError("the zstd stream ends inside a frame")
+                return 0
+            try:
+                while data:
+                    self.started = True
+                    self.pending += self.obj.decompress(data)
+                    data = b""
+                    if self.obj.eof:  # a frame ended; the rest of the input starts the next one
+                        data, self.started = self.obj.unused_data, False
+                        self.obj = self.zstandard.ZstdDecompressor().decompressobj()
+            except self.zstandard.ZstdError as err:
+                raise ValueError(str(err)) from None
+        n = min(len(buffer), len(self.pending))
+        buffer[:n], self.pending = self.pending[:n], self.pending[n:]
+        return n
+
+
+class _Stream:
+    """A file's bytes, decompressed by suffix, that turns decompression failures into located CorpusErrors."""
+
+    _BROKEN = (OSError, EOFError, zlib.error, ValueError)  # what gzip, bz2 and _ZstdReader raise on bad data
+
+    def __init__(self, path: Path, compression: str | None):
+        self.path, self.compression = path, compression
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[io.BufferedIOBase]:
+        if self.compression is None:
+            with open(self.path, "rb") as f:
+                yield f
+        elif self.compression == "gzip":
+            import gzip
+
+            with gzip.open(self.path, "rb") as f:
+                yield f
+        elif self.compression == "bz2":
+            import bz2
+
+            with bz2.open(self.path, "rb") as f:
+                yield f
+        else:
+            from macro2micro.dataset_builder.utils import require
+
+            zstandard = require("zstandard")
+            with open(self.path, "rb") as raw, io.BufferedReader(_ZstdReader(raw, zstandard)) as f:
+                yield f
+
+    def broken(self, err: Exception, line: int | None) -> CorpusError:
+        at = f", line {line}" if line else ""
+        if isinstance(err, EOFError):
+            return CorpusError(f"{self.path}{at}: the {self.compression} stream ends early (truncated file?)")
+        return CorpusError(f"{self.path}{at}: not a valid {self.compression} stream ({err})")
+
+    def lines(self) -> Iterator[tuple[int, bytes]]:
+        """``(line number, raw line)``, streamed; a broken compressed stream raises a CorpusError naming the line."""
+        lineno = 0
+        with self.open() as f:
+            it = iter(f)
+            while True:
+                try:
+                    raw = next(it)
+                except StopIteration:
+                    return
+                except self._BROKEN as err:
+                    if self.compression is None:
+                        raise
+                    raise self.broken(err, lineno + 1) from None
+                lineno += 1
+                yield lineno, raw
+
+    def read(self) -> bytes:
+        try:
+            with self.open() as f:
+                return f.read()
+        except self._BROKEN as err:
+            if self.compression is None:
+                raise
+            raise self.broken(err, None) from None
+
+
+class _Bytes(_Stream):
+    """Bytes already read (``/dev/stdin`` can be read only once), served like a file's."""
+
+    def __init__(self, path: Path, data: bytes):
+        super().__init__(path, None)
+        self.data = data
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[io.BufferedIOBase]:
+        yield io.BytesIO(self.data)
+
+
+def _sniffed(path: Path) -> tuple[str, _Stream]:
+    """A stream with no file type (``/dev/stdin``), read once: a JSON array, else JSON lines."""
+    data = path.read_bytes()
+    if not data.strip():
+        raise CorpusError(f"{path}: the stream (not a regular file) ended without any data")
+    return (".json" if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"[") else ".jsonl"), _Bytes(path, data)
 
 
 def _decode(raw: bytes, where: str) -> str:
@@ -56,11 +194,12 @@ def _loads(text: str, where: str) -> Any:
         raise CorpusError(f"{where}: JSON nested too deeply to read") from None
 
 
-def _jsonl_records(path: Path, lines: Iterable[bytes], on_bad: OnBad) -> Iterator[Record]:
-    for lineno, raw in enumerate(lines, start=1):
+def _iter_jsonl(path: Path, stream: _Stream, on_bad: OnBad) -> Iterator[Record]:
+    for lineno, raw in stream.lines():
         where = f"{path}, line {lineno}"
         try:
-            line = raw.decode("utf-8-sig").rstrip("\r\n")  # a column past the end would point at the newline
+            # utf-8-sig on line 1 only: a BOM is a file's first bytes; a column past the end would point at the newline
+            line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8").rstrip("\r\n")
             if line.strip():
                 yield where, _loads(line, where)
         except UnicodeDecodeError as err:
@@ -69,13 +208,8 @@ def _jsonl_records(path: Path, lines: Iterable[bytes], on_bad: OnBad) -> Iterato
             on_bad(err)
 
 
-def _iter_jsonl(path: Path, on_bad: OnBad) -> Iterator[Record]:
-    with open(path, "rb") as f:
-        yield from _jsonl_records(path, f, on_bad)
-
-
-def _iter_json(path: Path, raw: bytes | None = None) -> Iterator[Record]:
-    data = _loads(_decode(path.read_bytes() if raw is None else raw, str(path)), str(path))
+def _iter_json(path: Path, stream: _Stream) -> Iterator[Record]:
+    data = _loads(_decode(stream.read(), str(path)), str(path))
     if isinstance(data, dict):
         lists = [key for key, value in data.items() if isinstance(value, list)]
         if len(lists) != 1:
@@ -90,11 +224,23 @@ def _iter_json(path: Path, raw: bytes | None = None) -> Iterator[Record]:
         yield f"{path}, record {i}", record
 
 
-def _iter_csv(path: Path, raw: bytes | None = None) -> Iterator[Record]:
-    reader = csv.DictReader(io.StringIO(_decode(path.read_bytes() if raw is None else raw, str(path)), newline=""))
-    if reader.fieldnames is None:
-        return
+def _text_lines(path: Path, stream: _Stream) -> Iterator[str]:
+    """Decoded lines, streamed (a newline byte never occurs inside a UTF-8 character, so lines split safely)."""
+    for lineno, raw in stream.lines():
+        try:
+            yield raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+        except UnicodeDecodeError as err:
+            raise CorpusError(
+                f"{path}, line {lineno}: bytes are not valid UTF-8 ({err.reason} at byte {err.start}); "
+                "re-encode the file as UTF-8"
+            ) from None
+
+
+def _iter_csv(path: Path, stream: _Stream) -> Iterator[Record]:
+    reader = csv.DictReader(_text_lines(path, stream))
     try:
+        if reader.fieldnames is None:
+            return
         for record in reader:
             yield f"{path}, line {reader.line_num}", record
     except csv.Error as err:
@@ -115,35 +261,6 @@ def _iter_parquet(path: Path) -> Iterator[Record]:
             row += 1
 
 
-def _iter_stream(path: Path, on_bad: OnBad) -> Iterator[Record]:
-    """A FIFO, ``/dev/stdin`` or another stream: read once to its end, as its suffix says (JSONL, JSON, CSV) or,
-    with none, as JSON when the whole parses as a list or an object, else as JSON lines."""
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        raise CorpusError(
-            f"{path}: a stream (not a regular file) cannot be read as Parquet, which needs random access: "
-            "save it to a file first"
-        )
-    if suffix and suffix not in FILE_SUFFIXES:
-        raise CorpusError(f"{path}: unsupported file type {suffix!r}; valid: {', '.join(FILE_SUFFIXES)}")
-    raw = path.read_bytes()
-    if not raw.strip():
-        raise CorpusError(f"{path}: the stream (not a regular file) ended without any data")
-    if suffix == ".csv":
-        yield from _iter_csv(path, raw)
-        return
-    whole = suffix == ".json"
-    if not suffix:
-        try:
-            whole = isinstance(json.loads(raw.decode("utf-8-sig")), list | dict)
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-            whole = False  # one record per line, or broken: the JSONL reader names the line
-    if whole:
-        yield from _iter_json(path, raw)
-    else:
-        yield from _jsonl_records(path, raw.splitlines(keepends=True), on_bad)
-
-
 def is_saved_dataset(path: Path) -> bool:
     return (path / "state.json").exists() or (path / "dataset_dict.json").exists()
 
@@ -162,7 +279,7 @@ def _visible_files(folder: Path) -> list[Path]:
     out = []
     for p in sorted(folder.rglob("*")):
         rel = p.relative_to(folder).parts
-        if p.is_file() and p.suffix.lower() in FILE_SUFFIXES and not any(part.startswith(".") for part in rel):
+        if p.is_file() and p.name.lower().endswith(DATA_SUFFIXES) and not any(part.startswith(".") for part in rel):
             out.append(p)
     return out
 
@@ -195,7 +312,8 @@ def expand_inputs(inputs: Iterable[Any]) -> list[Any]:
             files = _visible_files(path)
             if not files:
                 raise CorpusError(
-                    f"{path}: folder holds no {', '.join(FILE_SUFFIXES)} files and is not a saved datasets folder"
+                    f"{path}: folder holds no {', '.join(FILE_SUFFIXES)} files (nor .gz, .bz2, .zst ones) and is "
+                    "not a saved datasets folder"
                 )
             out.extend(files)
         else:
@@ -208,7 +326,7 @@ def looks_like_hub_id(item: str) -> bool:
     text = str(item)
     return (
         bool(_HUB_ID.fullmatch(text))
-        and not text.lower().endswith(FILE_SUFFIXES)
+        and not text.lower().endswith(DATA_SUFFIXES)
         and not Path(text.split("/", 1)[0]).exists()
     )
 
@@ -241,22 +359,27 @@ def iter_input(item: Any, split: str = DEFAULT_SPLIT, on_bad: OnBad = _raise) ->
     if path.exists():
         if split != DEFAULT_SPLIT:
             raise CorpusError(f"{path}: --split {split} applies to saved DatasetDict folders and Hub ids, not files")
-        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or /dev/stdin: its size says nothing of its data
-            yield from _iter_stream(path, on_bad)
-            return
-        if path.stat().st_size == 0:
+        regular = stat.S_ISREG(path.stat().st_mode)  # a FIFO or /dev/stdin: its size says nothing of its data
+        if regular and path.stat().st_size == 0:
             raise CorpusError(f"{path}: file is empty")
+        suffix, compression = data_suffix(path)
+        stream = _Stream(path, compression)
+        if not regular and suffix == ".parquet":
+            raise CorpusError(f"{path}: a stream (not a regular file) cannot be read as Parquet: save it to a file")
+        if not regular and not suffix and not compression:
+            suffix, stream = _sniffed(path)
         readers = {
-            ".jsonl": lambda: _iter_jsonl(path, on_bad),
-            ".json": lambda: _iter_json(path),
-            ".csv": lambda: _iter_csv(path),
+            ".jsonl": lambda: _iter_jsonl(path, stream, on_bad),
+            ".json": lambda: _iter_json(path, stream),
+            ".csv": lambda: _iter_csv(path, stream),
             ".parquet": lambda: _iter_parquet(path),
         }
-        suffix = path.suffix.lower()
-        if suffix not in readers:
+        if suffix not in readers or (compression and suffix not in TEXT_SUFFIXES):
+            name = "".join(path.suffixes[-2:]) if compression else suffix
             raise CorpusError(
-                f"{path}: unsupported file type {suffix!r}; valid: {', '.join(FILE_SUFFIXES)}, "
-                "a saved datasets folder, or a Hub dataset id"
+                f"{path}: unsupported file type {name!r}; valid: {', '.join(FILE_SUFFIXES)}, and "
+                f"{', '.join(TEXT_SUFFIXES)} compressed as {', '.join(COMPRESSIONS)}; a saved datasets folder, "
+                "or a Hub dataset id"
             )
         yield from readers[suffix]()
         return

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from macro2micro.dataset_builder.defaults import FULL_CONFIG, PARQUET_NAME
+from macro2micro.dataset_builder.defaults import CORPUS_COLUMNS, FULL_CONFIG, PARQUET_NAME
 from macro2micro.dataset_builder.errors import ArtifactError
 from macro2micro.dataset_builder.hub.artifacts import METRICS_FILE, card_configs
 from macro2micro.dataset_builder.hub.checks import write_json
@@ -24,7 +24,7 @@ from macro2micro.dataset_builder.hub.schemas import MetricsFile
 
 logger = logging.getLogger(__name__)
 
-COLUMNS = ["id", "source", "instruction", "response", "messages"]
+COLUMNS = list(CORPUS_COLUMNS)
 
 
 def configs_yaml(configs: list[str]) -> list[dict]:

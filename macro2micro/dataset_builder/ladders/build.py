@@ -3,7 +3,8 @@
 :func:`build_ladders` returns them; :meth:`.Subsets.save` writes the layout of the Hub dataset repo that
 ``publish`` completes::
 
-    OUT/{config}/train-00000-of-00001.parquet     rows of the corpus: id, source, instruction, response, messages
+    OUT/{config}/train-00000-of-00001.parquet     rows of the corpus: id, source, system, instruction, response,
+                                                  messages
     OUT/manifests/{config}.json                   how the subset was chosen, what else varies, a hash of it all
     OUT/build.json                                the build's options, configs, warnings, the random control
 
@@ -19,10 +20,11 @@ import logging
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from macro2micro.dataset_builder.corpus.ingest import column, corpus_fingerprint
+from macro2micro.dataset_builder.corpus.ingest import column, corpus_fingerprint, corpus_provenance, turns_per_row
 from macro2micro.dataset_builder.defaults import RANDOM_CONFIG, SIDES
 from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.dataset_builder.hub.schemas import manifest_hash
@@ -55,7 +57,7 @@ class _Family:
 
         self.corpus, self.options, self.knobs = corpus, options, knobs
         self.levels = level_names(options.levels)
-        self.base = {
+        self.base: dict[str, Any] = {
             "corpus": {"fingerprint": corpus_fingerprint(corpus), "rows": len(corpus)},
             "seed": options.seed,
             "budget": options.budget,
@@ -63,6 +65,7 @@ class _Family:
         }
         self.lengths = {side: side_features(corpus, side, knobs.tokenizer.tokenizer).lengths() for side in SIDES}
         self.codes, self.source_names = variation.source_codes(column(corpus, "source"))
+        self.turns = turns_per_row(corpus)  # assistant turns per row: along a ladder of dialogues, they can drift
         self.manifests: list[dict] = []
         self.rows: dict[str, np.ndarray] = {}
         self.warnings: dict[str, list[str]] = {}
@@ -102,13 +105,14 @@ class _Family:
                 ratio,
                 None if previous is None else previous.indices,
                 same,
+                self.turns,
                 uniform_range,
             )
             config = config_name(name, level_name)
             made.append(self._add(sel, config, {**meta, "level_name": level_name, "varies": varies}))
             logger.info(
                 "%s: k=%d of %d types (%d present in its rows), pool %d, mean %s length %.1f (x%.2f the pool's "
-                "mean; a uniform draw: x%.2f-%.2f)",
+                "mean; a uniform draw: x%.2f-%.2f), %.2f turns per row",
                 config,
                 sel.stats["k"],
                 sel.stats["k_max"],
@@ -118,6 +122,7 @@ class _Family:
                 varies["length"][side]["mean"],
                 ratio,
                 *uniform_range,
+                varies["turns"]["mean"],
             )
             previous = sel
         typed = strategy.ladder_.entry_k > 0
@@ -187,7 +192,7 @@ class _Family:
         meta = {**self.base, "options": strategy.get_options()}
         if not isinstance(strategy, LadderStrategy):
             sel = strategy.select(self.corpus, self.options.budget, self.options.seed)
-            varies = variation.describe(sel.indices, self.lengths, self.codes, self.source_names)
+            varies = variation.describe(sel.indices, self.lengths, self.codes, self.source_names, turns=self.turns)
             self.manifests.append(self._add(sel, RANDOM_CONFIG, {**meta, "varies": varies}))
             self.random_rows = sel.indices
             return
@@ -236,6 +241,8 @@ def build_ladders(
             **family.base["corpus"],
             "location": None if read_with is None else read_with.corpus,
             "read_with": None if read_with is None else asdict(read_with),
+            # how the corpus stage made its rows (the ingest's options and max_rows sample), when it is known
+            **corpus_provenance(corpus),
         },
         "configs": [m["config"] for m in family.manifests],
         "level_names": family.levels,

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from macro2micro.dataset_builder.corpus.features import side_features
-from macro2micro.dataset_builder.corpus.ingest import column, corpus_fingerprint
+from macro2micro.dataset_builder.corpus.ingest import column, corpus_fingerprint, turns_per_row
 from macro2micro.dataset_builder.defaults import FULL_CONFIG, SIDES
 from macro2micro.dataset_builder.errors import ArtifactError
 from macro2micro.dataset_builder.hub.schemas import short
@@ -53,7 +53,8 @@ def compute_metrics(
         if m["corpus"]["fingerprint"] != fp:
             raise ArtifactError(
                 f"config {config!r} was built from corpus {m['corpus']['fingerprint']}, "
-                f"not the given corpus {fp}: pass the corpus the build used (--corpus)"
+                f"not the given corpus {fp}: pass the corpus the build used (--corpus, with the same --max_rows, "
+                "--multi_turn and --system options when it is read from raw files)"
             )
     row_of = {rid: i for i, rid in enumerate(column(corpus, "id"))}
     selections = {FULL_CONFIG: np.arange(len(corpus))}
@@ -92,6 +93,7 @@ def compute_metrics(
             )
         sides[side] = (texts, ids, emb, side_word_ids(texts, f"{fp}:{side}"))
     sources = variation.source_codes(column(corpus, "source"))
+    turns = turns_per_row(corpus)
 
     def side_entry(config: str, idx: np.ndarray, side: str) -> dict:
         texts, ids, emb, tokenized = sides[side]
@@ -150,6 +152,6 @@ def compute_metrics(
             type_coverage=m.get("type_coverage"),
             strategy=m.get("strategy", FULL_CONFIG),
             level=m.get("level"),
-            varies=m.get("varies") or variation.describe(idx, lengths, *sources),
+            varies=m.get("varies") or variation.describe(idx, lengths, *sources, turns=turns),
         )
     return out

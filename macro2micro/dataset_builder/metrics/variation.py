@@ -1,14 +1,16 @@
 """What else a ladder varies besides diversity (METHOD section 2 item 8): measured, recorded, warned about.
 
-Per config: mean and median length per side (model tokens), the share of each ``source``, the
-sampler's length ratio against the pool's mean length (the exact expectation of a uniform draw of
-N from the pool) with the range that holds 95 % of such draws' ratios, the id overlap with the
-previous level, and whether it shares its pool with the previous level. Per ladder: warnings
-when levels repeat a pool, when there are fewer type counts than levels, when the realised type
-count (types present in a config's rows) stops rising, when mean length moves by more than
-``LENGTH_RATIO_WARN``, when the sampler's rows are longer than the pool's mean by more than
-``SAMPLER_RATIO_WARN`` and beyond what a uniform draw shows by chance, or when a source's share
-moves by more than ``SOURCE_SHIFT_WARN``.
+Per config: mean and median length per side (model tokens), turns per row (assistant turns: mean,
+median and the shares of 1, 2, 3, 4, 5+), the share of each ``source``, the sampler's length ratio
+against the pool's mean length (the exact expectation of a uniform draw of N from the pool) with the
+range that holds 95 % of such draws' ratios, the id overlap with the previous level, and whether it
+shares its pool with the previous level. Per ladder: warnings when levels repeat a pool, when there
+are fewer type counts than levels, when the realised type count (types present in a config's rows)
+stops rising, when mean length moves by more than ``LENGTH_RATIO_WARN``, when mean turns per row
+move by more than ``TURNS_RATIO_WARN`` (along a ladder of dialogues, rows of more turns carry more
+types), when the sampler's rows are longer than the pool's mean by more than ``SAMPLER_RATIO_WARN``
+and beyond what a uniform draw shows by chance, or when a source's share moves by more than
+``SOURCE_SHIFT_WARN``.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ import math
 
 import numpy as np
 
+from macro2micro.dataset_builder.corpus.table import turn_shares
 from macro2micro.dataset_builder.defaults import SIDES
 
 LENGTH_RATIO_WARN = 1.5
+TURNS_RATIO_WARN = 1.25  # turns are few and coarse: a mean of 2 turns moving to 2.5 already changes what is trained
 SAMPLER_RATIO_WARN = 1.25
 SOURCE_SHIFT_WARN = 0.20
 MAX_SOURCES = 20
@@ -68,9 +72,11 @@ def describe(
     length_ratio: float | None = None,
     previous_rows: np.ndarray | None = None,
     same_pool: bool | None = None,
+    turns: np.ndarray | None = None,
     uniform_range: list[float] | None = None,
 ) -> dict:
-    """What a config is, besides its types: lengths per side, source shares, the sampler's ratio, overlap.
+    """What a config is, besides its types: lengths per side, turns per row, source shares, the sampler's ratio,
+    overlap.
 
     Args:
         rows: the config's corpus rows.
@@ -79,6 +85,7 @@ def describe(
         length_ratio: the sampler's mean length on the ladder's side over the pool's (:func:`sampler_ratio`).
         previous_rows: the previous level's rows (None at the first level).
         same_pool: whether this level's pool is the previous level's (the same k).
+        turns: assistant turns of every corpus row (:func:`macro2micro.dataset_builder.corpus.table.turns_per_row`).
         uniform_range: the range holding 95 % of a uniform draw's ratios (:func:`sampler_ratio`).
     """
     out = {
@@ -91,6 +98,12 @@ def describe(
         },
         "sources": source_shares(codes, names, rows),
     }
+    if turns is not None:
+        out["turns"] = {
+            "mean": round(float(turns[rows].mean()), 3),
+            "median": float(np.median(turns[rows])),
+            "shares": turn_shares(turns[rows]),
+        }
     if length_ratio is not None:
         out["length_ratio_vs_uniform"] = round(float(length_ratio), 4)
     if uniform_range is not None:
@@ -139,6 +152,14 @@ def ladder_warnings(
                 f"({means[lo]:.1f} at {manifests[lo]['config']}, {means[hi]:.1f} at {manifests[hi]['config']}); "
                 f"{why}"
             )
+    turns = [m["varies"]["turns"]["mean"] for m in manifests if "turns" in m["varies"]]
+    if len(turns) == len(manifests) and min(turns) > 0 and max(turns) / min(turns) > TURNS_RATIO_WARN:
+        lo, hi = int(np.argmin(turns)), int(np.argmax(turns))
+        out.append(
+            f"{ladder}: mean turns per row move {max(turns) / min(turns):.2f}x across the ladder "
+            f"({turns[lo]:.2f} at {manifests[lo]['config']}, {turns[hi]:.2f} at {manifests[hi]['config']}): "
+            "rows of more turns carry more types, and more assistant turns are trained per row"
+        )
     realised = [m.get("types_covered") for m in manifests]
     if None not in realised:
         flat = [i for i in range(1, len(realised)) if realised[i] <= realised[i - 1]]

@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from macro2micro.dataset_builder.corpus.ingest import corpus_fingerprint
-from macro2micro.dataset_builder.defaults import SIDES
+from macro2micro.dataset_builder.defaults import CORPUS_COLUMNS, SIDES
 from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.dataset_builder.selection.ladder import Ladder, PoolTooSmallError, as_binary_csr, level_k, prune
 
@@ -48,16 +48,13 @@ def strategy_rng(seed: int, *parts: str | int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(words))
 
 
-CORPUS_COLUMNS = ("id", "source", "instruction", "response", "messages")
-
-
 def check_selection_args(corpus, budget: int, seed: int, level: float = 1.0) -> None:
     """The arguments of every ``select``, checked where they enter (a float seed would silently change the draw)."""
     missing = [c for c in CORPUS_COLUMNS if c not in getattr(corpus, "column_names", ())]
     if missing:
         raise OptionsError(
             f"corpus lacks the columns {missing}: pass raw data through load_corpus (or macro2micro.build_ladders, "
-            "which does) to get id, source, instruction, response and messages"
+            "which does) to get id, source, system, instruction, response and messages"
         )
     for name, value in (("budget", budget), ("seed", seed)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (name == "budget"):
