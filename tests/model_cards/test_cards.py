@@ -65,9 +65,6 @@ def test_dataset_card_states_what_was_held_fixed_and_what_varies(synthetic_corpu
 
 
 def _multilingual(n_en: int = 80, n_zh: int = 12, n_ru: int = 8):
-    import datasets
-
-    from macro2micro.dataset_builder.corpus.ingest import corpus_features
     from tests.conftest import make_synthetic_corpus
 
     base = make_synthetic_corpus(n=n_en + n_zh + n_ru)
@@ -75,14 +72,13 @@ def _multilingual(n_en: int = 80, n_zh: int = 12, n_ru: int = 8):
     zh = "请一步一步地解释这个问题，并给出一个初学者能够理解的例子。"
     ru = "Пожалуйста, объясните шаг за шагом, как это работает, с понятным примером."
     texts = [en.format(w) for w in base["instruction"][:n_en]] + [zh] * n_zh + [ru] * n_ru
-    rows = {"id": list(base["id"]), "source": list(base["source"])}
-    rows["instruction"] = [f"{t} {i}" for i, t in enumerate(texts)]
-    rows["response"] = list(base["response"])
-    rows["messages"] = [
-        [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
-        for q, a in zip(rows["instruction"], rows["response"], strict=True)
-    ]
-    return datasets.Dataset.from_dict(rows, features=corpus_features())
+
+    def relabel(row, i):
+        q = f"{texts[i]} {i}"
+        messages = [{**m, "content": q} if m["role"] == "user" else m for m in row["messages"]]
+        return {"instruction": q, "messages": messages}
+
+    return base.map(relabel, with_indices=True)
 
 
 def test_detected_languages_and_their_shares():
