@@ -15,6 +15,7 @@ def build_repo(
     license: str = "mit",
     self_bleu_sample: int = 10,
     knobs=None,
+    publish_kw: dict | None = None,
     **build_kw,
 ) -> tuple[Path, dict]:
     """Build, score and write a dataset repo folder of ``corpus`` under ``tmp`` (word tokens, no embeddings).
@@ -45,5 +46,6 @@ def build_repo(
         source_note="test data",
         self_bleu_sample=self_bleu_sample,
         embedder="none",
+        **(publish_kw or {}),
     )
     return repo, result["metrics"]

@@ -87,9 +87,5 @@ def test_the_python_section_publishes_trains_and_evaluates(readme_run):
     finally:
         os.chdir(here)
     assert (work / "my_repo" / "README.md").exists()
-    assert set(ns["runs"]) == {
-        "micro_response_lengthctl_min",
-        "micro_response_lengthctl_50",
-        "micro_response_lengthctl_max",
-    }
-    assert set(ns["results"]["scores"]) == {"micro_response_lengthctl_50", "micro_response_lengthctl_max"}
+    assert set(ns["runs"]) == {"micro_response_min", "micro_response_max"}
+    assert set(ns["results"]["scores"]) == {"micro_response_max", "base"}  # each judged against the baseline, min

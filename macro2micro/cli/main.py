@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 import traceback
 
 from macro2micro import __version__
-from macro2micro.cli import report
+from macro2micro.cli import Terminated, catch_sigterm, report
 from macro2micro.cli.commands import COMMANDS
 from macro2micro.cli.commands.base import UsageError
 
@@ -77,14 +75,6 @@ def top_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl+C so that every output folder cleans up after itself."""
-
-
-def _on_sigterm(signum, frame):
-    raise Terminated
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = top_parser()
@@ -97,10 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     command, rest = commands[argv[0]], argv[1:]
     verbose = "-v" in rest or "--verbose" in rest
-    try:  # a Ctrl+C while the heavy imports load is an interruption like any other
+    try:  # a Ctrl+C or SIGTERM while the heavy imports load is an interruption like any other
+        catch_sigterm()
         setup_logging(verbose)
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, _on_sigterm)
         from tqdm.contrib.logging import logging_redirect_tqdm
 
         options = command.make_parser().parse(rest)

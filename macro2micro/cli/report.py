@@ -47,7 +47,8 @@ def train_results(results: dict) -> None:
         if isinstance(r, str):
             say(r if r != "skipped" else f"{config:<34} skipped (finished already)")
         else:
-            say(f"{config:<34} loss {r['train_loss']:.4f}, {r['steps']} steps, {r['train_seconds']:.0f} s")
+            loss = "not finite (diverged)" if r["train_loss"] is None else f"{r['train_loss']:.4f}"
+            say(f"{config:<34} loss {loss}, {r['steps']} steps, {r['train_seconds']:.0f} s")
 
 
 def scores(results: dict, baseline: str) -> None:

@@ -27,9 +27,10 @@ MAX_REPLICATES = 100
 def check_name(value: str, what: str = "config") -> str:
     """``value`` if it is a safe name (lower-case letters, digits, inner underscores), else ValueError."""
     if not isinstance(value, str) or not _NAME.fullmatch(value):
+        shown = repr(value) if len(repr(value)) <= 80 else f"{repr(value)[:80]}... ({len(value)} characters)"
         raise OptionsError(
-            f"{what} name {value!r} is not valid: use lower-case letters, digits and underscores "
-            "(e.g. micro_response_max)"
+            f"{what} name {shown} is not valid: use lower-case letters, digits and inner underscores, at most 96 "
+            "characters (e.g. micro_response_max)"
         )
     return value
 

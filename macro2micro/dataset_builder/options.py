@@ -20,57 +20,22 @@ from macro2micro.dataset_builder.defaults import (
     MID_BAND_LOW,
 )
 from macro2micro.dataset_builder.errors import OptionsError
+from macro2micro.dataset_builder.parsing import (  # noqa: F401  (re-exported: importers use options)
+    AUTO,
+    EVEN,
+    parse_languages,
+    parse_quota,
+    parse_window,
+    split_list,
+)
 
 FORMATS = ("auto", "alpaca", "sharegpt", "messages", "prompt_completion", "columns")
 COLUMN_ROLES = ("instruction", "response", "input", "system", "id", "source")
 MULTI_TURN = ("first", "drop", "all")
 
 
-AUTO = "auto"  # --length_window auto
-EVEN = "even"  # --type_quota even
-
-
-def parse_window(spec: str) -> str | tuple[int, int]:
-    """``"auto"`` or ``"LO:HI"`` (model tokens, inclusive) -> ``"auto"`` or ``(lo, hi)``."""
-    text = str(spec).strip().lower()
-    if text == AUTO:
-        return AUTO
-    lo, sep, hi = text.partition(":")
-    try:
-        bounds = (int(lo), int(hi))
-    except ValueError:
-        bounds = None
-    if not sep or bounds is None or not 0 <= bounds[0] <= bounds[1]:
-        raise OptionsError(
-            f"length_window={spec!r}: use auto, or LO:HI in model tokens with 0 <= LO <= HI (e.g. 400:600)"
-        )
-    return bounds
-
-
-def parse_quota(value: int | str) -> int | str:
-    """``1``, ``"2"``, ``"even"`` -> 1, 2, ``"even"``; ValueError otherwise."""
-    if str(value).strip().lower() == EVEN:
-        return EVEN
-    try:
-        quota = int(str(value).strip())
-    except ValueError:
-        quota = 0
-    if quota < 1:
-        raise OptionsError(f"type_quota={value!r}: a positive number of draws per type, or 'even'")
-    return quota
-
-
 def _help(text: str, **extra) -> dict:
     return {"help": text, **extra}
-
-
-def split_list(values: list[str] | str | None) -> list[str]:
-    """``["a,b", "c"]`` or ``"a,b"`` -> ``["a", "b", "c"]`` (blank items dropped)."""
-    if values is None:
-        return []
-    if isinstance(values, str):
-        values = [values]
-    return [item.strip() for value in values for item in str(value).split(",") if item.strip()]
 
 
 @dataclass
@@ -372,12 +337,25 @@ class MetricOptions:
 
     self_bleu_sample: int = field(default=200, metadata=_help("texts per side sampled for Self-BLEU"))
     bootstrap: int = field(default=0, metadata=_help("bootstrap resamples for 95 %% intervals (0: none)"))
+    language: list[str] = field(
+        default_factory=list,
+        metadata=_help("the corpus's languages for the card (ISO 639, e.g. en zh); empty: detected from the rows"),
+    )
+    language_sample: int = field(default=1000, metadata=_help("rows sampled to detect the corpus's languages"))
+    language_threshold: float = field(
+        default=0.05, metadata=_help("the card lists a detected language holding at least this share of the sample")
+    )
 
     def __post_init__(self) -> None:
         if self.self_bleu_sample < 2:
             raise OptionsError(f"self_bleu_sample={self.self_bleu_sample} must be at least 2")
         if self.bootstrap < 0 or 0 < self.bootstrap < 20:
             raise OptionsError(f"bootstrap={self.bootstrap}: 0 (none) or at least 20 resamples")
+        self.language = parse_languages(self.language)
+        if self.language_sample < 1:
+            raise OptionsError(f"language_sample={self.language_sample} must be at least 1")
+        if not 0 < self.language_threshold <= 1:
+            raise OptionsError(f"language_threshold={self.language_threshold} must lie in (0, 1]")
 
 
 @dataclass

@@ -31,6 +31,8 @@ _INSTALL_HINTS = {
     "gradio_client": "pip install 'macro2micro[space]'",
     "pandas": "pip install 'macro2micro[space]'",
     "matplotlib": "pip install 'macro2micro[space]'",
+    "nh3": "pip install 'macro2micro[space]'",
+    "markdown_it": "pip install 'macro2micro[space]'",
     "gguf": "pip install gguf",
     "zstandard": "pip install 'macro2micro[zstd]'",
 }

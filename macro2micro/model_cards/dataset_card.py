@@ -24,7 +24,7 @@ TYPE_DESC = {
     "micro": "a mid-frequency token of the model's tokenizer",
     "micro_word": "a mid-frequency whitespace word (the paper's word-level ablation)",
 }
-CARD_METRIC_KEYS = ("instruction", "response", "k", "pool_size", "type_coverage")
+CARD_METRIC_KEYS = ("instruction", "response", "k", "types_covered", "pool_size", "type_coverage")
 BASELINE = "baseline"  # the granularity of the baselines' manifests
 
 
@@ -77,6 +77,14 @@ def _fmt(value) -> str:
 def _length(varies: dict, side: str) -> str:
     length = (varies.get("length") or {}).get(side)
     return "-" if not length else f"{length['mean']:.1f} / {length['median']:.0f}"
+
+
+def _ratio(varies: dict) -> str:
+    """The sampler's length ratio, with the range a uniform draw's ratio falls in 95 % of the time."""
+    ratio, span = varies.get("length_ratio_vs_uniform"), varies.get("uniform_ratio_range95")
+    if ratio is None:
+        return "-"
+    return f"{ratio:.2f}" if not span else f"{ratio:.2f} ({span[0]:.2f}-{span[1]:.2f})"
 
 
 def _turns(varies: dict) -> str:
@@ -145,7 +153,7 @@ def variation_rows(configs: list[str], metrics: dict[str, dict], manifests: dict
                 "turns": _turns(v),
                 "top_source": "-" if share is None else f"{100 * share:.0f} %",
                 "sampler": f"{m['n_balanced']} + {m['n_filled']}" if "n_balanced" in m else "-",
-                "ratio": "-" if v.get("length_ratio_vs_uniform") is None else f"{v['length_ratio_vs_uniform']:.2f}",
+                "ratio": _ratio(v),
                 "overlap": "-"
                 if v.get("overlap_with_previous") is None
                 else f"{100 * v['overlap_with_previous']:.0f} %",
@@ -209,13 +217,15 @@ def render_dataset_card(
     ours = {
         "license": license,
         "task_categories": ["text-generation"],
-        "language": ["en"],
         "size_categories": [_size_category(corpus_rows)],
         "tags": ["sft", "instruction-tuning", "dataset-diversity", "macro2micro"],
         "pretty_name": f"macro2micro diversity ladders (N={budget})",
         "configs": configs_yaml(configs),
         "diversity_metrics": {c: {k: v for k, v in metrics[c].items() if k in CARD_METRIC_KEYS} for c in configs},
     }
+    languages = metrics[FULL_CONFIG].get("languages") or {}
+    if languages.get("languages"):  # from the data or the publisher; never a default
+        ours["language"] = list(languages["languages"])
     if repo_id:
         ours["macro2micro_repo_id"] = repo_id  # lets adapter cards trained from a local copy name the Hub repo
     ours["macro2micro_source_note"] = source_note  # so a later stage can re-render the card whole
@@ -249,6 +259,7 @@ def render_dataset_card(
         {
             "config": c,
             "k": "-" if metrics[c]["k"] is None else metrics[c]["k"],
+            "realised": "-" if metrics[c].get("types_covered") is None else metrics[c]["types_covered"],
             "pool": metrics[c]["pool_size"],
             "coverage": "-" if metrics[c]["type_coverage"] is None else f"{metrics[c]['type_coverage']:.3f}",
             **{side: {k: _fmt(v) for k, v in metrics[c][side].items()} for side in ("instruction", "response")},
@@ -305,6 +316,7 @@ def render_dataset_card(
             for row in rows
             if any(r["n"] > 1 for r in rows)
         ],
+        languages=languages,
     )
 
 

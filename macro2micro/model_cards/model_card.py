@@ -90,12 +90,15 @@ def render_model_card(info: dict):
 def rerender_model_card(card_file: str | Path, repo_id: str | None = None, scores: dict | None = None) -> None:
     """Re-render an adapter's card from its metadata, with its Hub repo id and/or scores
     (``{baseline: {win_rate, ci95, prompts_scored}}``) merged in."""
-    from huggingface_hub import ModelCard
+    from macro2micro.dataset_builder.hub.artifacts import front_matter
+    from macro2micro.dataset_builder.hub.checks import validate
+    from macro2micro.dataset_builder.hub.run_schemas import AdapterCard
 
     card_file = Path(card_file)
-    info = dict(ModelCard.load(str(card_file)).data.to_dict().get("macro2micro") or {})
+    info = dict(front_matter(card_file).get("macro2micro") or {})
     if "config" not in info or "base_model" not in info:
         raise ArtifactError(f"{card_file}: not an adapter card written by macro2micro (no macro2micro metadata)")
+    validate(AdapterCard, info, f"{card_file}: macro2micro")
     if repo_id is not None:
         info["repo_id"] = repo_id
     if scores:

@@ -17,8 +17,9 @@ import os
 
 from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.dataset_builder.utils import require
-from macro2micro.space_app import logic
+from macro2micro.space_app import csp, logic
 from macro2micro.space_app.logic import Artifacts, UserError
+from macro2micro.space_app.sanitize import markdown_html, markdown_text
 
 logger = logging.getLogger(__name__)
 DEFAULT_METRIC, DEFAULT_SIDE = "mean_length", "response"
@@ -52,12 +53,16 @@ def build_demo(art: Artifacts):
     with gr.Blocks(title="macro2micro: dataset diversity") as demo:
         gr.Markdown(
             "# macro2micro: what diversity does to a fine-tuned model\n"
-            f"Dataset repo `{art.repo}`: {len(configs)} configs. Every config of a ladder has the same number "
-            "of rows from the same corpus; the number of admitted types varies by design, and what else "
+            f"Dataset repo {markdown_text(art.repo)}: {len(configs)} configs. Every config of a ladder has the same "
+            "number of rows from the same corpus; the number of admitted types varies by design, and what else "
             "varies (length, turns per row, sources, the sampler) is measured in the Subsets tab."
         )
         with gr.Tab("Subsets"):
-            gr.Markdown("## Diversity metrics of every config")
+            gr.Markdown(
+                "## Diversity metrics of every config\n`k` = admitted types (in a length-controlled ladder, those "
+                "with carriers inside its window); realised types = those present in the config's rows; "
+                "coverage = realised / k."
+            )
             gr.Dataframe(value=logic.metrics_table(art), label="metrics", max_height=420)
             gr.Markdown(
                 "## Baselines at the same N\nEach picks N rows of the whole corpus by a rule from the selection "
@@ -68,7 +73,8 @@ def build_demo(art: Artifacts):
             gr.Markdown(
                 "## What else varies\nMean lengths in model tokens; assistant turns per row (mean, and the "
                 "shares of rows with 1 / 2 / 3 / 4 / 5+); the most frequent source's share; the sampler's mean "
-                "length over a uniform draw's from the same pool; rows shared with the previous level."
+                "length over its pool's (exactly what a uniform draw of N averages), beside the range that holds "
+                "95 % of uniform draws' ratios; rows shared with the previous level."
             )
             gr.Dataframe(value=logic.variation_table(art), label="what else varies", max_height=420)
             with gr.Row():
@@ -118,13 +124,13 @@ def build_demo(art: Artifacts):
                     label="models to compare (one to four; the baseline's answer is always shown)",
                 )
             compare_btn = gr.Button("Compare")
-            prompt_md = gr.Markdown()
+            prompt_md = gr.HTML(elem_classes="m2m-prompt")  # every cell is sanitized HTML (sanitize.py)
             with gr.Row(equal_height=False):
                 with gr.Column(min_width=240):
-                    slots = [gr.Markdown(elem_classes="m2m-title"), gr.Markdown(elem_classes="m2m-answer")]
+                    slots = [gr.HTML(elem_classes="m2m-title"), gr.HTML(elem_classes="m2m-answer")]
                 for _ in range(4):
                     with gr.Column(min_width=240):
-                        slots += [gr.Markdown(elem_classes="m2m-title"), gr.Markdown(elem_classes="m2m-answer")]
+                        slots += [gr.HTML(elem_classes="m2m-title"), gr.HTML(elem_classes="m2m-answer")]
 
             def show(prompt: str, models: list[str]):
                 view = logic.compare_outputs(art, prompt, models)
@@ -141,7 +147,11 @@ def build_demo(art: Artifacts):
             live_btn = gr.Button("Generate")
             live_out = gr.Textbox(label="answer", lines=6)
             live_btn.click(
-                _ui(lambda prompt, adapter, max_new_tokens: live_generate(art, prompt, adapter, max_new_tokens)),
+                _ui(
+                    lambda prompt, adapter, max_new_tokens: logic.shown_answer(
+                        live_generate(art, prompt, adapter, max_new_tokens), max_new_tokens
+                    )
+                ),
                 [live_prompt, live_model, live_tokens],
                 live_out,
                 api_name="generate",
@@ -150,15 +160,21 @@ def build_demo(art: Artifacts):
             gr.Markdown("## Win-rate against the baseline, by diversity level")
             if art.results:
                 points, fits = logic.score_frame(art)
-                gr.LinePlot(
-                    value=points,
-                    x="level_%",
-                    y="win_rate",
-                    color="strategy",
-                    title="score vs level",
-                    x_title="diversity level (%)",
-                    y_title="win-rate (%)",
-                )
+                scores = [*points["win_rate"], 50.0]
+                if len(points):
+                    gr.LinePlot(
+                        value=points,
+                        x="level_%",
+                        y="win_rate",
+                        color="strategy",
+                        title="score vs level",
+                        x_title="diversity level (%)",
+                        y_title="win-rate (%)",
+                        x_lim=[0, 100],
+                        y_lim=[max(0.0, min(scores) - 5), min(100.0, max(scores) + 5)],
+                    )
+                else:
+                    gr.Markdown("No ladder config was judged (only the baseline and controls): no score to plot.")
                 gr.Dataframe(
                     value=fits,
                     label="linear fit per strategy over every replicate (slope in points per 100 % diversity; "
@@ -169,8 +185,11 @@ def build_demo(art: Artifacts):
                     label="win-rate per level across its replicates (independent draws of the level)",
                 )
                 gr.Dataframe(value=logic.correlation_frame(art), label="Pearson r of each metric with the score")
+                notes = logic.analysis_notes(art)
+                if notes:  # what could not be fitted or correlated, and why
+                    gr.HTML(markdown_html("\n".join(f"- {markdown_text(n)}" for n in notes)), elem_classes="m2m-note")
                 if art.results.get("note"):
-                    gr.Markdown(art.results["note"])
+                    gr.HTML(markdown_html(art.results["note"]), elem_classes="m2m-note")
             else:
                 gr.Markdown(
                     "No evaluation results: the dataset repo has none published (`macro2micro evaluate "
@@ -225,7 +244,14 @@ def launch(
     art = logic.load_artifacts(repo, results, runs)
     check_port(host, port)
     demo = build_demo(art)
-    demo.launch(server_name=host, server_port=port, prevent_thread_lock=True, show_error=False, quiet=True)
+    demo.launch(
+        server_name=host,
+        server_port=port,
+        prevent_thread_lock=True,
+        show_error=False,
+        quiet=True,
+        app_kwargs=csp.app_kwargs(),  # the browser loads nothing from another origin
+    )
     if on_ready is not None:
         on_ready(f"http://{host}:{port}/")
     if block:

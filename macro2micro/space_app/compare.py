@@ -1,45 +1,16 @@
-"""The Compare tab's logic: answers side by side, each made safe to render, and verdicts in words.
+"""The Compare tab's logic: answers side by side, each rendered safe, and verdicts in words.
 
-Model output is untrusted text. Each answer is rendered in its own component (so an unclosed code
-fence cannot swallow a neighbour), raw HTML is shown as text (no forms, iframes or scripts), and
-image syntax becomes a plain mention of the address (the browser fetches nothing).
+Model output, prompts and their ids are untrusted text. Each answer is rendered by
+:func:`.sanitize.markdown_html` (markdown on the server, raw HTML shown as text, images as a mention
+of their address, then an allowlist sanitizer) into its own component, so an unclosed code fence
+cannot swallow a neighbour and the browser has nothing to fetch.
 """
 
 from __future__ import annotations
 
-import re
+from macro2micro.space_app.sanitize import markdown_html, text_html
 
 MAX_COLUMNS = 4
-_FENCE = re.compile(r"^\s{0,3}(```|~~~)", re.MULTILINE)
-_IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)]*)\)")
-_INLINE_CODE = re.compile(r"(`+)(.+?)\1", re.DOTALL)
-
-
-def _escape_text(text: str) -> str:
-    """Outside code: HTML shown as text, images as a mention of their address, autolinks unchanged."""
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _IMAGE.sub(lambda m: f"[image: {m.group(1) or 'untitled'} — {m.group(2).strip() or 'no address'}]", text)
-
-
-def safe_markdown(text: str) -> str:
-    """Markdown of model output that renders on its own and loads nothing: see the module doc."""
-    parts = re.split(r"(^\s{0,3}(?:```|~~~)[^\n]*$)", text or "", flags=re.MULTILINE)
-    out, in_code = [], False
-    for part in parts:
-        if _FENCE.match(part):
-            in_code = not in_code
-            out.append(part)
-        elif in_code:
-            out.append(part)  # code blocks render as text already
-        else:
-            pieces, last = [], 0
-            for m in _INLINE_CODE.finditer(part):
-                pieces += [_escape_text(part[last : m.start()]), m.group(0)]
-                last = m.end()
-            out.append("".join(pieces) + _escape_text(part[last:]))
-    if in_code:
-        out.append("\n```")  # close a fence the model left open
-    return "".join(out) or "_(empty answer)_"
 
 
 def verdict_words(model: str, baseline: str, model_first: str | None, baseline_first: str | None) -> str:
@@ -86,15 +57,20 @@ def compare(results: dict, prompt_index: int, models: list[str]) -> dict:
             words = verdict_words(model, baseline, v["model_first"][prompt_index], v["baseline_first"][prompt_index])
             verdict = words if score is None else f"{words} (score {score:.2f})"
         columns.append(
-            {"title": f"### `{model}`\n{verdict}", "answer": safe_markdown(results["answers"][model][prompt_index])}
+            {"title": _title(model, verdict), "answer": markdown_html(results["answers"][model][prompt_index])}
         )
     columns += [{"title": "", "answer": ""}] * (MAX_COLUMNS - len(columns))
     row = results["prompt_rows"][prompt_index]
     return {
-        "prompt": f"**Prompt {row['id']}.** {safe_markdown(row['instruction'])}",
+        "prompt": f"<p><strong>Prompt {text_html(row['id'])}.</strong></p>"
+        + markdown_html(row["instruction"], empty="(an empty prompt)"),
         "baseline": {
-            "title": f"### Baseline: `{baseline}`",
-            "answer": safe_markdown(results["answers"][baseline][prompt_index]),
+            "title": f"<h3>Baseline: <code>{text_html(baseline)}</code></h3>",
+            "answer": markdown_html(results["answers"][baseline][prompt_index]),
         },
         "columns": columns,
     }
+
+
+def _title(model: str, verdict: str) -> str:
+    return f"<h3><code>{text_html(model)}</code></h3><p>{text_html(verdict)}</p>"

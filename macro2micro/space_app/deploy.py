@@ -9,7 +9,6 @@ requirement from the package index.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -65,7 +64,8 @@ def build_wheel(out_dir: Path) -> Path:
 def data_version(dataset) -> str | None:
     """The macro2micro version that built the dataset (from any manifest)."""
     for path in sorted((dataset.path / "manifests").glob("*.json"))[:1]:
-        return json.loads(path.read_text()).get("versions", {}).get("macro2micro")
+        version = dataset.manifest(path.stem).get("versions", {}).get("macro2micro")
+        return version if isinstance(version, str) else None
     return None
 
 

@@ -8,7 +8,6 @@ once used to fail with "Cannot copy out of meta tensor").
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from pathlib import Path
@@ -45,7 +44,9 @@ class LiveGenerator:
         return self.adapters[name]
 
     def base_model(self, name: str) -> str:
-        return json.loads((self.path(name) / "adapter_config.json").read_text())["base_model_name_or_path"]
+        from macro2micro.dataset_builder.hub.artifacts import adapter_base_model
+
+        return adapter_base_model(self.path(name))
 
     def _ensure(self, name: str):
         from macro2micro.dataset_builder.models.llm import load_chat_model

@@ -12,6 +12,7 @@ from typing import Any
 
 from macro2micro.dataset_builder.defaults import FULL_CONFIG, RANDOM_CONFIG
 from macro2micro.dataset_builder.errors import ArtifactError, OptionsError
+from macro2micro.dataset_builder.hub.schemas import short as shorten
 from macro2micro.dataset_builder.metrics.diversity import METRICS
 from macro2micro.dataset_builder.naming import replicate_of, strategy_of
 from macro2micro.dataset_builder.utils import require
@@ -80,8 +81,9 @@ def metrics_table(art: Artifacts):
             "strategy": strategy_of(config),
             "level_%": None if m.get("level") is None else round(100 * m["level"]),
             "k": m.get("k"),
+            "realised types": m.get("types_covered"),
             "pool": m.get("pool_size"),
-            "coverage": m.get("type_coverage"),
+            "coverage": None if m.get("type_coverage") is None else round(m["type_coverage"], 3),
         }
         for side, short in (("instruction", "I"), ("response", "R")):
             for metric in METRICS:
@@ -114,7 +116,10 @@ def variation_table(art: Artifacts):
                 if turns.get("shares")
                 else None,
                 f"share of {top}": (v.get("sources") or {}).get(top) if top else None,
-                "length ratio vs uniform": v.get("length_ratio_vs_uniform"),
+                "length ratio vs pool mean": v.get("length_ratio_vs_uniform"),
+                "uniform draw 95 % range": "-"
+                if not v.get("uniform_ratio_range95")
+                else "{:.2f}-{:.2f}".format(*v["uniform_ratio_range95"]),
                 "overlap with previous": v.get("overlap_with_previous"),
                 "same pool as previous": v.get("same_pool_as_previous"),
             }
@@ -245,9 +250,10 @@ def _need_results(art: Artifacts) -> dict:
 
 
 def prompt_choices(art: Artifacts) -> list[str]:
+    """``"id: the first 80 characters"`` of each prompt (shown as text by the dropdown)."""
     if not art.results:
         return []
-    return [f"{r['id']}: {r['instruction'][:80]}" for r in art.results["prompt_rows"]]
+    return [f"{r['id']}: {' '.join(r['instruction'][:80].split())}" for r in art.results["prompt_rows"]]
 
 
 def model_choices(art: Artifacts) -> list[str]:
@@ -263,21 +269,31 @@ def compare_outputs(art: Artifacts, prompt: str, models: list[str]) -> dict:
 
     res = _need_results(art)
     ids = [r["id"] for r in res["prompt_rows"]]
-    pid = (prompt or "").split(":", 1)[0].strip()
-    if pid not in ids:
-        raise UserError(f"unknown prompt {prompt!r}: choose one from the list")
+    choices = prompt_choices(art)
+    if prompt in choices:  # an id may itself hold ': '
+        index = choices.index(prompt)
+    elif (prompt or "").split(":", 1)[0].strip() in ids:
+        index = ids.index((prompt or "").split(":", 1)[0].strip())
+    else:
+        raise UserError(f"unknown prompt {shorten(prompt)}: choose one from the list")
     models = list(models or [])
     if not 1 <= len(models) <= MAX_COLUMNS:
         raise UserError(f"choose one to {MAX_COLUMNS} models to compare with the baseline")
     unknown = [m for m in models if m not in res["answers"]]
     if unknown:
         raise UserError(f"unknown model(s) {unknown}; valid: {', '.join(model_choices(art))}")
-    return compare(res, ids.index(pid), models)
+    return compare(res, index, models)
+
+
+def _num(value, spec: str) -> str:
+    """A number as the tables show it (``75.0``, not ``75.000000``); blank for None."""
+    return "" if value is None else format(value, spec)
 
 
 def score_frame(art: Artifacts):
     """``(strategy, level_%, win_rate)`` per ladder level (the mean of its judged replicates) and per baseline (a
-    flat line), plus the fits as a table: slope, its 95 % interval and what noise it covers, within noise or not."""
+    flat line), and the fits as a table: every judged ladder, its slope, the slope's 95 % interval and the noise it
+    resamples, whether it is within noise, r, and in words why a fit or an r is missing."""
     pd = require("pandas")
 
     res = _need_results(art)
@@ -294,23 +310,32 @@ def score_frame(art: Artifacts):
     for config, values in flat.items():
         rows += _flat(config, sum(values) / len(values), "win_rate")
     points = pd.DataFrame(rows, columns=["strategy", "level_%", "win_rate"]).sort_values(["strategy", "level_%"])
-    columns = ["strategy", "slope_per_100%", "ci95", "noise", "within_noise", "r", "n"]
-    fits = pd.DataFrame(
-        [
+    gaps = (res.get("analysis_gaps") or {}).get("fits") or {}
+    fits = res.get("fits") or {}
+    table = []
+    ladders = {strategy_of(c) for c in res["scores"] if (art.metrics.get(c) or {}).get("level") is not None}
+    for name in sorted({*fits, *ladders, *gaps}):
+        f = fits.get(name)
+        judged = int((points["strategy"] == name).sum())  # levels (a level's replicates are one point)
+        if f is None:
+            why = gaps.get(name) or f"{judged} level(s) judged; a fit needs at least 3"
+            row = {"strategy": name, "slope_per_100%": "", "95 % CI": "", "noise": "", "within_noise": None}
+            table.append({**row, "r": "", "n": judged, "note": why})
+            continue
+        table.append(
             {
-                "strategy": k,
-                "slope_per_100%": round(f["slope"], 3),
-                "ci95": "[{:+.2f}, {:+.2f}]".format(*(f.get("slope_ci95_bootstrap") or f["slope_ci95"])),
+                "strategy": name,
+                "slope_per_100%": _num(f["slope"], "+.2f"),
+                "95 % CI": "[{:+.2f}, {:+.2f}]".format(*(f.get("slope_ci95_bootstrap") or f["slope_ci95"])),
                 "noise": " + ".join(f.get("noise_sources") or ["residuals"]),
                 "within_noise": f.get("within_noise"),
-                "r": None if f["r"] is None else round(f["r"], 3),
+                "r": _num(f["r"], "+.3f"),
                 "n": f["n"],
+                "note": "" if f["r"] is not None else gaps.get(name, "the scores are equal at every level: no r"),
             }
-            for k, f in res.get("fits", {}).items()
-        ],
-        columns=columns,
-    )
-    return points, fits
+        )
+    columns = ["strategy", "slope_per_100%", "95 % CI", "noise", "within_noise", "r", "n", "note"]
+    return points, pd.DataFrame(table, columns=columns)
 
 
 def spread_frame(art: Artifacts):
@@ -327,16 +352,33 @@ def spread_frame(art: Artifacts):
 
 
 def correlation_frame(art: Artifacts):
-    """Pearson r between each metric and the score, per side (the paper's figure 4), long form."""
+    """Pearson r between each metric and the score, per side (the paper's figure 4), long form; a blank r says
+    why it is blank."""
     pd = require("pandas")
 
     res = _need_results(art)
+    gaps = (res.get("analysis_gaps") or {}).get("correlations") or {}
     rows = [
-        {"side": side, "metric": m, "r": None if r is None else round(r, 3)}
+        {
+            "side": side,
+            "metric": m,
+            "r": _num(r, "+.3f"),
+            "why blank": "" if r is not None else (gaps.get(side) or {}).get(m, "undefined for these configs"),
+        }
         for side, per in res.get("correlations", {}).items()
         for m, r in per.items()
     ]
-    return pd.DataFrame(rows, columns=["side", "metric", "r"])
+    return pd.DataFrame(rows, columns=["side", "metric", "r", "why blank"])
+
+
+def analysis_notes(art: Artifacts) -> list[str]:
+    """What the evaluation could not fit or correlate, in words (from results.json)."""
+    return list((art.results or {}).get("analysis_notes") or [])
+
+
+def shown_answer(answer: str, max_new_tokens: int) -> str:
+    """A live answer as the Space shows it: an empty one says so in words."""
+    return answer if answer.strip() else f"(the adapter generated nothing in {int(max_new_tokens)} new tokens)"
 
 
 def check_live_prompt(prompt: str, max_new_tokens: int) -> tuple[str, int]:

@@ -55,18 +55,41 @@ def fit_ladder(levels, scores) -> dict:
 
 
 def metric_correlations(metrics: dict[str, dict], scores: dict[str, float]) -> dict[str, dict[str, float | None]]:
-    """Per side, Pearson r of each metric with the score over configs having both."""
+    """Per side, Pearson r of each metric with the score over configs having both (None where undefined:
+    :func:`correlation_gaps` says why)."""
     out: dict[str, dict[str, float | None]] = {}
+    gaps = correlation_gaps(metrics, scores)
     configs = [c for c in scores if c in metrics]
     for side in ("instruction", "response"):
         out[side] = {}
         for m in METRICS:
-            pairs = [(metrics[c][side][m], scores[c]) for c in configs if metrics[c][side].get(m) is not None]
-            if len(pairs) < 3 or np.std([p[0] for p in pairs]) == 0 or np.std([p[1] for p in pairs]) == 0:
+            if m in gaps[side]:
                 out[side][m] = None
                 continue
+            pairs = [(metrics[c][side][m], scores[c]) for c in configs if metrics[c][side].get(m) is not None]
             a, b = np.array(pairs, dtype=float).T
             out[side][m] = float(np.corrcoef(a, b)[0, 1])
+    return out
+
+
+def correlation_gaps(metrics: dict[str, dict], scores: dict[str, float]) -> dict[str, dict[str, str]]:
+    """Per side, why each missing Pearson r is missing, in words (metrics whose r exists are absent)."""
+    configs = [c for c in scores if c in metrics]
+    out: dict[str, dict[str, str]] = {}
+    for side in ("instruction", "response"):
+        out[side] = {}
+        for m in METRICS:
+            pairs = [(metrics[c][side][m], scores[c]) for c in configs if metrics[c][side].get(m) is not None]
+            if len(configs) < 3:
+                out[side][m] = f"{len(configs)} judged config(s) with metrics; r needs at least 3"
+            elif not pairs:
+                out[side][m] = "not measured (e.g. embedding distance without an embedder)"
+            elif len(pairs) < 3:
+                out[side][m] = f"{len(pairs)} judged config(s) have it; r needs at least 3"
+            elif np.std([p[0] for p in pairs]) == 0:
+                out[side][m] = f"the metric is the same for all {len(pairs)} judged configs"
+            elif np.std([p[1] for p in pairs]) == 0:
+                out[side][m] = f"the score is the same for all {len(pairs)} judged configs"
     return out
 
 
@@ -112,7 +135,8 @@ def analyze(
     resamples: int = RESAMPLES,
 ) -> dict:
     """Fits per strategy (over every replicate), each level's spread across replicates, the slope's interval from
-    both sources of noise, and metric correlations.
+    both sources of noise, metric correlations, and in words (``gaps``, ``notes``) why a fit, an r or a correlation
+    is missing, and when a slope is within noise.
 
     Args:
         scores: ``{config: win-rate}``.
@@ -125,21 +149,25 @@ def analyze(
     points = ladder_points(scores, levels)
     fits = {s: fit_ladder(*zip(*pts, strict=True)) for s, pts in points.items() if len(pts) >= 3}
     spreads = {s: level_spreads(pts) for s, pts in points.items()}
-    noise_notes = []
+    fit_gaps = {s: f"{len(pts)} level(s) judged; a fit needs at least 3" for s, pts in points.items() if len(pts) < 3}
+    fit_gaps.update(
+        {s: "the scores are equal at every level: r is undefined" for s, f in fits.items() if f["r"] is None}
+    )
+    notes = [f"{s}: {why}" for s, why in sorted(fit_gaps.items())]
+    if not points:
+        notes.append("no ladder config was judged (only the baseline and controls): nothing to fit or plot")
+    corr = metric_correlations(metrics, scores)
+    gaps = correlation_gaps(metrics, scores)
+    reasons: dict[str, list[str]] = {}
+    for side, per in gaps.items():
+        for metric, why in per.items():
+            reasons.setdefault(why, []).append(f"{side} {metric}")
+    for why, pairs in reasons.items():
+        named = ", ".join(pairs[:4]) + (", ..." if len(pairs) > 4 else "")
+        notes.append(f"Pearson r is missing for {len(pairs)} metric(s) ({named}): {why}")
     for strategy, fit in fits.items():
         members = {c: levels[c] for c in scores if levels.get(c) is not None and strategy_of(c) == strategy}
-        noise_notes += _noise(fit, strategy, members, per_prompt, resamples)
-    notes = [
-        f"{s}: {len(pts)} level(s) judged; a fit needs at least 3, so it has none"
-        for s, pts in sorted(points.items())
-        if len(pts) < 3
-    ]
-    if not points:
-        notes.append("no ladder config was judged (only the baseline and controls): nothing to fit")
-    corr = metric_correlations(metrics, scores)
-    if all(r is None for side in corr.values() for r in side.values()):
-        notes.append("metric-score correlations need at least 3 judged configs whose metric varies")
-    notes += noise_notes
+        notes += _noise(fit, strategy, members, per_prompt, resamples)
     return {
         "fits": fits,
         "points": points,
@@ -147,6 +175,7 @@ def analyze(
         "correlations": corr,
         "scores": scores,
         "notes": notes,
+        "gaps": {"fits": fit_gaps, "correlations": gaps},
     }
 
 
@@ -154,8 +183,9 @@ def _interval(ci) -> str:
     return "-" if not ci else f"[{ci[0]:+.2f}, {ci[1]:+.2f}]"
 
 
-def fit_lines(fits: dict) -> list[str]:
-    """The fits as a markdown table: slope, its intervals, whether it is within noise, r, points."""
+def fit_lines(fits: dict, points: dict | None = None) -> list[str]:
+    """The fits as a markdown table: slope, its intervals, whether it is within noise, r, points; a row saying why
+    for each judged ladder without a fit."""
     lines = [
         "| strategy | slope (points / 100 %) | 95 % CI, prompts + replicates (bootstrap) | 95 % CI, OLS | "
         "within noise | Pearson r | points |",
@@ -169,6 +199,11 @@ def fit_lines(fits: dict) -> list[str]:
         lines.append(
             f"| `{s}` | {f['slope']:+.2f} | {boot} | {_interval(f['slope_ci95'])} | {noise} | {r} | {f['n']} |"
         )
+    for s, pts in sorted((points or {}).items()):
+        if s not in fits:
+            lines.append(f"| `{s}` | no fit: {len(pts)} level(s) judged, a fit needs 3 | - | - | - | - | {len(pts)} |")
+    if points is not None and not points:
+        lines.append("| (none) | no ladder config was judged | - | - | - | - | 0 |")
     return lines
 
 
@@ -205,19 +240,31 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     (out / "analysis.json").write_text(json.dumps(result, indent=1, sort_keys=True))
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for strategy, fit in sorted(result["fits"].items()):
-        pts = result.get("points", {}).get(strategy) or []
-        if pts:
-            x, y = zip(*pts, strict=True)
+    points = result.get("points") or {}
+    for strategy, pts in sorted(points.items()):  # every judged point, fitted or not
+        x, y = zip(*pts, strict=True)
+        fit = result["fits"].get(strategy)
+        if fit is None:
+            label = f"{strategy} (no fit: {len(pts)} level(s), a fit needs 3)"
+        else:
             r = "n/a" if fit["r"] is None else f"{fit['r']:+.2f}"
-            line = ax.plot(np.array(x) * 100, y, "o", label=f"{strategy} (slope {fit['slope']:+.2f}, r {r})")
+            label = f"{strategy} (slope {fit['slope']:+.2f}, r {r})"
+        line = ax.plot(np.array(x) * 100, y, "o", label=label)
+        if fit is not None:
             xs = np.linspace(0, 1, 2)
             ax.plot(xs * 100, fit["intercept"] + fit["slope"] * xs, "-", color=line[0].get_color(), alpha=0.7)
+    ys = [y for pts in points.values() for _, y in pts] + [50.0]
+    pad = max(2.0, 0.1 * (max(ys) - min(ys)))
+    ax.set_ylim(max(0.0, min(ys) - pad), min(100.0, max(ys) + pad))  # the data's range, with the 50 % line
+    ax.set_xlim(-5, 105)
     ax.axhline(50, color="grey", lw=0.8, ls=":")
+    if not points:
+        ax.text(50, 50, "no ladder config was judged: nothing to plot", ha="center", va="bottom", fontsize=9)
     ax.set_xlabel("diversity level (%)")
     ax.set_ylabel("win-rate vs baseline (%)")
     ax.set_title(title)
-    ax.legend(fontsize=7)
+    if points:
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out / "score_vs_level.png", dpi=110)
     plt.close(fig)
@@ -231,10 +278,15 @@ def write_report(
     ax.set_yticks([0, 1], ["instruction", "response"])
     for i in range(2):
         for j in range(len(METRICS)):
-            if not np.isnan(grid[i, j]):
-                ax.text(j, i, f"{grid[i, j]:+.2f}", ha="center", va="center", fontsize=8)
+            cell = "n/a" if np.isnan(grid[i, j]) else f"{grid[i, j]:+.2f}"
+            ax.text(j, i, cell, ha="center", va="center", fontsize=8, color="grey" if cell == "n/a" else "black")
     fig.colorbar(im, ax=ax)
-    ax.set_title("Pearson r between diversity metric and score")
+    missing = int(np.isnan(grid).sum())
+    ax.set_title(
+        "Pearson r between diversity metric and score"
+        + (f" (n/a: {missing} undefined, see report.md)" if missing else ""),
+        fontsize=9,
+    )
     fig.tight_layout()
     fig.savefig(out / "correlations.png", dpi=110)
     plt.close(fig)
@@ -251,7 +303,7 @@ def write_report(
             )
         lines.append("")
     lines += [f"- {n}" for n in result.get("notes", [])] + ([""] if result.get("notes") else [])
-    lines += fit_lines(result["fits"])
+    lines += fit_lines(result["fits"], result.get("points") or {})
     lines += spread_lines(result.get("level_spreads") or {})
     lines += ["", "| side | " + " | ".join(METRICS) + " |", "|---|" + "---|" * len(METRICS)]
     for side in ("instruction", "response"):

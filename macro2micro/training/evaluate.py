@@ -16,13 +16,19 @@ adapter's model card.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from macro2micro.dataset_builder.errors import ArtifactError, InputError, OptionsError
-from macro2micro.dataset_builder.hub.artifacts import DatasetRepo, open_dataset_repo
+from macro2micro.dataset_builder.hub import run_schemas
+from macro2micro.dataset_builder.hub.artifacts import (
+    DatasetRepo,
+    adapter_base_model,
+    open_dataset_repo,
+    read_train_results,
+)
+from macro2micro.dataset_builder.hub.checks import write_json
 from macro2micro.dataset_builder.naming import check_name
 from macro2micro.model_cards.model_card import rerender_model_card
 from macro2micro.training.analysis import analyze, write_report
@@ -44,7 +50,7 @@ class Adapter:
 
     @property
     def base_model(self) -> str:
-        return json.loads((self.path / "adapter_config.json").read_text())["base_model_name_or_path"]
+        return adapter_base_model(self.path)
 
 
 def finished_runs(runs: str | Path) -> dict[str, Adapter]:
@@ -53,7 +59,7 @@ def finished_runs(runs: str | Path) -> dict[str, Adapter]:
     for p in sorted(Path(runs).glob("*/train_results.json")):
         if p.parent.name.startswith("."):
             continue
-        hub = json.loads(p.read_text()).get("hub") or {}
+        hub = read_train_results(p).get("hub") or {}
         out[check_name(p.parent.name, f"{runs}: adapter folder")] = Adapter(
             p.parent, hub.get("repo_id"), hub.get("revision")
         )
@@ -187,8 +193,9 @@ def evaluate(
         "level_spreads": result["level_spreads"],
         "correlations": result["correlations"],
         "analysis_notes": result["notes"],
+        "analysis_gaps": result["gaps"],
         "note": note,
         "adapters": {c: {"repo_id": a.repo_id, "revision": a.revision} for c, a in adapters.items() if a.repo_id},
     }
-    (out / "results.json").write_text(json.dumps(results, indent=1, ensure_ascii=False))
+    write_json(run_schemas.Results, results, out / "results.json", indent=1, ensure_ascii=False)
     return results

@@ -14,7 +14,9 @@ from pathlib import Path
 
 from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.dataset_builder.hub.artifacts import ADAPTERS_DIR
+from macro2micro.dataset_builder.hub.checks import read_model, validate
 from macro2micro.dataset_builder.hub.client import HubError, _reason
+from macro2micro.dataset_builder.hub.run_schemas import AdapterConfig, AdapterRecord
 from macro2micro.dataset_builder.naming import check_name, check_repo_id
 from macro2micro.model_cards.model_card import adapter_repo_name, rerender_model_card
 
@@ -34,7 +36,7 @@ def push_adapter(folder: str | Path, repo_id: str, private: bool = False) -> str
 
     folder = Path(folder)
     config_file = folder / "adapter_config.json"
-    adapter_config = json.loads(config_file.read_text())
+    adapter_config = read_model(AdapterConfig, config_file, "the adapter's PEFT config")
     # A local path (the embedded model's cache folder) means nothing elsewhere: name the base by its Hub id.
     adapter_config["base_model_name_or_path"] = hub_id(adapter_config["base_model_name_or_path"])
     config_file.write_text(json.dumps(adapter_config, indent=2))
@@ -58,6 +60,7 @@ def register_adapter(dataset_repo: str, config: str, record: dict) -> None:
     from huggingface_hub import HfApi
 
     check_name(config)
+    validate(AdapterRecord, record, f"{ADAPTERS_DIR}/{config}.json")  # what evaluate and the Space will read back
     try:
         HfApi().upload_file(
             path_or_fileobj=json.dumps(record, indent=1).encode(),

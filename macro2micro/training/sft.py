@@ -31,8 +31,8 @@ read from the YAML recipe and overridden on the command line; unknown keys are r
 
 from __future__ import annotations
 
-import json
 import logging
+import math
 import os
 import shutil
 import time
@@ -200,11 +200,21 @@ def labelled_progress(trainer, label: str) -> None:
     trainer.add_callback(Bar())
 
 
+def _finite(value, digits: int | None = None) -> float | None:
+    """A loss as JSON can hold it: None when it is nan or infinite (a diverged run says so instead of lying)."""
+    value = float(value)
+    if not math.isfinite(value):
+        return None
+    return value if digits is None else round(value, digits)
+
+
 def main(script_args: M2MScriptArguments, training_args, model_args) -> dict:
     """Train one adapter; returns the run's results (also written to train_results.json)."""
     require("peft")
     from trl import SFTTrainer, get_peft_config
 
+    from macro2micro.dataset_builder.hub.checks import write_json
+    from macro2micro.dataset_builder.hub.run_schemas import TrainResults
     from macro2micro.dataset_builder.models.assets import hub_id, resolve_model
     from macro2micro.dataset_builder.utils import torch_threads
     from macro2micro.model_cards.model_card import hyperparameters, render_model_card
@@ -253,7 +263,14 @@ def main(script_args: M2MScriptArguments, training_args, model_args) -> dict:
     start = time.perf_counter()
     result = trainer.train()
     seconds = time.perf_counter() - start
-    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    losses = [_finite(h["loss"]) for h in trainer.state.log_history if "loss" in h]
+    train_loss = _finite(result.training_loss, 6)
+    if train_loss is None:
+        logger.warning(
+            "%s: the training loss is not finite (%s): the run diverged",
+            script_args.dataset_config,
+            result.training_loss,
+        )
     accelerator = trainer.accelerator
     logger.info(
         "process %d of %d (%s): trained %d steps",
@@ -272,7 +289,7 @@ def main(script_args: M2MScriptArguments, training_args, model_args) -> dict:
         "rows_cut_at_max_length": cut,
         "steps": trainer.state.global_step,
         "epochs": round(float(trainer.state.epoch or 0.0), 4),
-        "train_loss": round(float(result.training_loss), 6),
+        "train_loss": train_loss,
         "first_logged_loss": losses[0] if losses else None,
         "last_logged_loss": losses[-1] if losses else None,
         "train_seconds": round(seconds, 2),
@@ -312,7 +329,7 @@ def main(script_args: M2MScriptArguments, training_args, model_args) -> dict:
                 "repo_id": training_args.hub_model_id,
                 "revision": push_adapter(out, training_args.hub_model_id, bool(training_args.hub_private_repo)),
             }
-        (out / "train_results.json").write_text(json.dumps(results, indent=2))
+        write_json(TrainResults, results, out / "train_results.json", indent=2)
     accelerator.wait_for_everyone()
     return results
 

@@ -11,12 +11,14 @@ resumes where it stopped.
 from __future__ import annotations
 
 import fnmatch
-import json
 import logging
 import shlex
 from pathlib import Path
 
 from macro2micro.dataset_builder.errors import OptionsError
+from macro2micro.dataset_builder.hub.artifacts import read_train_results
+from macro2micro.dataset_builder.hub.checks import write_json
+from macro2micro.dataset_builder.hub.run_schemas import TrainResults
 from macro2micro.training.sft import load_recipe, resolve_recipe, train_one
 
 logger = logging.getLogger(__name__)
@@ -30,15 +32,14 @@ def match_configs(dataset: str, patterns: list[str] | str) -> list[str]:
     ``micro_response_*`` means the plain ladder; ``full`` (the whole corpus, many times a subset's size)
     matches only when named exactly, so ``'*'`` means every subset.
     """
-    import datasets
-
     from macro2micro.dataset_builder.defaults import FULL_CONFIG
+    from macro2micro.dataset_builder.hub.artifacts import card_configs
     from macro2micro.dataset_builder.naming import LENGTH_CONTROLLED, check_name
     from macro2micro.dataset_builder.options import split_list
 
     if (Path(dataset) / "build.json").is_file() and not (Path(dataset) / "README.md").is_file():
         raise OptionsError(f"{dataset} is the output of `macro2micro build`: train on the repo folder `publish` makes")
-    names = [check_name(n, f"{dataset}: config") for n in datasets.get_dataset_config_names(dataset)]
+    names = [check_name(n, f"{dataset}: config") for n in card_configs(dataset)]
     wanted = split_list(patterns)
 
     def matches(name: str, pattern: str) -> bool:
@@ -104,7 +105,7 @@ def sweep(
             )
             continue
         if results_file.exists():
-            results = json.loads(results_file.read_text())
+            results = read_train_results(results_file)
             if not hub_org or results.get("hub"):
                 logger.info("%s: finished already, skipped", config)
                 done[config] = "skipped"
@@ -114,7 +115,7 @@ def sweep(
             results = train_one(recipe, dataset, config, out / config, parsed)
         if hub_org:
             results["hub"] = publish_adapter(out / config, dataset, config, results, hub_org, private)
-            results_file.write_text(json.dumps(results, indent=2))
+            write_json(TrainResults, results, results_file, indent=2)
         done[config] = results
     return done
 

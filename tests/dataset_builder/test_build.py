@@ -166,6 +166,9 @@ def test_length_controlled_ladder_holds_mean_length_while_k_rises(tmp_path):
         assert sel.min() >= lo and sel.max() <= hi
     info = json.loads((tmp_path / "o/build.json").read_text())
     assert info["length_control"]["micro_response_lengthctl"]["met"]
+    realised = info["length_control"]["micro_response_lengthctl"]["realised"]  # auto keeps it rising where it can
+    assert realised == [m["types_covered"] for m in ctl]
+    assert all(a < b for a, b in zip(realised, realised[1:], strict=False))
     assert any("mean response length moves" in w for w in info["warnings"]["micro_response"])
 
 

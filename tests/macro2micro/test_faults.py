@@ -120,7 +120,7 @@ def test_tampered_names_never_become_paths(tmp_path, corpus_file, capsys):
     publish = ["publish", "--corpus", str(corpus_file), "--subsets", str(tmp_path / "subsets"), *WORD[:2]]
     publish += ["--embedder", "none", "--out", str(tmp_path / "repo")]
     rc, line = run(publish, capsys)
-    assert rc == 2 and "config name '../../x' is not valid" in line
+    assert rc == 2 and "build.json: field 'configs[0]': '../../x' is not a safe name" in line
     rc, line = run([*publish, "--repo_id", "../../etc", "--dry_run"], capsys)
     assert rc == 2 and "--repo_id '../../etc' is not valid" in line
     assert snapshot(tmp_path) == before and not (tmp_path / "repo").exists()
@@ -137,7 +137,7 @@ def test_a_config_named_dotdot_on_a_card_is_refused_by_train(tmp_path, capsys):
         ["train", "--dataset", str(repo), "--configs", "*", "--print_commands", "--out", str(tmp_path / "runs")],
         capsys,
     )
-    assert rc == 2 and "config name '..' is not valid" in line
+    assert rc == 2 and "README.md: field 'configs[0].config_name': '..' is not a safe name" in line
     assert not (tmp_path / "runs").exists()
     # the printed commands would write into --out: it is checked like any output, before any config is read
     rc, line = run(["train", "--dataset", str(repo), "--print_commands", "--out", str(repo / "runs")], capsys)
@@ -498,6 +498,47 @@ def test_overwrite_refuses_files_a_git_work_tree_tracks_but_replaces_an_untracke
     (tree / "out" / "untracked.txt").write_text("scratch")
     assert run(["ingest", "--corpus", str(corpus_file), "--out", str(tree / "out"), "--overwrite"], capsys)[0] == 0
     assert (tree / "out" / "summary.json").exists() and (tree / "sub" / "tracked.txt").exists()
+
+
+def test_a_fifo_and_dev_stdin_are_read_not_called_empty(tmp_path, capsys):
+    fifo = tmp_path / "feed.jsonl"
+    os.mkfifo(fifo)
+    rows = "".join(json.dumps({"instruction": f"q {i}", "output": f"a {i}"}) + "\n" for i in range(3))
+    writer = subprocess.Popen(["sh", "-c", f"cat > '{fifo}'"], stdin=subprocess.PIPE, text=True)
+    writer.stdin.write(rows)
+    writer.stdin.close()
+    assert run(["ingest", "--corpus", str(fifo), "--out", str(tmp_path / "a")], capsys)[0] == 0
+    writer.wait(timeout=30)
+    assert json.loads((tmp_path / "a" / "summary.json").read_text())["rows"] == 3
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    cli = [sys.executable, "-m", "macro2micro", "ingest", "--corpus", "/dev/stdin", "--out"]
+    done = subprocess.run([*cli, str(tmp_path / "b")], input=rows, env=env, capture_output=True, text=True)
+    assert done.returncode == 0 and "wrote 3 rows" in done.stdout, done.stderr[-2000:]
+    done = subprocess.run([*cli, str(tmp_path / "c")], input="", env=env, capture_output=True, text=True)
+    last = done.stderr.strip().splitlines()[-1]
+    assert done.returncode == 2 and "/dev/stdin: the stream (not a regular file) ended without any data" in last
+    assert not (tmp_path / "c").exists()
+
+
+def test_a_sigterm_during_the_imports_still_prints_its_line(tmp_path, corpus_file):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "macro2micro", "ingest", "--corpus", str(corpus_file), "--out", str(tmp_path / "o")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.0)  # the console script is importing torch, datasets and scipy (seconds)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and err.strip().splitlines()[-1] == "macro2micro ingest: error: terminated", err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_json_message_has_no_doubled_word(tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"instruction": "unterminated\n')
+    rc, line = run(["ingest", "--corpus", str(bad), "--out", str(tmp_path / "o")], capsys)
+    assert rc == 2 and "Unterminated string starting at column 17" in line and "at at" not in line, line
 
 
 def test_publish_needs_only_the_build_folder(tmp_path, corpus_file, capsys):

@@ -206,7 +206,7 @@ def test_everything_from_repo_ids(tmp_path, tiny_model_dir):
             client = Client(f"http://127.0.0.1:{port}/", verbose=False)
             prompt = f"{results['prompt_rows'][0]['id']}: {results['prompt_rows'][0]['instruction'][:80]}"
             view = client.predict(prompt, ["micro_response_max", "base"], api_name="/compare")
-            assert "Baseline: `random`" in view[1] and "micro_response_max" in view[3] and "base" in view[5]
+            assert "Baseline: <code>random</code>" in view[1] and "micro_response_max" in view[3] and "base" in view[5]
             assert "judge" in view[3] and view[4] and view[6]  # verdicts in words, both answers
             answer = client.predict("bake bread", "micro_response_max", 4, api_name="/generate")
             assert isinstance(answer, str)
@@ -229,7 +229,7 @@ def test_everything_from_repo_ids(tmp_path, tiny_model_dir):
         server = _serve([sys.executable, "app.py"], {**env, "PORT": str(port)}, app, port)
         try:
             view = Client(f"http://127.0.0.1:{port}/", verbose=False).predict(prompt, ["base"], api_name="/compare")
-            assert "Baseline: `random`" in view[1] and "base" in view[3]
+            assert "Baseline: <code>random</code>" in view[1] and "base" in view[3]
         finally:
             server.terminate()
             server.wait(timeout=30)

@@ -62,3 +62,49 @@ def test_dataset_card_states_what_was_held_fixed_and_what_varies(synthetic_corpu
     assert "| `micro_response_lengthctl_max` |" in text and "Length-controlled ladders" in text
     assert "only diversity" not in text.lower() and "your-org" not in text
     assert "dataset_info:" in text and "num_examples: 30" in text
+
+
+def _multilingual(n_en: int = 80, n_zh: int = 12, n_ru: int = 8):
+    from tests.conftest import make_synthetic_corpus
+
+    base = make_synthetic_corpus(n=n_en + n_zh + n_ru)
+    en = "Please explain how {} works, step by step, with an example a beginner can follow."
+    zh = "请一步一步地解释这个问题，并给出一个初学者能够理解的例子。"
+    ru = "Пожалуйста, объясните шаг за шагом, как это работает, с понятным примером."
+    texts = [en.format(w) for w in base["instruction"][:n_en]] + [zh] * n_zh + [ru] * n_ru
+
+    def relabel(row, i):
+        q = f"{texts[i]} {i}"
+        messages = [{**m, "content": q} if m["role"] == "user" else m for m in row["messages"]]
+        return {"instruction": q, "messages": messages}
+
+    return base.map(relabel, with_indices=True)
+
+
+def test_detected_languages_and_their_shares():
+    from macro2micro.dataset_builder.metrics.language import detect_languages
+
+    corpus = _multilingual()
+    found = detect_languages(corpus["instruction"], [""] * len(corpus), sample=100, threshold=0.05, seed=0)
+    assert found["languages"] == ["en", "zh", "ru"] and found["sample"] == 100
+    assert found["shares"] == {"en": 0.8, "zh": 0.12, "ru": 0.08} and found["detector"].startswith("py3langid ")
+    few = detect_languages(corpus["instruction"], [""] * len(corpus), sample=100, threshold=0.1, seed=0)
+    assert few["languages"] == ["en", "zh"]  # ru holds 8 %: under the threshold, named in the shares only
+
+
+def test_the_card_language_comes_from_the_data_or_the_publisher(tmp_path):
+    from macro2micro.dataset_builder.hub.artifacts import read_card
+    from tests.helpers import build_repo
+
+    folder, metrics = build_repo(_multilingual(), tmp_path / "a", budget=20, publish_kw={"language_sample": 100})
+    card, text = read_card(folder / "README.md"), (folder / "README.md").read_text()
+    found = metrics["full"]["languages"]
+    assert card["language"] == found["languages"] and set(found["languages"]) == {"en", "zh", "ru"}
+    shares = ", ".join(f"{lang} {100 * share:.1f} %" for lang, share in found["shares"].items())
+    assert f"over a seeded sample of 100 rows (instruction\nand response together): {shares}." in text
+    folder, _ = build_repo(_multilingual(), tmp_path / "b", budget=20, publish_kw={"language": ["uk"]})
+    assert read_card(folder / "README.md")["language"] == ["uk"]
+    assert "as given to `macro2micro publish` (`--language`): uk" in (folder / "README.md").read_text()
+    folder, _ = build_repo(_multilingual(), tmp_path / "c", budget=20, publish_kw={"language_threshold": 0.9})
+    card, text = read_card(folder / "README.md"), (folder / "README.md").read_text()
+    assert "language" not in card and "so the metadata names none" in text  # never en by default

@@ -1,6 +1,8 @@
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from macro2micro.space_app import logic
 from macro2micro.space_app.logic import UserError
@@ -45,7 +47,7 @@ def test_sample_rows_search_and_limits(art):
 def test_compare_scores_correlations(art):
     view = logic.compare_outputs(art, "p1: Question", ["micro_response_max", "micro_response_min"])
     assert "micro_response_max answers prompt 1" in view["columns"][0]["answer"]
-    assert view["baseline"]["answer"] == "random answers prompt 1" and "random" in view["baseline"]["title"]
+    assert view["baseline"]["answer"] == "<p>random answers prompt 1</p>\n" and "random" in view["baseline"]["title"]
     # verdicts B (model as A) then B (model as B): the model won when second, lost when first
     assert "position bias" in view["columns"][0]["title"] and "(score 0.50)" in view["columns"][0]["title"]
     assert view["columns"][2] == {"title": "", "answer": ""}  # unused slots stay empty
@@ -56,7 +58,7 @@ def test_compare_scores_correlations(art):
         logic.compare_outputs(art, "p9", ["base"])
     points, fits = logic.score_frame(art)
     assert list(points["win_rate"]) == [40.0, 50.0, 65.0]
-    assert fits.iloc[0]["slope_per_100%"] == pytest.approx(25.0)
+    assert fits.iloc[0]["slope_per_100%"] == "+25.00" and fits.iloc[0]["note"] == ""
     assert set(logic.correlation_frame(art)["side"]) == {"instruction", "response"}
     assert logic.prompt_choices(art)[0].startswith("p0: Question number 0")
 
@@ -73,6 +75,7 @@ def test_missing_results_and_bad_repo(space_artifacts, tmp_path):
     other = json.loads(results.read_text())  # another dataset's results: refused, not shown beside this one
     other["dataset"] = "elsewhere/hub_dataset"
     other["scores"]["micro_response_17"] = other["scores"]["micro_response_50"]
+    other["answers"]["micro_response_17"] = other["answers"]["micro_response_50"]
     (tmp_path / "other.json").write_text(json.dumps(other))
     with pytest.raises(
         ValueError, match="score micro_response_17, which are not configs of .*'elsewhere/hub_dataset'"
@@ -102,7 +105,8 @@ def test_live_generation_from_a_trained_adapter(tiny_model_dir, tiny_repo, tmp_p
 
 
 def test_verdict_words_and_safe_rendering():
-    from macro2micro.space_app.compare import safe_markdown, verdict_words
+    from macro2micro.space_app.compare import verdict_words
+    from macro2micro.space_app.sanitize import markdown_html, text_html
 
     assert verdict_words("m", "b", "A", "B") == "judge preferred m in both orders"
     assert verdict_words("m", "b", "B", "A") == "judge preferred b (the baseline) in both orders"
@@ -111,11 +115,55 @@ def test_verdict_words_and_safe_rendering():
     assert "position bias" in verdict_words("m", "b", "A", "A")
     assert "no parseable verdict in the other" in verdict_words("m", "b", None, "B")
     text = 'See ![cat](http://img.example.invalid/cat.png) <form action="x"><img src=y></form>\n```python\nx = 1 < 2'
-    safe = safe_markdown(text)
+    safe = markdown_html(text)
     assert "![" not in safe and "[image: cat — http://img.example.invalid/cat.png]" in safe
     assert "<form" not in safe and "&lt;form" in safe and "<img" not in safe
-    assert safe.rstrip().endswith("```") and "x = 1 < 2" in safe  # code kept verbatim, the open fence closed
-    assert safe_markdown("use `<b>` here") == "use `<b>` here"
+    assert '<pre><code class="language-python">x = 1 &lt; 2' in safe  # code kept verbatim, the open fence closed
+    assert markdown_html("use `<b>` here") == "<p>use <code>&lt;b&gt;</code> here</p>\n"
+    assert "empty answer" in markdown_html("  \n ") and "empty answer" in markdown_html(None)
+    assert logic.shown_answer(" ", 6) == "(the adapter generated nothing in 6 new tokens)"
+    assert logic.shown_answer("w w", 6) == "w w"
+    assert text_html("${x} {{y}} `z`") == "&#36;&#123;x&#125; &#123;&#123;y&#125;&#125; &#96;z&#96;"
+
+
+PIECES = list("<>![]()`\\\n *_:/\"'=&#;{}$") + ["img", "src", "http", " x", "iframe", "svg", "srcset"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=60).map("".join))
+def test_no_markup_that_loads_survives_the_sanitizer(text):
+    import re
+
+    from macro2micro.space_app.sanitize import ALLOWED_TAGS, markdown_html
+
+    safe = markdown_html(text)
+    tags = re.findall(r"<([a-zA-Z][a-zA-Z0-9]*)([^>]*)>", safe)  # text keeps no literal '<': only real tags
+    assert {name.lower() for name, _ in tags} <= ALLOWED_TAGS
+    attributes = {a.lower() for _, attrs in tags for a in re.findall(r"([\w-]+)=", attrs)}
+    assert attributes <= {"href", "title", "class", "style", "start", "rel"}
+    assert all(re.fullmatch(r"text-align:\w+", v) for v in re.findall(r'style="([^"]*)"', safe))
+
+
+def test_two_judged_configs_the_space_says_why_fits_and_r_are_blank(space_artifacts, tmp_path):
+    from macro2micro.training.analysis import analyze
+
+    repo, results_file = space_artifacts
+    res = json.loads(results_file.read_text())
+    keep = ["micro_response_min", "micro_response_max"]
+    res["scores"] = {m: {**res["scores"][m], "win_rate": 75.0} for m in keep}
+    res["verdicts"] = {m: res["verdicts"][m] for m in keep}
+    result = analyze({m: 75.0 for m in keep}, logic.load_artifacts(str(repo)).metrics)
+    res.update(fits=result["fits"], correlations=result["correlations"], analysis_notes=result["notes"])
+    res["analysis_gaps"] = result["gaps"]
+    (tmp_path / "two.json").write_text(json.dumps(res))
+    art = logic.load_artifacts(str(repo), str(tmp_path / "two.json"))
+    points, fits = logic.score_frame(art)
+    assert list(points["win_rate"]) == [75.0, 75.0]
+    row = fits.iloc[0]
+    assert row["strategy"] == "micro_response" and row["r"] == "" and "a fit needs at least 3" in row["note"]
+    corr = logic.correlation_frame(art)
+    assert (corr["r"] == "").all() and corr["why blank"].str.contains("r needs at least 3").all() and len(corr) == 14
+    assert any("Pearson r is missing for 14 metric(s)" in n for n in logic.analysis_notes(art))
 
 
 def test_baselines_show_beside_the_ladders(tmp_path):

@@ -129,3 +129,53 @@ def test_report_shows_level_spreads_and_both_intervals(tmp_path):
     report = (tmp_path / "report.md").read_text()
     assert "prompts + replicates (bootstrap)" in report and "| within noise |" in report
     assert "| `micro_response` | 50 % | 3 |" in report
+
+
+def test_two_configs_plot_their_points_and_say_why_nothing_is_fitted(tmp_path):
+    """The case a stranger met: two judged configs wrote empty plots (y 48-52 for 75 %) and said nothing."""
+    configs = [("micro_response_min", 0.0), ("micro_response_max", 1.0)]
+    scores = {"micro_response_min": 75.0, "micro_response_max": 80.0}
+    result = analyze(scores, _metrics(configs))
+    assert result["fits"] == {} and result["points"]["micro_response"] == [(0.0, 75.0), (1.0, 80.0)]
+    assert result["gaps"]["fits"] == {"micro_response": "2 level(s) judged; a fit needs at least 3"}
+    assert (
+        result["gaps"]["correlations"]["response"]["mean_length"]
+        == "2 judged config(s) with metrics; r needs at least 3"
+    )
+    assert any(n.startswith("Pearson r is missing for 14 metric(s)") for n in result["notes"])
+    write_report(result, tmp_path, win_rates=None)
+    report = (tmp_path / "report.md").read_text()
+    assert "micro_response: 2 level(s) judged; a fit needs at least 3" in report
+    assert "| `micro_response` | no fit: 2 level(s) judged, a fit needs 3 |" in report
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from PIL import Image
+
+    image = np.asarray(Image.open(tmp_path / "score_vs_level.png").convert("RGB")).astype(int)
+    coloured = (np.abs(image[..., 0] - image[..., 2]) > 80).sum()  # the two plotted points (not grey, not black)
+    assert coloured > 30
+
+
+def test_the_plot_axes_follow_the_data(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    seen = {}
+    real = plt.subplots
+
+    def spy(*a, **kw):
+        fig, ax = real(*a, **kw)
+        seen.setdefault("ax", ax)
+        return fig, ax
+
+    monkeypatch.setattr(plt, "subplots", spy)
+    configs = [("micro_response_min", 0.0), ("micro_response_max", 1.0)]
+    write_report(analyze({"micro_response_min": 75.0, "micro_response_max": 80.0}, _metrics(configs)), tmp_path)
+    lo, hi = seen["ax"].get_ylim()
+    assert lo <= 50 and 80 < hi <= 100 and seen["ax"].get_xlim() == (-5, 105)
+    xs = [x for line in seen["ax"].get_lines() for x in line.get_xdata()]
+    assert 100 in xs and 0 in xs  # levels in percent, as the axis says

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -337,7 +338,7 @@ def _ingested(inner: Path, given: str):
         )
     try:
         summary = json.loads((inner.parent / "summary.json").read_text())
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError, RecursionError):  # not there, not JSON, nested too deeply: recomputed
         summary = {}
     if "system" not in ds.column_names:
         ds = ds.add_column("system", [""] * len(ds)).select_columns(list(CORPUS_COLUMNS))
@@ -360,7 +361,7 @@ def open_corpus(options: CorpusOptions):
         return ds, corpus_fingerprint(ds)
     ds, summary = _ingested(inner, inputs[0])
     fp = summary.get("fingerprint")
-    if fp:
+    if isinstance(fp, str) and re.fullmatch(r"[0-9a-f]{32}", fp):  # missing or edited: recomputed below
         remember_fingerprint(ds, fp)
     sample = summary.get("sample")
     keep = sample_indices(len(ds), options.max_rows, options.sample_seed)
@@ -368,6 +369,7 @@ def open_corpus(options: CorpusOptions):
         sample = {"max_rows": options.max_rows, "seed": options.sample_seed, "from_rows": len(ds), "of_sample": sample}
         ds = ds.select(keep.tolist())
     fp = corpus_fingerprint(ds)
-    record_provenance(ds, summary.get("options") or {}, sample)
+    options_read = summary.get("options")
+    record_provenance(ds, options_read if isinstance(options_read, dict) else {}, sample)
     logger.info("corpus: %d rows from %s (fingerprint %s)", len(ds), inputs[0], fp)
     return ds, fp

@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import re
+import stat
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -151,6 +152,26 @@ class _Stream:
             raise self.broken(err, None) from None
 
 
+class _Bytes(_Stream):
+    """Bytes already read (``/dev/stdin`` can be read only once), served like a file's."""
+
+    def __init__(self, path: Path, data: bytes):
+        super().__init__(path, None)
+        self.data = data
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[io.BufferedIOBase]:
+        yield io.BytesIO(self.data)
+
+
+def _sniffed(path: Path) -> tuple[str, _Stream]:
+    """A stream with no file type (``/dev/stdin``), read once: a JSON array, else JSON lines."""
+    data = path.read_bytes()
+    if not data.strip():
+        raise CorpusError(f"{path}: the stream (not a regular file) ended without any data")
+    return (".json" if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"[") else ".jsonl"), _Bytes(path, data)
+
+
 def _decode(raw: bytes, where: str) -> str:
     try:
         return raw.decode("utf-8-sig")
@@ -167,7 +188,8 @@ def _loads(text: str, where: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as err:
         line = f", line {err.lineno}" if "line" not in where else ""
-        raise CorpusError(f"{where}{line}: malformed JSON ({err.msg} at column {err.colno})") from None
+        msg = err.msg.removesuffix(" at")  # "Unterminated string starting at" + " at column 5": no doubled word
+        raise CorpusError(f"{where}{line}: malformed JSON ({msg} at column {err.colno})") from None
     except RecursionError:
         raise CorpusError(f"{where}: JSON nested too deeply to read") from None
 
@@ -337,10 +359,15 @@ def iter_input(item: Any, split: str = DEFAULT_SPLIT, on_bad: OnBad = _raise) ->
     if path.exists():
         if split != DEFAULT_SPLIT:
             raise CorpusError(f"{path}: --split {split} applies to saved DatasetDict folders and Hub ids, not files")
-        if path.stat().st_size == 0:
+        regular = stat.S_ISREG(path.stat().st_mode)  # a FIFO or /dev/stdin: its size says nothing of its data
+        if regular and path.stat().st_size == 0:
             raise CorpusError(f"{path}: file is empty")
         suffix, compression = data_suffix(path)
         stream = _Stream(path, compression)
+        if not regular and suffix == ".parquet":
+            raise CorpusError(f"{path}: a stream (not a regular file) cannot be read as Parquet: save it to a file")
+        if not regular and not suffix and not compression:
+            suffix, stream = _sniffed(path)
         readers = {
             ".jsonl": lambda: _iter_jsonl(path, stream, on_bad),
             ".json": lambda: _iter_json(path, stream),

@@ -42,6 +42,20 @@ def download_repo(
     return Path(path), sha
 
 
+def download_file(repo_id: str, filename: str, repo_type: str = "dataset", revision: str | None = None) -> Path:
+    """One file of a repo (``hf_hub_download``), e.g. a dataset card to validate before ``datasets`` reads it."""
+    from huggingface_hub import hf_hub_download
+
+    check_repo_id(repo_id, f"{repo_type} repo id")
+    try:
+        return Path(hf_hub_download(repo_id, filename, repo_type=repo_type, revision=revision))
+    except Exception as err:  # offline, missing, private, network: one line
+        raise HubError(
+            f"{repo_type} repo {repo_id!r}: could not download {filename} ({_reason(err)}); is it a local path "
+            "that does not exist, or is the Hub unreachable (HF_HUB_OFFLINE, HF_ENDPOINT, HF_TOKEN)?"
+        ) from None
+
+
 def publish_folder(
     folder: str | Path,
     repo_id: str,

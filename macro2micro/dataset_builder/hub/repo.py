@@ -13,13 +13,14 @@ and loads every config back before the folder is accepted.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 from macro2micro.dataset_builder.defaults import CORPUS_COLUMNS, FULL_CONFIG, PARQUET_NAME
 from macro2micro.dataset_builder.errors import ArtifactError
-from macro2micro.dataset_builder.hub.artifacts import METRICS_FILE
+from macro2micro.dataset_builder.hub.artifacts import METRICS_FILE, card_configs
+from macro2micro.dataset_builder.hub.checks import write_json
+from macro2micro.dataset_builder.hub.schemas import MetricsFile
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +45,14 @@ def load_config(repo: str | Path, config: str, split: str = "train"):
     datasets 5.2 caches a local repo folder under its basename and config name only: a rebuilt
     folder, or another folder of the same name, is answered from the old cache (seen here). For
     local folders we re-read the parquet (cheap) and skip the check against the stale split sizes.
+    The card is validated first (:func:`.artifacts.card_configs`): its ``data_files`` could otherwise
+    point ``datasets`` at rows outside the config's folder.
     """
     import datasets
 
+    configs = card_configs(repo)
+    if config not in configs:
+        raise ArtifactError(f"{repo}: no config {config!r} on its card; configs: {', '.join(configs)}")
     if Path(repo).is_dir():
         return datasets.load_dataset(
             str(repo), config, split=split, download_mode="force_redownload", verification_mode="no_checks"
@@ -115,7 +121,7 @@ def write_repo_folder(corpus, subsets, folder: str | Path, metrics: dict[str, di
     (folder / FULL_CONFIG).mkdir(parents=True)
     corpus.to_parquet(str(folder / FULL_CONFIG / PARQUET_NAME))
     (folder / METRICS_FILE).parent.mkdir()
-    (folder / METRICS_FILE).write_text(json.dumps(metrics, indent=1))  # build order
+    write_json(MetricsFile, metrics, folder / METRICS_FILE, indent=1)  # build order
     manifests = subsets.manifests
     configs = [FULL_CONFIG] + list(manifests)
     # Load every config back through the card's configs, then write the card again with the dataset_info that

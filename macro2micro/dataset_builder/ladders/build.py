@@ -16,7 +16,6 @@ sources drift strongly, is warned about in the log and in ``build.json``.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from dataclasses import asdict
@@ -28,28 +27,18 @@ import numpy as np
 from macro2micro.dataset_builder.corpus.ingest import column, corpus_fingerprint, corpus_provenance, turns_per_row
 from macro2micro.dataset_builder.defaults import RANDOM_CONFIG, SIDES
 from macro2micro.dataset_builder.errors import OptionsError
+from macro2micro.dataset_builder.hub.schemas import manifest_hash
 from macro2micro.dataset_builder.ladders.registry import StrategyKnobs, make_strategy, resolve_strategies
 from macro2micro.dataset_builder.ladders.subsets import Subsets
 from macro2micro.dataset_builder.metrics import variation
 from macro2micro.dataset_builder.naming import LENGTH_CONTROLLED, config_name, level_names
 from macro2micro.dataset_builder.options import BuildOptions, CorpusOptions
 from macro2micro.dataset_builder.selection.lengthctl import GOAL, resolve_window, spread
-from macro2micro.dataset_builder.selection.sampling import uniform_sample
-from macro2micro.dataset_builder.selection.strategies import (
-    LadderStrategy,
-    Selection,
-    replicate_parts,
-    strategy_rng,
-)
-from macro2micro.dataset_builder.utils import package_versions, stable_json
+from macro2micro.dataset_builder.selection.strategies import LadderStrategy, Selection
+from macro2micro.dataset_builder.utils import package_versions
 
 logger = logging.getLogger(__name__)
 MAX_WINDOW_TRIES = 6  # auto windows sampled before the closest one is kept
-
-
-def manifest_hash(manifest: dict) -> str:
-    body = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
-    return hashlib.sha256(stable_json(body).encode()).hexdigest()
 
 
 def _config(corpus, selection: Selection, config: str, manifest: dict) -> dict:
@@ -93,7 +82,8 @@ class _Family:
         return _config(self.corpus, selection, config, manifest)
 
     def _sample(self, strategy: LadderStrategy, name: str, mask: np.ndarray | None, replicate: int = 0) -> list:
-        """Every level's selection, with its sampler length ratio: ``[(level_name, selection, ratio)]``."""
+        """Every level's selection, with its sampler length ratio against the pool's mean and the 95 % range of a
+        uniform draw's: ``[(level_name, selection, (ratio, range))]``."""
         from tqdm.auto import tqdm
 
         opts, lengths = self.options, self.lengths[strategy.side]
@@ -111,9 +101,7 @@ class _Family:
                 ladder_name=name,
                 replicate=replicate,
             )
-            rng = strategy_rng(opts.seed, name, f"{level:.6f}", "uniform", *replicate_parts(replicate))
-            uniform = uniform_sample(sel.pool, opts.budget, rng)
-            out.append((level_name, sel, lengths[sel.indices].mean() / max(lengths[uniform].mean(), 1e-9)))
+            out.append((level_name, sel, variation.sampler_ratio(lengths, sel.indices, sel.pool)))
         return out
 
     def _replicates(self, strategy: LadderStrategy, name: str, meta: dict, mask=None) -> None:
@@ -126,7 +114,7 @@ class _Family:
     ) -> list[dict]:
         made, previous = [], None
         side = strategy.side
-        for level_name, sel, ratio in levels:
+        for level_name, sel, (ratio, uniform_range) in levels:
             same = None if previous is None else previous.stats["k"] == sel.stats["k"]
             varies = variation.describe(
                 sel.indices,
@@ -137,18 +125,22 @@ class _Family:
                 None if previous is None else previous.indices,
                 same,
                 self.turns,
+                uniform_range,
             )
             config = config_name(name, level_name)
             made.append(self._add(sel, config, {**meta, "level_name": level_name, "varies": varies}, replicate))
             logger.info(
-                "%s: k=%d of %d types, pool %d, mean %s length %.1f (x%.2f a uniform draw's), %.2f turns per row",
+                "%s: k=%d of %d types (%d present in its rows), pool %d, mean %s length %.1f (x%.2f the pool's "
+                "mean; a uniform draw: x%.2f-%.2f), %.2f turns per row",
                 made[-1]["config"],
                 sel.stats["k"],
                 sel.stats["k_max"],
+                sel.stats["types_covered"],
                 sel.stats["pool_size"],
                 side,
                 varies["length"][side]["mean"],
                 ratio,
+                *uniform_range,
                 varies["turns"]["mean"],
             )
             previous = sel
@@ -171,7 +163,8 @@ class _Family:
         return made
 
     def length_controlled(self, strategy: LadderStrategy, name: str, meta: dict) -> None:
-        """The length-controlled twin: each candidate window sampled in turn until one meets the ±5 % goal."""
+        """The length-controlled twin: each candidate window sampled in turn until one keeps the realised type
+        count rising and meets the ±5 % goal; else the closest (a rising count first)."""
         twin, side = f"{name}_{LENGTH_CONTROLLED}", strategy.side
         windows = resolve_window(
             self.options.length_window,
@@ -180,25 +173,31 @@ class _Family:
             self.options.budget,
             self.options.levels,
             what=twin,
+            matrix=strategy.types_,
         )
         best = None
         for tries, window in enumerate(windows[:MAX_WINDOW_TRIES], start=1):
             levels = self._sample(strategy, twin, window.mask(self.lengths[side]))
             means = np.array([self.lengths[side][sel.indices].mean() for _, sel, _ in levels])
-            if best is None or spread(means) < best[2]:
-                best = (window, levels, spread(means), means, tries)
-            if spread(means) <= GOAL:
+            realised = [sel.stats["types_covered"] for _, sel, _ in levels]
+            rises = all(b > a for a, b in zip(realised, realised[1:], strict=False))
+            key = (not rises, spread(means) > GOAL, spread(means))
+            if best is None or key < best[0]:
+                best = (key, window, levels, means, realised, tries)
+            if key[:2] == (False, False):
                 break
-        window, levels, actual, means, tries = best
+        _, window, levels, means, realised, tries = best
         ks = [sel.stats["k"] for _, sel, _ in levels]
         info = {
             "window": [window.lo, window.hi],
             **window.info,
             "level_means": [round(float(x), 2) for x in means],
-            "spread": round(actual, 4),
-            "met": actual <= GOAL,
+            "spread": round(spread(means), 4),
+            "met": spread(means) <= GOAL,
             "windows_tried": tries,
             "k_range": [ks[0], ks[-1]],
+            "realised": realised,
+            "realised_rises": all(b > a for a, b in zip(realised, realised[1:], strict=False)),
         }
         self.length_control[twin] = info
         logger.info("%s: length window %d:%d (%s)", twin, window.lo, window.hi, info)
@@ -218,14 +217,19 @@ class _Family:
             opts = self.options
             for r in range(opts.replicates if strategy.stochastic else 1):
                 sel = strategy.select(self.corpus, opts.budget, opts.seed, replicate=r)
-                ratio = None
-                if name != RANDOM_CONFIG:  # a baseline's pool is the corpus: its length against a uniform draw's
+                ratio, uniform_range = None, None
+                if name != RANDOM_CONFIG:  # a baseline's pool is the corpus: its length against the corpus's
+                    everything = np.arange(len(self.corpus))
                     side = strategy.side or "response"
-                    rng = strategy_rng(opts.seed, name, "uniform", *replicate_parts(r))
-                    uniform = uniform_sample(np.arange(len(self.corpus)), opts.budget, rng)
-                    ratio = self.lengths[side][sel.indices].mean() / max(self.lengths[side][uniform].mean(), 1e-9)
+                    ratio, uniform_range = variation.sampler_ratio(self.lengths[side], sel.indices, everything)
                 varies = variation.describe(
-                    sel.indices, self.lengths, self.codes, self.source_names, ratio, turns=self.turns
+                    sel.indices,
+                    self.lengths,
+                    self.codes,
+                    self.source_names,
+                    ratio,
+                    turns=self.turns,
+                    uniform_range=uniform_range,
                 )
                 self.manifests.append(self._add(sel, name, {**meta, "varies": varies}, r))
                 if name == RANDOM_CONFIG and r == 0:

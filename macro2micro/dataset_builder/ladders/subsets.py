@@ -14,7 +14,6 @@ such a folder back. Writing is a separate, optional step: nothing touches the di
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,8 @@ from typing import Any
 from datasets import Dataset, DatasetDict
 
 from macro2micro.dataset_builder.defaults import PARQUET_NAME
+from macro2micro.dataset_builder.hub.checks import write_json
+from macro2micro.dataset_builder.hub.schemas import BuildInfo, Manifest
 
 BUILD_INFO = "build.json"
 
@@ -76,11 +77,11 @@ class Subsets(DatasetDict):
                 shutil.copy2(self.folder / "manifests" / f"{config}.json", manifest)
                 continue
             ds.to_parquet(str(folder / config / PARQUET_NAME))
-            manifest.write_text(json.dumps(self.manifests[config], indent=1, ensure_ascii=False, sort_keys=True))
+            write_json(Manifest, self.manifests[config], manifest, indent=1, ensure_ascii=False, sort_keys=True)
         if self.folder is not None:
             shutil.copy2(self.folder / BUILD_INFO, folder / BUILD_INFO)
         else:
-            (folder / BUILD_INFO).write_text(json.dumps(self.info, indent=1, sort_keys=True, default=str))
+            write_json(BuildInfo, self.info, folder / BUILD_INFO, indent=1, sort_keys=True, default=str)
         return folder
 
     @classmethod

@@ -16,8 +16,10 @@ from macro2micro.dataset_builder.corpus.features import side_features
 from macro2micro.dataset_builder.corpus.ingest import column, corpus_fingerprint, turns_per_row
 from macro2micro.dataset_builder.defaults import FULL_CONFIG, SIDES
 from macro2micro.dataset_builder.errors import ArtifactError
+from macro2micro.dataset_builder.hub.schemas import short
 from macro2micro.dataset_builder.metrics import variation
 from macro2micro.dataset_builder.metrics.diversity import bootstrap_ci, side_metrics
+from macro2micro.dataset_builder.metrics.language import detect_languages
 from macro2micro.dataset_builder.metrics.replicates import add_replicate_spread
 from macro2micro.dataset_builder.metrics.words import side_word_ids
 from macro2micro.dataset_builder.options import EmbedderOptions, MetricOptions
@@ -58,6 +60,12 @@ def compute_metrics(
     row_of = {rid: i for i, rid in enumerate(column(corpus, "id"))}
     selections = {FULL_CONFIG: np.arange(len(corpus))}
     for config, m in manifests.items():
+        missing = next((i for i, rid in enumerate(m["selected_ids"]) if rid not in row_of), None)
+        if missing is not None:
+            raise ArtifactError(
+                f"manifests/{config}.json: field 'selected_ids[{missing}]': id {short(m['selected_ids'][missing])} "
+                f"is not a row of the corpus {fp}"
+            )
         selections[config] = np.array([row_of[i] for i in m["selected_ids"]])
     # full's embedding distance on a seeded sample of N rows: the exact mean over all pairs of a sample is an
     # unbiased estimate of the corpus's, and embedding 117K texts on a CPU costs an hour.
@@ -125,10 +133,23 @@ def compute_metrics(
         entry, m = out[config], manifests.get(config, {})
         if config == FULL_CONFIG and model and len(full_sample) < len(corpus):
             entry["embedding_distance_sample"] = int(len(full_sample))
+        if config == FULL_CONFIG:
+            entry["languages"] = (
+                {"given": list(options.language), "languages": list(options.language)}
+                if options.language
+                else detect_languages(
+                    sides["instruction"][0],
+                    sides["response"][0],
+                    options.language_sample,
+                    options.language_threshold,
+                    seed,
+                )
+            )
         entry.update(
             rows=int(len(idx)),
             k=m.get("k"),
             pool_size=m.get("pool_size", len(corpus)),
+            types_covered=m.get("types_covered"),
             type_coverage=m.get("type_coverage"),
             strategy=m.get("strategy", FULL_CONFIG),
             level=m.get("level"),

@@ -2,15 +2,20 @@
 
 Per config: mean and median length per side (model tokens), turns per row (assistant turns: mean,
 median and the shares of 1, 2, 3, 4, 5+), the share of each ``source``, the sampler's length ratio
-against a uniform draw of N from the same pool, the id overlap with the previous level, and whether
-it shares its pool with the previous level. Per ladder: warnings when levels repeat a pool, when
-there are fewer type counts than levels, when mean length moves by more than ``LENGTH_RATIO_WARN``,
-when mean turns per row move by more than ``TURNS_RATIO_WARN`` (along a ladder of dialogues, rows
-of more turns carry more types), when the sampler's rows are longer than a uniform draw's by more
-than ``SAMPLER_RATIO_WARN``, or when a source's share moves by more than ``SOURCE_SHIFT_WARN``.
+against the pool's mean length (the exact expectation of a uniform draw of N from the pool) with the
+range that holds 95 % of such draws' ratios, the id overlap with the previous level, and whether it
+shares its pool with the previous level. Per ladder: warnings when levels repeat a pool, when there
+are fewer type counts than levels, when the realised type count (types present in a config's rows)
+stops rising, when mean length moves by more than ``LENGTH_RATIO_WARN``, when mean turns per row
+move by more than ``TURNS_RATIO_WARN`` (along a ladder of dialogues, rows of more turns carry more
+types), when the sampler's rows are longer than the pool's mean by more than ``SAMPLER_RATIO_WARN``
+and beyond what a uniform draw shows by chance, or when a source's share moves by more than
+``SOURCE_SHIFT_WARN``.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -42,6 +47,23 @@ def source_shares(codes: np.ndarray, names: list[str], rows: np.ndarray) -> dict
     return out
 
 
+def sampler_ratio(lengths: np.ndarray, rows: np.ndarray, pool: np.ndarray) -> tuple[float, list[float]]:
+    """The rows' mean length over the pool's, and the 95 % range of that ratio for a uniform draw of as many rows.
+
+    The pool's mean is the exact expectation of a uniform draw's mean. Such a draw of n rows without
+    replacement from a pool of M has the standard error ``sqrt((1 - n / M) S^2 / n)`` (S^2 the pool's variance,
+    the finite-population correction included); the range is ±1.96 of it, over the pool's mean. A ratio
+    outside the range is the sampler's doing, not the luck of one draw.
+    """
+    pool_lengths = lengths[pool].astype(np.float64)
+    n, size, mu = len(rows), len(pool), float(pool_lengths.mean())
+    if mu <= 0:
+        return 1.0, [1.0, 1.0]
+    se = math.sqrt(max(0.0, 1 - n / size) * pool_lengths.var(ddof=1) / n) if size > 1 else 0.0
+    half = 1.96 * se / mu
+    return float(lengths[rows].mean()) / mu, [round(max(0.0, 1 - half), 4), round(1 + half, 4)]
+
+
 def describe(
     rows: np.ndarray,
     lengths: dict[str, np.ndarray],
@@ -51,6 +73,7 @@ def describe(
     previous_rows: np.ndarray | None = None,
     same_pool: bool | None = None,
     turns: np.ndarray | None = None,
+    uniform_range: list[float] | None = None,
 ) -> dict:
     """What a config is, besides its types: lengths per side, turns per row, source shares, the sampler's ratio,
     overlap.
@@ -59,10 +82,11 @@ def describe(
         rows: the config's corpus rows.
         lengths: per side, the length of every corpus row (model tokens).
         codes, names: sources as codes (:func:`source_codes`).
-        length_ratio: the sampler's mean length on the ladder's side over a uniform draw's from the same pool.
+        length_ratio: the sampler's mean length on the ladder's side over the pool's (:func:`sampler_ratio`).
         previous_rows: the previous level's rows (None at the first level).
         same_pool: whether this level's pool is the previous level's (the same k).
         turns: assistant turns of every corpus row (:func:`macro2micro.dataset_builder.corpus.table.turns_per_row`).
+        uniform_range: the range holding 95 % of a uniform draw's ratios (:func:`sampler_ratio`).
     """
     out = {
         "length": {
@@ -82,6 +106,8 @@ def describe(
         }
     if length_ratio is not None:
         out["length_ratio_vs_uniform"] = round(float(length_ratio), 4)
+    if uniform_range is not None:
+        out["uniform_ratio_range95"] = list(uniform_range)
     if previous_rows is not None:
         out["overlap_with_previous"] = round(len(np.intersect1d(rows, previous_rows)) / len(rows), 4)
         out["same_pool_as_previous"] = bool(same_pool)
@@ -134,13 +160,28 @@ def ladder_warnings(
             f"({turns[lo]:.2f} at {manifests[lo]['config']}, {turns[hi]:.2f} at {manifests[hi]['config']}): "
             "rows of more turns carry more types, and more assistant turns are trained per row"
         )
-    ratios = [m["varies"].get("length_ratio_vs_uniform") or 1.0 for m in manifests]
-    if max(ratios) > SAMPLER_RATIO_WARN:
-        worst = manifests[int(np.argmax(ratios))]
+    realised = [m.get("types_covered") for m in manifests]
+    if None not in realised:
+        flat = [i for i in range(1, len(realised)) if realised[i] <= realised[i - 1]]
+        if flat:
+            a, b = manifests[flat[0] - 1], manifests[flat[0]]
+            out.append(
+                f"{ladder}: the realised type count stops rising ({', '.join(map(str, realised))} types present "
+                f"in the rows, level by level; {b['config']} holds {realised[flat[0]]} against "
+                f"{realised[flat[0] - 1]} at {a['config']}): its diversity no longer varies there, whatever k says"
+            )
+    excess = []
+    for m in manifests:
+        ratio, (_, hi) = m["varies"].get("length_ratio_vs_uniform"), m["varies"].get("uniform_ratio_range95", [0, 0])
+        if ratio is not None and ratio > max(SAMPLER_RATIO_WARN, hi):
+            excess.append((ratio, m, hi))
+    if excess:
+        ratio, worst, hi = max(excess, key=lambda e: e[0])
         out.append(
-            f"{ladder}: at {worst['config']} the sampler's rows are {max(ratios):.2f}x as long as a uniform "
-            f"draw's from the same pool ({worst['n_balanced']} of {len(worst['selected_ids'])} rows came from "
-            "type rounds: a type-balanced draw favours texts with many types)"
+            f"{ladder}: at {worst['config']} the sampler's rows are {ratio:.2f}x as long as its pool's mean "
+            f"(a uniform draw of N stays below {hi:.2f}x 95 % of the time; {worst['n_balanced']} of "
+            f"{len(worst['selected_ids'])} rows came from type rounds: a type-balanced draw favours texts with "
+            "many types)"
         )
     sources = sorted({s for m in manifests for s in m["varies"]["sources"]})
     for source in sources:

@@ -5,17 +5,25 @@ level only from pool members whose length on the strategy's side (model tokens) 
 ``[lo, hi]``; ``k_min`` is the smallest k whose *windowed* pool holds N. Its configs are named
 ``{granularity}_{side}_lengthctl_{level}``.
 
+A window removes carriers: an admitted type none of whose rows lies in the window cannot be in
+any config. So a twin's ``k`` counts only the admitted types that still have carriers inside the
+window (:func:`carried_counts`: the types present in the windowed pool ``P_k``), its levels are
+spaced evenly in that count (:func:`twin_level_k`), and each config also records its realised
+type count (the types present in its rows); coverage is realised / k.
+
 ``auto`` picks the window. Narrowing a window around the median always evens out the levels'
 mean lengths, but it raises ``k_min`` and so shrinks the range of diversity the ladder spans. So
 ``auto`` tries windows centred on the median (in quantiles of the lengths of the rows that carry
 a type) from the widest down whose levels' expected mean lengths (the mean over each level's
-windowed pool) lie within ``AUTO_TOLERANCE`` of their average while k still rises, samples each,
-and keeps the widest whose sampled levels meet the ±5 % goal: as narrow as the goal needs, no
-narrower. If none does, it keeps the one that came closest, and the build says by how much.
+windowed pool) lie within ``AUTO_TOLERANCE`` of their average while the carried k still rises,
+samples each, and keeps the widest whose realised type counts keep rising and whose levels meet
+the ±5 % goal: as narrow as the goal needs, no narrower. If none does, it keeps the one that came
+closest (rising realised counts first), and the build says what it missed.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,6 +56,36 @@ def windowed(ladder: Ladder, mask: np.ndarray) -> Ladder:
     return Ladder(order=ladder.order, rank=ladder.rank, entry_k=entry, pool_sizes=np.cumsum(counts))
 
 
+def carried_counts(ladder: Ladder, matrix, mask: np.ndarray | None = None) -> np.ndarray:
+    """``counts[k]`` (k = 0..n_types): how many of the first k admitted types have a carrier in the pool ``P_k``
+    restricted to ``mask`` (all rows when None), i.e. the types present in that pool.
+
+    A type ``t`` enters the count at the smallest ``entry_k`` of its carriers inside the mask (a row's
+    ``entry_k`` is the rank of its last-admitted type, so every type of the row is admitted by then).
+    """
+    entry = ladder.entry_k if mask is None else np.where(mask, ladder.entry_k, 0)
+    rows = np.flatnonzero(entry > 0)
+    sub = matrix[rows]
+    first = np.full(ladder.n_types, ladder.n_types + 1, dtype=np.int64)
+    np.minimum.at(first, sub.indices, np.repeat(entry[rows], np.diff(sub.indptr)))
+    counts = np.bincount(first[first <= ladder.n_types], minlength=ladder.n_types + 1)
+    return np.cumsum(counts)
+
+
+def twin_level_k(ladder: Ladder, carried: np.ndarray, budget: int, level: float, what: str = "") -> tuple:
+    """``(k_admitted, k, k_min, k_max)`` of a twin's level: ``k`` counts the types with carriers in the window.
+
+    Levels are spaced evenly in that count, from the smallest windowed pool that holds N (``k_min``) to every
+    type with a carrier in the window (``k_max``); ``k_admitted`` is the position in the admission order that
+    first reaches it (types admitted on the way whose carriers all lie outside the window are not counted).
+    """
+    k_admitted_min, _, _ = level_k(ladder, budget, 0.0, what)
+    k_min, k_max = int(carried[k_admitted_min]), int(carried[-1])
+    target = math.floor(k_min + level * (k_max - k_min) + 0.5)
+    k_admitted = max(k_admitted_min, int(np.searchsorted(carried, target, side="left")))
+    return k_admitted, int(carried[k_admitted]), k_min, k_max
+
+
 def expected_means(ladder: Ladder, lengths: np.ndarray, ks: list[int]) -> np.ndarray:
     """Mean length over each pool ``P_k`` (what a uniform draw from the pool averages)."""
     sums = np.cumsum(np.bincount(ladder.entry_k, weights=lengths.astype(np.float64), minlength=ladder.n_types + 1))
@@ -62,18 +100,25 @@ def spread(means: np.ndarray) -> float:
     return float(np.max(np.abs(means / centre - 1))) if centre > 0 else 0.0
 
 
-def _levels_k(ladder: Ladder, budget: int, levels: int) -> list[int]:
-    return [level_k(ladder, budget, i / (levels - 1))[0] for i in range(levels)]
+def _levels_k(ladder: Ladder, carried: np.ndarray, budget: int, levels: int) -> tuple[list[int], list[int]]:
+    """Per level, the position in the admission order and the carried k."""
+    picks = [twin_level_k(ladder, carried, budget, i / (levels - 1)) for i in range(levels)]
+    return [p[0] for p in picks], [p[1] for p in picks]
 
 
 def resolve_window(
-    spec: str, lengths: np.ndarray, ladder: Ladder, budget: int, levels: int, what: str = ""
+    spec: str, lengths: np.ndarray, ladder: Ladder, budget: int, levels: int, what: str = "", matrix=None
 ) -> list[LengthWindow]:
     """The windows to try, in order of preference: the given ``LO:HI``, or ``auto``'s candidates.
 
     ``auto``'s candidates are the windows centred on the median whose expected level means lie within
-    ``AUTO_TOLERANCE`` while k rises at every level, widest first, then the others by expected spread. The
-    caller samples each in turn and keeps the first whose levels' actual means meet the ±5 % ``GOAL``.
+    ``AUTO_TOLERANCE`` while the carried k (types with carriers in the window) rises at every level, widest
+    first, then the others by expected spread. The caller samples each in turn and keeps the first whose
+    realised type counts keep rising and whose levels' actual means meet the ±5 % ``GOAL``.
+
+    Args:
+        matrix: the sample x type matrix (counts the types a window leaves carriers for); None: every admitted
+            type counts.
     """
     parsed = parse_window(spec)
     typed = ladder.entry_k > 0
@@ -94,16 +139,18 @@ def resolve_window(
     tried = []
     for h in HALF_WIDTHS:
         lo, hi = (int(v) for v in np.quantile(typed_lengths, [0.5 - h, 0.5 + h], method="nearest"))
-        wl = windowed(ladder, (lengths >= lo) & (lengths <= hi))
+        mask = (lengths >= lo) & (lengths <= hi)
+        wl = windowed(ladder, mask)
         if wl.pool_sizes[-1] < budget:
             break  # narrower windows hold even fewer rows
-        ks = _levels_k(wl, budget, levels)
+        carried = carried_counts(ladder, matrix, mask) if matrix is not None else np.arange(ladder.n_types + 1)
+        admitted, ks = _levels_k(wl, carried, budget, levels)
         tried.append(
             {
                 "half_width": h,
                 "window": [lo, hi],
                 "k_range": [ks[0], ks[-1]],
-                "expected_spread": round(spread(expected_means(wl, lengths, ks)), 4),
+                "expected_spread": round(spread(expected_means(wl, lengths, admitted)), 4),
                 "k_rises": len(set(ks)) == levels,
                 "rows": int(wl.pool_sizes[-1]),
             }

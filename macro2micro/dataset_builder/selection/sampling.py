@@ -135,8 +135,3 @@ def type_sample(
         rest = np.flatnonzero(~selected)
         selected[rng.choice(rest, size=budget - n_rounds, replace=False)] = True
     return pool[np.flatnonzero(selected)], _stats(sub, selected, admitted, effective, n_rounds, budget, quota)
-
-
-def uniform_sample(pool: np.ndarray, budget: int, rng: np.random.Generator) -> np.ndarray:
-    """N rows of the pool uniformly at random (the yardstick of the sampler's length ratio)."""
-    return np.sort(rng.choice(pool, size=budget, replace=False))

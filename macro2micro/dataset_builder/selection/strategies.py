@@ -16,6 +16,7 @@ replicates of it.
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -172,17 +173,26 @@ class LadderStrategy(Strategy):
             window: a mask of the rows a length-controlled ladder may sample (None: all).
             ladder_name: seeds the sampler (a length-controlled twin draws apart from the plain ladder).
         """
-        from macro2micro.dataset_builder.selection.lengthctl import windowed
+        from macro2micro.dataset_builder.selection.lengthctl import twin_level_k, windowed
         from macro2micro.dataset_builder.selection.sampling import type_sample
 
         check_selection_args(corpus, budget, seed, level)
         self.fit(corpus, seed)
-        ladder = self.ladder_ if window is None else windowed(self.ladder_, window)
         name = ladder_name or self.name
-        k, k_min, k_max = level_k(ladder, budget, level, what=f"{name} ({self.side} side)")
-        pool = ladder.pool(k)
+        what = f"{name} ({self.side} side)"
+        if window is None:
+            ladder = self.ladder_
+            k, k_min, k_max = level_k(ladder, budget, level, what=what)
+            admitted, n_types = k, ladder.n_types
+        else:  # k counts the admitted types that still have carriers inside the window
+            ladder = windowed(self.ladder_, window)
+            carried = self.carried_(window)
+            admitted, k, k_min, k_max = twin_level_k(ladder, carried, budget, level, what=what)
+            n_types = int(carried[-1])
+        pool = ladder.pool(admitted)
         rng = strategy_rng(seed, name, f"{level:.6f}", *replicate_parts(replicate))
         idx, sample_stats = type_sample(self.types_, pool, budget, rng, quota)
+        sample_stats["type_coverage"] = round(sample_stats["types_covered"] / k, 6) if k else 0.0  # realised / k
         stats = {
             "strategy": name,
             "granularity": self.granularity,
@@ -191,12 +201,26 @@ class LadderStrategy(Strategy):
             "k": k,
             "k_min": k_min,
             "k_max": k_max,
+            **({} if window is None else {"k_admitted": admitted}),
             "pool_size": len(pool),
             "budget": budget,
-            "n_types": ladder.n_types,
+            "n_types": n_types,
             "samples_with_types": int(ladder.pool_sizes[-1]),
             **sample_stats,
             "first_admitted": [self.type_names_[t] for t in ladder.order[:10]],
-            "last_admitted": [self.type_names_[t] for t in ladder.order[max(k - 10, 0) : k]],
+            "last_admitted": [self.type_names_[t] for t in ladder.order[max(admitted - 10, 0) : admitted]],
         }
         return Selection(idx, stats, pool)
+
+    def carried_(self, window: np.ndarray) -> np.ndarray:
+        """:func:`.lengthctl.carried_counts` of the fitted ladder under ``window`` (cached per window)."""
+        from macro2micro.dataset_builder.selection.lengthctl import carried_counts
+
+        key = hashlib.sha1(np.packbits(window).tobytes()).hexdigest()
+        cache = self.__dict__.setdefault("_carried", {})
+        if cache.get("ladder") is not self.ladder_:
+            cache.clear()
+            cache["ladder"] = self.ladder_
+        if key not in cache:
+            cache[key] = carried_counts(self.ladder_, self.types_, window)
+        return cache[key]
