@@ -197,8 +197,14 @@ def test_replicates_show_as_level_means_with_their_spread_and_the_fit_says_what_
         "dataset": str(repo),
         "baseline": "random",
         "prompt_rows": [{"id": f"p{i}", "instruction": f"q{i}"} for i in range(4)],
-        "scores": {c: {"win_rate": s} for c, s in scores.items()},
-        "answers": {},
+        "scores": {
+            c: {"win_rate": v, "ci95": [0.0, 100.0], "prompts_scored": 4, "prompts_total": 4}
+            for c, v in scores.items()
+        },
+        "answers": {c: ["an answer"] * 4 for c in [*ladder, "random"]},
+        "verdicts": {
+            c: {"model_first": ["A"] * 4, "baseline_first": ["B"] * 4, "per_prompt": v} for c, v in per_prompt.items()
+        },
         "fits": result["fits"],
         "level_spreads": result["level_spreads"],
         "correlations": result["correlations"],

@@ -105,6 +105,21 @@ class Fit(Record):
     r: Annotated[float, Field(ge=-1, le=1)] | None = None
     slope_ci95: Span
     p: Share | None = None
+    slope_ci95_bootstrap: Span | None = None  # resampling ``noise_sources`` (training/noise.py)
+    noise_sources: list[Literal["prompts", "replicates", "residuals"]] = []
+    within_noise: bool | None = None
+    replicates_per_level: list[Count] = []
+
+
+class LevelSpread(Record):
+    """A ladder level's scores across its replicates."""
+
+    level: Share
+    n: Annotated[int, Field(ge=1)]
+    mean: float
+    sd: Annotated[float, Field(ge=0)] | None = None
+    min: float
+    max: float
 
 
 class AnalysisGaps(Record):
@@ -132,6 +147,7 @@ class Results(Record):
     correlations: dict[Side, dict[Name, Annotated[float, Field(ge=-1, le=1)] | None]] = {}
     analysis_notes: list[Line] = []
     analysis_gaps: AnalysisGaps | None = None
+    level_spreads: dict[Name, list[LevelSpread]] = {}
     note: Text = ""
     adapters: dict[Name, HubRef | dict[str, None]] = {}
 

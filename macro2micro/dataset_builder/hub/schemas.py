@@ -124,6 +124,14 @@ class BuildRecord(Record):
     strategies: Annotated[list[Name], AfterValidator(_unique)]
 
 
+class ReplicatesInfo(Record):
+    """``build.json``'s ``replicates``: the draws per level, and the strategies drawn once (their seed only breaks
+    ties)."""
+
+    draws: Annotated[int, Field(ge=2, le=100)]
+    not_replicated: list[Name] = []
+
+
 class BuildInfo(Record):
     """``build.json``: the build's options, configs in build order, warnings, length windows, the random control."""
 
@@ -136,6 +144,7 @@ class BuildInfo(Record):
     warnings: dict[Name, list[Line]] = {}
     length_control: dict[Name, LengthControl] = {}
     random_control: RandomControl | None = None
+    replicates: ReplicatesInfo | None = None
 
     @model_validator(mode="after")
     def _levels(self):
@@ -182,6 +191,11 @@ class Manifest(Record):
     options: dict[str, Any] = {}
     varies: Varies
     length_control: LengthControl | None = None
+    replicate: Annotated[int, Field(ge=1, le=99)] | None = None  # a further draw of ``replicate_of``
+    replicate_of: Name | None = None
+    summary: Line | None = None  # a baseline's rule, its paper, and how this implementation departs from it
+    reference: Line | None = None
+    differs_from_original: Line | None = None
     selected_ids: Annotated[list[Annotated[str, Field(max_length=10_000)]], AfterValidator(_unique)]
     manifest_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
@@ -222,6 +236,24 @@ class Languages(Record):
     shares: dict[LangCode, Share] = {}
 
 
+class Spread(Record):
+    """One metric over a config's replicates."""
+
+    n: Count
+    mean: float | None = None
+    sd: Annotated[float, Field(ge=0)] | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+class ReplicateSpread(Record):
+    """Replicate 0's ``replicates``: its draws, and each metric's spread across them per side."""
+
+    configs: Annotated[list[Name], Field(min_length=2), AfterValidator(_unique)]
+    instruction: dict[Name, Spread]
+    response: dict[Name, Spread]
+
+
 class ConfigMetrics(Record):
     instruction: dict[Name, Metric]
     response: dict[Name, Metric]
@@ -235,6 +267,7 @@ class ConfigMetrics(Record):
     varies: Varies | None = None
     embedding_distance_sample: Count | None = None
     languages: Languages | None = None
+    replicates: ReplicateSpread | None = None
 
 
 # ``metrics/diversity.json``: ``{config: metrics}``, ``full`` first.
