@@ -13,6 +13,7 @@ pytest.importorskip("safetensors")
 pytest.importorskip("transformers")
 pytestmark = pytest.mark.slow  # the real packaged MiniLM
 
+from macro2micro.dataset_builder.errors import ModelError  # noqa: E402
 from macro2micro.dataset_builder.models.distill import distill, zipf_sif_weights  # noqa: E402
 from macro2micro.dataset_builder.models.static_embedder import (  # noqa: E402
     EMBEDDINGS_FILE,
@@ -117,13 +118,13 @@ def test_sentence_transformer_surface_and_embed_texts(small_static, monkeypatch)
 
 
 def test_loader_and_options_are_validated(small_static, minilm_dir, tmp_path):
-    with pytest.raises(FileNotFoundError, match="missing config.json, tokenizer.json, embeddings.safetensors"):
+    with pytest.raises(ModelError, match="missing config.json, tokenizer.json, embeddings.safetensors"):
         StaticEmbedder.load(tmp_path)
     with pytest.raises(ValueError, match="dtype='int8'; valid: float16, float32"):
         distill(minilm_dir, tmp_path / "x", dtype="int8")
     with pytest.raises(ValueError, match="dims=500 must be between 1 and"):
         distill(minilm_dir, tmp_path / "x", dims=500, vocab_limit=1000)
-    with pytest.raises(FileNotFoundError, match="no tokenizer.json"):
+    with pytest.raises(ModelError, match="no tokenizer.json"):
         distill(tmp_path, tmp_path / "x")
     assert not (tmp_path / "x").exists()
 
