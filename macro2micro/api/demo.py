@@ -108,7 +108,8 @@ def run_demo(
         if on_stage is not None:
             on_stage(stage, result)
 
-    out, results = Path(demo.out), {}
+    out = Path(demo.out)
+    results: dict[str, Any] = {}
     preflight(build, knobs)
     if not demo.skip_training:
         recipe_model(train.recipe, train.override_args())

@@ -134,7 +134,7 @@ def publish(
     if corpus is None and subsets.corpus is None:
         inputs += [p for p in recorded if Path(p).exists()]
     elif isinstance(corpus, (str, Path)):
-        inputs.append(corpus)
+        inputs.append(Path(corpus))
     folder = OutputFolder(out, "publish", inputs=inputs, overwrite=overwrite).check()
     load_tokenizer(spec)  # models fail before any corpus is read
     if embedder.model:

@@ -150,7 +150,7 @@ class CorpusOptions:
 class OutputOptions:
     """The folder a command writes."""
 
-    out: str = field(default=None, metadata=_help("output folder (written atomically; required)"))
+    out: str | None = field(default=None, metadata=_help("output folder (written atomically; required)"))
     overwrite: bool = field(
         default=False,
         metadata=_help(
@@ -161,6 +161,12 @@ class OutputOptions:
     def __post_init__(self) -> None:
         if not self.out:
             raise OptionsError("out: give the output folder (--out)")
+
+    @property
+    def folder(self) -> str:
+        """``out``, which ``__post_init__`` made sure is given."""
+        assert self.out
+        return self.out
 
 
 @dataclass

@@ -283,26 +283,28 @@ class OutputFolder:
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        tmp = self.tmp
+        assert tmp is not None, "__exit__ without __enter__"
         try:
             if exc_type is not None:
-                shutil.rmtree(self.tmp, ignore_errors=True)
+                shutil.rmtree(tmp, ignore_errors=True)
                 _disk_error(exc, self.target, "; nothing of this run was kept, an earlier output is as it was")
                 return
             try:
-                write_marker(self.tmp, self.kind)
-                self._swap()
+                write_marker(tmp, self.kind)
+                self._swap(tmp)
             except BaseException:
-                shutil.rmtree(self.tmp, ignore_errors=True)
+                shutil.rmtree(tmp, ignore_errors=True)
                 raise
         finally:
             self.lock.release()
 
-    def _swap(self) -> None:
+    def _swap(self, tmp: Path) -> None:
         old = None
         if self.target.exists():
             old = self.target.parent / f".{self.target.name}.old-{os.getpid()}"
             os.replace(self.target, old)
-        os.replace(self.tmp, self.target)
+        os.replace(tmp, self.target)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from typing import TypeVar
 
 from macro2micro.dataset_builder.errors import OptionsError
+
+T = TypeVar("T")
 
 AUTO = "auto"  # --length_window auto
 EVEN = "even"  # --type_quota even
@@ -56,3 +59,10 @@ def parse_languages(values: list[str] | str | None) -> list[str]:
     if bad:
         raise OptionsError(f"language={bad[0]!r}: give ISO 639 codes such as en, zh or pt-BR")
     return codes
+
+
+def required(value: T | None, option: str) -> T:
+    """``value``, or an OptionsError naming ``--option`` when it was not given."""
+    if value is None or value == "":
+        raise OptionsError(f"{option}: required (--{option})")
+    return value

@@ -147,7 +147,7 @@ def variation_rows(configs: list[str], metrics: dict[str, dict], manifests: dict
             {
                 "config": c,
                 "k": "-" if m.get("k") is None else m["k"],
-                "same_pool": {True: "**yes**", False: "no"}.get(v.get("same_pool_as_previous"), "-"),
+                "same_pool": {True: "**yes**", False: "no", None: "-"}[v.get("same_pool_as_previous")],
                 "instruction": _length(v, "instruction"),
                 "response": _length(v, "response"),
                 "turns": _turns(v),
@@ -233,7 +233,8 @@ def render_dataset_card(
     if infos is not None:
         infos.to_dataset_card_data(data)
     word = (info.get("knobs") or {}).get("tokenizer", {}).get("tokenizer") == "word"
-    strategies, build_lines = [], []
+    strategies: list[dict] = []
+    build_lines: list[str] = []
     unit = "words" if word else "model tokens"
     baselines = [
         {

@@ -114,7 +114,7 @@ def build_demo(art: Artifacts):
             models = logic.model_choices(art)
             with gr.Row():
                 prompt = gr.Dropdown(
-                    logic.prompt_choices(art), label="prompt", value=(logic.prompt_choices(art) or [None])[0]
+                    logic.prompt_choices(art), label="prompt", value=next(iter(logic.prompt_choices(art)), None)
                 )
                 chosen = gr.Dropdown(
                     models,
@@ -142,7 +142,7 @@ def build_demo(art: Artifacts):
             adapters = sorted(art.adapters)
             with gr.Row():
                 live_prompt = gr.Textbox(label=f"prompt (at most {logic.MAX_PROMPT_CHARS} characters)")
-                live_model = gr.Dropdown(adapters, value=(adapters or [None])[0], label="adapter")
+                live_model = gr.Dropdown(adapters, value=next(iter(adapters), None), label="adapter")
                 live_tokens = gr.Slider(1, logic.MAX_NEW_TOKENS, value=48, step=1, label="max new tokens")
             live_btn = gr.Button("Generate")
             live_out = gr.Textbox(label="answer", lines=6)

@@ -27,7 +27,8 @@ def verdict_words(model: str, baseline: str, model_first: str | None, baseline_f
     if first is None and second is None:
         return "no parseable verdict in either order"
     if first is None or second is None:
-        known = first or second
+        known = first if first is not None else second
+        assert known is not None
         said = {"model": f"preferred {model}", "baseline": f"preferred {baseline}", "tie": "called a tie"}[known]
         return f"judge {said} in one order; no parseable verdict in the other"
     if first == second:

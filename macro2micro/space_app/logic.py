@@ -297,7 +297,8 @@ def score_frame(art: Artifacts):
     pd = require("pandas")
 
     res = _need_results(art)
-    rows, flat = [], {}
+    rows: list = []
+    flat: dict = {}
     for config, s in res["scores"].items():
         m = art.metrics.get(config, {})
         if m.get("level") is not None:

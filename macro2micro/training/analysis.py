@@ -93,13 +93,13 @@ def correlation_gaps(metrics: dict[str, dict], scores: dict[str, float]) -> dict
     return out
 
 
-def ladder_points(scores: dict[str, float], levels: dict[str, float]) -> dict[str, list[tuple[float, float]]]:
+def ladder_points(scores: dict[str, float], levels: dict[str, float | None]) -> dict[str, list[tuple[float, float]]]:
     """Group config scores by strategy: ``{strategy: [(level, score), ...]}`` sorted by level."""
     out: dict[str, list[tuple[float, float]]] = {}
     for config, score in scores.items():
-        if config in levels and levels[config] is not None:
-            strategy = strategy_of(config)
-            out.setdefault(strategy, []).append((float(levels[config]), float(score)))
+        level = levels.get(config)
+        if level is not None:
+            out.setdefault(strategy_of(config), []).append((float(level), float(score)))
     return {s: sorted(p) for s, p in out.items()}
 
 
@@ -166,7 +166,7 @@ def analyze(
         named = ", ".join(pairs[:4]) + (", ..." if len(pairs) > 4 else "")
         notes.append(f"Pearson r is missing for {len(pairs)} metric(s) ({named}): {why}")
     for strategy, fit in fits.items():
-        members = {c: levels[c] for c in scores if levels.get(c) is not None and strategy_of(c) == strategy}
+        members = {c: float(lv) for c in scores if (lv := levels.get(c)) is not None and strategy_of(c) == strategy}
         notes += _noise(fit, strategy, members, per_prompt, resamples)
     return {
         "fits": fits,

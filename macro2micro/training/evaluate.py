@@ -152,7 +152,7 @@ def evaluate(
     template_file = anchor.path / "chat_template.jinja"
     template = template_file.read_text() if template_file.exists() else None  # one prompt format for all
     name, baseline_answers, baseline_info = _baseline_answers(baseline, adapters, rows, base_model, decoding, template)
-    models = {c: a.path for c, a in adapters.items() if c != name}
+    models: dict[str, Path | None] = {c: a.path for c, a in adapters.items() if c != name}
     if name != BASE:
         models[BASE] = None
     answers = {
@@ -161,7 +161,8 @@ def evaluate(
     }
     answers[name] = baseline_answers
     judge = Judge(judge_backend or LocalChoiceBackend())
-    scores, verdicts = {}, {}
+    scores: dict[str, dict] = {}
+    verdicts: dict[str, dict] = {}
     for config in tqdm(list(models), desc=f"judging against {name}, both orders", unit="model"):
         forward, swapped = judge.both_orders(texts, answers[config], baseline_answers)
         wr = win_rate(forward, swapped)

@@ -104,7 +104,7 @@ class Judge:
 
     def verdicts(self, prompts: list[str], answers_a: list[str], answers_b: list[str]) -> list[str | None]:
         replies = self.backend.generate(self._prompts(prompts, answers_a, answers_b))
-        out = []
+        out: list[str | None] = []
         for reply in replies:
             if isinstance(reply, Exception):
                 self.failures.append(f"request failed: {reply}")
@@ -129,7 +129,8 @@ class Judge:
         if hasattr(self.backend, "margins"):
             d1 = self.backend.margins(self._prompts(prompts, model_answers, baseline_answers))
             d2 = self.backend.margins(self._prompts(prompts, baseline_answers, model_answers))
-            forward, swapped = [], []
+            forward: list[str | None] = []
+            swapped: list[str | None] = []
             for a, b in zip(d1, d2, strict=True):
                 q = (a - b) / 2
                 win = "tie" if abs(q) < 1e-3 else ("A" if q > 0 else "B")

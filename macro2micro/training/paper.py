@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -57,7 +58,7 @@ KNOWN_DISAGREEMENTS = {
     ("response", "30K", "meso"): "a hidden marker at 50 %, or a typo in the paper's slope table",
 }
 # Response-side micro diversity at 10K: the ablations, with the slope and r the paper states (approximate).
-ABLATIONS = {
+ABLATIONS: dict[str, dict[str, Any]] = {
     "Llama-2-70B": {"scores": [50.7, 50.6, 52.4, 52.7, 53.9, 54.2, 54.1], "paper_slope": 4.1},
     "Llama-3-8B": {"scores": [41.3, 45.6, 47.2, 47.9, 50.5, 52.6, 53.8], "paper_slope": 11.7},
     "length control (8 levels)": {

@@ -39,6 +39,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from macro2micro.dataset_builder.errors import ArtifactError, ModelError, OptionsError
 from macro2micro.dataset_builder.utils import require
@@ -62,8 +63,8 @@ class M2MScriptArguments:
         recipe_name: recorded in the model card.
     """
 
-    dataset_name: str = field(default=None, metadata={"help": "dataset repo id or local repo folder"})
-    dataset_config: str = field(default=None, metadata={"help": "config to train on, e.g. micro_response_max"})
+    dataset_name: str | None = field(default=None, metadata={"help": "dataset repo id or local repo folder"})
+    dataset_config: str | None = field(default=None, metadata={"help": "config to train on, e.g. micro_response_max"})
     dataset_train_split: str = field(default="train", metadata={"help": "split to train on"})
     dataset_repo_id: str | None = field(default=None, metadata={"help": "Hub id named in the model card"})
     recipe_name: str | None = field(default=None, metadata={"help": "recipe name for the model card"})
@@ -76,6 +77,12 @@ class M2MScriptArguments:
             raise OptionsError(
                 "--dataset_name and --dataset_config are required (e.g. demo_out/hub_dataset and micro_response_max)"
             )
+
+    @property
+    def dataset(self) -> tuple[str, str]:
+        """``(dataset_name, dataset_config)``, which ``__post_init__`` made sure are given."""
+        assert self.dataset_name and self.dataset_config
+        return self.dataset_name, self.dataset_config
 
 
 def resolve_recipe(recipe: str) -> Path:
@@ -119,7 +126,7 @@ def resolve_chat_template(name: str | None) -> str | None:
     """A bare template name -> our templates folder, then TRL's; paths and Hub ids pass through."""
     if not name or os.path.exists(name) or "/" in name:
         return name
-    for folder in (TEMPLATES, Path(__import__("trl").__file__).parent / "chat_templates"):
+    for folder in (TEMPLATES, Path(str(__import__("trl").__file__)).parent / "chat_templates"):
         if (folder / name).is_file():
             return str(folder / name)
     raise ModelError(f"chat template {name!r} not found in {TEMPLATES} or TRL's chat_templates")
@@ -135,18 +142,17 @@ def make_parser(with_script_args: bool = True):
         def error(self, message: str):
             raise ValueError(message)
 
-    return Parser(((M2MScriptArguments,) if with_script_args else ()) + (SFTConfig, ModelConfig))
+    types: list[Any] = [M2MScriptArguments] if with_script_args else []
+    return Parser(types + [SFTConfig, ModelConfig])
 
 
 def load_train_dataset(script_args: M2MScriptArguments):
     from macro2micro.dataset_builder.hub.repo import load_config
 
-    ds = load_config(script_args.dataset_name, script_args.dataset_config, split=script_args.dataset_train_split)
+    name, config = script_args.dataset
+    ds = load_config(name, config, split=script_args.dataset_train_split)
     if "messages" not in ds.column_names:
-        raise ArtifactError(
-            f"{script_args.dataset_name}/{script_args.dataset_config} has no 'messages' column "
-            f"(columns: {ds.column_names})"
-        )
+        raise ArtifactError(f"{name}/{config} has no 'messages' column (columns: {ds.column_names})")
     return ds.select_columns(["messages"])
 
 
@@ -154,11 +160,12 @@ def dataset_card_info(script_args: M2MScriptArguments) -> tuple[str | None, dict
     """The dataset's Hub id (None for an unpublished local folder) and this config's diversity metrics."""
     from macro2micro.dataset_builder.hub.artifacts import ArtifactError, open_dataset_repo
 
-    local = Path(script_args.dataset_name).exists()
-    repo_id = script_args.dataset_repo_id or (None if local else script_args.dataset_name)
+    name, config = script_args.dataset
+    local = Path(name).exists()
+    repo_id = script_args.dataset_repo_id or (None if local else name)
     try:
-        repo = open_dataset_repo(script_args.dataset_name)
-        metrics = repo.metrics().get(script_args.dataset_config, {})
+        repo = open_dataset_repo(name)
+        metrics = repo.metrics().get(config, {})
         repo_id = repo_id or repo.repo_id()
     except (ArtifactError, OSError, ValueError, RuntimeError):  # not one of our repos: train, with a thinner card
         metrics = {}
@@ -172,7 +179,7 @@ def cut_rows(trainer, max_length: int | None) -> int:
 
     if not max_length:
         return 0
-    lengths = pc.list_value_length(trainer.train_dataset.with_format("arrow")["input_ids"])  # type: ignore[union-attr]
+    lengths = pc.list_value_length(trainer.train_dataset.with_format("arrow")["input_ids"])
     return int(pc.sum(pc.greater_equal(lengths, max_length)).as_py() or 0)
 
 

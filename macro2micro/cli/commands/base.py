@@ -105,8 +105,8 @@ class ConfigParser(HfArgumentParser):
             known = {a.dest for a in self._actions} - {"help", "config"}
             unknown = sorted(set(config) - known)
             if unknown:
-                near = {k: difflib.get_close_matches(k, known, n=1) for k in unknown}
-                hints = "; ".join(f"{k}: did you mean {m[0]}?" for k, m in near.items() if m)
+                close = {k: difflib.get_close_matches(k, known, n=1) for k in unknown}
+                hints = "; ".join(f"{k}: did you mean {m[0]}?" for k, m in close.items() if m)
                 raise UsageError(f"--config {path}: unknown option(s) {unknown}{'; ' + hints if hints else ''}")
             self.set_defaults(**{k: self._convert(path, k, v) for k, v in config.items()})
         namespace, rest = self.parse_known_args(args=argv)

@@ -9,6 +9,7 @@ from macro2micro.api.evaluate import evaluate_adapters
 from macro2micro.cli import report
 from macro2micro.cli.commands.base import Command
 from macro2micro.dataset_builder.errors import OptionsError
+from macro2micro.dataset_builder.parsing import required
 from macro2micro.training.options import EvalOptions, PushResultsOptions
 
 
@@ -22,7 +23,7 @@ class EvalPaths:
             "help": "folder of adapters written by `macro2micro train` (unset: the adapters the dataset repo records)"
         },
     )
-    dataset: str = field(
+    dataset: str | None = field(
         default=None, metadata={"help": "the dataset repo (folder or Hub id) the adapters were trained on (required)"}
     )
     out: str = field(default="eval", metadata={"help": "results.json, report.md and plots"})
@@ -38,7 +39,7 @@ class EvaluateCommand(Command):
     options = (EvalPaths, EvalOptions, PushResultsOptions)
 
     def run(self, paths: EvalPaths, options: EvalOptions, push: PushResultsOptions) -> dict:
-        return evaluate_adapters(paths.dataset, paths.out, paths.runs, options, push)
+        return evaluate_adapters(required(paths.dataset, "dataset"), paths.out, paths.runs, options, push)
 
     def report(self, results: dict, paths: EvalPaths, *options) -> None:
         report.scores(results, results["baseline"])

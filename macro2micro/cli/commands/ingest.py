@@ -14,7 +14,7 @@ class IngestCommand(Command):
     options = (CorpusOptions, OutputOptions)
 
     def run(self, corpus: CorpusOptions, output: OutputOptions) -> dict:
-        return ingest(None, output.out, corpus, overwrite=output.overwrite)
+        return ingest(None, output.folder, corpus, overwrite=output.overwrite)
 
     def report(self, summary: dict, corpus: CorpusOptions, output: OutputOptions) -> None:
         report.corpus_summary(summary, output.out)

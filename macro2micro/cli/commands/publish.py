@@ -9,13 +9,14 @@ from macro2micro.cli import report
 from macro2micro.cli.commands.base import Command
 from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.dataset_builder.options import EmbedderOptions, MetricOptions, OutputOptions, PublishOptions
+from macro2micro.dataset_builder.parsing import required
 
 
 @dataclass
 class PublishInputs:
     """The build to publish, and the corpus it was built from."""
 
-    subsets: str = field(default=None, metadata={"help": "folder written by `macro2micro build` (required)"})
+    subsets: str | None = field(default=None, metadata={"help": "folder written by `macro2micro build` (required)"})
     corpus: list[str] | None = field(
         default=None,
         metadata={
@@ -39,8 +40,8 @@ class PublishCommand(Command):
 
     def run(self, inputs: PublishInputs, options, metric, embedder, output: OutputOptions) -> dict:
         return publish(
-            inputs.subsets,
-            output.out,
+            required(inputs.subsets, "subsets"),
+            output.folder,
             inputs.corpus,
             options,
             metric,

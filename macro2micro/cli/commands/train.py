@@ -8,6 +8,7 @@ from macro2micro.api.train import train_adapters
 from macro2micro.cli import report
 from macro2micro.cli.commands.base import Command
 from macro2micro.dataset_builder.errors import OptionsError
+from macro2micro.dataset_builder.parsing import required
 from macro2micro.training.options import PushAdaptersOptions, TrainOptions
 
 
@@ -15,7 +16,7 @@ from macro2micro.training.options import PushAdaptersOptions, TrainOptions
 class TrainPaths:
     """What to train on and where the adapters go."""
 
-    dataset: str = field(
+    dataset: str | None = field(
         default=None,
         metadata={"help": "dataset repo: a folder written by `macro2micro publish` or a Hub id (required)"},
     )
@@ -32,7 +33,7 @@ class TrainCommand(Command):
     options = (TrainPaths, TrainOptions, PushAdaptersOptions)
 
     def run(self, paths: TrainPaths, options: TrainOptions, push: PushAdaptersOptions) -> dict:
-        return train_adapters(paths.dataset, paths.out, options, push)
+        return train_adapters(required(paths.dataset, "dataset"), paths.out, options, push)
 
     def report(self, results: dict, *options) -> None:
         report.train_results(results)

@@ -83,7 +83,8 @@ def row_embeddings(corpus, embedder: EmbedderOptions, side: str) -> tuple[np.nda
         raise OptionsError("kcenter and deita need a sentence-embedding model; --embedder none is not possible here")
     sides = SIDES if side == "both" else (side,)
     fp = corpus_fingerprint(corpus)
-    total, ident = None, {}
+    total: np.ndarray | None = None
+    ident: dict = {}
     for s in sides:
         emb, ident = embed_texts(
             column(corpus, s), embedder.embedder, fingerprint=f"{fp}:{s}", max_seq_length=embedder.max_seq_length
@@ -92,6 +93,7 @@ def row_embeddings(corpus, embedder: EmbedderOptions, side: str) -> tuple[np.nda
         if str(ident.get("name", "")).startswith(f"{STATIC_EMBEDDER}:"):
             emb = _center(emb)
         total = emb if total is None else total + emb
+    assert total is not None  # sides is never empty
     norms = np.linalg.norm(total, axis=1, keepdims=True)
     return total / np.maximum(norms, 1e-12), {**ident, "embedded": side}
 

@@ -108,7 +108,8 @@ class DeitaStrategy(EmbeddingBaseline):
                 **({"stats": dict(scorer.stats)} if hasattr(scorer, "stats") else {}),
             }
             self.scores_fingerprint_ = fp
-        return super().fit(corpus)
+        super().fit(corpus)
+        return self
 
     def select(self, corpus, budget: int, seed: int, level: float = 1.0, replicate: int = 0) -> Selection:
         n = self.check_budget(corpus, budget, seed, level, replicate)

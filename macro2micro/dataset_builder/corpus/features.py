@@ -39,7 +39,7 @@ def _encode(texts: list[str], tokenizer, batch_size: int) -> tuple[np.ndarray, n
     backend = getattr(tokenizer, "_tokenizer", None)
     fast = getattr(backend, "encode_batch_fast", None)
     lengths = np.zeros(len(texts), dtype=np.int64)
-    chunks = []
+    chunks: list[np.ndarray] = []
     with no_gc():
         _encode_batches(texts, tokenizer, fast, batch_size, lengths, chunks)
     offsets = np.concatenate(([0], np.cumsum(lengths)))

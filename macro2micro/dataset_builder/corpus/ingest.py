@@ -137,7 +137,7 @@ class _Rows:
 
 def _read_item(item, options: CorpusOptions, report: CorpusReport, rows: _Rows, dropped: Counter) -> str:
     """Read one input into ``rows``; returns the format it was read as."""
-    fmt = options.format
+    fmt: str = options.format
     if is_in_memory(item):
         default_source = options.source or item_name(item)
     else:  # the file's name without its suffixes (data.jsonl.gz -> data)

@@ -33,6 +33,7 @@ from macro2micro.dataset_builder.ladders.subsets import Subsets
 from macro2micro.dataset_builder.metrics import variation
 from macro2micro.dataset_builder.naming import LENGTH_CONTROLLED, config_name, level_names
 from macro2micro.dataset_builder.options import BuildOptions, CorpusOptions
+from macro2micro.dataset_builder.parsing import required
 from macro2micro.dataset_builder.selection.lengthctl import GOAL, resolve_window, spread
 from macro2micro.dataset_builder.selection.strategies import LadderStrategy, Selection
 from macro2micro.dataset_builder.utils import package_versions
@@ -101,6 +102,7 @@ class _Family:
                 ladder_name=name,
                 replicate=replicate,
             )
+            assert sel.pool is not None  # a ladder's selection names its level's pool
             out.append((level_name, sel, variation.sampler_ratio(lengths, sel.indices, sel.pool)))
         return out
 
@@ -115,7 +117,7 @@ class _Family:
         made, previous = [], None
         side = strategy.side
         for level_name, sel, (ratio, uniform_range) in levels:
-            same = None if previous is None else previous.stats["k"] == sel.stats["k"]
+            same: bool | None = None if previous is None else previous.stats["k"] == sel.stats["k"]
             varies = variation.describe(
                 sel.indices,
                 self.lengths,
@@ -167,7 +169,7 @@ class _Family:
         count rising and meets the ±5 % goal; else the closest (a rising count first)."""
         twin, side = f"{name}_{LENGTH_CONTROLLED}", strategy.side
         windows = resolve_window(
-            self.options.length_window,
+            required(self.options.length_window, "length_window"),
             self.lengths[side],
             strategy.ladder_,
             self.options.budget,
@@ -175,7 +177,7 @@ class _Family:
             what=twin,
             matrix=strategy.types_,
         )
-        best = None
+        best: tuple | None = None
         for tries, window in enumerate(windows[:MAX_WINDOW_TRIES], start=1):
             levels = self._sample(strategy, twin, window.mask(self.lengths[side]))
             means = np.array([self.lengths[side][sel.indices].mean() for _, sel, _ in levels])
@@ -186,6 +188,7 @@ class _Family:
                 best = (key, window, levels, means, realised, tries)
             if key[:2] == (False, False):
                 break
+        assert best is not None  # resolve_window returns at least one window or raises
         _, window, levels, means, realised, tries = best
         ks = [sel.stats["k"] for _, sel, _ in levels]
         info = {

@@ -189,7 +189,7 @@ def self_bleu(tokenized: Words, sample_size: int = 200, seed: int = 0) -> float:
     idx = np.arange(len(tokenized))
     if len(idx) > sample_size:
         idx = np.sort(np.random.default_rng(seed).choice(idx, size=sample_size, replace=False))
-    rows = (tokenized[i] for i in idx)
+    rows = (tokenized[int(i)] for i in idx)
     sample = [t.tolist() if isinstance(t, np.ndarray) else list(t) for t in rows]
     sample = [t for t in sample if t]
     m = len(sample)
@@ -197,7 +197,7 @@ def self_bleu(tokenized: Words, sample_size: int = 200, seed: int = 0) -> float:
         return 0.0
     lengths = np.array([len(t) for t in sample])
     counts = [[_ngram_counts(t, n) for t in sample] for n in range(1, 5)]
-    top = []  # per n: gram -> (best count, owner, second best count)
+    top: list[dict[tuple, list]] = []  # per n: gram -> (best count, owner, second best count)
     for per_text in counts:
         best: dict[tuple, list] = {}
         for owner, grams in enumerate(per_text):
@@ -221,8 +221,8 @@ def self_bleu(tokenized: Words, sample_size: int = 200, seed: int = 0) -> float:
             denominator = max(1, sum(grams.values()))
             numerator = 0
             for gram, c in grams.items():
-                best, owner, second = top[n][gram]
-                numerator += min(c, second if owner == i else best)
+                most, owner, second = top[n][gram]
+                numerator += min(c, second if owner == i else most)
             if n == 0 and numerator == 0:
                 log_p = -math.inf
                 break
@@ -240,7 +240,7 @@ def side_metrics(
     self_bleu_sample: int = 200,
     seed: int = 0,
     tokenized: Words | None = None,
-) -> dict[str, float]:
+) -> dict[str, float | None]:
     """All seven metrics of one side of one subset.
 
     Args:

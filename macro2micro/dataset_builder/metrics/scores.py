@@ -82,7 +82,7 @@ def compute_metrics(
         lengths[side] = feats.lengths()
         ids = [feats.row(i) for i in range(len(texts))]
         emb = None
-        if model:
+        if model and embedder is not None:
             emb, _ = embed_rows(
                 texts,
                 needed,
@@ -102,7 +102,9 @@ def compute_metrics(
         sub_ids = [ids[i] for i in idx]
         sub_tok = tokenized.take(idx)
         sub_emb = None if emb is None else emb[full_sample if config == FULL_CONFIG else idx]
-        entry = {side: side_metrics(sub_texts, sub_ids, sub_emb, options.self_bleu_sample, seed, tokenized=sub_tok)}
+        entry: dict[str, dict] = {
+            side: side_metrics(sub_texts, sub_ids, sub_emb, options.self_bleu_sample, seed, tokenized=sub_tok)
+        }
         if options.bootstrap:  # (full's embeddings are a sample, not its rows: no interval for them)
             entry[f"{side}_ci95"] = bootstrap_ci(
                 sub_texts,

@@ -135,7 +135,9 @@ class WordTokenizer:
         import pyarrow as pa
 
         self._check_memo()
-        arrays, counts, seen = [], [], []
+        arrays: list[np.ndarray] = []
+        counts: list[np.ndarray] = []
+        seen: list[np.ndarray] = []
         texts = iter(texts)
         with no_gc():
             while batch := list(islice(texts, block)):
@@ -143,7 +145,7 @@ class WordTokenizer:
                 ids, per_text, distinct_ids = self._lookup(prepared, self._fill, firsts)
                 arrays.append(ids)
                 counts.append(per_text)
-                seen.append(distinct_ids if firsts else ids[:0])
+                seen.append(distinct_ids if firsts and distinct_ids is not None else ids[:0])
         offsets = np.zeros(sum(map(len, counts)) + 1, dtype=np.int64)
         if counts:
             np.cumsum(np.concatenate(counts), out=offsets[1:])

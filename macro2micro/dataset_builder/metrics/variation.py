@@ -160,8 +160,9 @@ def ladder_warnings(
             f"({turns[lo]:.2f} at {manifests[lo]['config']}, {turns[hi]:.2f} at {manifests[hi]['config']}): "
             "rows of more turns carry more types, and more assistant turns are trained per row"
         )
-    realised = [m.get("types_covered") for m in manifests]
-    if None not in realised:
+    covered = [m.get("types_covered") for m in manifests]
+    realised = [int(c) for c in covered if c is not None]
+    if len(realised) == len(manifests):
         flat = [i for i in range(1, len(realised)) if realised[i] <= realised[i - 1]]
         if flat:
             a, b = manifests[flat[0] - 1], manifests[flat[0]]
@@ -231,12 +232,13 @@ def random_control(random_rows: np.ndarray, corpus_rows: int, reachable: dict[st
         corpus_rows: rows of the corpus (random draws uniformly from all of them).
         reachable: per ladder, a mask of the rows its configs can contain (its full, possibly windowed, pool).
     """
-    out = {"population": "the whole corpus", "corpus_rows": int(corpus_rows), "outside_ladder": {}}
+    outside: dict[str, float] = {}
+    out = {"population": "the whole corpus", "corpus_rows": int(corpus_rows), "outside_ladder": outside}
     if not reachable:
         return out
     union = np.zeros(corpus_rows, dtype=bool)
     for ladder, mask in reachable.items():
-        out["outside_ladder"][ladder] = round(float((~mask[random_rows]).mean()), 4)
+        outside[ladder] = round(float((~mask[random_rows]).mean()), 4)
         union |= mask
     out["outside_every_ladder"] = round(float((~union[random_rows]).mean()), 4)
     return out

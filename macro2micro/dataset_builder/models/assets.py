@@ -78,7 +78,8 @@ def read_truncated_json_array(path: str | Path) -> tuple[list, bool]:
     if idx < 0:
         raise AssetError(f"{path}: not a JSON array")
     idx += 1
-    records, n = [], len(text)
+    records: list[dict] = []
+    n = len(text)
     while True:
         while idx < n and text[idx] in " \t\r\n,":
             idx += 1

@@ -73,7 +73,9 @@ def _template_ids(tok_json: dict) -> tuple[list[int], list[int]]:
     if proc.get("type") != "TemplateProcessing":
         return [], []
     special = proc.get("special_tokens", {})
-    before, after, seen_seq = [], [], False
+    before: list[int] = []
+    after: list[int] = []
+    seen_seq = False
     for piece in proc.get("single", []):
         if "Sequence" in piece:
             seen_seq = True

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
 
 
 class OpenAIBackend:
@@ -69,7 +71,7 @@ class OpenAIBackend:
 
 def load_chat_model(
     spec: str,
-    adapter: str | None = None,
+    adapter: str | Path | None = None,
     chat_template: str | None = None,
     truncation_side: str = "right",
     device: str | None = None,
@@ -98,7 +100,7 @@ def load_chat_model(
         tok.pad_token = tok.eos_token
     if chat_template:
         tok.chat_template = chat_template
-    model = AutoModelForCausalLM.from_pretrained(path)
+    model: Any = AutoModelForCausalLM.from_pretrained(path)  # (transformers types .to() as a decorator's wrapper)
     if adapter is not None:
         from macro2micro.dataset_builder.utils import require
 
@@ -166,6 +168,6 @@ class TransformersBackend:
             self._loaded = load_chat_model(self.model_spec, device=self.device)
         return self._loaded
 
-    def generate(self, prompts: list[str]) -> list[str | Exception]:
+    def generate(self, prompts: list[str]) -> Sequence[str | Exception]:
         tok, model, device = self._load()
         return generate_chat(tok, model, device, prompts, self.batch_size, self.max_new_tokens)

@@ -23,6 +23,7 @@ import json
 import logging
 from itertools import chain
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -132,7 +133,7 @@ class StaticEmbedder:
         convert_to_numpy: bool = True,
         convert_to_tensor: bool = False,
         **kwargs,
-    ) -> np.ndarray:
+    ) -> Any:
         """Mean of the token vectors of each text, L2-normalized by default; float32 (n, dims).
 
         Args:
@@ -141,13 +142,13 @@ class StaticEmbedder:
             show_progress_bar: tqdm over batches (None: only for more than 10 batches on a terminal).
             normalize_embeddings: L2-normalize each vector (texts with no known token stay zero).
             convert_to_numpy: accepted for SentenceTransformer compatibility; the result is numpy.
-            convert_to_tensor: return a torch tensor instead.
+            convert_to_tensor: return a torch tensor instead (else a numpy array).
             **kwargs: other SentenceTransformer arguments (``device``, ``precision`` ...) are ignored.
         """
         from tqdm.auto import tqdm
 
         single = isinstance(sentences, str)
-        texts = [sentences] if single else list(sentences)
+        texts: list[str] = [sentences] if isinstance(sentences, str) else list(sentences)
         if batch_size < 1:
             raise OptionsError(f"batch_size={batch_size} must be at least 1")
         out = np.zeros((len(texts), self.embeddings.shape[1]), dtype=np.float32)

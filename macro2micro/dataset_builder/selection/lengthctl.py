@@ -122,7 +122,7 @@ def resolve_window(
     """
     parsed = parse_window(spec)
     typed = ladder.entry_k > 0
-    if parsed != AUTO:
+    if not isinstance(parsed, str):
         window = LengthWindow(*parsed, info={"mode": "fixed"})
         rows = int((window.mask(lengths) & typed).sum())
         if rows < budget:
@@ -136,7 +136,7 @@ def resolve_window(
         raise PoolTooSmallError(
             f"{what}: budget N={budget} is larger than the {len(typed_lengths)} rows that carry a type"
         )
-    tried = []
+    tried: list[dict] = []
     for h in HALF_WIDTHS:
         lo, hi = (int(v) for v in np.quantile(typed_lengths, [0.5 - h, 0.5 + h], method="nearest"))
         mask = (lengths >= lo) & (lengths <= hi)

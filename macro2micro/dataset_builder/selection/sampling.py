@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from macro2micro.dataset_builder.options import EVEN, parse_quota
+from macro2micro.dataset_builder.options import parse_quota
 from macro2micro.dataset_builder.selection.ladder import PoolTooSmallError, _gather_rows
 
 
@@ -121,17 +121,17 @@ def type_sample(
     Returns:
         Sorted selected row indices and stats (quota, rows from type rounds and from the fill, coverage).
     """
-    quota = parse_quota(quota)
+    parsed = parse_quota(quota)
     if len(pool) < budget:
         raise PoolTooSmallError(f"pool of {len(pool)} samples is smaller than N={budget}")
     sub = matrix[pool]
-    if quota == EVEN:
+    if isinstance(parsed, str):  # "even", parse_quota's one word
         selected, admitted, effective = _even_rounds(sub, budget, rng)
     else:
-        selected, admitted = _least_covered_rounds(sub, budget, quota, rng)
-        effective = quota
+        selected, admitted = _least_covered_rounds(sub, budget, parsed, rng)
+        effective = parsed
     n_rounds = int(selected.sum())
     if n_rounds < budget:
         rest = np.flatnonzero(~selected)
         selected[rng.choice(rest, size=budget - n_rounds, replace=False)] = True
-    return pool[np.flatnonzero(selected)], _stats(sub, selected, admitted, effective, n_rounds, budget, quota)
+    return pool[np.flatnonzero(selected)], _stats(sub, selected, admitted, effective, n_rounds, budget, parsed)

@@ -125,6 +125,8 @@ class RandomStrategy(Strategy):
 class LadderStrategy(Strategy):
     """A diversity ladder over one side's types. Subclasses implement :meth:`extract_types`."""
 
+    side: str
+
     def __init__(self, side: str):
         if side not in SIDES:
             raise OptionsError(f"side={side!r}; valid: {', '.join(SIDES)}")
@@ -150,7 +152,7 @@ class LadderStrategy(Strategy):
             self.corpus_fingerprint_ = fp
             self.ladder_seed_ = None
         if self.ladder_seed_ != seed:
-            self.ladder_: Ladder = prune(self.types_, strategy_rng(seed, self.name, "prune").integers(2**63))
+            self.ladder_: Ladder = prune(self.types_, int(strategy_rng(seed, self.name, "prune").integers(2**63)))
             self.ladder_seed_ = seed
         return self
 
@@ -160,10 +162,10 @@ class LadderStrategy(Strategy):
         budget: int,
         seed: int,
         level: float = 1.0,
+        replicate: int = 0,
         quota: int | str = 1,
         window: np.ndarray | None = None,
         ladder_name: str | None = None,
-        replicate: int = 0,
     ) -> Selection:
         """N rows of the level's pool.
 

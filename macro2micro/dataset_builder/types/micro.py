@@ -54,7 +54,7 @@ class Bands:
         return (counts >= lo) & (counts <= hi)
 
 
-def band_counts(counts: np.ndarray, bands: Bands) -> dict[str, int]:
+def band_counts(counts: np.ndarray, bands: Bands) -> dict[str, float]:
     """How many distinct tokens fall into each band (tokens never seen are not counted)."""
     lo, hi = bands.bounds(int(counts.sum()))
     seen = counts > 0

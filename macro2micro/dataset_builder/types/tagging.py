@@ -340,9 +340,9 @@ def normalize_tags(
         rows, cols = [], []
         for start in range(0, len(names), 2048):
             sims = emb[start : start + 2048] @ emb.T
-            r, c = np.nonzero(sims >= merge_threshold)
-            rows.append(r + start)
-            cols.append(c)
+            hit_rows, hit_cols = np.nonzero(sims >= merge_threshold)
+            rows.append(hit_rows + start)
+            cols.append(hit_cols)
         graph = sp.csr_matrix(
             (np.ones(sum(len(r) for r in rows)), (np.concatenate(rows), np.concatenate(cols))),
             shape=(len(names), len(names)),
