@@ -16,6 +16,7 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-1}
 step() { echo "== $1 ($(date -u +%H:%M:%S))" >&2; }
 
 [ -s "$OUT/paper_corpus.jsonl" ] || { step paper_corpus; "$PY" bench/paper_corpus.py --out "$OUT/paper_corpus.jsonl"; }
+step demo;            "$PY" bench/demo.py --json "$OUT/demo.json"
 step pipeline;        "$PY" bench/pipeline.py --corpus "$OUT/paper_corpus.jsonl" --json "$OUT/pipeline.json"
 step ladder;          "$PY" bench/ladder.py --embedded --json "$OUT/ladder.json"
 step words;           "$PY" bench/words.py --json "$OUT/words.json"

@@ -133,6 +133,31 @@ def train(rows: list[dict]) -> list[str]:
     return ["", line + "."]
 
 
+def _minutes(seconds: float) -> str:
+    m, s = divmod(round(seconds), 60)
+    return f"{m} min {s:02d} s" if m else f"{s} s"
+
+
+def demo_table(stages: list[dict]) -> list[str]:
+    """The demo's stages: wall, CPU (user + sys, all threads) and peak RSS, plus a total row."""
+    lines = ["| stage | wall | CPU (user+sys) | peak RSS |", "|---|---|---|---|"]
+    for s in stages:
+        lines.append(f"| {s['stage']} | {_minutes(s['wall_s'])} | {_minutes(s['cpu_s'])} | {s['peak_rss_mb']:,} MB |")
+    wall, cpu = sum(s["wall_s"] for s in stages), sum(s["cpu_s"] for s in stages)
+    peak = max(s["peak_rss_mb"] for s in stages)
+    return lines + [f"| **total** | **{_minutes(wall)}** | {_minutes(cpu)} | {peak:,} MB |"]
+
+
+def demo(d: dict) -> list[str]:
+    return [
+        "",
+        f"**The demo's first run** (`bench/demo.py`: `macro2micro demo` with empty model, feature, Hugging Face and "
+        f"numba caches; {d['cpus']} CPUs, load average {d['load_average_1min_at_end']} at its end):",
+        "",
+        *demo_table(d["stages"]),
+    ]
+
+
 def gpu(d: dict) -> list[str]:
     lines = [
         "",
@@ -158,6 +183,7 @@ def main() -> None:
     folder = ap.parse_args().dir
     out: list[str] = []
     for name, render in [
+        ("demo", demo),
         ("pipeline", pipeline),
         ("ladder", ladder),
         ("words", words),

@@ -163,8 +163,10 @@ def evaluate(
     judge = Judge(judge_backend or LocalChoiceBackend())
     scores: dict[str, dict] = {}
     verdicts: dict[str, dict] = {}
-    for config in tqdm(list(models), desc=f"judging against {name}, both orders", unit="model"):
-        forward, swapped = judge.both_orders(texts, answers[config], baseline_answers)
+    logger.info("judging %d models against %s on %d prompts, both orders", len(models), name, len(texts))
+    both = judge.against_baseline(texts, {c: answers[c] for c in models}, baseline_answers)
+    for config in models:
+        forward, swapped = both[config]
         wr = win_rate(forward, swapped)
         scores[config] = {k: v for k, v in asdict(wr).items() if k != "per_prompt"}
         verdicts[config] = {"model_first": forward, "baseline_first": swapped, "per_prompt": wr.per_prompt}

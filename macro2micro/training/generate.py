@@ -151,17 +151,21 @@ def generate_answers(
         return json.loads(cache_file.read_text())["answers"]
     from macro2micro.dataset_builder.models.llm import generate_chat, load_chat_model
 
-    tok, model, device = load_chat_model(base_model, adapter, chat_template)
-    answers = generate_chat(
-        tok,
-        model,
-        device,
-        [p["instruction"] for p in prompts],
-        decoding.batch_size,
-        decoding.max_new_tokens,
-        decoding.temperature,
-        decoding.max_prompt_tokens,
-    )
+    tok, model, device = load_chat_model(base_model, adapter, chat_template, shared=True)
+    try:
+        answers = generate_chat(
+            tok,
+            model,
+            device,
+            [p["instruction"] for p in prompts],
+            decoding.batch_size,
+            decoding.max_new_tokens,
+            decoding.temperature,
+            decoding.max_prompt_tokens,
+        )
+    finally:
+        if adapter is not None:
+            model.unload()  # the LoRA layers out again: the shared base model is as it was loaded
     record = {
         "base_model": base_model,
         "adapter": adapter_identity(adapter),

@@ -9,6 +9,7 @@ guessed. The judge prompt is a template file with ``{instruction}``, ``{answer_a
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,24 @@ from macro2micro.dataset_builder.models.llm import TransformersBackend, load_cha
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 DEFAULT_TEMPLATE = TEMPLATES / "judge_pairwise.txt"
+VERDICT_CUE = "Verdict: [["
+# Below this many shared tokens a judge call runs each prompt whole (the prefix's own pass would not pay).
+MIN_SHARED_TOKENS = 32
 _VERDICT = re.compile(r"\[\[\s*(A|B|C|TIE)\s*\]\]", re.IGNORECASE)
+
+
+def shared_prefix(ids: list[list[int]]) -> int:
+    """Tokens that every sequence begins with, leaving each at least one token of its own."""
+    if not ids:
+        return 0
+    n = min(len(x) for x in ids) - 1
+    first = ids[0]
+    for x in ids[1:]:
+        k = 0
+        while k < n and x[k] == first[k]:
+            k += 1
+        n = k
+    return max(n, 0)
 
 
 def parse_verdict(reply: str) -> str | None:
@@ -85,6 +103,19 @@ def win_rate(forward: list[str | None], swapped: list[str | None], resamples: in
     )
 
 
+def calibrated(d1: list[float], d2: list[float]) -> tuple[list[str | None], list[str | None]]:
+    """Verdicts ``(forward, swapped)`` from margins with the model first (``d1``) and second (``d2``): see
+    :meth:`Judge.both_orders`."""
+    forward: list[str | None] = []
+    swapped: list[str | None] = []
+    for a, b in zip(d1, d2, strict=True):
+        q = (a - b) / 2
+        win = "tie" if abs(q) < 1e-3 else ("A" if q > 0 else "B")
+        forward.append(win)
+        swapped.append({"A": "B", "B": "A", "tie": "tie"}[win])
+    return forward, swapped
+
+
 class Judge:
     """A pairwise judge over an LLM backend (:mod:`macro2micro.dataset_builder.models.llm`).
 
@@ -126,27 +157,44 @@ class Judge:
         position prior; ``q = (d1 - d2) / 2`` cancels it within each prompt (a small judge that
         always prefers one position would otherwise tie everything).
         """
-        if hasattr(self.backend, "margins"):
-            d1 = self.backend.margins(self._prompts(prompts, model_answers, baseline_answers))
-            d2 = self.backend.margins(self._prompts(prompts, baseline_answers, model_answers))
-            forward: list[str | None] = []
-            swapped: list[str | None] = []
-            for a, b in zip(d1, d2, strict=True):
-                q = (a - b) / 2
-                win = "tie" if abs(q) < 1e-3 else ("A" if q > 0 else "B")
-                forward.append(win)
-                swapped.append({"A": "B", "B": "A", "tie": "tie"}[win])
-            return forward, swapped
-        return (
-            self.verdicts(prompts, model_answers, baseline_answers),
-            self.verdicts(prompts, baseline_answers, model_answers),
-        )
+        return self.against_baseline(prompts, {"model": model_answers}, baseline_answers)["model"]
+
+    def against_baseline(
+        self, prompts: list[str], answers: dict[str, list[str]], baseline_answers: list[str]
+    ) -> dict[str, tuple[list[str | None], list[str | None]]]:
+        """:meth:`both_orders` for several models at once: ``{name: (forward, swapped)}``.
+
+        A margins backend sees, per prompt and order, every model's judge prompt in one call: they share
+        everything up to the model's answer (swapped: the baseline's answer too), which such a backend
+        computes once (:meth:`LocalChoiceBackend.margins`).
+        """
+        names = list(answers)
+        if not hasattr(self.backend, "margins"):
+            return {
+                n: (
+                    self.verdicts(prompts, answers[n], baseline_answers),
+                    self.verdicts(prompts, baseline_answers, answers[n]),
+                )
+                for n in names
+            }
+        if len(names) == 1:  # one model: one call per order, over every prompt (they share the template's start)
+            (n,) = names
+            d1 = self.backend.margins(self._prompts(prompts, answers[n], baseline_answers))
+            return {n: calibrated(d1, self.backend.margins(self._prompts(prompts, baseline_answers, answers[n])))}
+        d1 = {n: [0.0] * len(prompts) for n in names}
+        d2 = {n: [0.0] * len(prompts) for n in names}
+        for i, (p, base) in enumerate(zip(prompts, baseline_answers, strict=True)):
+            first = self.backend.margins([self._prompt(p, answers[n][i], base) for n in names])
+            second = self.backend.margins([self._prompt(p, base, answers[n][i]) for n in names])
+            for n, a, b in zip(names, first, second, strict=True):
+                d1[n][i], d2[n][i] = a, b
+        return {n: calibrated(d1[n], d2[n]) for n in names}
+
+    def _prompt(self, prompt: str, answer_a: str, answer_b: str) -> str:
+        return self.template.format(instruction=prompt, answer_a=answer_a, answer_b=answer_b)
 
     def _prompts(self, prompts, answers_a, answers_b) -> list[str]:
-        return [
-            self.template.format(instruction=p, answer_a=a, answer_b=b)
-            for p, a, b in zip(prompts, answers_a, answers_b, strict=True)
-        ]
+        return [self._prompt(p, a, b) for p, a, b in zip(prompts, answers_a, answers_b, strict=True)]
 
     def compare(self, prompts: list[str], model_answers: list[str], baseline_answers: list[str]) -> WinRate:
         """Both orders, then :func:`win_rate`."""
@@ -163,30 +211,78 @@ class LocalChoiceBackend(TransformersBackend):
     """
 
     def __init__(
-        self, model: str = DEFAULT_MODEL, batch_size: int = 4, max_prompt_tokens: int = 1024, device: str | None = None
+        self, model: str = DEFAULT_MODEL, batch_size: int = 8, max_prompt_tokens: int = 1024, device: str | None = None
     ):
         super().__init__(model, batch_size=batch_size, device=device)
         self.max_prompt_tokens = max_prompt_tokens
 
     def _load(self):
         if self._loaded is None:
-            tok, model, device = load_chat_model(self.model_spec, truncation_side="left", device=self.device)
+            tok, model, device = load_chat_model(
+                self.model_spec, truncation_side="left", device=self.device, shared=True
+            )
             if tok.chat_template is None:  # a base model: prompt it in ChatML
                 tok.chat_template = (TEMPLATES / "chatml_training.jinja").read_text()
             choices = [tok.encode(c, add_special_tokens=False)[-1] for c in ("A", "B", "C")]
             self._loaded = (tok, model, device, choices)
         return self._loaded
 
-    def _logits(self, prompts: list[str]):
+    def _logits(self, prompts: list[str]) -> list[list[float]]:
+        """Logits of A, B, C after each prompt. Prompts that share a long beginning (one question's judge prompts
+        for several models) run it once: its keys and values are computed for one row and reused by every row,
+        which then runs only its own tokens (the same tokens as a prompt run whole)."""
+        import torch
+
+        tok, model, device, choices = self._load()
+        ids = [
+            tok(chat, add_special_tokens=False, truncation=True, max_length=self.max_prompt_tokens)["input_ids"]
+            for chat in self._chats(tok, prompts)
+        ]
+        shared = shared_prefix(ids)
+        if len(ids) < 2 or shared < MIN_SHARED_TOKENS:
+            return self._logits_whole(tok, model, device, choices, prompts)
+        out: list[list[float]] = []
+        with torch.no_grad():
+            prefix = model(torch.tensor([ids[0][:shared]], device=device), use_cache=True).past_key_values
+            for start in range(0, len(ids), self.batch_size):
+                rows = [x[shared:] for x in ids[start : start + self.batch_size]]
+                width = max(map(len, rows))
+                inputs = torch.full((len(rows), width), tok.pad_token_id, dtype=torch.long)
+                mask = torch.zeros((len(rows), shared + width), dtype=torch.long)
+                mask[:, :shared] = 1
+                for j, row in enumerate(rows):  # right-padded: a row's last token never sees the padding after it
+                    inputs[j, : len(row)] = torch.tensor(row)
+                    mask[j, shared : shared + len(row)] = 1
+                cache = copy.deepcopy(prefix)
+                cache.batch_repeat_interleave(len(rows))
+                last = torch.tensor([len(r) - 1 for r in rows])
+                keep = torch.unique(last)  # the lm head runs only where some row ends
+                logits = model(
+                    input_ids=inputs.to(device),
+                    attention_mask=mask.to(device),
+                    past_key_values=cache,
+                    logits_to_keep=keep.to(device),
+                ).logits
+                column = torch.searchsorted(keep, last)
+                out += logits[torch.arange(len(rows)), column.to(logits.device)][:, choices].float().tolist()
+        return out
+
+    def _chats(self, tok, prompts: list[str]) -> list[str]:
+        return [
+            tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
+            + VERDICT_CUE
+            for p in prompts
+        ]
+
+    def _logits_whole(self, tok, model, device, choices, prompts: list[str]) -> list[list[float]]:
         import torch
 
         from macro2micro.dataset_builder.models.llm import chat_batches
 
-        tok, model, device, choices = self._load()
         out = []
-        for enc in chat_batches(tok, prompts, self.batch_size, device, self.max_prompt_tokens, suffix="Verdict: [["):
+        for enc in chat_batches(tok, prompts, self.batch_size, device, self.max_prompt_tokens, suffix=VERDICT_CUE):
             with torch.no_grad():
-                out += model(**enc).logits[:, -1, choices].float().tolist()
+                out += model(**enc, logits_to_keep=1).logits[:, -1, choices].float().tolist()
         return out
 
     def generate(self, prompts: list[str]) -> list[str]:

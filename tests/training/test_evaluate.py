@@ -1,5 +1,7 @@
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from macro2micro.training.generate import Decoding, load_prompts
@@ -188,3 +190,70 @@ def test_evaluate_with_replicates_fits_every_draw_and_reports_spreads_and_the_bo
     report = (tmp_path / "eval/report.md").read_text()
     assert "Scores per level across replicates" in report and "| `micro_response` | 50 % | 2 |" in report
     assert "95 % CI, prompts + replicates (bootstrap)" in report
+
+
+def test_shared_prefix_leaves_every_sequence_a_token_of_its_own():
+    from macro2micro.training.judge import shared_prefix
+
+    assert shared_prefix([[1, 2, 3, 4], [1, 2, 3, 5], [1, 2, 9]]) == 2
+    assert shared_prefix([[1, 2, 3], [1, 2, 3]]) == 2 and shared_prefix([[7]]) == 0 and shared_prefix([]) == 0
+
+
+def test_judge_runs_a_shared_beginning_once_with_the_logits_of_whole_prompts(tiny_model_dir):
+    """One question's judge prompts for several models share everything up to the model's answer: the backend runs
+    that once and reuses its keys and values; each row's logits are those of its prompt run alone, unpadded."""
+    from macro2micro.training.judge import MIN_SHARED_TOKENS, Judge, LocalChoiceBackend, shared_prefix
+
+    backend = LocalChoiceBackend(str(tiny_model_dir), batch_size=3)
+    judge = Judge(backend)
+    answers = ["Use a tuple.", "Lists change; tuples do not.", "No idea", "A list is mutable, a tuple is not.", "x"]
+    prompts = [judge._prompt("What is a tuple?", a, "A baseline answer.") for a in answers]
+    tok, model, device, choices = backend._load()
+    ids = [tok(c, add_special_tokens=False)["input_ids"] for c in backend._chats(tok, prompts)]
+    assert shared_prefix(ids) >= MIN_SHARED_TOKENS  # the reuse path is the one under test
+    reused = backend._logits(prompts)
+    alone = [backend._logits_whole(tok, model, device, choices, [p])[0] for p in prompts]
+    assert np.allclose(reused, alone, atol=1e-5)
+    assert len({tuple(r) for r in reused}) == len(answers)  # each row saw its own answer
+
+
+def test_judging_many_models_at_once_gives_each_models_own_verdicts(tiny_model_dir):
+    from macro2micro.training.judge import Judge, LocalChoiceBackend
+
+    judge = Judge(LocalChoiceBackend(str(tiny_model_dir)))
+    questions = ["What is a tuple?", "Name a colour.", "Add 2 and 2."]
+    baseline = ["A baseline answer.", "Blue.", "4"]
+    answers = {"m1": ["Immutable list.", "Red", "five"], "m2": ["no", "Green, or blue.", "2 + 2 = 4"], "m3": baseline}
+    together = judge.against_baseline(questions, answers, baseline)
+    for name, own in answers.items():
+        assert together[name] == judge.both_orders(questions, own, baseline)
+    assert together["m3"] == (["tie"] * 3, ["tie"] * 3)  # the baseline against itself
+
+
+def test_generation_shares_one_base_model_and_gives_it_back_without_the_adapter(tiny_model_dir, tmp_path):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from macro2micro.dataset_builder.models.llm import generate_chat, load_chat_model
+    from macro2micro.training.generate import Decoding, generate_answers
+
+    torch.manual_seed(1)
+    lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir), lora).save_pretrained(tmp_path / "adapter")
+    AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(tmp_path / "adapter")  # as training saves it
+    rows = load_prompts("embedded", limit=3)
+    decoding = Decoding(max_new_tokens=6)
+    template = (
+        Path(generate_chat.__globals__["__file__"]).parents[2] / "training/templates/chatml_training.jinja"
+    ).read_text()
+
+    def fresh(adapter):
+        tok, model, device = load_chat_model(str(tiny_model_dir), adapter, template)
+        return generate_chat(tok, model, device, [r["instruction"] for r in rows], 8, 6, 0.0, 512)
+
+    shared = [
+        generate_answers(str(tiny_model_dir), a, rows, decoding, use_cache=False, chat_template=template)
+        for a in (tmp_path / "adapter", None)
+    ]
+    assert shared == [fresh(str(tmp_path / "adapter")), fresh(None)] and shared[0] != shared[1]

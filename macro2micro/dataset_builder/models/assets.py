@@ -13,10 +13,12 @@ through as a local path or a Hub id, so each default can be replaced by a flag.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata as metadata
 import json
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from macro2micro.dataset_builder.defaults import DEFAULT_CORPUS, DEFAULT_EMBEDDER, DEFAULT_MODEL, HUB_IDS
@@ -143,16 +145,23 @@ def _smollm2_dir(tokenizer_only: bool) -> Path:
     from transformers import AutoTokenizer
 
     logger.info("converting %s to a Hugging Face folder at %s (once)", SMOLLM2_GGUF, target)
-    tok = AutoTokenizer.from_pretrained(str(gguf_dir), gguf_file=SMOLLM2_GGUF)
+    # The other folder's tokenizer, when converted already, is the same one: reading it takes a second, while
+    # reading the GGUF's vocabulary again takes about 20 s.
+    other = target.parent / ("smollm2-135m-instruct" if tokenizer_only else "smollm2-135m-instruct-tokenizer")
+    if (other / "tokenizer.json").exists():
+        tok = AutoTokenizer.from_pretrained(str(other))
+    else:
+        tok = AutoTokenizer.from_pretrained(str(gguf_dir), gguf_file=SMOLLM2_GGUF)
     with atomic_dir(target) as tmp:
         tok.save_pretrained(tmp)
         if not tokenizer_only:
             import torch
             from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 
-            gguf_model = AutoModelForCausalLM.from_pretrained(
-                str(gguf_dir), gguf_file=SMOLLM2_GGUF, dtype=torch.float32
-            )
+            with _memoized_tensor_names():
+                gguf_model = AutoModelForCausalLM.from_pretrained(
+                    str(gguf_dir), gguf_file=SMOLLM2_GGUF, dtype=torch.float32
+                )
             # A GGUF-loaded model refuses save_pretrained; a fresh model with its weights does not.
             cfg = gguf_model.config.to_dict()
             cfg.pop("quantization_config", None)
@@ -173,6 +182,22 @@ def _smollm2_dir(tokenizer_only: bool) -> Path:
             )
         )
     return target
+
+
+@contextlib.contextmanager
+def _memoized_tensor_names() -> Iterator[None]:
+    """transformers' GGUF loader builds gguf's tensor-name map (a pure function of the architecture and the
+    layer count) once per module of the model, about 400 times: 15 s of a first run. Memoized while it loads."""
+    import functools
+
+    import gguf
+
+    original = gguf.get_tensor_name_map
+    gguf.get_tensor_name_map = functools.cache(original)
+    try:
+        yield
+    finally:
+        gguf.get_tensor_name_map = original
 
 
 def _stand_in(spec: str) -> str | None:

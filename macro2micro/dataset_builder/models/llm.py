@@ -75,6 +75,7 @@ def load_chat_model(
     chat_template: str | None = None,
     truncation_side: str = "right",
     device: str | None = None,
+    shared: bool = False,
 ):
     """``(tokenizer, model, device)`` of a local chat model, ready for left-padded batch generation.
 
@@ -84,6 +85,8 @@ def load_chat_model(
         chat_template: overrides the tokenizer's chat template (also used when it has none).
         truncation_side: which end of long prompts to cut.
         device: ``cpu`` or ``cuda``; default: cuda when available.
+        shared: load the base model once per process and hand out that one (an adapter is applied to it in place:
+            call the returned model's ``unload()`` when done with it, which gives the base model back unchanged).
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -100,15 +103,33 @@ def load_chat_model(
         tok.pad_token = tok.eos_token
     if chat_template:
         tok.chat_template = chat_template
-    model: Any = AutoModelForCausalLM.from_pretrained(path)  # (transformers types .to() as a decorator's wrapper)
-    if adapter is not None:
-        from macro2micro.dataset_builder.utils import require
-
-        PeftModel = require("peft").PeftModel
-
-        model = PeftModel.from_pretrained(model, str(adapter))
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model: Any  # (transformers types .to() as a decorator's wrapper)
+    if shared:
+        key = (path, device)
+        if key not in _SHARED:
+            _SHARED.clear()  # one base model at a time
+            base: Any = AutoModelForCausalLM.from_pretrained(path)
+            _SHARED[key] = base.to(device).eval()
+        model = _SHARED[key]
+        if isinstance(model, _peft_model_class()):
+            raise RuntimeError(f"the shared {path} still carries an adapter: unload() it before loading another")
+    else:
+        model = AutoModelForCausalLM.from_pretrained(path)
+    if adapter is not None:
+        model = _peft_model_class().from_pretrained(model, str(adapter))
     return tok, model.to(device).eval(), device
+
+
+# The base models that ``load_chat_model(..., shared=True)`` hands out: evaluation loads its base once for every
+# adapter (each adapter is unloaded again after its answers) and for a judge of the same model.
+_SHARED: dict[tuple[str, str], object] = {}
+
+
+def _peft_model_class():
+    from macro2micro.dataset_builder.utils import require
+
+    return require("peft").PeftModel
 
 
 def chat_batches(
