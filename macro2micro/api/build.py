@@ -125,7 +125,7 @@ def build_ladders(
     with folder as tmp:
         ds, location = open_source(corpus, corpus_opts)
         subsets = build(ds, options, knobs, location)
-        subsets.save(tmp)
+        subsets.write(tmp)
     return subsets
 
 

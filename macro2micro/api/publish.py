@@ -9,14 +9,20 @@ from typing import Any
 from macro2micro.api.build import open_source
 from macro2micro.api.corpus import Source
 from macro2micro.api.fields import make, split_fields
-from macro2micro.dataset_builder.errors import ArtifactError, OptionsError
+from macro2micro.dataset_builder.errors import ArtifactError, InputError, OptionsError
 from macro2micro.dataset_builder.ladders.subsets import Subsets
 from macro2micro.dataset_builder.options import CorpusOptions, EmbedderOptions, MetricOptions, PublishOptions
 
 
 def as_subsets(subsets: Subsets | str | Path) -> Subsets:
     """Subsets in memory, or a build folder read back."""
-    return subsets if isinstance(subsets, Subsets) else Subsets.load(subsets)
+    if isinstance(subsets, Subsets):
+        return subsets
+    if not isinstance(subsets, (str, Path)):
+        raise InputError(
+            f"subsets: expected Subsets (what build_ladders returns) or a build folder, got {type(subsets).__name__}"
+        )
+    return Subsets.load(subsets)
 
 
 def build_corpus(subsets: Subsets, corpus: Source = None, corpus_options: CorpusOptions | None = None):
@@ -31,8 +37,9 @@ def build_corpus(subsets: Subsets, corpus: Source = None, corpus_options: Corpus
     read_with = recorded.get("read_with")
     if not read_with:
         raise OptionsError(
-            f"{where} records no corpus location (the build read an in-memory dataset): pass the corpus it was "
-            "built from (--corpus, or corpus= in Python)"
+            f"{where} records no corpus location and holds no copy of it (the build read an in-memory dataset): "
+            "pass the corpus it was built from (--corpus, or corpus= in Python), or save the build with "
+            "Subsets.save, which keeps the corpus beside the configs"
         )
     try:
         options = CorpusOptions(**read_with)
@@ -79,12 +86,12 @@ def score_subsets(
     """
     from macro2micro.dataset_builder.metrics.scores import compute_metrics
 
-    subsets = as_subsets(subsets)
     metric_f, embed_f = split_fields(fields, MetricOptions, EmbedderOptions, where="score_subsets")
     if isinstance(embedder, str):
         embed_f = {"embedder": embedder, **embed_f}
         embedder = None
-    metric, embedder = make(MetricOptions, metric, metric_f), make(EmbedderOptions, embedder, embed_f)
+    metric, embedder = make(MetricOptions, metric, metric_f), make(EmbedderOptions, embedder, embed_f, "embedder")
+    subsets = as_subsets(subsets)
     seed = int((subsets.info.get("options") or {}).get("seed", 0))
     spec = build_tokenizer(subsets, tokenizer)
     return compute_metrics(build_corpus(subsets, corpus), subsets.manifests, metric, spec, embedder, seed=seed)
@@ -127,7 +134,7 @@ def publish(
     if isinstance(embedder, str):
         embed_f, embedder = {"embedder": embedder, **embed_f}, None
     options = make(PublishOptions, options, publish_f)
-    metric, embedder = make(MetricOptions, metric, metric_f), make(EmbedderOptions, embedder, embed_f)
+    metric, embedder = make(MetricOptions, metric, metric_f), make(EmbedderOptions, embedder, embed_f, "embedder")
     spec = build_tokenizer(subsets, tokenizer)
     inputs = [subsets.folder] if subsets.folder else []
     recorded = (subsets.info.get("corpus") or {}).get("location") or []

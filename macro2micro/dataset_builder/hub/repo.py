@@ -117,7 +117,7 @@ def write_repo_folder(corpus, subsets, folder: str | Path, metrics: dict[str, di
         Rows per config, as ``load_dataset`` read them.
     """
     folder = Path(folder)
-    subsets.save(folder)
+    subsets.write(folder, corpus_copy=False)
     (folder / FULL_CONFIG).mkdir(parents=True)
     corpus.to_parquet(str(folder / FULL_CONFIG / PARQUET_NAME))
     (folder / METRICS_FILE).parent.mkdir()

@@ -311,7 +311,7 @@ def write_family(
 ) -> list[dict]:
     """:func:`build_ladders`, saved into the (empty) ``folder``. Returns the manifests, in build order."""
     subsets = build_ladders(corpus, options, knobs, read_with)
-    subsets.save(folder)
+    subsets.write(folder)
     return list(subsets.manifests.values())
 
 

@@ -6,7 +6,8 @@
 - ``manifests``: ``{config: manifest}``, how each subset was chosen and what else it varies;
 - ``info``: the build's record (options, warnings, length control, the random control), what
   ``build.json`` holds;
-- ``corpus``: the cleaned corpus the rows were drawn from (None once read back from a folder).
+- ``corpus``: the cleaned corpus the rows were drawn from (read back from a folder: the copy saved
+  beside the configs when the build read an in-memory dataset, else None).
 
 :meth:`Subsets.save` writes the Hub layout that ``publish`` completes; :meth:`Subsets.load` reads
 such a folder back. Writing is a separate, optional step: nothing touches the disk until you ask.
@@ -25,6 +26,7 @@ from macro2micro.dataset_builder.hub.checks import write_json
 from macro2micro.dataset_builder.hub.schemas import BuildInfo, Manifest
 
 BUILD_INFO = "build.json"
+CORPUS_COPY = "corpus"  # an in-memory corpus, saved beside the configs: publish reads it from there
 
 
 class Subsets(DatasetDict):
@@ -60,13 +62,24 @@ class Subsets(DatasetDict):
         more = f", ... ({len(self)} configs)" if len(self) > 4 else ""
         return f"Subsets({{{rows}{more}}}, warnings={sum(map(len, self.warnings.values()))})"
 
-    def save(self, folder: str | Path) -> Path:
-        """Write the Hub layout into the (empty or new) ``folder``: ``{config}/train-...parquet``,
-        ``manifests/{config}.json`` and ``build.json``. Byte-identical for the same build.
+    def save(self, folder: str | Path, overwrite: bool = False) -> Path:
+        """Write the Hub layout into ``folder``: ``{config}/train-...parquet``, ``manifests/{config}.json``,
+        ``build.json`` and, when the build read an in-memory dataset, that corpus in ``corpus/`` (so that
+        ``publish --subsets folder`` needs nothing else). Byte-identical for the same build.
 
-        For the output contract of the console script (atomic, never clobbering), write through
-        :class:`~macro2micro.dataset_builder.outputs.OutputFolder`.
+        The console script's output contract holds: written atomically; an earlier output of macro2micro is
+        replaced, any other non-empty folder only with ``overwrite``.
         """
+        from macro2micro.dataset_builder.outputs import OutputFolder
+
+        inputs = [self.folder] if self.folder is not None else []
+        with OutputFolder(folder, "build", inputs=inputs, overwrite=overwrite) as tmp:
+            self.write(tmp)
+        return Path(folder)
+
+    def write(self, folder: str | Path, corpus_copy: bool = True) -> Path:
+        """:meth:`save` into an empty or new ``folder``, without the output contract (the caller holds it);
+        ``corpus_copy=False`` leaves the in-memory corpus out (a dataset repo carries it as ``full``)."""
         folder = Path(folder)
         (folder / "manifests").mkdir(parents=True, exist_ok=True)
         for config, ds in self.items():
@@ -82,6 +95,13 @@ class Subsets(DatasetDict):
             shutil.copy2(self.folder / BUILD_INFO, folder / BUILD_INFO)
         else:
             write_json(BuildInfo, self.info, folder / BUILD_INFO, indent=1, sort_keys=True, default=str)
+        copy = None if self.folder is None else self.folder / CORPUS_COPY
+        if not corpus_copy:
+            pass
+        elif copy is not None and copy.is_dir():
+            shutil.copytree(copy, folder / CORPUS_COPY)
+        elif self.corpus is not None and not (self.info.get("corpus") or {}).get("read_with"):
+            self.corpus.save_to_disk(str(folder / CORPUS_COPY))
         return folder
 
     @classmethod
@@ -93,6 +113,8 @@ class Subsets(DatasetDict):
         import pyarrow.parquet as pq
 
         configs = {c: Dataset(pq.read_table(Path(folder) / c / PARQUET_NAME)) for c in manifests}
-        subsets = cls(configs, manifests, info)
+        copy = Path(folder) / CORPUS_COPY
+        corpus = Dataset.load_from_disk(str(copy)) if (copy / "dataset_info.json").is_file() else None
+        subsets = cls(configs, manifests, info, corpus=corpus)
         subsets.folder = Path(folder)
         return subsets

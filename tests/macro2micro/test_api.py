@@ -1,0 +1,60 @@
+"""The Python API on its own: wrong values fail in one line as the library's own errors, and a build saved
+from memory publishes from its folder alone."""
+
+import json
+
+import pytest
+
+import macro2micro as m2m
+from tests.conftest import make_synthetic_corpus
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    raw = make_synthetic_corpus(n=240)
+    ds, _ = m2m.load_corpus(raw)
+    return ds
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"budget": "fifty"}, "budget='fifty': expected int, got str"),
+        ({"budget": 50, "seed": 1.5}, "seed=1.5: expected int, got float"),
+        ({"budget": 50, "levels": "3"}, "levels='3': expected int, got str"),
+        ({"budget": 50, "multi_turn": "some"}, "multi_turn='some'"),
+        ({"budget": 50, "budgett": 3}, "did you mean budget?"),
+    ],
+)
+def test_a_keyword_of_the_wrong_type_is_an_options_error_naming_it(corpus, fields, message):
+    with pytest.raises(m2m.OptionsError) as err:
+        m2m.build_ladders(corpus, **fields)
+    assert message in str(err.value)
+
+
+def test_arguments_of_the_wrong_kind_are_named(corpus):
+    with pytest.raises(m2m.Macro2MicroError, match="subsets: expected Subsets .* got Dataset"):
+        m2m.score_subsets(corpus)
+    with pytest.raises(m2m.OptionsError, match="embedder: expected a EmbedderOptions .* got int 3"):
+        m2m.score_subsets("anywhere", embedder=3)
+
+
+def test_a_build_saved_from_memory_publishes_from_its_folder_alone(corpus, tmp_path):
+    subsets = m2m.build_ladders(corpus, strategies=["micro_response", "random"], budget=40, levels=3, seed=0)
+    folder = subsets.save(tmp_path / "sub")
+    assert (folder / "corpus" / "dataset_info.json").is_file()  # the in-memory corpus, kept beside the configs
+    again = m2m.read_subsets(folder)
+    assert again.corpus is not None and again.corpus.num_rows == corpus.num_rows
+    m2m.publish(folder, tmp_path / "repo", embedder="none")
+    metrics = json.loads((tmp_path / "repo" / "metrics" / "diversity.json").read_text())
+    assert set(subsets) <= set(metrics.get("configs", metrics))
+    # saving again replaces our own earlier output; a folder of something else is refused unless told
+    assert subsets.save(folder) == folder
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    with pytest.raises(m2m.OutputError, match="other"):
+        subsets.save(other)
+    assert (other / "notes.txt").read_text() == "mine"
+    subsets.save(other, overwrite=True)
+    assert not (other / "notes.txt").exists() and (other / "build.json").is_file()
