@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from macro2micro.api.corpus import Source, is_clean_corpus, resolve_inputs
+from macro2micro.api.corpus import Source, engine_options, is_clean_corpus, resolve_inputs
 from macro2micro.api.fields import make, split_fields
 from macro2micro.dataset_builder.baselines.options import BaselineOptions
 from macro2micro.dataset_builder.corpus.readers import is_in_memory
@@ -115,8 +115,7 @@ def build_ladders(
     """
     from macro2micro.dataset_builder.ladders.build import build_ladders as build
 
-    engine_f = {k: fields.pop(k) for k in ("ray_address", "ray_block_rows") if k in fields}
-    engine_opts = make(EngineOptions, EngineOptions(engine) if isinstance(engine, str) else engine, engine_f)
+    engine_opts = engine_options(engine, fields)
     options, knobs, corpus_opts = build_options(options, knobs, corpus_options, fields)
     folder = None
     if out is not None:

@@ -21,7 +21,7 @@ from tests.conftest import make_synthetic_corpus  # noqa: E402
 
 @pytest.fixture(scope="module")
 def small_static_asset():
-    """A small static embedder (the most frequent 4,000 word pieces, 32 dims: seconds, not a minute) where
+    """A small static embedder (the most frequent 1,500 word pieces, 32 dims: seconds, not a minute) where
     ``--embedder static`` finds it, so the driver and the Ray workers load the same one."""
     from macro2micro.dataset_builder.models.assets import AssetError, hub_id, resolve_embedder
     from macro2micro.dataset_builder.models.distill import distill
@@ -35,7 +35,7 @@ def small_static_asset():
     digest = source_files_sha256(src)[:12]
     target = cache_dir("assets") / f"static-{hub_id(source).split('/')[-1]}-{DEFAULT_DIMS}d-{METHOD}-{digest}"
     if not (target / "config.json").exists():
-        distill(src, target, dims=32, vocab_limit=4000, source_name=hub_id(source))
+        distill(src, target, dims=32, vocab_limit=1500, source_name=hub_id(source))
     return target
 
 
@@ -66,24 +66,24 @@ def _token_caches() -> list:
     return [np.load(p) for p in sorted(cache_dir("features", "tokens").glob("*.npz"))]
 
 
-@pytest.mark.parametrize(
-    "fields",
-    [
-        {"strategies": ["micro_response", "micro_instruction", "random"], "budget": 40, "levels": 3},
-        {"strategies": ["macro_response", "random"], "budget": 30, "levels": 3, "embedder": "static",
-         "min_cluster_size": 5},
-    ],
-    ids=["micro", "macro-static"],
-)
-def test_ray_engine_builds_the_same_bytes(ray_cluster, tmp_path, fields):
+def test_ray_engine_builds_the_same_bytes(ray_cluster, tmp_path):
+    """Micro ladders on both sides (token ids and band counts on Ray) and a macro ladder with the static embedder
+    (embeddings from an actor pool): the same parquet files and manifests as the local engine."""
+    fields = {
+        "strategies": ["micro_response", "micro_instruction", "macro_response", "random"],
+        "budget": 30,
+        "levels": 3,
+        "embedder": "static",
+        "min_cluster_size": 5,
+    }
     on_ray = _build(tmp_path, "ray", "ray", **fields)
     made = _token_caches()
     assert len(made) == 2 and all("counts" in c.files for c in made)  # both sides, counted on Ray
-    if "embedder" in fields:
-        assert list(cache_dir("features", "embeddings").glob("*.npy"))
+    assert len(list(cache_dir("features", "embeddings").glob("*.npy"))) == 1
     local = _build(tmp_path, "local", "local", **fields)
     assert all("counts" not in c.files for c in _token_caches())  # the local engine made its own
-    assert sorted(on_ray) == sorted(local) and any(k.startswith("manifests/") for k in local)
+    assert sorted(on_ray) == sorted(local)
+    assert {"manifests/micro_instruction_max.json", "manifests/macro_response_max.json"} <= set(local)
     for name, data in local.items():
         assert on_ray[name] == data, name
 
@@ -96,3 +96,54 @@ def test_engine_options_are_checked():
     with pytest.raises(OptionsError, match="ray_address='nowhere'; valid: auto, ray://HOST:PORT"):
         EngineOptions("ray", ray_address="nowhere")
     assert EngineOptions("ray", ray_address="ray://head:10001").ray
+
+
+def _records() -> list:
+    """ShareGPT rows (some multi-turn, with system prompts), a duplicate, a drop, a bad field and a bad line."""
+    records = []
+    for i in range(14):
+        conv = [{"from": "human", "value": f"Question {i} about orbits?"}, {"from": "gpt", "value": f"Answer {i}."}]
+        if i % 3 == 0:
+            conv = [
+                {"from": "system", "value": f"Be brief, {i}."},
+                {"from": "human", "value": f"Question {i} about stars?"},
+                {"from": "gpt", "value": f"Answer {i}: planets orbit   stars.\r\n"},
+                {"from": "human", "value": f"And follow-up {i}?"},
+                {"from": "gpt", "value": f"Follow-up answer {i}."},
+            ]
+        records.append({"id": f"c{i}", "conversations": conv})
+    records[5] = {"conversations": records[4]["conversations"]}  # a duplicate
+    records[7] = {"conversations": [{"from": "human", "value": "no answer"}, {"from": "gpt", "value": ""}]}
+    records[10] = {"conversations": "not a list"}  # skipped: a bad field
+    records.insert(9, "{not json")  # skipped: a line that cannot be read at all
+    return records
+
+
+def test_ray_ingest_reads_the_same_rows_and_report(ray_cluster, write_jsonl):
+    """Blocks of 4 lines read and cleaned on Ray: the same rows (multi-turn, system column) and the same report."""
+    import macro2micro as m2m
+
+    path = write_jsonl(_records(), "mixed.jsonl")
+    opts = {"format": "sharegpt", "multi_turn": "all", "on_error": "skip"}
+    ds_local, rep_local = m2m.load_corpus(str(path), **opts)
+    ds_ray, rep_ray = m2m.load_corpus(str(path), engine="ray", ray_block_rows=4, **opts)
+    assert ds_ray.data.table.equals(ds_local.data.table) and ds_ray._fingerprint == ds_local._fingerprint
+    assert rep_ray.to_dict() == rep_local.to_dict()
+    assert rep_local.dropped["invalid"] == 2 and rep_local.dropped["duplicate"] == 1 and len(rep_local.errors) == 2
+    assert ds_local[0]["system"] == "Be brief, 0." and len(ds_local[0]["messages"]) == 5
+
+
+def test_an_error_in_a_ray_worker_is_the_same_one_line_message(ray_cluster, write_jsonl):
+    """A malformed row in the third block fails the run with the local engine's message (file, line, field)."""
+    import macro2micro as m2m
+
+    records = [{"instruction": f"Q{i}", "output": f"A{i}"} for i in range(9)]
+    records[7] = {"instruction": "Q7", "output": ["not", "text"]}
+    path = write_jsonl(records, "bad.jsonl")
+    with pytest.raises(CorpusError) as local:
+        m2m.load_corpus(str(path), format="alpaca")
+    with pytest.raises(CorpusError) as on_ray:
+        m2m.load_corpus(str(path), format="alpaca", engine="ray", ray_block_rows=3)
+    assert str(on_ray.value) == str(local.value)
+    assert str(local.value) == f"{path}, line 8, field 'output': expected a string, got list"
+    assert "\n" not in str(on_ray.value) and type(on_ray.value) is CorpusError

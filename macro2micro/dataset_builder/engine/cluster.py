@@ -21,14 +21,14 @@ logger = logging.getLogger(__name__)
 
 def _quiet(ray: Any) -> None:
     """No progress bars, no per-operator INFO lines: the run's own log says what happens."""
+    for name in ("ray", "ray.data"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     ctx.enable_operator_progress_bars = False
     ctx.print_on_execution_start = False
     ctx.enable_auto_log_stats = False
     ctx.verbose_stats_logs = False
-    for name in ("ray", "ray.data"):
-        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 @contextlib.contextmanager
