@@ -130,6 +130,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time each name is i
     from macro2micro.api.publish import publish, score_subsets
     from macro2micro.api.train import train_adapters
     from macro2micro.dataset_builder.corpus.ingest import CorpusReport
+    from macro2micro.dataset_builder.engine.options import EngineOptions
     from macro2micro.dataset_builder.errors import (
         ArtifactError,
         AssetError,
@@ -144,7 +145,6 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time each name is i
         SelectionError,
         ServiceError,
     )
-    from macro2micro.dataset_builder.engine.options import EngineOptions
     from macro2micro.dataset_builder.hub.artifacts import DatasetRepo, open_dataset_repo
     from macro2micro.dataset_builder.ladders.registry import StrategyKnobs, available_strategies, make_strategy
     from macro2micro.dataset_builder.ladders.subsets import Subsets

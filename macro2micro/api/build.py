@@ -115,7 +115,7 @@ def build_ladders(
     """
     from macro2micro.dataset_builder.ladders.build import build_ladders as build
 
-    engine_opts = engine_options(engine, fields)
+    engine_opts = engine_options(engine, fields, "build_ladders", BuildOptions, *KNOB_TYPES, CorpusOptions)
     options, knobs, corpus_opts = build_options(options, knobs, corpus_options, fields)
     folder = None
     if out is not None:

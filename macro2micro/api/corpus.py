@@ -39,9 +39,14 @@ def is_clean_corpus(ds: Any) -> bool:
     return is_in_memory(ds) and hasattr(ds, "select") and all(c in ds.column_names for c in CORPUS_COLUMNS)
 
 
-def engine_options(engine: EngineOptions | str | None, fields: dict[str, Any]) -> EngineOptions:
-    """The engine from ``engine`` (a name or the dataclass) plus its keyword fields, taken out of ``fields``."""
-    given = {k: fields.pop(k) for k in ("ray_address", "ray_block_rows") if k in fields}
+def engine_options(
+    engine: EngineOptions | str | None, fields: dict[str, Any], where: str, *kinds: type
+) -> EngineOptions:
+    """The engine from ``engine`` (a name or the dataclass) plus its keyword fields, taken out of ``fields``
+    (every other name must be a field of ``kinds``: the stage's own option dataclasses)."""
+    given = split_fields(fields, EngineOptions, *kinds, where=where)[0]
+    for name in given:
+        del fields[name]
     return make(EngineOptions, EngineOptions(engine) if isinstance(engine, str) else engine, given)
 
 
@@ -83,7 +88,7 @@ def load_corpus(
         ds, report = m2m.load_corpus(datasets.Dataset.from_list(rows), format="alpaca")
         chats, report = m2m.load_corpus("chats.jsonl.gz", multi_turn="all", max_rows=5000)
     """
-    engine_opts = engine_options(engine, fields)
+    engine_opts = engine_options(engine, fields, "load_corpus", CorpusOptions)
     options = corpus_options(options, fields, "load_corpus")
     return read_corpus(resolve_inputs(source, options), options, engine_opts)
 
@@ -105,7 +110,7 @@ def ingest(
     from macro2micro.dataset_builder.corpus.ingest import save_corpus
     from macro2micro.dataset_builder.outputs import OutputFolder
 
-    engine_opts = engine_options(engine, fields)
+    engine_opts = engine_options(engine, fields, "ingest", CorpusOptions)
     options = corpus_options(options, fields, "ingest")
     inputs = resolve_inputs(source, options)
     paths = [i for i in inputs if not is_in_memory(i)]

@@ -4,7 +4,6 @@ One cluster for the module (Ray's start-up dominates on small inputs); ``ray.shu
 """
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -13,8 +12,7 @@ import pytest
 ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
 
-from macro2micro.dataset_builder.engine.options import EngineOptions  # noqa: E402
-from macro2micro.dataset_builder.errors import CorpusError, OptionsError  # noqa: E402
+from macro2micro.dataset_builder.errors import CorpusError  # noqa: E402
 from macro2micro.dataset_builder.utils import cache_dir  # noqa: E402
 from tests.conftest import make_synthetic_corpus  # noqa: E402
 
@@ -86,16 +84,6 @@ def test_ray_engine_builds_the_same_bytes(ray_cluster, tmp_path):
     assert {"manifests/micro_instruction_max.json", "manifests/macro_response_max.json"} <= set(local)
     for name, data in local.items():
         assert on_ray[name] == data, name
-
-
-def test_engine_options_are_checked():
-    with pytest.raises(OptionsError, match="engine='spark'; valid: local, ray"):
-        EngineOptions("spark")
-    with pytest.raises(OptionsError, match="needs --engine ray"):
-        EngineOptions("local", ray_address="auto")
-    with pytest.raises(OptionsError, match="ray_address='nowhere'; valid: auto, ray://HOST:PORT"):
-        EngineOptions("ray", ray_address="nowhere")
-    assert EngineOptions("ray", ray_address="ray://head:10001").ray
 
 
 def _records() -> list:
