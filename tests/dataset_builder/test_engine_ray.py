@@ -135,3 +135,34 @@ def test_an_error_in_a_ray_worker_is_the_same_one_line_message(ray_cluster, writ
     assert str(on_ray.value) == str(local.value)
     assert str(local.value) == f"{path}, line 8, field 'output': expected a string, got list"
     assert "\n" not in str(on_ray.value) and type(on_ray.value) is CorpusError
+
+
+def test_ray_llm_tags_fill_the_taggers_own_cache(ray_cluster, tmp_path):
+    """meso_instruction with an LLM tagger (a local OpenAI-compatible stub): an actor pool asks for each text once
+    and writes the tagger's cache file as the local engine writes it; the builds are the same bytes as a local
+    rerun's (a first run's manifest counts calls where a rerun counts cache hits, on either engine)."""
+    from tests.dataset_builder.test_tagging import _Server
+
+    server = _Server(lambda prompt: json.dumps([{"tag": w, "explanation": ""} for w in prompt.split()[-3:]]))
+    fields = {
+        "strategies": ["meso_instruction"],
+        "budget": 30,
+        "levels": 2,
+        "tagger": "openai",
+        "tagger_model": "m",
+        "tagger_url": server.url,
+        "merge_threshold": None,
+    }
+    try:
+        shutil.rmtree(cache_dir("tags"))
+        on_ray = _build(tmp_path, "ray", "ray", **fields)
+        asked = len(server.calls)
+        ray_cache = [p.read_bytes() for p in cache_dir("tags").glob("*.jsonl")]
+        shutil.rmtree(cache_dir("tags"))
+        _build(tmp_path, "local", "local", **fields)
+        assert len(server.calls) == 2 * asked == 2 * len(set(make_synthetic_corpus()["instruction"]))
+        assert [p.read_bytes() for p in cache_dir("tags").glob("*.jsonl")] == ray_cache
+        rerun = _build(tmp_path, "rerun", "local", **fields)
+        assert len(server.calls) == 2 * asked and rerun == on_ray
+    finally:
+        server.close()

@@ -5,6 +5,7 @@
   over those shards (a ``bincount`` per block) and one global sum on the driver.
 - Sentence embeddings (macro types, kcenter and deita): an actor pool (``map_batches`` with a callable class:
   the model loads once per actor), one GPU per actor where the cluster has GPUs.
+- Meso's LLM tags: an actor pool of tagger backends filling the tagger's cache (:mod:`.tags`).
 
 The driver reads the shards back in row order into the local engine's cache files (``token_cache_file``,
 ``embedding_cache_file``); the global steps (the type matrix, pruning, sampling) then read them as they read
@@ -178,10 +179,12 @@ def ray_embeddings(ray, corpus, sides: list[str], embedder, options: EngineOptio
         return
     res = cluster(ray)
     gpus = int(res["GPU"])
-    pool = {"num_gpus": 1, "concurrency": gpus} if gpus else {"num_cpus": 1, "concurrency": max(1, int(res["CPU"]))}
+    blocks = _row_blocks(corpus, todo, options.ray_block_rows)
+    actors = max(1, min(len(blocks), gpus or int(res["CPU"])))  # one per GPU, else one per CPU; no idle actors
+    pool = {"num_gpus": 1, "concurrency": actors} if gpus else {"num_cpus": 1, "concurrency": actors}
     folder, start = _shards(), time.perf_counter()
     try:
-        ray.data.from_arrow(_row_blocks(corpus, todo, options.ray_block_rows)).map_batches(
+        ray.data.from_arrow(blocks).map_batches(
             Embedder,
             fn_constructor_args=(spec, max_len, todo, "cuda" if gpus else "cpu"),
             batch_format="pyarrow",
@@ -227,5 +230,8 @@ def prepare_features(corpus, strategies: list[str], knobs, options: EngineOption
         sides = embedded_sides(strategies, knobs) if knobs.embedder.model else []
         if sides:
             ray_embeddings(ray, corpus, sides, knobs.embedder, options, record)
+        from macro2micro.dataset_builder.engine.tags import ray_tags
+
+        ray_tags(ray, corpus, strategies, knobs.meso, options, record)
     logger.info("ray engine: %s", record)
     return record
