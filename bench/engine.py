@@ -106,19 +106,26 @@ def per_block(corpus_dir: Path, tokenizer: str, rows: int) -> dict:
     block = _row_blocks(ds.select(range(rows)), ["instruction", "response"], rows)[0]
     load_tokenizer(tokenizer)
     out = {"rows": rows}
-    start = time.perf_counter()
-    tokenize_block(block, ["instruction", "response"], tokenizer)
-    out["tokenize_rows_per_s"] = round(rows / (time.perf_counter() - start))
     os.environ["MACRO2MICRO_TORCH_THREADS"] = "1"
     torch_threads()
     embedder = Embedder("static", 128, ["response"], "cpu")
-    start = time.perf_counter()
-    embedder(block)
-    out["embed_static_rows_per_s"] = round(rows / (time.perf_counter() - start))
+    for name, work in (
+        ("tokenize", lambda: tokenize_block(block, ["instruction", "response"], tokenizer)),
+        ("embed_static", lambda: embedder(block)),
+    ):
+        out[f"{name}_rows_per_s"], out[f"{name}_rows_per_cpu_s"] = _rates(rows, work)
     return out
 
 
-def clean_rate(corpus: Path, rows: int) -> float:
+def _rates(rows: int, work) -> tuple[int, int]:
+    """Rows per wall second and per CPU second (this process, all its threads) of ``work()``: on a loaded machine
+    the second is what one worker on a core of its own would do."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    work()
+    return round(rows / (time.perf_counter() - wall)), round(rows / (time.process_time() - cpu))
+
+
+def clean_rate(corpus: Path, rows: int) -> tuple[int, int]:
     """Rows/s of one ingest worker: one block of ``rows`` JSONL lines read and cleaned."""
     from macro2micro.dataset_builder.engine.corpus import clean_block, plan
     from macro2micro.dataset_builder.options import CorpusOptions
@@ -126,9 +133,12 @@ def clean_rate(corpus: Path, rows: int) -> float:
     options = CorpusOptions(corpus=[str(corpus)])
     first = plan([corpus], options, rows)[0]
     batch = {k: [v] for k, v in first.items()}
-    start = time.perf_counter()
-    out = clean_block(batch, options)
-    return round(len(out["kind"]) / (time.perf_counter() - start))
+    return _rates(first_rows(corpus, rows), lambda: clean_block(batch, options))
+
+
+def first_rows(corpus: Path, rows: int) -> int:
+    with open(corpus, "rb") as f:
+        return sum(1 for _, line in zip(range(rows), f, strict=False) if line.strip())
 
 
 def type_matrix(cache: Path, corpus_dir: Path, tokenizer: str) -> dict:
@@ -144,9 +154,13 @@ def type_matrix(cache: Path, corpus_dir: Path, tokenizer: str) -> dict:
     for side in ("instruction", "response"):
         feats = side_features(ds, side, tokenizer)
         matrix, token_ids, bands = mid_band_matrix(feats, Bands())
-        out[side] = {"nnz": int(matrix.nnz), "nnz_per_row": round(matrix.nnz / len(ds), 2), "types": len(token_ids)}
+        out[side] = {
+            "nnz": int(matrix.nnz),
+            "nnz_per_row": round(matrix.nnz / len(ds), 2),
+            "types": len(token_ids),
+            "tokens_per_row": round(len(feats.ids) / len(ds), 1),
+        }
     out["rows"] = len(ds)
-    out["tokens_per_row"] = round(float(len(feats.ids)) / len(ds), 1)
     return out
 
 
@@ -156,7 +170,16 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=10_000)
     ap.add_argument("--tokenizer", default="embedded:smollm2-135m-instruct")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument(
+        "--in_process_only",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="redo only the per-block and type-matrix figures of JSON (its corpus ingested again, locally)",
+    )
     args = ap.parse_args()
+    if args.in_process_only:
+        return in_process_only(args)
     if not args.corpus.exists():
         raise SystemExit(f"{args.corpus}: missing; make it with `python bench/paper_corpus.py --out {args.corpus}`")
     from macro2micro.dataset_builder.models.assets import resolve_tokenizer
@@ -207,12 +230,32 @@ def main() -> None:
         for stage in results["local"]
     }
     results["per_block"] = per_block(work / "corpus_local", args.tokenizer, 8192)
-    results["per_block"]["clean_rows_per_s"] = clean_rate(args.corpus, 8192)
+    rates = clean_rate(args.corpus, 8192)
+    results["per_block"]["clean_rows_per_s"], results["per_block"]["clean_rows_per_cpu_s"] = rates
     results["type_matrix"] = type_matrix(work / "cache_local", work / "corpus_local", args.tokenizer)
     print(json.dumps(results, indent=2))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def in_process_only(args) -> None:
+    """The in-process figures again (they need the ingested corpus and its token cache), into the same JSON."""
+    results = json.loads(args.in_process_only.read_text())
+    work = Path(tempfile.mkdtemp(prefix="m2m-engine-"))
+    from macro2micro.dataset_builder.models.assets import resolve_tokenizer
+
+    asset = Path(resolve_tokenizer(args.tokenizer))
+    shutil.copytree(asset, work / "cache" / "assets" / asset.name)
+    env = {**os.environ, "MACRO2MICRO_CACHE": str(work / "cache"), "HF_HUB_OFFLINE": "1"}
+    run_stage(macro2micro("ingest", "--corpus", results["corpus"], "--out", str(work / "corpus")), env)
+    results["per_block"] = per_block(work / "corpus", args.tokenizer, 8192)
+    rates = clean_rate(Path(results["corpus"]), 8192)
+    results["per_block"]["clean_rows_per_s"], results["per_block"]["clean_rows_per_cpu_s"] = rates
+    results["type_matrix"] = type_matrix(work / "cache", work / "corpus", args.tokenizer)
+    args.in_process_only.write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
     shutil.rmtree(work, ignore_errors=True)
 
 

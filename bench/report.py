@@ -177,11 +177,14 @@ def engine(d: dict) -> list[str]:
         )
     lines += [
         "",
-        f"Same manifests on both engines: {'yes' if d['same_manifests'] else '**no**'}. One worker, one block of "
-        f"{blk['rows']:,} rows: reading and cleaning {blk['clean_rows_per_s']:,} rows/s, token ids of both sides "
-        f"{blk['tokenize_rows_per_s']:,} rows/s, static embeddings of one side {blk['embed_static_rows_per_s']:,} "
-        f"rows/s. The micro type matrix holds {tm['instruction']['nnz_per_row']} (instruction) and "
-        f"{tm['response']['nnz_per_row']} (response) entries per row.",
+        f"Same manifests on both engines: {'yes' if d['same_manifests'] else '**no**'}. One worker on one block of "
+        f"{blk['rows']:,} rows, per CPU second (per wall second on the loaded machine): reading and cleaning "
+        f"{blk['clean_rows_per_cpu_s']:,} ({blk['clean_rows_per_s']:,}) rows, token ids of both sides "
+        f"{blk['tokenize_rows_per_cpu_s']:,} ({blk['tokenize_rows_per_s']:,}), static embeddings of one side "
+        f"{blk['embed_static_rows_per_cpu_s']:,} ({blk['embed_static_rows_per_s']:,}). The micro type matrix "
+        f"holds {tm['instruction']['nnz_per_row']} (instruction) and {tm['response']['nnz_per_row']} (response) "
+        f"entries per row, from {tm['instruction']['tokens_per_row']} and {tm['response']['tokens_per_row']} "
+        "tokens per row.",
     ]
     return lines
 
