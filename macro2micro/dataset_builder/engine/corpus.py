@@ -147,13 +147,16 @@ def _raise(err: CorpusError) -> None:
     raise err
 
 
-def _fold(results: list, options: CorpusOptions, report: CorpusReport, rows: _Rows, dropped: Counter, default: str):
-    """One input's records, in order, into the kept rows and the report: what ``_read_item`` does after reading."""
+def _fold(results, options: CorpusOptions, report: CorpusReport, rows: _Rows, dropped: Counter, default: str) -> int:
+    """One input's records, in order, into the kept rows and the report: what ``_read_item`` does after reading.
+    Returns how many records the input held (lines that could not be read at all are not records)."""
+    records = 0
     for r in results:
         kind = r["kind"]
         if kind == "error":
             raise CorpusError(r["text"])
         report.rows_read += 1
+        records += kind != "bad"
         if kind in ("bad", "invalid"):
             report.skip(CorpusError(r["text"]))
         elif kind == "drop":
@@ -170,6 +173,7 @@ def _fold(results: list, options: CorpusOptions, report: CorpusReport, rows: _Ro
                 continue
             if reason:
                 dropped[reason] += 1
+    return records
 
 
 def load_corpus_ray(inputs, options: CorpusOptions, engine: EngineOptions):
@@ -187,11 +191,6 @@ def load_corpus_ray(inputs, options: CorpusOptions, engine: EngineOptions):
         logger.info("ray engine: not every input is a local file; reading them in this process")
         return load_corpus(inputs, options)
     blocks = plan(items, options, engine.ray_block_rows)
-    with ray_session(engine) as ray:
-        parts = ray.data.from_items(blocks, override_num_blocks=len(blocks)).map_batches(
-            clean_block, batch_size=1, batch_format="pandas", fn_kwargs={"options": options}
-        )
-        results = sorted(parts.take_all(), key=lambda r: r["block"])  # stable: each block's records stay in order
     report = CorpusReport(
         inputs=[describe_input(i) for i in items], options={k: getattr(options, k) for k in SHAPE_OPTIONS}
     )
@@ -199,13 +198,26 @@ def load_corpus_ray(inputs, options: CorpusOptions, engine: EngineOptions):
     rows = _Rows()
     item_of = {b["block"]: b["item"] for b in blocks}
     fmt_of = {b["item"]: b["fmt"] for b in blocks}
-    by_item = {n: list(g) for n, g in itertools.groupby(results, key=lambda r: item_of[r["block"]])}
-    for n, item in enumerate(items):
-        report.formats[describe_input(item)] = fmt_of[n]
-        mine = by_item.get(n, [])
-        _fold(mine, options, report, rows, dropped, options.source or Path(item).stem.split(".")[0])
-        if not any(r["kind"] in ("row", "drop", "invalid") for r in mine):
-            raise CorpusError(f"{describe_input(item)}: holds no records")
+    with ray_session(engine) as ray:
+        context = ray.data.DataContext.get_current()
+        ordered, context.execution_options.preserve_order = context.execution_options.preserve_order, True
+        try:  # the blocks' records stream back in input order: the driver holds one batch of them, not all
+            parts = ray.data.from_items(blocks, override_num_blocks=len(blocks)).map_batches(
+                clean_block, batch_size=1, batch_format="pandas", fn_kwargs={"options": options}
+            )
+            groups = itertools.groupby(parts.iter_rows(), key=lambda r: item_of[r["block"]])
+            pending = next(groups, None)
+            for n, item in enumerate(items):
+                report.formats[describe_input(item)] = fmt_of[n]
+                records = 0
+                if pending is not None and pending[0] == n:
+                    default = options.source or Path(item).stem.split(".")[0]
+                    records = _fold(pending[1], options, report, rows, dropped, default)
+                    pending = next(groups, None)
+                if not records:
+                    raise CorpusError(f"{describe_input(item)}: holds no records")
+        finally:
+            context.execution_options.preserve_order = ordered
     cleaned = len(rows.counts)
     if cleaned == 0:
         raise CorpusError(f"no usable rows in {', '.join(report.inputs)}: dropped {dict(dropped) or report.dropped}")
