@@ -2,6 +2,8 @@
 
     python bench/paper_corpus.py --out bench_out/paper_corpus.jsonl     # once: 117,000 real pairs
     python bench/engine.py [--corpus bench_out/paper_corpus.jsonl] [--budget 10000] [--json bench_out/engine.json]
+    python bench/engine.py --stages ingest --json bench_out/engine_ingest.json     # rerun some stages only
+    python bench/engine.py --in_process_only bench_out/engine.json                # redo the per-block figures
 
 Each stage runs as a user runs it (``python -m macro2micro ...`` in its own process), once per engine, each
 with an empty feature cache; the Ray runs start their own local cluster of this machine's CPUs (its start-up
@@ -170,6 +172,7 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=10_000)
     ap.add_argument("--tokenizer", default="embedded:smollm2-135m-instruct")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--stages", nargs="+", default=["ingest", "build", "embed_static"], help="a subset to rerun")
     ap.add_argument(
         "--in_process_only",
         type=Path,
@@ -188,7 +191,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="m2m-engine-"))
     assets = [Path(resolve_tokenizer(args.tokenizer)), static_embedder_dir()]  # converted once per machine
     results: dict = {"budget": args.budget, "corpus": str(args.corpus), "cpus": len(os.sched_getaffinity(0))}
-    manifests = {}
+    manifests: dict = {}
     for engine in ("local", "ray"):
         cache = work / f"cache_{engine}"
         for asset in assets:  # an empty *feature* cache, not a model conversion that no real run repeats
@@ -218,10 +221,14 @@ def main() -> None:
         }
         results[engine] = {}
         for name, stage in stages.items():
+            if name not in args.stages and name != "ingest":  # later stages read the ingested corpus
+                continue
             results[engine][name] = run_stage(stage, env)
             print(json.dumps({engine: {name: results[engine][name]}}), flush=True)
-        manifests[engine] = {p.name: p.read_bytes() for p in sorted((subsets / "manifests").glob("*.json"))}
-    results["same_manifests"] = manifests["local"] == manifests["ray"] and bool(manifests["local"])
+        if subsets.exists():
+            manifests[engine] = {p.name: p.read_bytes() for p in sorted((subsets / "manifests").glob("*.json"))}
+    if "build" in args.stages:
+        results["same_manifests"] = manifests["local"] == manifests["ray"] and bool(manifests["local"])
     results["overhead"] = {
         stage: {
             "wall_ratio": round(results["ray"][stage]["s"] / results["local"][stage]["s"], 2),
@@ -229,6 +236,11 @@ def main() -> None:
         }
         for stage in results["local"]
     }
+    if args.stages != ["ingest", "build", "embed_static"]:  # a partial rerun: no in-process figures
+        print(json.dumps(results, indent=2))
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2))
+        return shutil.rmtree(work, ignore_errors=True)
     results["per_block"] = per_block(work / "corpus_local", args.tokenizer, 8192)
     rates = clean_rate(args.corpus, 8192)
     results["per_block"]["clean_rows_per_s"], results["per_block"]["clean_rows_per_cpu_s"] = rates
