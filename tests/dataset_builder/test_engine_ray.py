@@ -121,9 +121,11 @@ def test_ray_ingest_reads_the_same_rows_and_report(ray_cluster, write_jsonl):
     assert ds_local[0]["system"] == "Be brief, 0." and len(ds_local[0]["messages"]) == 5
 
 
-def test_an_error_in_a_ray_worker_is_the_same_one_line_message(ray_cluster, write_jsonl):
-    """A malformed row in the third block fails the run with the local engine's message (file, line, field)."""
+def test_an_error_in_a_ray_worker_is_the_same_one_line_message(ray_cluster, write_jsonl, tmp_path, capsys):
+    """A malformed row in the third block fails the run with the local engine's message (file, line, field), and
+    the console script prints it as the same one line."""
     import macro2micro as m2m
+    from macro2micro.cli.main import main
 
     records = [{"instruction": f"Q{i}", "output": f"A{i}"} for i in range(9)]
     records[7] = {"instruction": "Q7", "output": ["not", "text"]}
@@ -135,6 +137,12 @@ def test_an_error_in_a_ray_worker_is_the_same_one_line_message(ray_cluster, writ
     assert str(on_ray.value) == str(local.value)
     assert str(local.value) == f"{path}, line 8, field 'output': expected a string, got list"
     assert "\n" not in str(on_ray.value) and type(on_ray.value) is CorpusError
+    lines = {}
+    for engine in ("local", "ray"):
+        args = ["--corpus", str(path), "--format", "alpaca", "--ray_block_rows", "3", "--out", str(tmp_path / engine)]
+        assert main(["ingest", *args, "--engine", engine]) == 2
+        lines[engine] = capsys.readouterr().err.strip().splitlines()[-1]
+    assert lines["ray"] == lines["local"] and lines["local"].startswith(f"macro2micro ingest: error: {local.value}")
 
 
 def test_ray_llm_tags_fill_the_taggers_own_cache(ray_cluster, tmp_path):
