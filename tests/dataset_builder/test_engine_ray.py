@@ -18,7 +18,26 @@ from tests.conftest import make_synthetic_corpus  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def small_static_asset():
+def module_cache(tmp_path_factory):
+    """A cache folder of this module's own (its builds empty the feature and tag caches, and ``static`` is a small
+    embedder here), with the converted model assets of the session's cache linked in. Set before the cluster
+    starts, so that the Ray workers use it too."""
+    import os
+
+    shared = cache_dir("assets")
+    own = tmp_path_factory.mktemp("ray_engine_cache")
+    (own / "assets").mkdir()
+    for asset in shared.iterdir():
+        if not asset.name.startswith("static-"):
+            (own / "assets" / asset.name).symlink_to(asset)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MACRO2MICRO_CACHE", str(own))
+        yield own
+    assert os.environ.get("MACRO2MICRO_CACHE") != str(own)
+
+
+@pytest.fixture(scope="module")
+def small_static_asset(module_cache):
     """A small static embedder (the most frequent 1,500 word pieces, 32 dims: seconds, not a minute) where
     ``--embedder static`` finds it, so the driver and the Ray workers load the same one."""
     from macro2micro.dataset_builder.models.assets import AssetError, hub_id, resolve_embedder
@@ -32,9 +51,12 @@ def small_static_asset():
         pytest.skip(str(err))
     digest = source_files_sha256(src)[:12]
     target = cache_dir("assets") / f"static-{hub_id(source).split('/')[-1]}-{DEFAULT_DIMS}d-{METHOD}-{digest}"
-    if not (target / "config.json").exists():
-        distill(src, target, dims=32, vocab_limit=1500, source_name=hub_id(source))
-    return target
+    distill(src, target, dims=32, vocab_limit=1500, source_name=hub_id(source))
+    yield target
+    from macro2micro.dataset_builder.models import embeddings
+
+    for key in [k for k in embeddings._MODELS if k[0] == "static"]:  # later tests load the real one
+        del embeddings._MODELS[key]
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +184,7 @@ def test_ray_llm_tags_fill_the_taggers_own_cache(ray_cluster, tmp_path):
         "merge_threshold": None,
     }
     try:
-        shutil.rmtree(cache_dir("tags"))
+        shutil.rmtree(cache_dir("tags"), ignore_errors=True)
         on_ray = _build(tmp_path, "ray", "ray", **fields)
         asked = len(server.calls)
         ray_cache = [p.read_bytes() for p in cache_dir("tags").glob("*.jsonl")]
