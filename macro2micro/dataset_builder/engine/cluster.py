@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from macro2micro.dataset_builder.engine.options import EngineOptions
-from macro2micro.dataset_builder.errors import Macro2MicroError
 from macro2micro.dataset_builder.utils import require
 
 logger = logging.getLogger(__name__)
@@ -57,20 +56,3 @@ def cluster(ray: Any) -> dict[str, float]:
     """The cluster's CPUs and GPUs."""
     res = ray.cluster_resources()
     return {"CPU": float(res.get("CPU", 0)), "GPU": float(res.get("GPU", 0))}
-
-
-def raise_first(errors: list[tuple[tuple, str, str]]) -> None:
-    """Raise the first (in input order) of the errors workers returned as data: ``(order key, class name, message)``.
-
-    Workers return the toolkit's errors instead of raising them, so that the one raised is the one the local engine
-    would have met first (blocks finish in any order) and its message is the same one line, not a Ray traceback.
-    """
-    if not errors:
-        return
-    _, kind, message = min(errors)
-    from macro2micro.dataset_builder import errors as known
-
-    cls = getattr(known, kind, None)
-    if not (isinstance(cls, type) and issubclass(cls, Macro2MicroError)):
-        cls = Macro2MicroError
-    raise cls(message)
