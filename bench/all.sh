@@ -22,6 +22,11 @@ step ladder;          "$PY" bench/ladder.py --embedded --json "$OUT/ladder.json"
 step words;           "$PY" bench/words.py --json "$OUT/words.json"
 step static_embedder; "$PY" bench/static_embedder.py --json "$OUT/static_embedder.json"
 step features;        "$PY" bench/features.py --json "$OUT/features.json"
+if "$PY" -c "import ray.data" 2>/dev/null; then
+  step engine;        "$PY" bench/engine.py --corpus "$OUT/paper_corpus.jsonl" --json "$OUT/engine.json"
+else
+  echo "note: no Ray (pip install 'macro2micro[ray]'); the engine benchmark is skipped" >&2
+fi
 if [ -d demo_out/hub_dataset ]; then
   step train;         "$PY" bench/train.py --dataset demo_out/hub_dataset --json "$OUT/train.json"
 else

@@ -177,6 +177,43 @@ def gpu(d: dict) -> list[str]:
     return lines + ["", f"The macro embedder's architecture (MiniLM-L6, 128 word pieces): {cells}."]
 
 
+def engine(d: dict) -> list[str]:
+    loc, ray, over, blk, tm = d["local"], d["ray"], d["overhead"], d["per_block"], d["type_matrix"]
+    names = {
+        "ingest": "ingest",
+        "build": "build (micro x 2 + random)",
+        "embed_static": "embeddings (static, response)",
+    }
+    lines = [
+        "",
+        f"**`--engine ray` against `--engine local`** (`bench/engine.py`, {tm['rows']:,} rows, {d['cpus']} CPUs, a "
+        "local Ray cluster started by each Ray run; CPU = user + system of every process of the run, Ray's workers "
+        "included):",
+        "",
+        "| stage | local wall / CPU | ray wall / CPU | overhead (wall, CPU) | driver peak RSS local / ray |",
+        "|---|---|---|---|---|",
+    ]
+    for stage, label in names.items():
+        a, b, o = loc[stage], ray[stage], over[stage]
+        lines.append(
+            f"| {label} | {a['s']:.1f} s / {a['cpu_s']:.1f} s | {b['s']:.1f} s / {b['cpu_s']:.1f} s | "
+            f"**{o['wall_ratio']:.2f}x**, {o['cpu_ratio']:.2f}x | "
+            f"{a['driver_peak_rss_mb']} / {b['driver_peak_rss_mb']} MB |"
+        )
+    lines += [
+        "",
+        f"Same manifests on both engines: {'yes' if d['same_manifests'] else '**no**'}. One worker on one block of "
+        f"{blk['rows']:,} rows, per CPU second (per wall second on the loaded machine): reading and cleaning "
+        f"{blk['clean_rows_per_cpu_s']:,} ({blk['clean_rows_per_s']:,}) rows, token ids of both sides "
+        f"{blk['tokenize_rows_per_cpu_s']:,} ({blk['tokenize_rows_per_s']:,}), static embeddings of one side "
+        f"{blk['embed_static_rows_per_cpu_s']:,} ({blk['embed_static_rows_per_s']:,}). The micro type matrix "
+        f"holds {tm['instruction']['nnz_per_row']} (instruction) and {tm['response']['nnz_per_row']} (response) "
+        f"entries per row, from {tm['instruction']['tokens_per_row']} and {tm['response']['tokens_per_row']} "
+        "tokens per row.",
+    ]
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dir", type=Path, default=Path("bench_out"))
@@ -191,6 +228,7 @@ def main() -> None:
         ("features", features),
         ("train", train),
         ("gpu", gpu),
+        ("engine", engine),
     ]:
         data = _load(folder, name)
         if data is not None:

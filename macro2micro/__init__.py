@@ -36,6 +36,7 @@ _IMPORT_STRUCTURE = {
     "macro2micro.dataset_builder.ladders.subsets": ["Subsets"],
     "macro2micro.dataset_builder.ladders.registry": ["StrategyKnobs", "available_strategies", "make_strategy"],
     "macro2micro.dataset_builder.corpus.ingest": ["CorpusReport"],
+    "macro2micro.dataset_builder.engine.options": ["EngineOptions"],
     "macro2micro.dataset_builder.metrics.diversity": ["side_metrics", "METRICS"],
     "macro2micro.dataset_builder.hub.artifacts": ["open_dataset_repo", "DatasetRepo"],
     "macro2micro.dataset_builder.options": [
@@ -88,6 +89,7 @@ __all__ = [
     "available_strategies",
     "make_strategy",
     "CorpusReport",
+    "EngineOptions",
     "side_metrics",
     "METRICS",
     "open_dataset_repo",
@@ -128,6 +130,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time each name is i
     from macro2micro.api.publish import publish, score_subsets
     from macro2micro.api.train import train_adapters
     from macro2micro.dataset_builder.corpus.ingest import CorpusReport
+    from macro2micro.dataset_builder.engine.options import EngineOptions
     from macro2micro.dataset_builder.errors import (
         ArtifactError,
         AssetError,

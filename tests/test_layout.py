@@ -18,7 +18,7 @@ ALLOWED = {
     "cli": {"dataset_builder", "model_cards", "training", "space_app", "api"},
 }
 # dataset_builder's folders, lowest first: a folder imports only the folders before it ("" = its own modules).
-FOLDERS = ["", "models", "hub", "corpus", "metrics", "selection", "types", "baselines", "ladders"]
+FOLDERS = ["", "models", "hub", "corpus", "metrics", "selection", "types", "baselines", "ladders", "engine"]
 MAX_LINES = 400
 
 

@@ -8,10 +8,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from macro2micro.api.corpus import Source, is_clean_corpus, resolve_inputs
+from macro2micro.api.corpus import Source, engine_options, is_clean_corpus, resolve_inputs
 from macro2micro.api.fields import make, split_fields
 from macro2micro.dataset_builder.baselines.options import BaselineOptions
 from macro2micro.dataset_builder.corpus.readers import is_in_memory
+from macro2micro.dataset_builder.engine.options import EngineOptions
 from macro2micro.dataset_builder.ladders.registry import StrategyKnobs, make_strategy, resolve_strategies
 from macro2micro.dataset_builder.ladders.subsets import Subsets
 from macro2micro.dataset_builder.options import (
@@ -85,6 +86,7 @@ def build_ladders(
     knobs: StrategyKnobs | None = None,
     *,
     corpus_options: CorpusOptions | None = None,
+    engine: EngineOptions | str | None = None,
     out: str | Path | None = None,
     overwrite: bool = False,
     **fields: Any,
@@ -100,6 +102,8 @@ def build_ladders(
         knobs: the strategies' settings (:class:`StrategyKnobs`: tokenizer, micro bands, macro clustering,
             meso tagger, embedder).
         corpus_options: how raw data is read and cleaned.
+        engine: ``"local"`` (default), ``"ray"``, or :class:`EngineOptions` (``ray_address``, ``ray_block_rows``
+            may also be given as keywords): where the per-row work runs. The subsets are the same bytes on either.
         out: also write the build folder here (atomic; the layout ``publish`` reads), as the console script does.
         overwrite: with ``out``: replace a folder macro2micro did not write.
         **fields: any field of those dataclasses, e.g. ``strategies=["micro_response"], budget=500,
@@ -111,6 +115,7 @@ def build_ladders(
     """
     from macro2micro.dataset_builder.ladders.build import build_ladders as build
 
+    engine_opts = engine_options(engine, fields, "build_ladders", BuildOptions, *KNOB_TYPES, CorpusOptions)
     options, knobs, corpus_opts = build_options(options, knobs, corpus_options, fields)
     folder = None
     if out is not None:
@@ -118,13 +123,20 @@ def build_ladders(
 
         paths = [] if is_in_memory(corpus) else resolve_inputs(corpus, corpus_opts)
         folder = OutputFolder(out, "build", inputs=paths, overwrite=overwrite).check()
-    preflight(options, knobs)
-    if folder is None:
+    names = preflight(options, knobs)
+
+    def run():
         ds, location = open_source(corpus, corpus_opts)
+        if engine_opts.ray:
+            from macro2micro.dataset_builder.engine.features import prepare_features
+
+            prepare_features(ds, names, knobs, engine_opts)  # into the caches the build reads: the same bytes
         return build(ds, options, knobs, location)
+
+    if folder is None:
+        return run()
     with folder as tmp:
-        ds, location = open_source(corpus, corpus_opts)
-        subsets = build(ds, options, knobs, location)
+        subsets = run()
         subsets.write(tmp)
     return subsets
 

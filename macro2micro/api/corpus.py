@@ -10,6 +10,7 @@ from macro2micro.api.fields import make, split_fields
 from macro2micro.dataset_builder.corpus.ingest import CorpusReport
 from macro2micro.dataset_builder.corpus.readers import is_in_memory
 from macro2micro.dataset_builder.defaults import CORPUS_COLUMNS
+from macro2micro.dataset_builder.engine.options import EngineOptions
 from macro2micro.dataset_builder.options import CorpusOptions
 
 Source = Any  # str | Path | a list of them | datasets.Dataset | datasets.DatasetDict
@@ -38,8 +39,35 @@ def is_clean_corpus(ds: Any) -> bool:
     return is_in_memory(ds) and hasattr(ds, "select") and all(c in ds.column_names for c in CORPUS_COLUMNS)
 
 
+def engine_options(
+    engine: EngineOptions | str | None, fields: dict[str, Any], where: str, *kinds: type
+) -> EngineOptions:
+    """The engine from ``engine`` (a name or the dataclass) plus its keyword fields, taken out of ``fields``
+    (every other name must be a field of ``kinds``: the stage's own option dataclasses)."""
+    given = split_fields(fields, EngineOptions, *kinds, where=where)[0]
+    for name in given:
+        del fields[name]
+    if isinstance(engine, str):
+        given, engine = {"engine": engine, **given}, None
+    return make(EngineOptions, engine, given, "engine")
+
+
+def read_corpus(inputs: list[Any], options: CorpusOptions, engine: EngineOptions) -> tuple[Any, CorpusReport]:
+    """Read and clean ``inputs`` on the engine asked for (the same Dataset and report on either)."""
+    if engine.ray:
+        from macro2micro.dataset_builder.engine.corpus import load_corpus_ray
+
+        return load_corpus_ray(inputs, options, engine)
+    from macro2micro.dataset_builder.corpus.ingest import load_corpus as read
+
+    return read(inputs, options)
+
+
 def load_corpus(
-    source: Source = None, options: CorpusOptions | None = None, **fields: Any
+    source: Source = None,
+    options: CorpusOptions | None = None,
+    engine: EngineOptions | str | None = None,
+    **fields: Any,
 ) -> tuple[Any, CorpusReport]:
     """Read and clean an SFT corpus, as ``macro2micro ingest`` does.
 
@@ -48,6 +76,8 @@ def load_corpus(
             ``save_to_disk``, a Hub dataset id, an in-memory ``datasets.Dataset`` / ``DatasetDict``, or a list
             of these; None reads ``options.corpus`` (by default the embedded ShareGPT sample).
         options: :class:`~macro2micro.dataset_builder.options.CorpusOptions` (format, cleaning, on_error, ...).
+        engine: ``"local"`` (default), ``"ray"`` or :class:`EngineOptions`: local files read and cleaned in
+            parallel blocks on Ray Data (``ray_address``, ``ray_block_rows`` may be given as keywords).
         **fields: any field of ``CorpusOptions``, e.g. ``format="alpaca"``, ``on_error="skip"``.
 
     Returns:
@@ -60,14 +90,18 @@ def load_corpus(
         ds, report = m2m.load_corpus(datasets.Dataset.from_list(rows), format="alpaca")
         chats, report = m2m.load_corpus("chats.jsonl.gz", multi_turn="all", max_rows=5000)
     """
-    from macro2micro.dataset_builder.corpus.ingest import load_corpus as read
-
+    engine_opts = engine_options(engine, fields, "load_corpus", CorpusOptions)
     options = corpus_options(options, fields, "load_corpus")
-    return read(resolve_inputs(source, options), options)
+    return read_corpus(resolve_inputs(source, options), options, engine_opts)
 
 
 def ingest(
-    source: Source, out: str | Path, options: CorpusOptions | None = None, overwrite: bool = False, **fields: Any
+    source: Source,
+    out: str | Path,
+    options: CorpusOptions | None = None,
+    overwrite: bool = False,
+    engine: EngineOptions | str | None = None,
+    **fields: Any,
 ) -> dict[str, Any]:
     """:func:`load_corpus`, written to the folder ``out`` (the rows, ``summary.json``, ``report.json``) under
     the output contract: atomic, never replacing what macro2micro did not write unless ``overwrite``.
@@ -75,13 +109,13 @@ def ingest(
     Returns:
         The corpus summary: rows, drops by reason, changes, lengths, fingerprint.
     """
-    from macro2micro.dataset_builder.corpus.ingest import load_corpus as read
     from macro2micro.dataset_builder.corpus.ingest import save_corpus
     from macro2micro.dataset_builder.outputs import OutputFolder
 
+    engine_opts = engine_options(engine, fields, "ingest", CorpusOptions)
     options = corpus_options(options, fields, "ingest")
     inputs = resolve_inputs(source, options)
     paths = [i for i in inputs if not is_in_memory(i)]
     with OutputFolder(out, "ingest", inputs=paths, overwrite=overwrite).check() as tmp:
-        ds, report = read(inputs, options)
+        ds, report = read_corpus(inputs, options, engine_opts)
         return save_corpus(ds, report, tmp)

@@ -35,6 +35,7 @@ _INSTALL_HINTS = {
     "markdown_it": "pip install 'macro2micro[space]'",
     "gguf": "pip install gguf",
     "zstandard": "pip install 'macro2micro[zstd]'",
+    "ray": "pip install 'macro2micro[ray]'",
 }
 
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 from macro2micro.api.corpus import ingest
 from macro2micro.cli import report
 from macro2micro.cli.commands.base import Command
+from macro2micro.dataset_builder.engine.options import EngineOptions
 from macro2micro.dataset_builder.options import CorpusOptions, OutputOptions
 
 
 class IngestCommand(Command):
     name = "ingest"
     help = "read and clean an SFT corpus into a datasets folder"
-    options = (CorpusOptions, OutputOptions)
+    options = (CorpusOptions, EngineOptions, OutputOptions)
 
-    def run(self, corpus: CorpusOptions, output: OutputOptions) -> dict:
-        return ingest(None, output.folder, corpus, overwrite=output.overwrite)
+    def run(self, corpus: CorpusOptions, engine: EngineOptions, output: OutputOptions) -> dict:
+        return ingest(None, output.folder, corpus, overwrite=output.overwrite, engine=engine)
 
-    def report(self, summary: dict, corpus: CorpusOptions, output: OutputOptions) -> None:
+    def report(self, summary: dict, corpus: CorpusOptions, engine: EngineOptions, output: OutputOptions) -> None:
         report.corpus_summary(summary, output.out)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -25,6 +26,7 @@ class TokenFeatures:
     offsets: np.ndarray
     vocab_size: int
     vocab: list[str] | None = None  # id -> token string, when cheap to keep (word tokenizer)
+    counts: np.ndarray | None = None  # occurrences per token id, when an engine counted them (the Ray engine)
 
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
@@ -86,6 +88,12 @@ def word_features(texts: list[str]) -> TokenFeatures:
     )
 
 
+def token_cache_file(fingerprint: str, tokenizer) -> Path:
+    """Where the token ids of a corpus side (its fingerprint) under a tokenizer are cached, by either engine."""
+    key = sha256_text(fingerprint, repr(sorted(tokenizer_identity(tokenizer).items())))[:24]
+    return cache_dir("features", "tokens") / f"{key}.npz"
+
+
 def token_features(
     texts: list[str], tokenizer, fingerprint: str | None = None, batch_size: int = 1024, use_cache: bool = True
 ) -> TokenFeatures:
@@ -102,12 +110,12 @@ def token_features(
         return word_features(texts)
     cache_file = None
     if use_cache and fingerprint:
-        key = sha256_text(fingerprint, repr(sorted(tokenizer_identity(tokenizer).items())))[:24]
-        cache_file = cache_dir("features", "tokens") / f"{key}.npz"
+        cache_file = token_cache_file(fingerprint, tokenizer)
         if cache_file.exists():
             data = np.load(cache_file)
             logger.info("token ids from cache %s", cache_file.name)
-            return TokenFeatures(ids=data["ids"], offsets=data["offsets"], vocab_size=int(data["vocab_size"]))
+            counts = data["counts"] if "counts" in data.files else None
+            return TokenFeatures(data["ids"], data["offsets"], int(data["vocab_size"]), counts=counts)
     ids, offsets = _encode(texts, tokenizer, batch_size)
     feats = TokenFeatures(ids=ids, offsets=offsets, vocab_size=len(tokenizer))
     if cache_file is not None:

@@ -82,6 +82,11 @@ def embedder_identity(spec: str, model) -> dict:
     return ident
 
 
+def embedding_cache_file(fingerprint: str, ident: dict, dtype: str = "float16") -> Path:
+    """Where the embeddings of a corpus side (its fingerprint) under a model are cached, by either engine."""
+    return _cache_file(fingerprint, ident, dtype)
+
+
 def _cache_file(fingerprint: str, ident: dict, dtype: str) -> Path:
     return (
         cache_dir("features", "embeddings")

@@ -76,7 +76,7 @@ def mid_band_matrix(feats: TokenFeatures, bands: Bands) -> tuple[sp.csr_matrix, 
         The CSR matrix (columns = mid-band tokens in id order), the token id of each column,
         and band statistics.
     """
-    counts = np.bincount(feats.ids, minlength=feats.vocab_size)
+    counts = feats.counts if feats.counts is not None else np.bincount(feats.ids, minlength=feats.vocab_size)
     mid = bands.mid_mask(counts) & (counts > 0)
     column_of = np.full(len(counts), -1, dtype=np.int64)
     token_ids = np.flatnonzero(mid)
