@@ -68,6 +68,8 @@ def open_source(source: Source, options: CorpusOptions) -> tuple[Any, CorpusOpti
     anything else read like ``--corpus`` (an ingested folder is opened as it is); the options read it, with
     ``corpus`` the resolved inputs (None for an in-memory corpus: nothing on disk to find it again)."""
     from macro2micro.dataset_builder.corpus.ingest import load_corpus, open_corpus
+    from macro2micro.dataset_builder.corpus.readers import ingested_dataset
+    from macro2micro.dataset_builder.corpus.shape import reconcile
 
     if is_clean_corpus(source):
         return source, None
@@ -76,6 +78,10 @@ def open_source(source: Source, options: CorpusOptions) -> tuple[Any, CorpusOpti
         return load_corpus([source], options)[0], None
     inputs = resolve_inputs(source, options)
     options = dataclasses.replace(options, corpus=[str(i) for i in inputs])
+    if (
+        len(inputs) == 1 and isinstance(inputs[0], (str, Path)) and ingested_dataset(inputs[0]) is not None
+    ):  # opened as it is: record how it was shaped
+        options = reconcile(options, inputs[0])
     ds, _ = open_corpus(options)
     return ds, options
 

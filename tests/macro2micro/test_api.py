@@ -58,3 +58,17 @@ def test_a_build_saved_from_memory_publishes_from_its_folder_alone(corpus, tmp_p
     assert (other / "notes.txt").read_text() == "mine"
     subsets.save(other, overwrite=True)
     assert not (other / "notes.txt").exists() and (other / "build.json").is_file()
+
+
+def test_an_ingested_folder_is_not_reshaped_silently(tmp_path, caplog):
+    """Its rows were shaped at ingest: another shape asked for is refused; the default is replaced by the
+    folder's own, said, and recorded as what was read."""
+    from tests.conftest import make_synthetic_corpus
+
+    m2m.ingest(make_synthetic_corpus(n=200), tmp_path / "c_all", multi_turn="all")
+    with pytest.raises(m2m.OptionsError, match="was ingested with --multi_turn all; --multi_turn drop cannot"):
+        m2m.build_ladders(str(tmp_path / "c_all"), strategies=["random"], budget=20, multi_turn="drop")
+    with caplog.at_level("WARNING"):
+        subsets = m2m.build_ladders(str(tmp_path / "c_all"), strategies=["random"], budget=20, levels=3)
+    assert "the default --multi_turn first does not reshape them" in caplog.text
+    assert subsets.info["corpus"]["read_with"]["multi_turn"] == "all"
