@@ -78,10 +78,9 @@ def open_source(source: Source, options: CorpusOptions) -> tuple[Any, CorpusOpti
         return load_corpus([source], options)[0], None
     inputs = resolve_inputs(source, options)
     options = dataclasses.replace(options, corpus=[str(i) for i in inputs])
-    if (
-        len(inputs) == 1 and isinstance(inputs[0], (str, Path)) and ingested_dataset(inputs[0]) is not None
-    ):  # opened as it is: record how it was shaped
-        options = reconcile(options, inputs[0])
+    folder = inputs[0] if len(inputs) == 1 and isinstance(inputs[0], (str, Path)) else None
+    if folder is not None and ingested_dataset(folder) is not None:  # opened as it is: record how it was shaped
+        options = reconcile(options, folder)
     ds, _ = open_corpus(options)
     return ds, options
 

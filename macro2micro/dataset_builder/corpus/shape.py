@@ -8,6 +8,7 @@ import dataclasses
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.dataset_builder.options import CorpusOptions
@@ -52,4 +53,5 @@ def reconcile(options: CorpusOptions, folder: str | Path) -> CorpusOptions:
             ", ".join(f"--{n} {r}" for n, (_, r) in differ.items()),
             ", ".join(f"--{n} {g}" for n, (g, _) in differ.items()),
         )
-    return dataclasses.replace(options, **{n: r for n, (_, r) in differ.items()})
+    changes: dict[str, Any] = {n: r for n, (_, r) in differ.items()}
+    return dataclasses.replace(options, **changes)
