@@ -11,6 +11,7 @@ from macro2micro.dataset_builder.corpus.ingest import CorpusReport
 from macro2micro.dataset_builder.corpus.readers import is_in_memory
 from macro2micro.dataset_builder.defaults import CORPUS_COLUMNS
 from macro2micro.dataset_builder.engine.options import EngineOptions
+from macro2micro.dataset_builder.errors import InputError
 from macro2micro.dataset_builder.options import CorpusOptions
 
 Source = Any  # str | Path | a list of them | datasets.Dataset | datasets.DatasetDict
@@ -29,9 +30,30 @@ def resolve_inputs(source: Source, options: CorpusOptions) -> list[Any]:
         items: list[Any] = list(options.corpus)
     elif isinstance(source, (str, Path)) or is_in_memory(source):
         items = [source]
-    else:
+    elif isinstance(source, (list, tuple)) and source and all(isinstance(r, dict) for r in source):
+        items = [records_dataset(source)]
+    elif isinstance(source, (list, tuple)):
         items = list(source)
+    else:
+        raise InputError(
+            f"corpus: expected a path, a Hub id, a datasets.Dataset or a list, got {type(source).__name__}"
+        )
+    for i, item in enumerate(items):
+        if not (isinstance(item, (str, Path)) or is_in_memory(item)):
+            raise InputError(
+                f"corpus[{i}]: expected a path, a Hub id or a datasets.Dataset, got {type(item).__name__} {item!r:.60}"
+            )
     return [item if is_in_memory(item) else resolve_corpus(str(item)) for item in items]
+
+
+def records_dataset(records: list[dict] | tuple[dict, ...]) -> Any:
+    """A list of records (dicts in any supported format) as an in-memory ``datasets.Dataset``."""
+    import datasets
+
+    try:
+        return datasets.Dataset.from_list(list(records))
+    except (TypeError, ValueError, ArithmeticError) as err:  # pyarrow's errors are ValueError/TypeError subclasses
+        raise InputError(f"corpus: the records do not make one table ({err}); give a datasets.Dataset") from None
 
 
 def is_clean_corpus(ds: Any) -> bool:

@@ -72,3 +72,12 @@ def test_an_ingested_folder_is_not_reshaped_silently(tmp_path, caplog):
         subsets = m2m.build_ladders(str(tmp_path / "c_all"), strategies=["random"], budget=20, levels=3)
     assert "the default --multi_turn first does not reshape them" in caplog.text
     assert subsets.info["corpus"]["read_with"]["multi_turn"] == "all"
+
+
+def test_load_corpus_takes_records_and_names_what_it_cannot_take():
+    ds, report = m2m.load_corpus(
+        [{"instruction": "Say hi", "output": "Hi!"}, {"instruction": "Add 2+2", "output": "4"}]
+    )
+    assert ds["instruction"] == ["Say hi", "Add 2+2"] and report.kept == 2
+    with pytest.raises(m2m.InputError, match=r"corpus\[1\]: expected a path, a Hub id or a datasets.Dataset, got int"):
+        m2m.load_corpus(["a.jsonl", 3])
