@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
-from macro2micro.dataset_builder.corpus.ingest import column, corpus_fingerprint
+from macro2micro.dataset_builder.corpus.ingest import corpus_fingerprint
+from macro2micro.dataset_builder.corpus.texts import ArrowTexts
 from macro2micro.dataset_builder.defaults import WORD_TOKENIZER
 from macro2micro.dataset_builder.models.tokenizers import load_tokenizer, tokenizer_identity
 from macro2micro.dataset_builder.utils import atomic_file, cache_dir, no_gc, sha256_text
@@ -33,7 +35,7 @@ class TokenFeatures:
         return self.ids[self.offsets[i] : self.offsets[i + 1]]
 
 
-def _encode(texts: list[str], tokenizer, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+def _encode(texts, tokenizer, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Token ids of every text, through the Rust tokenizer's batch call when there is one."""
 
     backend = getattr(tokenizer, "_tokenizer", None)
@@ -116,7 +118,23 @@ def token_features(
     return feats
 
 
+# (corpus fingerprint, side, tokenizer spec) -> features: a build reads each side's lengths and types, a publish
+# its lengths and metrics; the few most recent stay in memory instead of being loaded from disk each time.
+_RECENT: OrderedDict[tuple[str, str, str], TokenFeatures] = OrderedDict()
+RECENT_KEPT = 4
+
+
 def side_features(corpus, side: str, tokenizer_spec: str) -> TokenFeatures:
-    """Token features of one side of a corpus, with the tokenizer a spec names (cached)."""
+    """Token features of one side of a corpus, with the tokenizer a spec names (cached on disk, and the
+    :data:`RECENT_KEPT` most recent in memory). On a cache hit no text is read."""
+    fp = corpus_fingerprint(corpus)
+    key = (fp, side, str(tokenizer_spec))
+    if key in _RECENT:
+        _RECENT.move_to_end(key)
+        return _RECENT[key]
     tok = load_tokenizer(tokenizer_spec)
-    return token_features(column(corpus, side), tok, fingerprint=f"{corpus_fingerprint(corpus)}:{side}")
+    feats = token_features(ArrowTexts.of(corpus, side), tok, fingerprint=f"{fp}:{side}")
+    _RECENT[key] = feats
+    while len(_RECENT) > RECENT_KEPT:
+        _RECENT.popitem(last=False)
+    return feats

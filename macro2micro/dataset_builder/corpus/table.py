@@ -12,6 +12,7 @@ import hashlib
 import numpy as np
 
 from macro2micro.dataset_builder.corpus.conversations import ASSISTANT, USER
+from macro2micro.dataset_builder.corpus.texts import CHUNK_ROWS, arrow_column, string_bytes
 from macro2micro.dataset_builder.defaults import CORPUS_COLUMNS
 from macro2micro.dataset_builder.utils import sha256_text
 
@@ -66,7 +67,7 @@ def arrow_table(columns: dict[str, list[str]], roles: list[str], contents: list[
 
 def _messages(ds):
     """The ``messages`` column as one Arrow ListArray (through the indices of a select()ed Dataset)."""
-    return ds.with_format("arrow")["messages"].combine_chunks()
+    return arrow_column(ds, "messages").combine_chunks()
 
 
 def turns_per_row(ds) -> np.ndarray:
@@ -106,7 +107,7 @@ def is_single_turn(ds) -> bool:
     if len(lengths) and pc.any(pc.not_equal(lengths, 2)).as_py():
         return False
     if "system" in ds.column_names:
-        system = ds.with_format("arrow")["system"]
+        system = arrow_column(ds, "system")
         return not (len(system) and pc.any(pc.greater(pc.utf8_length(system), 0)).as_py())
     return True
 
@@ -115,20 +116,11 @@ def is_single_turn(ds) -> bool:
 _FINGERPRINTS: dict[str, str] = {}
 
 
-def _string_bytes(col) -> bytes:
-    """Every value of a string array followed by a NUL byte, concatenated (through Arrow, no Python loop)."""
-    import pyarrow as pa
-
-    if col.null_count:
-        raise ValueError("string column has nulls")
-    col = col.cast(pa.large_string())
-    offsets = np.frombuffer(col.buffers()[1], dtype=np.int64)[col.offset : col.offset + len(col) + 1]
-    data = np.frombuffer(col.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
-    return np.insert(data, offsets[1:] - offsets[0], 0).tobytes()
-
-
-def _column_bytes(ds, name: str) -> bytes:
-    return _string_bytes(ds.with_format("arrow")[name].combine_chunks())
+def _hash_strings(h, col) -> None:
+    """Feed ``h`` every value of a string array followed by a NUL byte, slice by slice (the same bytes as
+    one concatenation, without holding a copy of the column)."""
+    for start in range(0, len(col), CHUNK_ROWS):
+        h.update(string_bytes(col.slice(start, min(CHUNK_ROWS, len(col) - start))))
 
 
 def corpus_fingerprint(ds) -> str:
@@ -145,14 +137,14 @@ def corpus_fingerprint(ds) -> str:
         return _FINGERPRINTS[key]
     h = hashlib.sha256()
     for name in ("id", "instruction", "response"):
-        h.update(_column_bytes(ds, name))
+        _hash_strings(h, arrow_column(ds, name))
         h.update(b"\x01")
     if not is_single_turn(ds):
         messages = _messages(ds)
         turns = pc.list_flatten(messages)
-        system = [_column_bytes(ds, "system")] if "system" in ds.column_names else []
-        for part in (*system, _string_bytes(turns.field("role")), _string_bytes(turns.field("content"))):
-            h.update(part)
+        system = [arrow_column(ds, "system")] if "system" in ds.column_names else []
+        for part in (*system, turns.field("role"), turns.field("content")):
+            _hash_strings(h, part)
             h.update(b"\x01")
         h.update(pc.list_value_length(messages).to_numpy().astype("<i4").tobytes())
     fp = h.hexdigest()[:32]
