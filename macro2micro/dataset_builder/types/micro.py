@@ -101,9 +101,7 @@ def mid_band_matrix(
     indices = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
     if indptr[-1] < 2**31:
         indptr = indptr.astype(np.int32)
-    matrix = sp.csr_matrix(
-        (np.ones(len(indices), dtype=np.int8), indices, indptr), shape=(n, len(token_ids))
-    )
+    matrix = sp.csr_matrix((np.ones(len(indices), dtype=np.int8), indices, indptr), shape=(n, len(token_ids)))
     matrix.has_sorted_indices = True
     return matrix, token_ids, band_counts(counts, bands)
 
