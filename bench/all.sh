@@ -21,6 +21,7 @@ step ladder;          "$PY" bench/ladder.py --embedded --json "$OUT/ladder.json"
 step words;           "$PY" bench/words.py --json "$OUT/words.json"
 step static_embedder; "$PY" bench/static_embedder.py --json "$OUT/static_embedder.json"
 step features;        "$PY" bench/features.py --json "$OUT/features.json"
+step memory;          "$PY" bench/memory.py --source "$OUT/paper_corpus.jsonl" --json "$OUT/memory.json"
 if [ -d demo_out/hub_dataset ]; then
   step train;         "$PY" bench/train.py --dataset demo_out/hub_dataset --json "$OUT/train.json"
 else

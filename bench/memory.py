@@ -164,7 +164,14 @@ def main() -> None:
         for s in stages.values():
             s["bytes_per_char"] = round(s["peak_rss_mb"] * 2**20 / facts["chars"], 2)
         runs.append({**facts, "stages": stages})
-    results = {"tree": str(args.tree), "budget": args.budget, "runs": runs, "fit": fit(runs), "goals_gb": GOALS_GB}
+    results = {
+        "tree": str(args.tree),
+        "budget": args.budget,
+        "max_row_chars": args.max_row_chars,
+        "runs": runs,
+        "fit": fit(runs),
+        "goals_gb": GOALS_GB,
+    }
     print(json.dumps(results, indent=1))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
