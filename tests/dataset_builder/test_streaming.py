@@ -169,3 +169,24 @@ def test_chunked_type_matrix_is_the_reference_matrix(corpora, name, chunk_rows):
         assert got.shape == want.shape and got.dtype == want.dtype
         assert np.array_equal(got.indptr, want.indptr) and np.array_equal(got.indices, want.indices)
         assert np.array_equal(got.data, want.data) and got.indices.dtype == np.int32
+
+
+@pytest.mark.parametrize("name", ["single", "multi"])
+def test_chunked_messages_give_the_whole_column_figures(corpora, name, monkeypatch):
+    import datasets
+    import pyarrow as pa
+
+    import macro2micro.dataset_builder.corpus.table as table
+    from macro2micro.dataset_builder.corpus.table import role_counts, turns_per_row
+
+    ds = corpora[name]
+    t = ds.data.table
+    chunked = datasets.Dataset(pa.concat_tables([t.slice(0, 1), t.slice(1, 60), t.slice(61)]), info=ds.info)
+    assert chunked.data.table.column("messages").num_chunks == 3
+    messages = column(ds, "messages")
+    want_turns = [sum(m["role"] == "assistant" for m in row) for row in messages]
+    assert turns_per_row(chunked).tolist() == turns_per_row(ds).tolist() == want_turns
+    assert role_counts(chunked) == role_counts(ds)
+    assert is_single_turn(chunked) == is_single_turn(ds) == (name == "single")
+    monkeypatch.setattr(table, "_FINGERPRINTS", {})
+    assert corpus_fingerprint(chunked) == _reference_fingerprint(ds)
