@@ -81,7 +81,15 @@ def distinct_n_rows(wids: WordIds, rows: np.ndarray, n: int, chunk_rows: int = C
             part_codes = part_codes * base + ids[starts + k]
         codes[filled : filled + len(part_codes)] = part_codes
         filled += len(part_codes)
-    return _count_distinct(codes) / total
+    return _count_distinct_in_place(codes) / total
+
+
+def _count_distinct_in_place(codes: np.ndarray) -> int:
+    """Distinct values of ``codes``, sorting it in place when it is not small enough to mark (no copy)."""
+    if codes.min() >= 0 and codes.max() < 8 * len(codes) + (1 << 20):
+        return _count_distinct(codes)
+    codes.sort()
+    return 1 + int(np.count_nonzero(codes[1:] != codes[:-1]))
 
 
 def token_entropy_rows(ids: np.ndarray, offsets: np.ndarray, rows: np.ndarray, chunk_rows: int = CHUNK_ROWS) -> float:
