@@ -190,3 +190,22 @@ def test_chunked_messages_give_the_whole_column_figures(corpora, name, monkeypat
     assert is_single_turn(chunked) == is_single_turn(ds) == (name == "single")
     monkeypatch.setattr(table, "_FINGERPRINTS", {})
     assert corpus_fingerprint(chunked) == _reference_fingerprint(ds)
+
+
+@pytest.mark.parametrize("large", [10**9, 1])
+def test_distinct_over_a_wide_vocabulary_sorts_in_place(large, monkeypatch):
+    """Codes too large to mark (V^2 >> n-grams) take the in-place sort, and the one-at-a-time lock, exactly."""
+    import macro2micro.dataset_builder.metrics.rows as rows_mod
+    from macro2micro.dataset_builder.metrics.words import WordIds
+
+    monkeypatch.setattr(rows_mod, "LARGE_CODES", large)
+    rng = np.random.default_rng(5)
+    lengths = rng.integers(0, 30, size=400)
+    wids = WordIds(
+        ids=rng.zipf(1.3, size=int(lengths.sum())).clip(max=200_000).astype(np.int32) - 1,
+        offsets=np.concatenate(([0], np.cumsum(lengths))),
+        vocab=[],
+    )
+    rows = rng.integers(0, 400, size=700)
+    for n in (1, 2, 3):
+        assert distinct_n_rows(wids, rows, n, 50) == distinct_n(wids.take(rows), n)

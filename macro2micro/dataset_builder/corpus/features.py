@@ -124,9 +124,10 @@ _RECENT: OrderedDict[tuple[str, str, str], TokenFeatures] = OrderedDict()
 RECENT_KEPT = 4
 
 
-def side_features(corpus, side: str, tokenizer_spec: str) -> TokenFeatures:
-    """Token features of one side of a corpus, with the tokenizer a spec names (cached on disk, and the
-    :data:`RECENT_KEPT` most recent in memory). On a cache hit no text is read."""
+def side_features(corpus, side: str, tokenizer_spec: str, remember: bool = True) -> TokenFeatures:
+    """Token features of one side of a corpus, with the tokenizer a spec names (cached on disk, and, with
+    ``remember``, the :data:`RECENT_KEPT` most recent in memory for the next caller). On a cache hit no text is
+    read."""
     fp = corpus_fingerprint(corpus)
     key = (fp, side, str(tokenizer_spec))
     if key in _RECENT:
@@ -134,6 +135,8 @@ def side_features(corpus, side: str, tokenizer_spec: str) -> TokenFeatures:
         return _RECENT[key]
     tok = load_tokenizer(tokenizer_spec)
     feats = token_features(ArrowTexts.of(corpus, side), tok, fingerprint=f"{fp}:{side}")
+    if not remember:
+        return feats
     _RECENT[key] = feats
     while len(_RECENT) > RECENT_KEPT:
         _RECENT.popitem(last=False)

@@ -19,6 +19,7 @@ Every value equals :func:`.diversity.side_metrics` on the same rows exactly (tes
 
 from __future__ import annotations
 
+import threading
 import zlib
 from collections.abc import Iterable, Sequence
 
@@ -34,6 +35,10 @@ from macro2micro.dataset_builder.metrics.diversity import (
 from macro2micro.dataset_builder.metrics.words import WordIds
 
 CHUNK_ROWS = 16_384
+# One large n-gram code array at a time: scoring threads (e.g. full's two sides) that each need one take turns,
+# while the rest of their work (gzip, the longest part) runs side by side.
+LARGE_CODES = 4_000_000
+_LARGE = threading.Lock()
 GZIP_FRAME = 18  # gzip's 10-byte header (no name, mtime 0) and 8-byte trailer around the deflate stream
 
 
@@ -66,6 +71,13 @@ def distinct_n_rows(wids: WordIds, rows: np.ndarray, n: int, chunk_rows: int = C
     if base**n >= 2**63:  # codes would overflow: number the n-grams of a copy instead
         sub = wids.take(rows)
         return distinct_n_ids(sub.ids, sub.offsets, n)
+    if total >= LARGE_CODES:
+        with _LARGE:
+            return _distinct_codes(wids, rows, n, total, base, chunk_rows)
+    return _distinct_codes(wids, rows, n, total, base, chunk_rows)
+
+
+def _distinct_codes(wids: WordIds, rows: np.ndarray, n: int, total: int, base: int, chunk_rows: int) -> float:
     codes = np.empty(total, dtype=np.int64)
     filled = 0
     for part in _chunks(rows, chunk_rows):

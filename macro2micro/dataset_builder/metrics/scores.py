@@ -72,7 +72,7 @@ def compute_metrics(
     sides, lengths = {}, {}
     for side in SIDES:
         texts = ArrowTexts.of(corpus, side)  # read in slices from the (memory-mapped) corpus, never all at once
-        feats = side_features(corpus, side, tokenizer)
+        feats = side_features(corpus, side, tokenizer, remember=False)  # (freed before the repo is written)
         lengths[side] = feats.lengths()
         emb = None
         if model:
