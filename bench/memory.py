@@ -164,18 +164,18 @@ def main() -> None:
         for s in stages.values():
             s["bytes_per_char"] = round(s["peak_rss_mb"] * 2**20 / facts["chars"], 2)
         runs.append({**facts, "stages": stages})
-    results = {
-        "tree": str(args.tree),
-        "budget": args.budget,
-        "max_row_chars": args.max_row_chars,
-        "runs": runs,
-        "fit": fit(runs),
-        "goals_gb": GOALS_GB,
-    }
+        results = {
+            "tree": str(args.tree),
+            "budget": args.budget,
+            "max_row_chars": args.max_row_chars,
+            "runs": runs,
+            "fit": fit(runs),
+            "goals_gb": GOALS_GB,
+        }
+        if args.json:  # after every size: a long run that stops early keeps what it measured
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(results, indent=1))
     print(json.dumps(results, indent=1))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

@@ -166,7 +166,7 @@ def memory(d: dict, before: dict | None = None) -> list[str]:
         "| rows | characters | ingest | build | publish |",
         "|---|---|---|---|---|",
     ]
-    for r in d["runs"]:
+    for r in sorted(d["runs"], key=lambda r: r["rows"]):
         prev = old.get((r["rows"], r["chars"]), {})
         cells = []
         for stage in ("ingest", "build", "publish"):
