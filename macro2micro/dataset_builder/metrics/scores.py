@@ -23,7 +23,7 @@ from macro2micro.dataset_builder.metrics.diversity import bootstrap_ci
 from macro2micro.dataset_builder.metrics.language import detect_languages
 from macro2micro.dataset_builder.metrics.replicates import add_replicate_spread
 from macro2micro.dataset_builder.metrics.rows import side_metrics_rows
-from macro2micro.dataset_builder.metrics.words import side_word_ids
+from macro2micro.dataset_builder.metrics.words import release_memo, side_word_ids
 from macro2micro.dataset_builder.options import EmbedderOptions, MetricOptions
 
 logger = logging.getLogger(__name__)
@@ -86,6 +86,7 @@ def compute_metrics(
                 f"{len(full_sample)} for full's embedding distance",
             )
         sides[side] = (texts, feats, emb, side_word_ids(texts, f"{fp}:{side}"))
+    release_memo()  # every side's word ids are in hand: the tokenizer's memo is not needed while scoring
     sources = variation.source_codes(column(corpus, "source"))
     turns = turns_per_row(corpus)
 
