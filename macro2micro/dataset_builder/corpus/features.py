@@ -45,7 +45,13 @@ def _encode(texts, tokenizer, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     with no_gc():
         _encode_batches(texts, tokenizer, fast, batch_size, lengths, chunks)
     offsets = np.concatenate(([0], np.cumsum(lengths)))
-    ids = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int32)
+    ids = np.empty(int(offsets[-1]), dtype=np.int32)  # filled as the batches are let go: no second full copy
+    chunks.reverse()
+    start = 0
+    while chunks:
+        part = chunks.pop()  # the first batch left
+        ids[start : start + len(part)] = part
+        start += len(part)
     return ids, offsets
 
 
