@@ -75,9 +75,11 @@ def test_arrow_texts_read_like_a_list(corpora, tmp_path):
 
     ds = corpora["multi"]
     ds.save_to_disk(str(tmp_path / "c"))
-    for source in (ds, ds.select([9, 0, 9, 4]), datasets.load_from_disk(str(tmp_path / "c"))):
+    loaded = datasets.load_from_disk(str(tmp_path / "c"))
+    for source in (ds, ds.select([9, 0, 9, 4]), loaded, loaded.select([2, 1])):
         want = column(source, "response")
         texts = ArrowTexts.of(source, "response", chunk_rows=3)
+        assert bool(texts.files) == (source is loaded)  # a whole pass reads the files, not the memory map
         assert len(texts) == len(want) and list(texts) == want
         assert texts[1:4] == want[1:4] and texts[-1] == want[-1] and texts[::2] == want[::2]
         rows = np.array([3, 0, 3, len(want) - 1])

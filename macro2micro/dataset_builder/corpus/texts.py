@@ -46,6 +46,26 @@ def string_bytes(col, sep: bytes = b"\x00", between: bool = False) -> bytes:
     return np.insert(data, where - offsets[0], np.frombuffer(sep, dtype=np.uint8)[0]).tobytes()
 
 
+def _whole_files(ds, name: str, rows: int) -> list[str]:
+    """The Arrow stream files that hold exactly ``ds``'s column ``name``, in order (else ``[]``)."""
+    import pyarrow as pa
+
+    files = [f["filename"] for f in getattr(ds, "cache_files", None) or []]
+    if not files or getattr(ds, "_indices", None) is not None:
+        return []
+    try:
+        total = 0
+        for path in files:
+            with pa.memory_map(path) as f:  # the schema and batch lengths only
+                reader = pa.ipc.open_stream(f)
+                if name not in reader.schema.names:
+                    return []
+                total += sum(len(b) for b in reader)
+    except (OSError, pa.ArrowInvalid):
+        return []
+    return files if total == rows and total == len(ds) else []
+
+
 class ArrowTexts(Sequence):
     """The strings of one column, read from Arrow on demand.
 
@@ -54,14 +74,18 @@ class ArrowTexts(Sequence):
         chunk_rows: rows per slice when iterating.
     """
 
-    def __init__(self, column, chunk_rows: int = CHUNK_ROWS):
+    def __init__(self, column, chunk_rows: int = CHUNK_ROWS, files: list[str] | None = None, name: str = ""):
         self.column = column
         self.chunk_rows = chunk_rows
+        self.files, self.name = files or [], name
 
     @classmethod
     def of(cls, ds, name: str, chunk_rows: int = CHUNK_ROWS) -> ArrowTexts:
-        """Column ``name`` of a Dataset or table."""
-        return cls(arrow_column(ds, name), chunk_rows)
+        """Column ``name`` of a Dataset or table. A Dataset that is exactly its Arrow files (as ``load_from_disk``
+        opens it) is read whole from those files in batches, not through its memory map: the pages a full pass
+        touches would otherwise stay in the process's resident set."""
+        column = arrow_column(ds, name)
+        return cls(column, chunk_rows, _whole_files(ds, name, len(column)), name)
 
     def __len__(self) -> int:
         return len(self.column)
@@ -78,11 +102,14 @@ class ArrowTexts(Sequence):
         return self.column[int(i) % n].as_py()
 
     def __iter__(self) -> Iterator[str]:
-        for start in range(0, len(self), self.chunk_rows):
-            yield from self[start : start + self.chunk_rows]
+        for chunk in self.chunks():
+            yield from chunk.to_pylist()
 
     def chunks(self, rows: np.ndarray | None = None) -> Iterator:
         """The column (or the given rows, in their order) as Arrow arrays of at most ``chunk_rows`` rows."""
+        if rows is None and self.files:
+            yield from self._whole()
+            return
         if rows is None:
             for start in range(0, len(self), self.chunk_rows):
                 yield self.column.slice(start, min(self.chunk_rows, len(self) - start))
@@ -90,6 +117,18 @@ class ArrowTexts(Sequence):
         rows = np.asarray(rows, dtype=np.int64)
         for start in range(0, len(rows), self.chunk_rows):
             yield self.column.take(rows[start : start + self.chunk_rows])
+
+    def _whole(self) -> Iterator:
+        """The whole column, read from its files batch by batch, in slices of at most ``chunk_rows``."""
+        import pyarrow as pa
+
+        for path in self.files:
+            with pa.OSFile(path) as f:
+                reader = pa.ipc.open_stream(f)
+                for batch in reader:
+                    col = batch.column(self.name)
+                    for start in range(0, len(col), self.chunk_rows):
+                        yield col.slice(start, self.chunk_rows)
 
     def take(self, rows) -> list[str]:
         """The strings of ``rows``, in that order."""
