@@ -27,6 +27,7 @@ if "$PY" -c "import ray.data" 2>/dev/null; then
 else
   echo "note: no Ray (pip install 'macro2micro[ray]'); the engine benchmark is skipped" >&2
 fi
+step memory;          "$PY" bench/memory.py --source "$OUT/paper_corpus.jsonl" --json "$OUT/memory.json"
 if [ -d demo_out/hub_dataset ]; then
   step train;         "$PY" bench/train.py --dataset demo_out/hub_dataset --json "$OUT/train.json"
 else

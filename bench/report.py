@@ -214,6 +214,42 @@ def engine(d: dict) -> list[str]:
     return lines
 
 
+def memory(d: dict, before: dict | None = None) -> list[str]:
+    """Peak RSS per stage and size (``bench/memory.py``); ``before``: the same run of older code, if there is one."""
+    old = {(r["rows"], r["chars"]): r["stages"] for r in (before or {}).get("runs", [])}
+    lines = [
+        "",
+        f"**Memory** (`bench/memory.py`): unique copies of the bench corpus's rows of at most "
+        f"{d.get('max_row_chars', 650)} characters, N = {d['budget']:,}, micro_instruction + micro_response + random, "
+        "publish without embeddings; each stage in its own process with an empty feature cache. Peak RSS"
+        + (" (before: the same corpus through the code before the change)" if old else "")
+        + ", wall and CPU (user + sys) seconds:",
+        "",
+        "| rows | characters | ingest | build | publish |",
+        "|---|---|---|---|---|",
+    ]
+    for r in sorted(d["runs"], key=lambda r: r["rows"]):
+        prev = old.get((r["rows"], r["chars"]), {})
+        cells = []
+        for stage in ("ingest", "build", "publish"):
+            s = r["stages"][stage]
+            was = f" (before {prev[stage]['peak_rss_mb'] / 1024:.2f})" if stage in prev else ""
+            cells.append(f"**{s['peak_rss_mb'] / 1024:.2f} GB**{was}, {s['s']:.0f} s, CPU {s['cpu_s']:.0f} s")
+        lines.append(f"| {r['rows']:,} | {r['chars'] / 1e6:.0f}M | " + " | ".join(cells) + " |")
+    f = d["fit"]
+    per = ", ".join(
+        f"{stage} {f[stage]['bytes_per_char']:.2f} bytes per character over {f[stage]['fixed_mb']} MB fixed"
+        + (f" (24 GB: {f[stage]['rows_24gb'] / 1e6:.1f}M rows)" if f[stage]["rows_24gb"] else "")
+        for stage in ("ingest", "build", "publish")
+    )
+    goals = ", ".join(f"{k} < {v} GB" for k, v in d["goals_gb"].items())
+    return lines + [
+        "",
+        f"Peak against corpus size, fitted at {f['chars_per_row']:.0f} characters per row: {per}. "
+        f"Goals at about 1M rows and 300M characters: {goals}.",
+    ]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dir", type=Path, default=Path("bench_out"))
@@ -229,6 +265,7 @@ def main() -> None:
         ("train", train),
         ("gpu", gpu),
         ("engine", engine),
+        ("memory", lambda d: memory(d, _load(folder, "memory_before"))),
     ]:
         data = _load(folder, name)
         if data is not None:

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from macro2micro.dataset_builder.corpus.ingest import column, corpus_fingerprint
+from macro2micro.dataset_builder.corpus.ingest import corpus_fingerprint
+from macro2micro.dataset_builder.corpus.texts import ArrowTexts
 from macro2micro.dataset_builder.defaults import WORD_TOKENIZER
 from macro2micro.dataset_builder.models.tokenizers import load_tokenizer, tokenizer_identity
 from macro2micro.dataset_builder.utils import atomic_file, cache_dir, no_gc, sha256_text
@@ -35,7 +38,7 @@ class TokenFeatures:
         return self.ids[self.offsets[i] : self.offsets[i + 1]]
 
 
-def _encode(texts: list[str], tokenizer, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+def _encode(texts, tokenizer, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Token ids of every text, through the Rust tokenizer's batch call when there is one."""
 
     backend = getattr(tokenizer, "_tokenizer", None)
@@ -45,7 +48,13 @@ def _encode(texts: list[str], tokenizer, batch_size: int) -> tuple[np.ndarray, n
     with no_gc():
         _encode_batches(texts, tokenizer, fast, batch_size, lengths, chunks)
     offsets = np.concatenate(([0], np.cumsum(lengths)))
-    ids = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int32)
+    ids = np.empty(int(offsets[-1]), dtype=np.int32)  # filled as the batches are let go: no second full copy
+    chunks.reverse()
+    start = 0
+    while chunks:
+        part = chunks.pop()  # the first batch left
+        ids[start : start + len(part)] = part
+        start += len(part)
     return ids, offsets
 
 
@@ -67,7 +76,7 @@ def _encode_batches(texts, tokenizer, fast, batch_size: int, lengths: np.ndarray
         chunks.append(np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int32, count=int(n.sum())))
 
 
-def word_features(texts: list[str]) -> TokenFeatures:
+def word_features(texts: Sequence[str]) -> TokenFeatures:
     """Whitespace words as tokens (the paper's ablation that erases the micro effect).
 
     Ids are given in order of first appearance; a dict keeps memory linear in the text (a numpy
@@ -95,7 +104,7 @@ def token_cache_file(fingerprint: str, tokenizer) -> Path:
 
 
 def token_features(
-    texts: list[str], tokenizer, fingerprint: str | None = None, batch_size: int = 1024, use_cache: bool = True
+    texts: Sequence[str], tokenizer, fingerprint: str | None = None, batch_size: int = 1024, use_cache: bool = True
 ) -> TokenFeatures:
     """Token ids of ``texts`` (no special tokens), cached by corpus fingerprint and tokenizer.
 
@@ -124,7 +133,26 @@ def token_features(
     return feats
 
 
-def side_features(corpus, side: str, tokenizer_spec: str) -> TokenFeatures:
-    """Token features of one side of a corpus, with the tokenizer a spec names (cached)."""
+# (corpus fingerprint, side, tokenizer spec) -> features: a build reads each side's lengths and types, a publish
+# its lengths and metrics; the few most recent stay in memory instead of being loaded from disk each time.
+_RECENT: OrderedDict[tuple[str, str, str], TokenFeatures] = OrderedDict()
+RECENT_KEPT = 4
+
+
+def side_features(corpus, side: str, tokenizer_spec: str, remember: bool = True) -> TokenFeatures:
+    """Token features of one side of a corpus, with the tokenizer a spec names (cached on disk, and, with
+    ``remember``, the :data:`RECENT_KEPT` most recent in memory for the next caller). On a cache hit no text is
+    read."""
+    fp = corpus_fingerprint(corpus)
+    key = (fp, side, str(tokenizer_spec))
+    if key in _RECENT:
+        _RECENT.move_to_end(key)
+        return _RECENT[key]
     tok = load_tokenizer(tokenizer_spec)
-    return token_features(column(corpus, side), tok, fingerprint=f"{corpus_fingerprint(corpus)}:{side}")
+    feats = token_features(ArrowTexts.of(corpus, side), tok, fingerprint=f"{fp}:{side}")
+    if not remember:
+        return feats
+    _RECENT[key] = feats
+    while len(_RECENT) > RECENT_KEPT:
+        _RECENT.popitem(last=False)
+    return feats

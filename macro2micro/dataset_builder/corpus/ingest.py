@@ -22,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from macro2micro.dataset_builder.corpus.conversations import TURN_SEPARATOR, Row
+from macro2micro.dataset_builder.corpus.conversations import TURN_SEPARATOR
 from macro2micro.dataset_builder.corpus.formats import detect_format, normalize_whitespace, row_id, row_source, to_row
+from macro2micro.dataset_builder.corpus.kept import KeptRows
 from macro2micro.dataset_builder.corpus.readers import (
     CorpusError,
     describe_input,
@@ -34,18 +35,16 @@ from macro2micro.dataset_builder.corpus.readers import (
 )
 from macro2micro.dataset_builder.corpus.table import (
     CORPUS_COLUMNS,
-    TEXT_COLUMNS,
-    arrow_table,
     column,
     corpus_features,
     corpus_fingerprint,
     make_id,
     remember_fingerprint,
     role_counts,
-    row_key,
     turn_shares,
     turns_per_row,
 )
+from macro2micro.dataset_builder.corpus.texts import arrow_column
 from macro2micro.dataset_builder.options import CorpusOptions
 
 logger = logging.getLogger(__name__)
@@ -99,43 +98,7 @@ class CorpusReport:
             self.errors.append(str(err))
 
 
-class _Rows:
-    """The kept rows, with the duplicate and id checks that need what was kept before."""
-
-    def __init__(self) -> None:
-        self.columns: dict[str, list[str]] = {name: [] for name in TEXT_COLUMNS}
-        self.roles: list[str] = []
-        self.contents: list[str] = []
-        self.counts: list[int] = []
-        self.notes: list[list[str]] = []
-        self.turns_dropped: list[int] = []
-        self.keys: set[str] = set()
-        self.ids: dict[str, str] = {}
-
-    def add(self, given_id: str | None, source: str, row: Row, options: CorpusOptions, where: str) -> str | None:
-        """Keep the row, or return why it is dropped; CorpusError for a reused id."""
-        content_id = row_key(row.messages)
-        if options.dedup and content_id in self.keys:
-            return "duplicate"
-        identifier = given_id if given_id is not None else content_id
-        if identifier in self.ids:
-            key = options.column_map.get("id", "id")
-            raise CorpusError(f"{where}, field {key!r}: id {identifier!r} already used by {self.ids[identifier]}")
-        self.keys.add(content_id)
-        self.ids[identifier] = where
-        values = (identifier, source, row.system, row.instruction, row.response)
-        for name, value in zip(TEXT_COLUMNS, values, strict=True):
-            self.columns[name].append(value)
-        for role, text in row.messages:
-            self.roles.append(role)
-            self.contents.append(text)
-        self.counts.append(len(row.messages))
-        self.notes.append(row.notes)
-        self.turns_dropped.append(row.turns_dropped)
-        return None
-
-
-def _read_item(item, options: CorpusOptions, report: CorpusReport, rows: _Rows, dropped: Counter) -> str:
+def _read_item(item, options: CorpusOptions, report: CorpusReport, rows: KeptRows, dropped: Counter) -> str:
     """Read one input into ``rows``; returns the format it was read as."""
     fmt: str = options.format
     if is_in_memory(item):
@@ -200,7 +163,6 @@ def load_corpus(inputs, options: CorpusOptions | None = None):
         ``(dataset, report)``: the Dataset with columns ``id, source, system, instruction, response,
         messages`` and a :class:`CorpusReport` of what was read, kept, dropped and changed.
     """
-    import datasets
 
     options = options or CorpusOptions()
     if isinstance(inputs, (str, Path)) or is_in_memory(inputs):
@@ -212,13 +174,22 @@ def load_corpus(inputs, options: CorpusOptions | None = None):
         inputs=[describe_input(i) for i in items], options={k: getattr(options, k) for k in SHAPE_OPTIONS}
     )
     dropped: Counter[str] = Counter()
-    rows = _Rows()
+    rows = KeptRows()
     for item in items:
         report.formats[describe_input(item)] = _read_item(item, options, report, rows, dropped)
-    cleaned = len(rows.counts)
+    return finish_corpus(rows, dropped, report, options)
+
+
+def finish_corpus(rows: KeptRows, dropped: Counter, report: CorpusReport, options: CorpusOptions):
+    """The kept rows as the corpus ``Dataset`` (the ``max_rows`` sample taken, its fingerprint given), and the
+    report completed: the end of reading a corpus on either engine."""
+    import datasets
+
+    cleaned = rows.n
     if cleaned == 0:
         raise CorpusError(f"no usable rows in {', '.join(report.inputs)}: dropped {dict(dropped) or report.dropped}")
-    table = arrow_table(rows.columns, rows.roles, rows.contents, rows.counts)
+    table = rows.table()
+    rows.ids, rows.keys = {}, set()
     keep = sample_indices(cleaned, options.max_rows, options.sample_seed)
     if keep is not None:
         table = table.take(keep)
@@ -227,9 +198,11 @@ def load_corpus(inputs, options: CorpusOptions | None = None):
     kept = range(cleaned) if keep is None else keep.tolist()
     report.dropped = {**report.dropped, **dict(sorted(dropped.items()))}
     report.kept = len(kept)
-    report.changed = dict(sorted(Counter(note for i in kept for note in rows.notes[i]).items()))
+    report.changed = dict(sorted(Counter(note for i in kept for note in rows.notes.get(i, ())).items()))
     report.turns_dropped = int(sum(rows.turns_dropped[i] for i in kept))
-    ds = datasets.Dataset(table, info=datasets.DatasetInfo(features=corpus_features()))
+    fp = corpus_fingerprint(table)  # given to datasets, which would otherwise pickle the whole table to hash it
+    ds = datasets.Dataset(table, info=datasets.DatasetInfo(features=corpus_features()), fingerprint=fp)
+    remember_fingerprint(ds, fp)
     report.messages = role_counts(ds)
     logger.info(_log_line(report))
     record_provenance(ds, report.options, report.sample)
@@ -283,18 +256,26 @@ def summarize(ds, report: CorpusReport | None = None) -> dict[str, Any]:
             sample=report.sample,
             errors_skipped=report.errors,
         )
-    out["sources"] = dict(Counter(column(ds, "source")).most_common(20))
+    sources: Counter[str] = Counter()
+    for chunk in _slices(ds, "source"):
+        sources.update(chunk)
+    out["sources"] = dict(sources.most_common(20))
     turns = turns_per_row(ds)
+    has_system = "system" in ds.column_names
     out["turns"] = {
         "per_row": {"mean": round(float(turns.mean()), 3), "max": int(turns.max()), "shares": turn_shares(turns)},
         "messages": report.messages if report is not None else role_counts(ds),
         "dropped": report.turns_dropped if report is not None else None,
-        "rows_with_system": int(sum(1 for s in column(ds, "system") if s)) if "system" in ds.column_names else 0,
+        "rows_with_system": sum(sum(1 for s in c if s) for c in _slices(ds, "system")) if has_system else 0,
     }
     for side in ("instruction", "response"):
-        texts = column(ds, side)
-        chars = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
-        words = np.fromiter((len(t.split()) for t in texts), dtype=np.int64, count=len(texts))
+        chars = np.zeros(len(ds), dtype=np.int64)
+        words = np.zeros(len(ds), dtype=np.int64)
+        start = 0
+        for texts in _slices(ds, side):
+            chars[start : start + len(texts)] = [len(t) for t in texts]
+            words[start : start + len(texts)] = [len(t.split()) for t in texts]
+            start += len(texts)
         out[side] = {
             unit: {
                 "mean": round(float(a.mean()), 1),
@@ -305,6 +286,13 @@ def summarize(ds, report: CorpusReport | None = None) -> dict[str, Any]:
             for unit, a in (("chars", chars), ("words", words))
         }
     return out
+
+
+def _slices(ds, name: str):
+    """Column ``name`` as lists of strings, a slice of rows at a time (never the whole column at once)."""
+    col = arrow_column(ds, name)
+    for start in range(0, len(col), 16_384):
+        yield col.slice(start, 16_384).to_pylist()
 
 
 def save_corpus(ds, report: CorpusReport, folder: str | Path) -> dict[str, Any]:

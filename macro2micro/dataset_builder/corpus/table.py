@@ -12,6 +12,7 @@ import hashlib
 import numpy as np
 
 from macro2micro.dataset_builder.corpus.conversations import ASSISTANT, USER
+from macro2micro.dataset_builder.corpus.texts import CHUNK_ROWS, arrow_column, string_bytes
 from macro2micro.dataset_builder.defaults import CORPUS_COLUMNS
 from macro2micro.dataset_builder.utils import sha256_text
 
@@ -65,18 +66,24 @@ def arrow_table(columns: dict[str, list[str]], roles: list[str], contents: list[
 
 
 def _messages(ds):
-    """The ``messages`` column as one Arrow ListArray (through the indices of a select()ed Dataset)."""
-    return ds.with_format("arrow")["messages"].combine_chunks()
+    """The ``messages`` column as Arrow chunks (through the indices of a select()ed Dataset): never combined into
+    one array, which would copy every turn's text."""
+    import pyarrow as pa
+
+    col = arrow_column(ds, "messages")
+    return col.chunks if isinstance(col, pa.ChunkedArray) else [col]
 
 
 def turns_per_row(ds) -> np.ndarray:
     """Assistant turns per row (each a reply the loss covers; a single-turn pair has 1), without a Python loop."""
     import pyarrow.compute as pc
 
-    messages = _messages(ds)
-    parents = pc.list_parent_indices(messages).to_numpy()
-    replies = pc.equal(pc.list_flatten(messages).field("role"), ASSISTANT).to_numpy(zero_copy_only=False)
-    return np.bincount(parents[replies], minlength=len(ds)).astype(np.int64)
+    out = [np.zeros(0, dtype=np.int64)]
+    for chunk in _messages(ds):
+        parents = pc.list_parent_indices(chunk).to_numpy()
+        replies = pc.equal(pc.list_flatten(chunk).field("role"), ASSISTANT).to_numpy(zero_copy_only=False)
+        out.append(np.bincount(parents[replies], minlength=len(chunk)).astype(np.int64))
+    return np.concatenate(out)
 
 
 MAX_TURN_BUCKET = 5  # turns per row are shown as shares of 1, 2, 3, 4 and 5 or more
@@ -91,9 +98,12 @@ def turn_shares(turns: np.ndarray) -> dict[str, float]:
 
 def role_counts(ds) -> dict[str, int]:
     """Messages kept, by role."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    counts = pc.value_counts(pc.list_flatten(_messages(ds)).field("role")).to_pylist()
+    counts = pc.value_counts(
+        pa.chunked_array([pc.list_flatten(c).field("role") for c in _messages(ds)], type=pa.string())
+    ).to_pylist()
     return {c["values"]: int(c["counts"]) for c in sorted(counts, key=lambda c: (-c["counts"], c["values"]))}
 
 
@@ -102,11 +112,10 @@ def is_single_turn(ds) -> bool:
     sides do not."""
     import pyarrow.compute as pc
 
-    lengths = pc.list_value_length(_messages(ds))
-    if len(lengths) and pc.any(pc.not_equal(lengths, 2)).as_py():
+    if any(len(c) and pc.any(pc.not_equal(pc.list_value_length(c), 2)).as_py() for c in _messages(ds)):
         return False
     if "system" in ds.column_names:
-        system = ds.with_format("arrow")["system"]
+        system = arrow_column(ds, "system")
         return not (len(system) and pc.any(pc.greater(pc.utf8_length(system), 0)).as_py())
     return True
 
@@ -115,20 +124,11 @@ def is_single_turn(ds) -> bool:
 _FINGERPRINTS: dict[str, str] = {}
 
 
-def _string_bytes(col) -> bytes:
-    """Every value of a string array followed by a NUL byte, concatenated (through Arrow, no Python loop)."""
-    import pyarrow as pa
-
-    if col.null_count:
-        raise ValueError("string column has nulls")
-    col = col.cast(pa.large_string())
-    offsets = np.frombuffer(col.buffers()[1], dtype=np.int64)[col.offset : col.offset + len(col) + 1]
-    data = np.frombuffer(col.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
-    return np.insert(data, offsets[1:] - offsets[0], 0).tobytes()
-
-
-def _column_bytes(ds, name: str) -> bytes:
-    return _string_bytes(ds.with_format("arrow")[name].combine_chunks())
+def _hash_strings(h, col) -> None:
+    """Feed ``h`` every value of a string array followed by a NUL byte, slice by slice (the same bytes as
+    one concatenation, without holding a copy of the column)."""
+    for start in range(0, len(col), CHUNK_ROWS):
+        h.update(string_bytes(col.slice(start, min(CHUNK_ROWS, len(col) - start))))
 
 
 def corpus_fingerprint(ds) -> str:
@@ -138,6 +138,7 @@ def corpus_fingerprint(ds) -> str:
     prompt, or a row that is not one user and one assistant turn) also hashes its ``system`` column, every turn's
     role and content, and the turns per row (so two corpora that differ only there differ); memoized per Dataset.
     """
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     key = getattr(ds, "_fingerprint", None)
@@ -145,16 +146,18 @@ def corpus_fingerprint(ds) -> str:
         return _FINGERPRINTS[key]
     h = hashlib.sha256()
     for name in ("id", "instruction", "response"):
-        h.update(_column_bytes(ds, name))
+        _hash_strings(h, arrow_column(ds, name))
         h.update(b"\x01")
     if not is_single_turn(ds):
-        messages = _messages(ds)
-        turns = pc.list_flatten(messages)
-        system = [_column_bytes(ds, "system")] if "system" in ds.column_names else []
-        for part in (*system, _string_bytes(turns.field("role")), _string_bytes(turns.field("content"))):
-            h.update(part)
+        turns = [pc.list_flatten(c) for c in _messages(ds)]
+        system = [arrow_column(ds, "system")] if "system" in ds.column_names else []
+        roles = pa.chunked_array([t.field("role") for t in turns], type=pa.string())
+        contents = pa.chunked_array([t.field("content") for t in turns], type=pa.string())
+        for part in (*system, roles, contents):
+            _hash_strings(h, part)
             h.update(b"\x01")
-        h.update(pc.list_value_length(messages).to_numpy().astype("<i4").tobytes())
+        for c in _messages(ds):
+            h.update(pc.list_value_length(c).to_numpy().astype("<i4").tobytes())
     fp = h.hexdigest()[:32]
     if key is not None:
         _FINGERPRINTS[key] = fp

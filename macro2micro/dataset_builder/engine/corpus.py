@@ -5,7 +5,7 @@ its records with the local reader (:func:`~macro2micro.dataset_builder.corpus.re
 lines, :func:`~macro2micro.dataset_builder.corpus.readers.iter_input` for a whole file) and cleans each with the
 local cleaning (:func:`~macro2micro.dataset_builder.corpus.formats.to_row`, ids, sources): multi-turn rows, the
 system column and turn counts are those of the local engine. What needs the rows kept before (duplicates, reused
-ids) runs on the driver, over the blocks in input order, through the local engine's own :class:`_Rows`. A bad row
+ids) runs on the driver, over the blocks in input order, through the local engine's own ``KeptRows``. A bad row
 comes back as data, not as a Ray traceback, and is raised (or skipped) at its place in that order: the same
 error, with the same one-line message naming file, line or row and field, as the local engine's.
 """
@@ -26,11 +26,9 @@ from macro2micro.dataset_builder.corpus.formats import detect_format, row_id, ro
 from macro2micro.dataset_builder.corpus.ingest import (
     SHAPE_OPTIONS,
     CorpusReport,
-    _log_line,
-    _Rows,
-    record_provenance,
-    sample_indices,
+    finish_corpus,
 )
+from macro2micro.dataset_builder.corpus.kept import KeptRows
 from macro2micro.dataset_builder.corpus.readers import (
     CorpusError,
     _iter_jsonl,
@@ -41,7 +39,6 @@ from macro2micro.dataset_builder.corpus.readers import (
     is_in_memory,
     iter_input,
 )
-from macro2micro.dataset_builder.corpus.table import arrow_table, corpus_features, role_counts
 from macro2micro.dataset_builder.engine.cluster import ray_session
 from macro2micro.dataset_builder.engine.options import EngineOptions
 from macro2micro.dataset_builder.options import CorpusOptions
@@ -147,7 +144,9 @@ def _raise(err: CorpusError) -> None:
     raise err
 
 
-def _fold(results, options: CorpusOptions, report: CorpusReport, rows: _Rows, dropped: Counter, default: str) -> int:
+def _fold(
+    results, options: CorpusOptions, report: CorpusReport, rows: KeptRows, dropped: Counter, default: str
+) -> int:
     """One input's records, in order, into the kept rows and the report: what ``_read_item`` does after reading.
     Returns how many records the input held (lines that could not be read at all are not records)."""
     records = 0
@@ -182,7 +181,6 @@ def load_corpus_ray(inputs, options: CorpusOptions, engine: EngineOptions):
     Inputs that are not local files (in-memory datasets, saved-dataset folders, Hub ids) are read by the local
     engine, in this process.
     """
-    import datasets
 
     from macro2micro.dataset_builder.corpus.ingest import load_corpus
 
@@ -195,7 +193,7 @@ def load_corpus_ray(inputs, options: CorpusOptions, engine: EngineOptions):
         inputs=[describe_input(i) for i in items], options={k: getattr(options, k) for k in SHAPE_OPTIONS}
     )
     dropped: Counter[str] = Counter()
-    rows = _Rows()
+    rows = KeptRows()
     item_of = {b["block"]: b["item"] for b in blocks}
     fmt_of = {b["item"]: b["fmt"] for b in blocks}
     with ray_session(engine) as ray:
@@ -218,23 +216,4 @@ def load_corpus_ray(inputs, options: CorpusOptions, engine: EngineOptions):
                     raise CorpusError(f"{describe_input(item)}: holds no records")
         finally:
             context.execution_options.preserve_order = ordered
-    cleaned = len(rows.counts)
-    if cleaned == 0:
-        raise CorpusError(f"no usable rows in {', '.join(report.inputs)}: dropped {dict(dropped) or report.dropped}")
-    # from here on, load_corpus's own tail: the table, the max_rows sample, the report
-    table = arrow_table(rows.columns, rows.roles, rows.contents, rows.counts)
-    keep = sample_indices(cleaned, options.max_rows, options.sample_seed)
-    if keep is not None:
-        table = table.take(keep)
-        dropped["over_max_rows"] = cleaned - len(keep)
-        report.sample = {"max_rows": options.max_rows, "seed": options.sample_seed, "from_rows": cleaned}
-    kept = range(cleaned) if keep is None else keep.tolist()
-    report.dropped = {**report.dropped, **dict(sorted(dropped.items()))}
-    report.kept = len(kept)
-    report.changed = dict(sorted(Counter(note for i in kept for note in rows.notes[i]).items()))
-    report.turns_dropped = int(sum(rows.turns_dropped[i] for i in kept))
-    ds = datasets.Dataset(table, info=datasets.DatasetInfo(features=corpus_features()))
-    report.messages = role_counts(ds)
-    logger.info(_log_line(report))
-    record_provenance(ds, report.options, report.sample)
-    return ds, report
+    return finish_corpus(rows, dropped, report, options)

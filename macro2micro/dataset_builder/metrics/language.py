@@ -13,6 +13,7 @@ well under a millisecond, so a sample of a thousand rows costs a fraction of a s
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -21,7 +22,9 @@ from macro2micro.dataset_builder.utils import require
 MAX_CHARS = 2000  # of a row's instruction + response: enough to tell its language, bounded cost
 
 
-def detect_languages(instructions: list[str], responses: list[str], sample: int, threshold: float, seed: int = 0):
+def detect_languages(
+    instructions: Sequence[str], responses: Sequence[str], sample: int, threshold: float, seed: int = 0
+):
     """``{detector, sample, seed, threshold, shares, languages}``: the detected language of each sampled row
     (instruction and response together), the share of each language (largest first, the 12 largest), and
     those at ``threshold`` or more."""

@@ -14,14 +14,16 @@ import numpy as np
 
 from macro2micro.dataset_builder.corpus.features import side_features
 from macro2micro.dataset_builder.corpus.ingest import column, corpus_fingerprint, turns_per_row
+from macro2micro.dataset_builder.corpus.texts import ArrowTexts, arrow_column
 from macro2micro.dataset_builder.defaults import FULL_CONFIG, SIDES
 from macro2micro.dataset_builder.errors import ArtifactError
 from macro2micro.dataset_builder.hub.schemas import short
 from macro2micro.dataset_builder.metrics import variation
-from macro2micro.dataset_builder.metrics.diversity import bootstrap_ci, side_metrics
+from macro2micro.dataset_builder.metrics.diversity import bootstrap_ci
 from macro2micro.dataset_builder.metrics.language import detect_languages
 from macro2micro.dataset_builder.metrics.replicates import add_replicate_spread
-from macro2micro.dataset_builder.metrics.words import side_word_ids
+from macro2micro.dataset_builder.metrics.rows import side_metrics_rows
+from macro2micro.dataset_builder.metrics.words import release_memo, side_word_ids
 from macro2micro.dataset_builder.options import EmbedderOptions, MetricOptions
 
 logger = logging.getLogger(__name__)
@@ -57,16 +59,8 @@ def compute_metrics(
                 f"not the given corpus {fp}: pass the corpus the build used (--corpus, with the same --max_rows, "
                 "--multi_turn and --system options when it is read from raw files)"
             )
-    row_of = {rid: i for i, rid in enumerate(column(corpus, "id"))}
     selections = {FULL_CONFIG: np.arange(len(corpus))}
-    for config, m in manifests.items():
-        missing = next((i for i, rid in enumerate(m["selected_ids"]) if rid not in row_of), None)
-        if missing is not None:
-            raise ArtifactError(
-                f"manifests/{config}.json: field 'selected_ids[{missing}]': id {short(m['selected_ids'][missing])} "
-                f"is not a row of the corpus {fp}"
-            )
-        selections[config] = np.array([row_of[i] for i in m["selected_ids"]])
+    selections.update(_selected_rows(corpus, manifests, fp))
     # full's embedding distance on a seeded sample of N rows: the exact mean over all pairs of a sample is an
     # unbiased estimate of the corpus's, and embedding 117K texts on a CPU costs an hour.
     budget = max((len(idx) for c, idx in selections.items() if c != FULL_CONFIG), default=len(corpus))
@@ -77,10 +71,9 @@ def compute_metrics(
     model = embedder.model if embedder is not None else None
     sides, lengths = {}, {}
     for side in SIDES:
-        texts = column(corpus, side)
-        feats = side_features(corpus, side, tokenizer)
+        texts = ArrowTexts.of(corpus, side)  # read in slices from the (memory-mapped) corpus, never all at once
+        feats = side_features(corpus, side, tokenizer, remember=False)  # (freed before the repo is written)
         lengths[side] = feats.lengths()
-        ids = [feats.row(i) for i in range(len(texts))]
         emb = None
         if model and embedder is not None:
             emb, _ = embed_rows(
@@ -92,27 +85,26 @@ def compute_metrics(
                 why=f"the {side}s of the {len(selections) - 1} configs, plus a sample of "
                 f"{len(full_sample)} for full's embedding distance",
             )
-        sides[side] = (texts, ids, emb, side_word_ids(texts, f"{fp}:{side}"))
+        sides[side] = (texts, feats, emb, side_word_ids(texts, f"{fp}:{side}"))
+    release_memo()  # every side's word ids are in hand: the tokenizer's memo is not needed while scoring
     sources = variation.source_codes(column(corpus, "source"))
     turns = turns_per_row(corpus)
 
     def side_entry(config: str, idx: np.ndarray, side: str) -> dict:
-        texts, ids, emb, tokenized = sides[side]
-        sub_texts = [texts[i] for i in idx]
-        sub_ids = [ids[i] for i in idx]
-        sub_tok = tokenized.take(idx)
+        texts, feats, emb, wids = sides[side]
         sub_emb = None if emb is None else emb[full_sample if config == FULL_CONFIG else idx]
-        entry: dict[str, dict] = {
-            side: side_metrics(sub_texts, sub_ids, sub_emb, options.self_bleu_sample, seed, tokenized=sub_tok)
-        }
+        metrics = side_metrics_rows(
+            texts, feats.ids, feats.offsets, wids, idx, sub_emb, options.self_bleu_sample, seed
+        )
+        entry: dict[str, dict] = {side: metrics}
         if options.bootstrap:  # (full's embeddings are a sample, not its rows: no interval for them)
             entry[f"{side}_ci95"] = bootstrap_ci(
-                sub_texts,
-                sub_ids,
+                texts.take(idx),
+                [feats.row(i) for i in idx],
                 None if config == FULL_CONFIG else sub_emb,
                 options.bootstrap,
                 seed,
-                tokenized=sub_tok,
+                tokenized=wids.take(idx),
             )
         return entry
 
@@ -158,3 +150,23 @@ def compute_metrics(
             varies=m.get("varies") or variation.describe(idx, lengths, *sources, turns=turns),
         )
     return add_replicate_spread(out)
+
+
+def _selected_rows(corpus, manifests: dict[str, dict], fp: str) -> dict[str, np.ndarray]:
+    """Each config's rows of the corpus, in its manifest's order (ids looked up in Arrow, not a dict of every id)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ids = arrow_column(corpus, "id")
+    ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    out = {}
+    for config, m in manifests.items():
+        rows = pc.index_in(pa.array(m["selected_ids"], type=pa.string()), value_set=ids)
+        if rows.null_count:
+            missing = int(np.flatnonzero(rows.is_null().to_numpy(zero_copy_only=False))[0])
+            raise ArtifactError(
+                f"manifests/{config}.json: field 'selected_ids[{missing}]': id {short(m['selected_ids'][missing])} "
+                f"is not a row of the corpus {fp}"
+            )
+        out[config] = rows.to_numpy().astype(np.int64)
+    return out

@@ -112,14 +112,20 @@ class WordTokenizer:
         of first appearance)."""
         from macro2micro.dataset_builder.metrics.words import WordIds
 
-        ids, offsets, firsts = self._ids(texts, block)
+        blocks, offsets, firsts = self._ids(texts, block, joined=False)
         # words in order of first appearance: ``firsts`` has them in that order, and is short
         uniq, first = np.unique(firsts, return_index=True)
         order = uniq[np.argsort(first)]
         rank = np.zeros(len(self.vocab_), dtype=np.int32)
         rank[order] = np.arange(len(order), dtype=np.int32)
         words = self.words_
-        return WordIds(ids=rank[ids], offsets=offsets, vocab=[words[i] for i in order.tolist()])
+        ids = np.empty(int(offsets[-1]), dtype=np.int32)  # 4 bytes per word, filled block by block
+        start = 0
+        while blocks:
+            part = blocks.pop(0)
+            np.take(rank, part, out=ids[start : start + len(part)])
+            start += len(part)
+        return WordIds(ids=ids, offsets=offsets, vocab=[words[i] for i in order.tolist()])
 
     # -- internals -------------------------------------------------------------------------------
 
@@ -129,9 +135,9 @@ class WordTokenizer:
         if len(self.memo_) > self.max_memo:
             self.vocab_, self.words_, self.memo_, self._size = {}, [], {"": 0}, 0
 
-    def _ids(self, texts: Iterable[str], block: int, firsts: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Ids in ``vocab_`` of all texts' words, the offsets of each text's, and the ids of the
-        distinct chunks of each block in order of first appearance."""
+    def _ids(self, texts: Iterable[str], block: int, firsts: bool = True, joined: bool = True):
+        """Ids in ``vocab_`` of all texts' words (``joined=False``: a list of 4-byte arrays, one per block), the
+        offsets of each text's, and the ids of the distinct chunks of each block in order of first appearance."""
         import pyarrow as pa
 
         self._check_memo()
@@ -143,13 +149,15 @@ class WordTokenizer:
             while batch := list(islice(texts, block)):
                 prepared = pa.array(list(map(self._prepare, batch)), type=pa.string())
                 ids, per_text, distinct_ids = self._lookup(prepared, self._fill, firsts)
-                arrays.append(ids)
+                arrays.append(ids if joined else ids.astype(np.int32))
                 counts.append(per_text)
                 seen.append(distinct_ids if firsts and distinct_ids is not None else ids[:0])
         offsets = np.zeros(sum(map(len, counts)) + 1, dtype=np.int64)
         if counts:
             np.cumsum(np.concatenate(counts), out=offsets[1:])
         empty = np.zeros(0, dtype=np.int64)
+        if not joined:
+            return arrays, offsets, (np.concatenate(seen) if seen else empty)
         return (np.concatenate(arrays) if arrays else empty), offsets, (np.concatenate(seen) if seen else empty)
 
     def _lookup(self, strings, fill, firsts: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:

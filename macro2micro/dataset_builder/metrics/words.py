@@ -88,6 +88,13 @@ def default_tokenizer() -> WordTokenizer:
     return _DEFAULT
 
 
+def release_memo() -> None:
+    """Drop the shared tokenizer and its memo (up to a million distinct chunks): the next call starts a new one.
+    For a caller done with word ids for a while, e.g. scoring, which holds every side's ids already."""
+    global _DEFAULT
+    _DEFAULT = None
+
+
 def words(text: str) -> list[str]:
     """Lower-cased word tokens, exactly as nltk's Treebank-style ``NLTKWordTokenizer`` (no downloaded data)."""
     return default_tokenizer().tokenize(text)
@@ -103,7 +110,7 @@ def word_ids(texts: Iterable[str]) -> WordIds:
     return default_tokenizer().word_ids(texts)
 
 
-def side_word_ids(texts: list[str], fingerprint: str | None = None) -> WordIds:
+def side_word_ids(texts: Sequence[str], fingerprint: str | None = None) -> WordIds:
     """:func:`word_ids` of one corpus side, cached on disk by the side's content fingerprint."""
     import nltk
 

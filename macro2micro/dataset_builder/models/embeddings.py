@@ -9,6 +9,7 @@ cosine similarities change by about 1e-3).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -95,7 +96,7 @@ def _cache_file(fingerprint: str, ident: dict, dtype: str) -> Path:
 
 
 def embed_rows(
-    texts: list[str], rows: np.ndarray, spec: str, fingerprint: str, max_seq_length: int | None, why: str = ""
+    texts: Sequence[str], rows: np.ndarray, spec: str, fingerprint: str, max_seq_length: int | None, why: str = ""
 ) -> tuple[np.ndarray, dict]:
     """Embeddings of the given rows only, in a ``len(texts) x d`` array (other rows zero).
 

@@ -69,27 +69,40 @@ def band_counts(counts: np.ndarray, bands: Bands) -> dict[str, float]:
     }
 
 
-def mid_band_matrix(feats: TokenFeatures, bands: Bands) -> tuple[sp.csr_matrix, np.ndarray, dict]:
-    """Binary sample x mid-band-token matrix.
+def mid_band_matrix(
+    feats: TokenFeatures, bands: Bands, chunk_rows: int = 65_536
+) -> tuple[sp.csr_matrix, np.ndarray, dict]:
+    """Binary sample x mid-band-token matrix, built a chunk of rows at a time with 4-byte indices (its memory
+    follows its nonzeros, not every token of the side).
 
     Returns:
-        The CSR matrix (columns = mid-band tokens in id order), the token id of each column,
-        and band statistics.
+        The CSR matrix (columns = mid-band tokens in id order, sorted within each row), the token id of each
+        column, and band statistics.
     """
     counts = feats.counts if feats.counts is not None else np.bincount(feats.ids, minlength=feats.vocab_size)
     mid = bands.mid_mask(counts) & (counts > 0)
-    column_of = np.full(len(counts), -1, dtype=np.int64)
     token_ids = np.flatnonzero(mid)
-    column_of[token_ids] = np.arange(len(token_ids))
-    n = len(feats.offsets) - 1
-    rows = np.repeat(np.arange(n, dtype=np.int64), feats.lengths())
-    cols = column_of[feats.ids]
-    keep = cols >= 0
-    matrix = sp.csr_matrix(
-        (np.ones(int(keep.sum()), dtype=np.int8), (rows[keep], cols[keep])), shape=(n, len(token_ids))
-    )
-    matrix.sum_duplicates()
-    matrix.data[:] = 1
+    column_of = np.full(len(counts), -1, dtype=np.int32)
+    column_of[token_ids] = np.arange(len(token_ids), dtype=np.int32)
+    n, width = len(feats.offsets) - 1, max(len(token_ids), 1)
+    index_type = np.int32 if chunk_rows * width < 2**31 else np.int64  # (row, column) packed in one integer
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    parts = []
+    for start in range(0, n, chunk_rows):
+        stop = min(start + chunk_rows, n)
+        lo, hi = int(feats.offsets[start]), int(feats.offsets[stop])
+        cols = column_of[feats.ids[lo:hi]]
+        local = np.repeat(np.arange(stop - start, dtype=index_type), np.diff(feats.offsets[start : stop + 1]))
+        keep = cols >= 0
+        cells = np.unique(local[keep] * index_type(width) + cols[keep].astype(index_type))  # sorted, once each
+        indptr[start + 1 : stop + 1] = np.bincount(cells // width, minlength=stop - start)
+        parts.append((cells % width).astype(np.int32))
+    np.cumsum(indptr, out=indptr)
+    indices = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+    if indptr[-1] < 2**31:
+        indptr = indptr.astype(np.int32)
+    matrix = sp.csr_matrix((np.ones(len(indices), dtype=np.int8), indices, indptr), shape=(n, len(token_ids)))
+    matrix.has_sorted_indices = True
     return matrix, token_ids, band_counts(counts, bands)
 
 

@@ -1,0 +1,146 @@
+"""One text column of a corpus read in slices from its Arrow table (memory-mapped when the corpus was
+opened from an ingest folder), never as one Python list of every row.
+
+:class:`ArrowTexts` is a read-only sequence of ``str``: ``len``, ``texts[i]``, ``texts[a:b]`` (a list),
+iteration in chunks, :meth:`ArrowTexts.take` of given rows, and :meth:`ArrowTexts.byte_chunks`, the
+UTF-8 bytes of given rows joined with a separator, chunk by chunk (what gzip and hashing read).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+CHUNK_ROWS = 16_384  # rows per slice: a few MB of text at most, whatever the corpus size
+
+
+def arrow_column(ds, name: str):
+    """Column ``name`` of a Dataset (through its indices mapping) or of a ``pyarrow.Table``, as Arrow."""
+    import pyarrow as pa
+
+    if isinstance(ds, pa.Table):
+        return ds.column(name)
+    if getattr(ds, "_indices", None) is None and hasattr(ds, "data"):
+        return ds.data.column(name)  # the table itself: zero-copy, memory-mapped from disk when it was saved
+    return ds.with_format("arrow")[name]
+
+
+def string_bytes(col, sep: bytes = b"\x00", between: bool = False) -> bytes:
+    """The UTF-8 bytes of a string array's values, each followed by ``sep`` (``between``: only between two
+    values), through Arrow's buffers (no Python loop)."""
+    import pyarrow as pa
+
+    if len(sep) != 1:
+        raise ValueError(f"sep={sep!r}: one byte")
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    if col.null_count:
+        raise ValueError("string column has nulls")
+    col = col.cast(pa.large_string())
+    if not len(col):
+        return b""
+    offsets = np.frombuffer(col.buffers()[1], dtype=np.int64)[col.offset : col.offset + len(col) + 1]
+    data = np.frombuffer(col.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    where = offsets[1:-1] if between else offsets[1:]
+    return np.insert(data, where - offsets[0], np.frombuffer(sep, dtype=np.uint8)[0]).tobytes()
+
+
+def _whole_files(ds, name: str, rows: int) -> list[str]:
+    """The Arrow stream files that hold exactly ``ds``'s column ``name``, in order (else ``[]``)."""
+    import pyarrow as pa
+
+    files = [f["filename"] for f in getattr(ds, "cache_files", None) or []]
+    if not files or getattr(ds, "_indices", None) is not None:
+        return []
+    try:
+        total = 0
+        for path in files:
+            with pa.memory_map(path) as f:  # the schema and batch lengths only
+                reader = pa.ipc.open_stream(f)
+                if name not in reader.schema.names:
+                    return []
+                total += sum(len(b) for b in reader)
+    except (OSError, pa.ArrowInvalid):
+        return []
+    return files if total == rows and total == len(ds) else []
+
+
+class ArrowTexts(Sequence):
+    """The strings of one column, read from Arrow on demand.
+
+    Args:
+        column: a ``pyarrow`` string Array or ChunkedArray (e.g. :func:`arrow_column`).
+        chunk_rows: rows per slice when iterating.
+    """
+
+    def __init__(self, column, chunk_rows: int = CHUNK_ROWS, files: list[str] | None = None, name: str = ""):
+        self.column = column
+        self.chunk_rows = chunk_rows
+        self.files, self.name = files or [], name
+
+    @classmethod
+    def of(cls, ds, name: str, chunk_rows: int = CHUNK_ROWS) -> ArrowTexts:
+        """Column ``name`` of a Dataset or table. A Dataset that is exactly its Arrow files (as ``load_from_disk``
+        opens it) is read whole from those files in batches, not through its memory map: the pages a full pass
+        touches would otherwise stay in the process's resident set."""
+        column = arrow_column(ds, name)
+        return cls(column, chunk_rows, _whole_files(ds, name, len(column)), name)
+
+    def __len__(self) -> int:
+        return len(self.column)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            start, stop, step = i.indices(len(self))
+            if step != 1:
+                return self.take(np.arange(start, stop, step))
+            return self.column.slice(start, max(stop - start, 0)).to_pylist()
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(f"row {i} of {n}")
+        return self.column[int(i) % n].as_py()
+
+    def __iter__(self) -> Iterator[str]:
+        for chunk in self.chunks():
+            yield from chunk.to_pylist()
+
+    def chunks(self, rows: np.ndarray | None = None) -> Iterator:
+        """The column (or the given rows, in their order) as Arrow arrays of at most ``chunk_rows`` rows."""
+        if rows is None and self.files:
+            yield from self._whole()
+            return
+        if rows is None:
+            for start in range(0, len(self), self.chunk_rows):
+                yield self.column.slice(start, min(self.chunk_rows, len(self) - start))
+            return
+        rows = np.asarray(rows, dtype=np.int64)
+        for start in range(0, len(rows), self.chunk_rows):
+            yield self.column.take(rows[start : start + self.chunk_rows])
+
+    def _whole(self) -> Iterator:
+        """The whole column, read from its files batch by batch, in slices of at most ``chunk_rows``."""
+        import pyarrow as pa
+
+        for path in self.files:
+            with pa.OSFile(path) as f:
+                reader = pa.ipc.open_stream(f)
+                for batch in reader:
+                    col = batch.column(self.name)
+                    for start in range(0, len(col), self.chunk_rows):
+                        yield col.slice(start, self.chunk_rows)
+
+    def take(self, rows) -> list[str]:
+        """The strings of ``rows``, in that order."""
+        return [s for chunk in self.chunks(np.asarray(rows, dtype=np.int64)) for s in chunk.to_pylist()]
+
+    def byte_chunks(self, rows: np.ndarray | None = None, sep: bytes = b"\n") -> Iterator[bytes]:
+        """``sep.join(texts of rows).encode()``, in pieces: their concatenation is exactly that string's bytes."""
+        first = True
+        for chunk in self.chunks(rows):
+            if not len(chunk):
+                continue
+            if not first:
+                yield sep
+            first = False
+            yield string_bytes(chunk, sep, between=True)
