@@ -122,9 +122,10 @@ def filter_threshold(emb: np.ndarray, order: np.ndarray, budget: int, what: str 
             "lower --budget"
         )
     lo, hi, best = 0.0, 2.0, rows
-    top = diversity_filter(emb, order, budget, hi)
-    if len(top) == budget:  # N = 1: the best-scored row alone
-        return hi, top
+    if budget == 1:  # the best-scored row alone, whatever the threshold
+        return hi, diversity_filter(emb, order, budget, hi)
+    # (N > 1: no threshold of 2 or more can hold, cosine distances end at 2; one that seemed to admit N at 2 was
+    # float rounding of two opposite vectors, so the bisection runs below it)
     for _ in range(BISECTIONS):
         mid = (lo + hi) / 2
         rows = diversity_filter(emb, order, budget, mid)
