@@ -83,6 +83,13 @@ class CorpusOptions:
     )
     max_instruction_chars: int | None = field(default=None, metadata=_help("drop rows with longer instructions"))
     max_response_chars: int | None = field(default=None, metadata=_help("drop rows with longer responses"))
+    ids: Literal["given", "content"] = field(
+        default="given",
+        metadata=_help(
+            "row ids: given (a record's own id, unique within its input; an id an earlier input used is prefixed "
+            "with its input's name) or content (every row's content hash, records' ids ignored)"
+        ),
+    )
     dedup: bool = field(
         default=True,
         metadata=_help(

@@ -81,3 +81,19 @@ def test_load_corpus_takes_records_and_names_what_it_cannot_take():
     assert ds["instruction"] == ["Say hi", "Add 2+2"] and report.kept == 2
     with pytest.raises(m2m.InputError, match=r"corpus\[1\]: expected a path, a Hub id or a datasets.Dataset, got int"):
         m2m.load_corpus(["a.jsonl", 3])
+
+
+def test_shards_that_number_their_rows_alike_keep_every_row(tmp_path):
+    for shard in ("part1", "part2"):
+        rows = [{"id": i, "instruction": f"{shard} question {i}", "output": f"answer {i}"} for i in range(5)]
+        (tmp_path / f"{shard}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ds, report = m2m.load_corpus([str(tmp_path / "part1.jsonl"), str(tmp_path / "part2.jsonl")])
+    assert report.kept == 10 and ds["id"][:2] == ["0", "1"] and ds["id"][5:7] == ["part2/0", "part2/1"]
+    assert report.changed["id_prefixed_with_input"] == 5
+    (tmp_path / "dup.jsonl").write_text(
+        "".join(json.dumps({"id": 1, "instruction": f"q{i}", "output": "a"}) + "\n" for i in range(2))
+    )
+    with pytest.raises(m2m.CorpusError, match="already used by .*--ids content"):
+        m2m.load_corpus(str(tmp_path / "dup.jsonl"))
+    ds, _ = m2m.load_corpus(str(tmp_path / "dup.jsonl"), ids="content")
+    assert len(ds) == 2

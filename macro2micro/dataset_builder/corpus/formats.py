@@ -168,7 +168,7 @@ def row_id(record: dict, options: CorpusOptions, where: str) -> str | None:
     """The record's own id (string or integer), if it has one."""
     key = options.column_map.get("id", "id")
     value = record.get(key)
-    if value is None:
+    if value is None or options.ids == "content":
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise CorpusError(f"{where}, field {key!r}: expected a string or integer id, got {type(value).__name__}")

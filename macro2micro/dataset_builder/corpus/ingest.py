@@ -102,14 +102,16 @@ def _read_item(item, options: CorpusOptions, report: CorpusReport, rows: KeptRow
     """Read one input into ``rows``; returns the format it was read as."""
     fmt: str = options.format
     if is_in_memory(item):
-        default_source = options.source or item_name(item)
+        name = item_name(item)
     else:  # the file's name without its suffixes (data.jsonl.gz -> data)
-        default_source = options.source or (Path(item).stem.split(".")[0] if Path(item).exists() else str(item))
+        name = Path(item).stem.split(".")[0] if Path(item).exists() else str(item)
+    default_source = options.source or name
 
     def on_bad(err: CorpusError) -> None:  # a line that could not be read at all was still read
         report.rows_read += 1
         report.skip(err)
 
+    rows.start_input(name)
     n_item = 0
     kwargs = {"on_bad": on_bad} if options.on_error == "skip" else {}
     for where, record in iter_input(item, options.split, **kwargs):

@@ -21,8 +21,13 @@ class KeptRows:
         self.notes: dict[int, list[str]] = {}  # row -> what was changed on the way in (rows with a change only)
         self.turns_dropped: list[int] = []
         self.keys: set[str] = set()
-        self.ids: dict[str, str] = {}
+        self.ids: dict[str, tuple[str, int]] = {}  # id -> (where it was given, its input's number)
+        self.input = (0, "")  # the input being read: (number, name)
         self._fresh()
+
+    def start_input(self, name: str) -> None:
+        """Rows from now on come from the next input, called ``name`` (its file name without suffixes)."""
+        self.input = (self.input[0] + 1, name)
 
     def _fresh(self) -> None:
         self.columns: dict[str, list[str]] = {name: [] for name in TEXT_COLUMNS}
@@ -36,11 +41,18 @@ class KeptRows:
         if options.dedup and content_id in self.keys:
             return "duplicate"
         identifier = given_id if given_id is not None else content_id
+        notes = row.notes
+        if identifier in self.ids and given_id is not None and self.ids[identifier][1] != self.input[0]:
+            identifier = f"{self.input[1]}/{given_id}"  # shards of one dataset often number their rows alike
+            notes = [*notes, "id_prefixed_with_input"]
         if identifier in self.ids:
             key = options.column_map.get("id", "id")
-            raise CorpusError(f"{where}, field {key!r}: id {identifier!r} already used by {self.ids[identifier]}")
+            hint = "; ids must be unique within an input (--ids content uses each row's content hash instead)"
+            raise CorpusError(
+                f"{where}, field {key!r}: id {identifier!r} already used by {self.ids[identifier][0]}{hint}"
+            )
         self.keys.add(content_id)
-        self.ids[identifier] = where
+        self.ids[identifier] = (where, self.input[0])
         values = (identifier, source, row.system, row.instruction, row.response)
         for name, value in zip(TEXT_COLUMNS, values, strict=True):
             self.columns[name].append(value)
@@ -48,8 +60,8 @@ class KeptRows:
             self.roles.append(role)
             self.contents.append(text)
         self.counts.append(len(row.messages))
-        if row.notes:
-            self.notes[self.n] = row.notes
+        if notes:
+            self.notes[self.n] = notes
         self.turns_dropped.append(row.turns_dropped)
         self.n += 1
         if len(self.counts) >= self.BATCH_ROWS:

@@ -208,6 +208,7 @@ def load_corpus_ray(inputs, options: CorpusOptions, engine: EngineOptions):
             for n, item in enumerate(items):
                 report.formats[describe_input(item)] = fmt_of[n]
                 records = 0
+                rows.start_input(Path(item).stem.split(".")[0])
                 if pending is not None and pending[0] == n:
                     default = options.source or Path(item).stem.split(".")[0]
                     records = _fold(pending[1], options, report, rows, dropped, default)
