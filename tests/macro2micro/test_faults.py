@@ -542,8 +542,8 @@ def test_a_json_message_has_no_doubled_word(tmp_path, capsys):
 
 
 def test_publish_needs_only_the_build_folder(tmp_path, corpus_file, capsys):
-    """build.json records where the corpus was read from and how: publish finds it without --corpus, and a
-    build from an in-memory dataset (nothing on disk to find) says what to pass."""
+    """build.json records where the corpus was read from and how: publish finds it without --corpus; a build
+    from an in-memory dataset keeps that corpus beside its configs, and without that copy says what to pass."""
     subsets = tmp_path / "subsets"
     assert run(build_args(corpus_file, subsets, "--format", "alpaca"), capsys)[0] == 0
     recorded = json.loads((subsets / "build.json").read_text())["corpus"]
@@ -556,6 +556,9 @@ def test_publish_needs_only_the_build_folder(tmp_path, corpus_file, capsys):
 
     ds, _ = load_corpus(corpus_file)
     build_ladders(ds, strategies=["random"], budget=10, out=tmp_path / "mem", tokenizer="word")
-    rc, line = run(["publish", "--subsets", str(tmp_path / "mem"), "--out", str(tmp_path / "repo2")], capsys)
+    publish = ["publish", "--subsets", str(tmp_path / "mem"), "--embedder", "none", "--out"]
+    assert run([*publish, str(tmp_path / "repo2")], capsys)[0] == 0
+    shutil.rmtree(tmp_path / "mem" / "corpus")
+    rc, line = run([*publish, str(tmp_path / "repo3")], capsys)
     assert rc == 2 and "records no corpus location" in line and "--corpus" in line, line
-    assert not (tmp_path / "repo2").exists()
+    assert not (tmp_path / "repo3").exists()
