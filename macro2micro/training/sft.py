@@ -347,13 +347,17 @@ def run(argv: list[str] | None = None) -> dict:
     return main(script_args, training_args, model_args)
 
 
-def train_one(recipe: str, dataset: str, config: str, output_dir: str | Path, parsed=None) -> dict:
+def train_one(
+    recipe: str, dataset: str, config: str, output_dir: str | Path, parsed=None, trained_from: dict | None = None
+) -> dict:
     """Train one config into ``output_dir`` atomically: a crash leaves no half-finished adapter.
 
     Args:
         recipe: the recipe's name or file (recorded in the card).
         parsed: ``(SFTConfig, ModelConfig)`` from :func:`load_recipe` (default: the recipe as it is); copied,
             never changed, so one parse serves a whole sweep.
+        trained_from: what the adapter is trained from (:func:`macro2micro.training.sweep.trained_from`),
+            recorded in its ``train_results.json``.
     """
     import copy
     import dataclasses
@@ -369,6 +373,12 @@ def train_one(recipe: str, dataset: str, config: str, output_dir: str | Path, pa
         adapter_dir=str(output_dir),
     )
     results = main(script_args, dataclasses.replace(training_args, output_dir=str(partial)), copy.deepcopy(model_args))
+    if trained_from is not None:  # recorded before the rename: a finished adapter always carries it
+        from macro2micro.dataset_builder.hub.checks import write_json
+        from macro2micro.dataset_builder.hub.run_schemas import TrainResults
+
+        results["trained_from"] = trained_from
+        write_json(TrainResults, results, partial / "train_results.json", indent=2)
     if output_dir.exists():
         shutil.rmtree(output_dir)
     os.replace(partial, output_dir)
