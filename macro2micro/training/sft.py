@@ -107,10 +107,23 @@ def load_recipe(recipe: str, overrides: list[str] | None = None):
             ["--config", str(path), "--output_dir", "unset", *(overrides or [])]
         )
     except ValueError as err:  # TRL's unknown keys, and argparse's errors (see make_parser)
-        raise OptionsError(f"recipe {path.name} with overrides {overrides or []}: {err}") from None
+        raise OptionsError(f"recipe {path.name} with overrides {overrides or []}: {err}{_near(parser, err)}") from None
     if not model_args.model_name_or_path:
         raise OptionsError(f"recipe {recipe!r} names no model_name_or_path")
     return training_args, model_args
+
+
+def _near(parser, err: ValueError) -> str:
+    """``; did you mean --max_steps?`` for the first unknown ``--key`` an error names, as every other option says."""
+    import difflib
+    import re
+
+    known = [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
+    for flag in re.findall(r"'(--[A-Za-z0-9_.-]+)'", str(err)):
+        if flag not in known:
+            near = difflib.get_close_matches(flag, known, n=1)
+            return f"; did you mean {near[0]}?" if near else ""
+    return ""
 
 
 def recipe_model(recipe: str, overrides: list[str] | None = None) -> str:

@@ -158,5 +158,7 @@ def test_a_recipe_is_parsed_once_into_typed_configs_and_bad_overrides_name_thems
     assert training_args.max_steps == 5 and model_args.lora_r == 4 and model_args.use_peft
     with pytest.raises(OptionsError, match="not_a_knob"):
         load_recipe("demo", ["--not_a_knob", "1"])
+    with pytest.raises(OptionsError, match=r"\['--max_stepz', '2'\]; did you mean --max_steps\?$"):
+        load_recipe("demo", ["--max_stepz", "2"])
     with pytest.raises(OptionsError, match="max_steps"):
         load_recipe("demo", ["--max_steps", "many"])
