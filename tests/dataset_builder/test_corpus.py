@@ -170,6 +170,11 @@ def test_normalize_whitespace_keeps_indentation():
             r"data.jsonl, line 2: malformed JSON",
         ),
         ('{"instruction": "a"}\n', r"data.jsonl, line 1, field 'output': missing"),
+        (
+            '{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": null}]}\n',
+            r"data.jsonl, line 1, messages\[1\], field 'content': null$",
+        ),
+        ('{"messages": [{"content": "a"}]}\n', r"data.jsonl, line 1, messages\[0\], field 'role': missing$"),
         ('{"instruction": "a", "output": 3}\n', r"data.jsonl, line 1, field 'output': expected a string, got int"),
         ('{"question": "a", "answer": "b"}\n', r"data.jsonl, line 1: unknown format: keys \['answer', 'question'\]"),
         ("[1, 2]\n", r"data.jsonl, line 1: expected a JSON object per record, got list"),

@@ -130,7 +130,7 @@ def message_turns(message: dict, role_key: str, text_key: str, where: str, notes
     calls = {k: message[k] for k in ("tool_calls", "function_call") if message.get(k)}
     value = message.get(text_key)
     if value is None and not calls:
-        raise CorpusError(f"{where}, field {text_key!r}: missing")
+        raise CorpusError(f"{where}, field {text_key!r}: {'null' if text_key in message else 'missing'}")
     text = "" if value is None else content_text(value, f"{where}, field {text_key!r}", notes)
     if not calls:
         return [(role, text)]
