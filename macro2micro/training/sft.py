@@ -119,11 +119,9 @@ def _near(parser, err: ValueError) -> str:
     import re
 
     known = [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
-    for flag in re.findall(r"'(--[A-Za-z0-9_.-]+)'", str(err)):
-        if flag not in known:
-            near = difflib.get_close_matches(flag, known, n=1)
-            return f"; did you mean {near[0]}?" if near else ""
-    return ""
+    unknown = [f for f in re.findall(r"'(--[A-Za-z0-9_.-]+)'", str(err)) if f not in known]
+    near = difflib.get_close_matches(unknown[0], known, n=1) if unknown else []
+    return f"; did you mean {near[0]}?" if near else ""
 
 
 def recipe_model(recipe: str, overrides: list[str] | None = None) -> str:
@@ -369,8 +367,7 @@ def train_one(
         recipe: the recipe's name or file (recorded in the card).
         parsed: ``(SFTConfig, ModelConfig)`` from :func:`load_recipe` (default: the recipe as it is); copied,
             never changed, so one parse serves a whole sweep.
-        trained_from: what the adapter is trained from (:func:`macro2micro.training.sweep.trained_from`),
-            recorded in its ``train_results.json``.
+        trained_from: recorded in ``train_results.json`` (:func:`macro2micro.training.sweep.trained_from`).
     """
     import copy
     import dataclasses
