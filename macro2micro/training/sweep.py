@@ -103,10 +103,12 @@ def sweep(
     overrides = overrides or []
     parsed = load_recipe(recipe, overrides)  # typed once; each config trains a copy
     done: dict[str, dict | str] = {}
+    plan = []  # every finished adapter checked before any training: a refusal never comes hours in
     for config in match_configs(dataset, patterns):
-        results_file = out / config / "train_results.json"
         source = trained_from(recipe, dataset, config, overrides, parsed)
-        results = finished(out / config, source, overwrite)
+        plan.append((config, source, finished(out / config, source, overwrite)))
+    for config, source, results in plan:
+        results_file = out / config / "train_results.json"
         if print_commands:
             done[config] = (
                 "skipped" if results else launch_command(recipe, dataset, config, out, accelerate_config, overrides)

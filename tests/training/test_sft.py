@@ -123,8 +123,9 @@ def test_sweep_skips_finished_configs(tiny_model_dir, tiny_repo, tmp_path):
     assert record["manifest_sha256"] == manifest["manifest_sha256"]
     other = tiny_overrides(tiny_model_dir)
     other[other.index("--max_steps") + 1] = "2"
-    with pytest.raises(OutputError, match=r"runs/micro_response_min holds an adapter trained otherwise \(overrides "):
-        sweep(str(tiny_repo), "micro_response_min", "demo", tmp_path / "runs", other)
+    with pytest.raises(OutputError, match=r"runs/random holds an adapter trained otherwise \(overrides "):
+        sweep(str(tiny_repo), "micro_response_max,random", "demo", tmp_path / "runs", other)
+    assert not (tmp_path / "runs/micro_response_max").exists()  # refused before any training
     with pytest.raises(OutputError, match='"max_steps": 3.*, now .*"max_steps": 2.*pass --overwrite'):
         sweep(str(tiny_repo), "micro_response_min", "demo", tmp_path / "runs", other, print_commands=True)
     again = sweep(str(tiny_repo), "random", "demo", tmp_path / "runs", other, overwrite=True)
