@@ -50,7 +50,7 @@ def train_adapters(
             options.override_args(),
             True,
             options.accelerate_config,
-            overwrite=options.overwrite,
+            retrain=options.retrain,
         )
     recipe_model(options.recipe, options.override_args())  # a wrong recipe or a missing model fails before any work
     hub_org = (push.hub_org or hub_user()) if push.push_to_hub else None
@@ -63,7 +63,7 @@ def train_adapters(
             options.override_args(),
             hub_org=hub_org,
             private=push.hub_private,
-            overwrite=options.overwrite,
+            retrain=options.retrain,
         )
 
 

@@ -42,7 +42,7 @@ class TrainOptions:
     accelerate_config: str | None = field(
         default=None, metadata={"help": "accelerate config file named in the printed commands"}
     )
-    overwrite: bool = field(
+    retrain: bool = field(
         default=False,
         metadata={
             "help": "retrain an adapter whose train_results.json records another recipe, other overrides or other "

@@ -7,7 +7,7 @@ A config is finished when ``OUT/{config}/train_results.json`` exists: each adapt
 a hidden ``.partial`` folder and renamed into place only when complete, so a crashed sweep
 resumes where it stopped. The file records what the adapter was trained from (``trained_from``: the
 recipe and its file's hash, the resolved overrides, the config's manifest and parquet hashes); a rerun
-skips only an adapter whose record matches, and refuses one trained otherwise unless ``--overwrite``.
+skips only an adapter whose record matches, and refuses one trained otherwise unless ``--retrain``.
 """
 
 from __future__ import annotations
@@ -86,12 +86,12 @@ def sweep(
     accelerate_config: str | None = None,
     hub_org: str | None = None,
     private: bool = False,
-    overwrite: bool = False,
+    retrain: bool = False,
 ) -> dict[str, dict | str]:
     """Train (or print the command for) every matching config not finished yet; push each with ``hub_org``.
 
     An adapter trained from another recipe, other overrides or other rows of its config is refused (one line
-    naming its folder and what differs), or retrained with ``overwrite``.
+    naming its folder and what differs), or retrained with ``retrain``.
 
     A pushed adapter is named ``{hub_org}/{base}-{config}-lora``; when ``dataset`` is a Hub id the push is
     recorded in it (``adapters/{config}.json``). A finished adapter not pushed yet is pushed on a rerun.
@@ -106,7 +106,7 @@ def sweep(
     plan = []  # every finished adapter checked before any training: a refusal never comes hours in
     for config in match_configs(dataset, patterns):
         source = trained_from(recipe, dataset, config, overrides, parsed)
-        plan.append((config, source, finished(out / config, source, overwrite)))
+        plan.append((config, source, finished(out / config, source, retrain)))
     for config, source, results in plan:
         results_file = out / config / "train_results.json"
         if print_commands:
@@ -175,11 +175,11 @@ def trained_from(recipe: str, dataset: str, config: str, overrides: list[str], p
 COMPARED = ("recipe", "recipe_sha256", "overrides", "config", "manifest_sha256", "data_sha256")
 
 
-def finished(folder: Path, source: dict, overwrite: bool) -> dict | None:
+def finished(folder: Path, source: dict, retrain: bool) -> dict | None:
     """The results of the adapter in ``folder`` when it was trained from ``source``; None when it is to be trained.
 
     Raises:
-        OutputError: it was trained from something else, and ``overwrite`` is not set.
+        OutputError: it was trained from something else, and ``retrain`` is not set.
     """
     results_file = folder / "train_results.json"
     if not results_file.exists():
@@ -189,10 +189,10 @@ def finished(folder: Path, source: dict, overwrite: bool) -> dict | None:
     if recorded is None:
         logger.warning(
             "%s records no trained_from (an older macro2micro, or sft.py run on its own): kept as it is; "
-            "pass --overwrite to retrain it",
+            "pass --retrain to retrain it",
             folder,
         )
-        return None if overwrite else results
+        return None if retrain else results
     differs = [k for k in COMPARED if recorded.get(k) != source[k]]
     if not differs:
         return results
@@ -201,12 +201,11 @@ def finished(folder: Path, source: dict, overwrite: bool) -> dict | None:
         return value[:12] if isinstance(value, str) and len(value) == 64 else json.dumps(value)
 
     what = "; ".join(f"{k} {show(recorded.get(k))}, now {show(source[k])}" for k in differs)
-    if overwrite:
+    if retrain:
         logger.info("%s was trained otherwise (%s): retraining it", folder, what)
         return None
     raise OutputError(
-        f"{folder} holds an adapter trained otherwise ({what}): pass --overwrite to retrain it, "
-        "or choose another --out"
+        f"{folder} holds an adapter trained otherwise ({what}): pass --retrain to retrain it, or choose another --out"
     )
 
 

@@ -126,9 +126,9 @@ def test_sweep_skips_finished_configs(tiny_model_dir, tiny_repo, tmp_path):
     with pytest.raises(OutputError, match=r"runs/random holds an adapter trained otherwise \(overrides "):
         sweep(str(tiny_repo), "micro_response_max,random", "demo", tmp_path / "runs", other)
     assert not (tmp_path / "runs/micro_response_max").exists()  # refused before any training
-    with pytest.raises(OutputError, match='"max_steps": 3.*, now .*"max_steps": 2.*pass --overwrite'):
+    with pytest.raises(OutputError, match='"max_steps": 3.*, now .*"max_steps": 2.*pass --retrain'):
         sweep(str(tiny_repo), "micro_response_min", "demo", tmp_path / "runs", other, print_commands=True)
-    again = sweep(str(tiny_repo), "random", "demo", tmp_path / "runs", other, overwrite=True)
+    again = sweep(str(tiny_repo), "random", "demo", tmp_path / "runs", other, retrain=True)
     assert again["random"]["steps"] == 2
     retrained = read_train_results(tmp_path / "runs/random/train_results.json")
     assert retrained["trained_from"]["overrides"]["max_steps"] == 2
