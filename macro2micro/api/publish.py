@@ -61,6 +61,16 @@ def build_tokenizer(subsets: Subsets, given: str | None) -> str:
     return given or built or TokenizerOptions().tokenizer
 
 
+def build_embedder(subsets: Subsets, given: EmbedderOptions | str | None, fields: dict[str, Any]) -> EmbedderOptions:
+    """The embedder of the embedding distance: the given one, else the build's (as for the tokenizer)."""
+    if isinstance(given, str):
+        fields, given = {"embedder": given, **fields}, None
+    built = (subsets.info.get("knobs") or {}).get("embedder") or {}
+    if given is None:  # the build's embedder and truncation, unless named
+        fields = {**{k: built[k] for k in ("embedder", "max_seq_length") if k in built}, **fields}
+    return make(EmbedderOptions, given, fields, "embedder")
+
+
 def score_subsets(
     subsets: Subsets | str | Path,
     corpus: Source = None,
@@ -78,7 +88,7 @@ def score_subsets(
         metric: :class:`~macro2micro.dataset_builder.options.MetricOptions` (Self-BLEU sample, bootstrap).
         tokenizer: counts lengths and entropy (default and only valid value: the build's).
         embedder: for the embedding distance: an :class:`EmbedderOptions`, a model spec, ``"static"`` or
-            ``"none"`` (skipped); default all-MiniLM-L6-v2.
+            ``"none"`` (skipped); default: the build's (all-MiniLM-L6-v2 when it records none).
         **fields: any field of ``MetricOptions`` or ``EmbedderOptions``.
 
     Returns:
@@ -87,11 +97,11 @@ def score_subsets(
     from macro2micro.dataset_builder.metrics.scores import compute_metrics
 
     metric_f, embed_f = split_fields(fields, MetricOptions, EmbedderOptions, where="score_subsets")
-    if isinstance(embedder, str):
-        embed_f = {"embedder": embedder, **embed_f}
-        embedder = None
-    metric, embedder = make(MetricOptions, metric, metric_f), make(EmbedderOptions, embedder, embed_f, "embedder")
+    metric = make(MetricOptions, metric, metric_f)
+    if embedder is not None and not isinstance(embedder, (str, EmbedderOptions)):
+        make(EmbedderOptions, embedder, {}, "embedder")  # refused, naming the parameter, before any folder is read
     subsets = as_subsets(subsets)
+    embedder = build_embedder(subsets, embedder, embed_f)
     seed = int((subsets.info.get("options") or {}).get("seed", 0))
     spec = build_tokenizer(subsets, tokenizer)
     return compute_metrics(build_corpus(subsets, corpus), subsets.manifests, metric, spec, embedder, seed=seed)
@@ -131,10 +141,8 @@ def publish(
     publish_f, metric_f, embed_f = split_fields(
         fields, PublishOptions, MetricOptions, EmbedderOptions, where="publish"
     )
-    if isinstance(embedder, str):
-        embed_f, embedder = {"embedder": embedder, **embed_f}, None
     options = make(PublishOptions, options, publish_f)
-    metric, embedder = make(MetricOptions, metric, metric_f), make(EmbedderOptions, embedder, embed_f, "embedder")
+    metric, embedder = make(MetricOptions, metric, metric_f), build_embedder(subsets, embedder, embed_f)
     spec = build_tokenizer(subsets, tokenizer)
     inputs = [subsets.folder] if subsets.folder else []
     recorded = (subsets.info.get("corpus") or {}).get("location") or []

@@ -43,7 +43,14 @@ def train_adapters(
         resolve_recipe(options.recipe)
         check_target(Path(out), "train", inputs, overwrite=False)  # where the printed commands will write
         return sweep(
-            dataset, options.configs, options.recipe, out, options.override_args(), True, options.accelerate_config
+            dataset,
+            options.configs,
+            options.recipe,
+            out,
+            options.override_args(),
+            True,
+            options.accelerate_config,
+            retrain=options.retrain,
         )
     recipe_model(options.recipe, options.override_args())  # a wrong recipe or a missing model fails before any work
     hub_org = (push.hub_org or hub_user()) if push.push_to_hub else None
@@ -56,6 +63,7 @@ def train_adapters(
             options.override_args(),
             hub_org=hub_org,
             private=push.hub_private,
+            retrain=options.retrain,
         )
 
 

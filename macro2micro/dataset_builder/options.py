@@ -62,7 +62,8 @@ class CorpusOptions:
     multi_turn: Literal["first", "drop", "all"] = field(
         default="first",
         metadata=_help(
-            "conversations of several turns: first keeps the first user turn and its reply (the paper's setting), "
+            "conversations of several turns: first keeps the first user turn and its reply (the paper's setting; "
+            "a user turn followed by another user turn is dropped as consecutive_user_turns), "
             "drop drops such rows, all keeps every turn (the instruction side is then the user turns and the "
             "response side the assistant turns, each joined in order with a blank line)"
         ),

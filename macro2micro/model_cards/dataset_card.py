@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from macro2micro.dataset_builder.defaults import FULL_CONFIG, RANDOM_CONFIG
 from macro2micro.dataset_builder.hub.repo import configs_yaml
@@ -26,6 +27,7 @@ TYPE_DESC = {
 }
 CARD_METRIC_KEYS = ("instruction", "response", "k", "types_covered", "pool_size", "type_coverage")
 BASELINE = "baseline"  # the granularity of the baselines' manifests
+LOAD_PLACEHOLDER = "<your-org>/<repo>"  # the snippets' repo when no repo id is given
 
 
 EMBEDDED = {
@@ -206,7 +208,8 @@ def render_dataset_card(
         license: licence id of the source corpus.
         source_note: the paragraph on the source data.
         existing: card metadata already on the Hub, merged under ours.
-        local_path: the folder the repo is written to (the snippet's path when there is no repo id).
+        local_path: the folder the repo is written to (without a repo id the snippets name a placeholder and
+            this folder's name, never its absolute path).
         infos: the configs' ``DatasetInfosDict`` (features, rows, bytes), written as ``dataset_info``.
         scores: published evaluation results (``evaluation/results.json``), for the scores table.
     """
@@ -281,7 +284,10 @@ def render_dataset_card(
         data,
         template_path=str(template_path("dataset_card.md")),
         pretty_name=ours["pretty_name"],
-        load_path=repo_id or local_path or ".",
+        load_path=repo_id or LOAD_PLACEHOLDER,  # never the publisher's absolute path: it means nothing to a reader
+        load_placeholder=not repo_id,
+        folder_name=Path(local_path).name if local_path else ".",
+        embedder=embedder_line(metrics[FULL_CONFIG].get("embedder")),
         budget=budget,
         corpus_rows=corpus_rows,
         corpus_fingerprint=info["corpus"]["fingerprint"],
@@ -319,6 +325,18 @@ def render_dataset_card(
         ],
         languages=languages,
     )
+
+
+def embedder_line(ref: dict | None) -> str | None:
+    """The embedder of the embedding distances as the card names it: name, then revision or files hash."""
+    if not ref:
+        return None
+    line = f"`{ref['name']}`"
+    if ref.get("revision") and ref["revision"] != "unknown":
+        line += f" (revision `{ref['revision']}`)"
+    elif ref.get("files_sha256"):
+        line += f" (files sha256 `{ref['files_sha256']}`)"
+    return line
 
 
 def score_rows(results: dict | None, metrics: dict[str, dict]) -> list[dict]:

@@ -50,6 +50,7 @@ def build_demo(art: Artifacts):
 
     art.live = LiveGenerator(art.adapters)  # one, shared by every request
     configs = art.configs
+    embedder = (art.metrics.get("full") or {}).get("embedder")  # the model of the embedding distances, when recorded
     with gr.Blocks(title="macro2micro: dataset diversity") as demo:
         gr.Markdown(
             "# macro2micro: what diversity does to a fine-tuned model\n"
@@ -62,6 +63,7 @@ def build_demo(art: Artifacts):
                 "## Diversity metrics of every config\n`k` = admitted types (in a length-controlled ladder, those "
                 "with carriers inside its window); realised types = those present in the config's rows; "
                 "coverage = realised / k."
+                + (f" Embedding distance: of {markdown_text(embedder['name'])} embeddings." if embedder else "")
             )
             gr.Dataframe(value=logic.metrics_table(art), label="metrics", max_height=420)
             gr.Markdown(

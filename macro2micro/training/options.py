@@ -42,6 +42,13 @@ class TrainOptions:
     accelerate_config: str | None = field(
         default=None, metadata={"help": "accelerate config file named in the printed commands"}
     )
+    retrain: bool = field(
+        default=False,
+        metadata={
+            "help": "retrain an adapter whose train_results.json records another recipe, other overrides or other "
+            "rows of its config (default: refuse it), or that records none"
+        },
+    )
 
     def __post_init__(self) -> None:
         self.configs = split_list(self.configs)

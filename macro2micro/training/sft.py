@@ -107,10 +107,21 @@ def load_recipe(recipe: str, overrides: list[str] | None = None):
             ["--config", str(path), "--output_dir", "unset", *(overrides or [])]
         )
     except ValueError as err:  # TRL's unknown keys, and argparse's errors (see make_parser)
-        raise OptionsError(f"recipe {path.name} with overrides {overrides or []}: {err}") from None
+        raise OptionsError(f"recipe {path.name} with overrides {overrides or []}: {err}{_near(parser, err)}") from None
     if not model_args.model_name_or_path:
         raise OptionsError(f"recipe {recipe!r} names no model_name_or_path")
     return training_args, model_args
+
+
+def _near(parser, err: ValueError) -> str:
+    """``; did you mean --max_steps?`` for the first unknown ``--key`` an error names, as every other option says."""
+    import difflib
+    import re
+
+    known = [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
+    unknown = [f for f in re.findall(r"'(--[A-Za-z0-9_.-]+)'", str(err)) if f not in known]
+    near = difflib.get_close_matches(unknown[0], known, n=1) if unknown else []
+    return f"; did you mean {near[0]}?" if near else ""
 
 
 def recipe_model(recipe: str, overrides: list[str] | None = None) -> str:
@@ -347,13 +358,16 @@ def run(argv: list[str] | None = None) -> dict:
     return main(script_args, training_args, model_args)
 
 
-def train_one(recipe: str, dataset: str, config: str, output_dir: str | Path, parsed=None) -> dict:
+def train_one(
+    recipe: str, dataset: str, config: str, output_dir: str | Path, parsed=None, trained_from: dict | None = None
+) -> dict:
     """Train one config into ``output_dir`` atomically: a crash leaves no half-finished adapter.
 
     Args:
         recipe: the recipe's name or file (recorded in the card).
         parsed: ``(SFTConfig, ModelConfig)`` from :func:`load_recipe` (default: the recipe as it is); copied,
             never changed, so one parse serves a whole sweep.
+        trained_from: recorded in ``train_results.json`` (:func:`macro2micro.training.sweep.trained_from`).
     """
     import copy
     import dataclasses
@@ -369,6 +383,12 @@ def train_one(recipe: str, dataset: str, config: str, output_dir: str | Path, pa
         adapter_dir=str(output_dir),
     )
     results = main(script_args, dataclasses.replace(training_args, output_dir=str(partial)), copy.deepcopy(model_args))
+    if trained_from is not None:  # recorded before the rename: a finished adapter always carries it
+        from macro2micro.dataset_builder.hub.checks import write_json
+        from macro2micro.dataset_builder.hub.run_schemas import TrainResults
+
+        results["trained_from"] = trained_from
+        write_json(TrainResults, results, partial / "train_results.json", indent=2)
     if output_dir.exists():
         shutil.rmtree(output_dir)
     os.replace(partial, output_dir)

@@ -5,17 +5,21 @@
 
 A config is finished when ``OUT/{config}/train_results.json`` exists: each adapter is trained in
 a hidden ``.partial`` folder and renamed into place only when complete, so a crashed sweep
-resumes where it stopped.
+resumes where it stopped. The file records what the adapter was trained from (``trained_from``: the
+recipe and its file's hash, the resolved overrides, the config's manifest and parquet hashes); a rerun
+skips only an adapter whose record matches, and refuses one trained otherwise unless ``--retrain``.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import hashlib
+import json
 import logging
 import shlex
 from pathlib import Path
 
-from macro2micro.dataset_builder.errors import OptionsError
+from macro2micro.dataset_builder.errors import ArtifactError, OptionsError, OutputError
 from macro2micro.dataset_builder.hub.artifacts import read_train_results
 from macro2micro.dataset_builder.hub.checks import write_json
 from macro2micro.dataset_builder.hub.run_schemas import TrainResults
@@ -82,8 +86,12 @@ def sweep(
     accelerate_config: str | None = None,
     hub_org: str | None = None,
     private: bool = False,
+    retrain: bool = False,
 ) -> dict[str, dict | str]:
     """Train (or print the command for) every matching config not finished yet; push each with ``hub_org``.
+
+    An adapter trained from another recipe, other overrides or other rows of its config is refused (one line
+    naming its folder and what differs), or retrained with ``retrain``.
 
     A pushed adapter is named ``{hub_org}/{base}-{config}-lora``; when ``dataset`` is a Hub id the push is
     recorded in it (``adapters/{config}.json``). A finished adapter not pushed yet is pushed on a rerun.
@@ -93,31 +101,112 @@ def sweep(
     """
     out = Path(out)
     overrides = overrides or []
-    parsed = None if print_commands else load_recipe(recipe, overrides)  # typed once; each config trains a copy
+    parsed = load_recipe(recipe, overrides)  # typed once; each config trains a copy
     done: dict[str, dict | str] = {}
+    plan = []  # every finished adapter checked before any training: a refusal never comes hours in
     for config in match_configs(dataset, patterns):
+        source = trained_from(recipe, dataset, config, overrides, parsed)
+        plan.append((config, source, finished(out / config, source, retrain)))
+    for config, source, results in plan:
         results_file = out / config / "train_results.json"
         if print_commands:
             done[config] = (
-                "skipped"
-                if results_file.exists()
-                else launch_command(recipe, dataset, config, out, accelerate_config, overrides)
+                "skipped" if results else launch_command(recipe, dataset, config, out, accelerate_config, overrides)
             )
             continue
-        if results_file.exists():
-            results = read_train_results(results_file)
+        if results:
             if not hub_org or results.get("hub"):
                 logger.info("%s: finished already, skipped", config)
                 done[config] = "skipped"
                 continue
         else:
             logger.info("%s: training with recipe %s", config, recipe)
-            results = train_one(recipe, dataset, config, out / config, parsed)
+            results = train_one(recipe, dataset, config, out / config, parsed, trained_from=source)
         if hub_org:
             results["hub"] = publish_adapter(out / config, dataset, config, results, hub_org, private)
             write_json(TrainResults, results, results_file, indent=2)
         done[config] = results
     return done
+
+
+def _jsonable(value):
+    from macro2micro.model_cards.model_card import readable
+
+    value = readable(value)
+    return value if isinstance(value, (str, int, float, bool, list, dict, type(None))) else str(value)
+
+
+def trained_from(recipe: str, dataset: str, config: str, overrides: list[str], parsed) -> dict:
+    """What an adapter of ``config`` trained now comes from, as ``train_results.json`` records it.
+
+    Args:
+        overrides: ``--key value`` arguments; recorded as the values the recipe resolved them to.
+        parsed: ``(SFTConfig, ModelConfig)`` of the recipe plus the overrides (:func:`load_recipe`).
+    """
+    from macro2micro.dataset_builder.hub.artifacts import open_dataset_repo
+
+    path = resolve_recipe(recipe)
+    keys = [a[2:].partition("=")[0] for a in overrides if a.startswith("--")]
+    resolved = {k: _jsonable(getattr(next((a for a in parsed[::-1] if hasattr(a, k)), None), k, None)) for k in keys}
+    repo = open_dataset_repo(dataset)
+    files = sorted((repo.path / config).glob("*.parquet"))
+    if not files:
+        raise ArtifactError(f"{dataset}: config {config} has no parquet file under {config}/")
+    data = hashlib.sha256()
+    for f in files:
+        data.update(f.read_bytes())
+    has_manifest = (repo.path / "manifests" / f"{config}.json").is_file()
+    return json.loads(
+        json.dumps(
+            {
+                "recipe": path.stem,
+                "recipe_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                "overrides": resolved,
+                "dataset": dataset,
+                "config": config,
+                "manifest_sha256": repo.manifest(config)["manifest_sha256"] if has_manifest else None,
+                "data_sha256": data.hexdigest(),
+            }
+        )
+    )
+
+
+# ``dataset`` is left out: the same rows from a moved folder, or from its Hub copy, train the same adapter
+COMPARED = ("recipe", "recipe_sha256", "overrides", "config", "manifest_sha256", "data_sha256")
+
+
+def finished(folder: Path, source: dict, retrain: bool) -> dict | None:
+    """The results of the adapter in ``folder`` when it was trained from ``source``; None when it is to be trained.
+
+    Raises:
+        OutputError: it was trained from something else, and ``retrain`` is not set.
+    """
+    results_file = folder / "train_results.json"
+    if not results_file.exists():
+        return None
+    results = read_train_results(results_file)
+    recorded = results.get("trained_from")
+    if recorded is None:
+        logger.warning(
+            "%s records no trained_from (an older macro2micro, or sft.py run on its own): kept as it is; "
+            "pass --retrain to retrain it",
+            folder,
+        )
+        return None if retrain else results
+    differs = [k for k in COMPARED if recorded.get(k) != source[k]]
+    if not differs:
+        return results
+
+    def show(value) -> str:
+        return value[:12] if isinstance(value, str) and len(value) == 64 else json.dumps(value)
+
+    what = "; ".join(f"{k} {show(recorded.get(k))}, now {show(source[k])}" for k in differs)
+    if retrain:
+        logger.info("%s was trained otherwise (%s): retraining it", folder, what)
+        return None
+    raise OutputError(
+        f"{folder} holds an adapter trained otherwise ({what}): pass --retrain to retrain it, or choose another --out"
+    )
 
 
 def publish_adapter(folder: Path, dataset: str, config: str, results: dict, hub_org: str, private: bool) -> dict:

@@ -79,6 +79,14 @@ def test_sharegpt_json_first_turn_and_multi_turn_drop(tmp_path):
             ],
         },
         {"id": "c4", "conversations": [{"from": "human", "value": "unanswered"}]},
+        {
+            "id": "c5",
+            "conversations": [
+                {"from": "human", "value": "u1"},
+                {"from": "human", "value": "u2"},
+                {"from": "gpt", "value": "answered"},
+            ],
+        },
     ]
     path = tmp_path / "chat.json"
     path.write_text(json.dumps(records))
@@ -86,12 +94,13 @@ def test_sharegpt_json_first_turn_and_multi_turn_drop(tmp_path):
     assert ds["id"] == ["c1", "c2"]
     assert ds["instruction"] == ["Hi there", "Q"] and ds["response"] == ["Hello!", "A"]
     assert ds["system"] == ["", "Be brief."] and ds[1]["messages"][0] == {"role": "system", "content": "Be brief."}
-    assert report.dropped == {"no_response": 1, "starts_with_assistant": 1}
+    assert report.dropped == {"no_response": 1, "starts_with_assistant": 1, "consecutive_user_turns": 1}
+    assert load_corpus(path, CorpusOptions(multi_turn="all"))[0]["instruction"][-1] == "u1\n\nu2"
     assert report.changed == {"later_turns_dropped": 1} and report.turns_dropped == 2  # c1 kept its first exchange
     ds, report = load_corpus(path, CorpusOptions(system="drop"))
     assert ds["system"] == ["", ""] and report.changed == {"later_turns_dropped": 1, "system_dropped": 1}
     ds, report = load_corpus(path, CorpusOptions(multi_turn="drop"))
-    assert ds["id"] == ["c2"] and report.dropped["multi_turn"] == 1
+    assert ds["id"] == ["c2"] and report.dropped["multi_turn"] == 2  # c1, and c5 with two user turns
 
 
 def test_messages_parquet_and_saved_dataset_folder(tmp_path):
@@ -170,6 +179,11 @@ def test_normalize_whitespace_keeps_indentation():
             r"data.jsonl, line 2: malformed JSON",
         ),
         ('{"instruction": "a"}\n', r"data.jsonl, line 1, field 'output': missing"),
+        (
+            '{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": null}]}\n',
+            r"data.jsonl, line 1, messages\[1\], field 'content': null$",
+        ),
+        ('{"messages": [{"content": "a"}]}\n', r"data.jsonl, line 1, messages\[0\], field 'role': missing$"),
         ('{"instruction": "a", "output": 3}\n', r"data.jsonl, line 1, field 'output': expected a string, got int"),
         ('{"question": "a", "answer": "b"}\n', r"data.jsonl, line 1: unknown format: keys \['answer', 'question'\]"),
         ("[1, 2]\n", r"data.jsonl, line 1: expected a JSON object per record, got list"),

@@ -64,6 +64,34 @@ def test_dataset_card_states_what_was_held_fixed_and_what_varies(synthetic_corpu
     assert "dataset_info:" in text and "num_examples: 30" in text
 
 
+def test_publish_scores_with_the_builds_embedder_and_the_card_names_it_without_local_paths(synthetic_corpus, tmp_path):
+    import json
+
+    from macro2micro.api.build import build_ladders
+    from macro2micro.api.publish import publish, score_subsets
+    from tests.conftest import BOW_EMBEDDER, bow_knobs
+
+    subsets = build_ladders(
+        synthetic_corpus,
+        knobs=bow_knobs(),
+        out=tmp_path / "subsets",
+        strategies=["micro_response", "random"],
+        budget=16,
+        levels=3,
+    )
+    repo = tmp_path / "bow_repo"
+    publish(subsets, repo, self_bleu_sample=10, source_note="test data")  # no embedder, no repo id
+    written = json.loads((repo / "metrics/diversity.json").read_text())
+    assert {m["embedder"]["spec"] for m in written.values()} == {BOW_EMBEDDER}
+    card = (repo / "README.md").read_text()
+    assert "mean pairwise cosine distance of\n`test-bow` sentence embeddings" in card
+    assert "over nltk's\nTreebank words of the lower-cased text" in card
+    assert str(tmp_path) not in card and 'load_dataset("<your-org>/<repo>", "micro_response_max"' in card
+    assert "or the path of its folder (bow_repo)" in card
+    none = score_subsets(subsets, synthetic_corpus, self_bleu_sample=10, embedder="none")  # a named embedder wins
+    assert none["full"].get("embedder") is None and none["full"]["response"]["embedding_distance"] is None
+
+
 def _multilingual(n_en: int = 80, n_zh: int = 12, n_ru: int = 8):
     from tests.conftest import make_synthetic_corpus
 

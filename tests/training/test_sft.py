@@ -3,7 +3,8 @@ import json
 import pytest
 import torch
 
-from macro2micro.dataset_builder.errors import OptionsError
+from macro2micro.dataset_builder.errors import OptionsError, OutputError
+from macro2micro.dataset_builder.hub.artifacts import read_train_results
 from macro2micro.training.sft import load_recipe, make_parser, resolve_chat_template, resolve_recipe, train_one
 from macro2micro.training.sweep import match_configs, sweep
 from tests.training.conftest import tiny_overrides
@@ -116,11 +117,33 @@ def test_sweep_skips_finished_configs(tiny_model_dir, tiny_repo, tmp_path):
     )
     assert second == {"micro_response_min": "skipped", "random": "skipped"}
     assert (tmp_path / "runs/random/adapter_model.safetensors").stat().st_mtime_ns == stamp
+    record = json.loads((tmp_path / "runs/random/train_results.json").read_text())["trained_from"]
+    assert record["recipe"] == "demo" and record["overrides"]["max_steps"] == 3 and record["config"] == "random"
+    manifest = json.loads((tiny_repo / "manifests/random.json").read_text())
+    assert record["manifest_sha256"] == manifest["manifest_sha256"]
+    other = tiny_overrides(tiny_model_dir)
+    other[other.index("--max_steps") + 1] = "2"
+    with pytest.raises(OutputError, match=r"runs/random holds an adapter trained otherwise \(overrides "):
+        sweep(str(tiny_repo), "micro_response_max,random", "demo", tmp_path / "runs", other)
+    assert not (tmp_path / "runs/micro_response_max").exists()  # refused before any training
+    with pytest.raises(OutputError, match='"max_steps": 3.*, now .*"max_steps": 2.*pass --retrain'):
+        sweep(str(tiny_repo), "micro_response_min", "demo", tmp_path / "runs", other, print_commands=True)
+    again = sweep(str(tiny_repo), "random", "demo", tmp_path / "runs", other, retrain=True)
+    assert again["random"]["steps"] == 2
+    retrained = read_train_results(tmp_path / "runs/random/train_results.json")
+    assert retrained["trained_from"]["overrides"]["max_steps"] == 2
+    older = json.loads((tmp_path / "runs/random/train_results.json").read_text())
+    del older["trained_from"]  # a record of an older macro2micro stays readable, and is kept
+    (tmp_path / "runs/random/train_results.json").write_text(json.dumps(older))
+    assert sweep(str(tiny_repo), "random", "demo", tmp_path / "runs", tiny_overrides(tiny_model_dir)) == {
+        "random": "skipped"
+    }
     commands = sweep(
         str(tiny_repo),
         "micro_response_*",
-        "llama-2-7b-lora",
+        "demo",
         tmp_path / "runs",
+        tiny_overrides(tiny_model_dir),
         print_commands=True,
         accelerate_config="macro2micro/training/accelerate/multi_gpu.yaml",
     )
@@ -136,5 +159,7 @@ def test_a_recipe_is_parsed_once_into_typed_configs_and_bad_overrides_name_thems
     assert training_args.max_steps == 5 and model_args.lora_r == 4 and model_args.use_peft
     with pytest.raises(OptionsError, match="not_a_knob"):
         load_recipe("demo", ["--not_a_knob", "1"])
+    with pytest.raises(OptionsError, match=r"\['--max_stepz', '2'\]; did you mean --max_steps\?$"):
+        load_recipe("demo", ["--max_stepz", "2"])
     with pytest.raises(OptionsError, match="max_steps"):
         load_recipe("demo", ["--max_steps", "many"])

@@ -8,7 +8,7 @@ from macro2micro.api.publish import publish
 from macro2micro.cli import report
 from macro2micro.cli.commands.base import Command
 from macro2micro.dataset_builder.errors import OptionsError
-from macro2micro.dataset_builder.options import EmbedderOptions, MetricOptions, OutputOptions, PublishOptions
+from macro2micro.dataset_builder.options import MetricOptions, OutputOptions, PublishOptions
 from macro2micro.dataset_builder.parsing import required
 
 
@@ -27,6 +27,16 @@ class PublishInputs:
         default=None,
         metadata={"help": "model whose tokenizer counts lengths and entropy (unset: the one the build used)"},
     )
+    embedder: str | None = field(
+        default=None,
+        metadata={
+            "help": "sentence-embedding model of the embedding distance: local path, Hub id, 'static' or none "
+            "(unset: the one the build used)"
+        },
+    )
+    max_seq_length: int | None = field(
+        default=None, metadata={"help": "embedding truncation, in word pieces (unset: the build's)"}
+    )
 
     def __post_init__(self) -> None:
         if not self.subsets:
@@ -36,9 +46,9 @@ class PublishInputs:
 class PublishCommand(Command):
     name = "publish"
     help = "score every config and write (and upload) the Hub dataset repo folder"
-    options = (PublishInputs, PublishOptions, MetricOptions, EmbedderOptions, OutputOptions)
+    options = (PublishInputs, PublishOptions, MetricOptions, OutputOptions)
 
-    def run(self, inputs: PublishInputs, options, metric, embedder, output: OutputOptions) -> dict:
+    def run(self, inputs: PublishInputs, options, metric, output: OutputOptions) -> dict:
         return publish(
             required(inputs.subsets, "subsets"),
             output.folder,
@@ -46,8 +56,9 @@ class PublishCommand(Command):
             options,
             metric,
             tokenizer=inputs.tokenizer,
-            embedder=embedder,
+            embedder=inputs.embedder,
             overwrite=output.overwrite,
+            **({} if inputs.max_seq_length is None else {"max_seq_length": inputs.max_seq_length}),
         )
 
     def report(self, result: dict, *options) -> None:

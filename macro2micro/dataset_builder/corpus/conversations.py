@@ -130,7 +130,7 @@ def message_turns(message: dict, role_key: str, text_key: str, where: str, notes
     calls = {k: message[k] for k in ("tool_calls", "function_call") if message.get(k)}
     value = message.get(text_key)
     if value is None and not calls:
-        raise CorpusError(f"{where}, field {text_key!r}: missing")
+        raise CorpusError(f"{where}, field {text_key!r}: {'null' if text_key in message else 'missing'}")
     text = "" if value is None else content_text(value, f"{where}, field {text_key!r}", notes)
     if not calls:
         return [(role, text)]
@@ -169,8 +169,10 @@ def shape(turns: list[Turn], options, normalize) -> Row | str:
     n_before = len(turns)
     if options.multi_turn == "first":
         end = next((i for i in body[1:] if turns[i][0] in (USER, ASSISTANT)), None)
-        if end is None or turns[end][0] != ASSISTANT:
+        if end is None:
             return "no_response"
+        if turns[end][0] != ASSISTANT:  # the reply, if any, answers more than the first user turn
+            return "consecutive_user_turns"
         turns = turns[: end + 1]
         if len(turns) < n_before:
             notes.append("later_turns_dropped")

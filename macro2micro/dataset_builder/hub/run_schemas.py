@@ -41,8 +41,24 @@ class HubRef(Record):
     revision: Annotated[str, Field(pattern=r"^[0-9A-Za-z._/-]{1,200}$")] | None = None
 
 
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class TrainedFrom(Record):
+    """What an adapter was trained from: a rerun of ``macro2micro train`` skips it only when all of it matches."""
+
+    recipe: Annotated[str, Field(min_length=1, max_length=1000)]
+    recipe_sha256: Sha256
+    overrides: dict[Annotated[str, Field(min_length=1, max_length=200)], Any] = {}  # resolved values, by key
+    dataset: Annotated[str, Field(min_length=1, max_length=10_000)]
+    config: Name
+    manifest_sha256: Sha256 | None = None  # None: the config has no manifest (``full``, a foreign repo)
+    data_sha256: Sha256
+
+
 class TrainResults(Record):
-    """A run's ``train_results.json`` (written by :func:`macro2micro.training.sft.main`)."""
+    """A run's ``train_results.json`` (written by :func:`macro2micro.training.sft.main`); ``trained_from`` is
+    recorded by ``macro2micro train`` (absent in older records and in runs of the script itself)."""
 
     config: Name
     base_model: Annotated[str, Field(min_length=1, max_length=1000)]
@@ -50,6 +66,7 @@ class TrainResults(Record):
     steps: Count
     train_loss: float | None = None  # None: not finite (the training diverged)
     hub: HubRef | None = None
+    trained_from: TrainedFrom | None = None
 
 
 class CardScore(Record):

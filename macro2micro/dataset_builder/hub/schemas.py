@@ -254,6 +254,17 @@ class ReplicateSpread(Record):
     response: dict[Name, Spread]
 
 
+class EmbedderRef(Record):
+    """The model the embedding distances were computed with: its identity as a manifest records it."""
+
+    spec: Annotated[str, Field(min_length=1, max_length=1000)]
+    name: Annotated[str, Field(min_length=1, max_length=1000)]
+    revision: Annotated[str, Field(max_length=200)] | None = None
+    files_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{8,64}$")] | None = None
+    max_seq_length: Count | None = None
+    dimension: Count | None = None
+
+
 class ConfigMetrics(Record):
     instruction: dict[Name, Metric]
     response: dict[Name, Metric]
@@ -266,6 +277,7 @@ class ConfigMetrics(Record):
     level: Share | None = None
     varies: Varies | None = None
     embedding_distance_sample: Count | None = None
+    embedder: EmbedderRef | None = None  # None: no embedding distance (embedder none), or an older file
     languages: Languages | None = None
     replicates: ReplicateSpread | None = None
 

@@ -45,7 +45,8 @@ def as_word_ids(tokenized: Words) -> WordIds:
 
 
 def distinct_n(tokenized: Words, n: int) -> float:
-    """Unique n-grams / all n-grams over all texts (0 when there are none)."""
+    """Unique n-grams / all n-grams over all texts (0 when there are none), of the words as given: the metrics feed it
+    the Treebank words of the lower-cased texts (:mod:`.words`), so "The" and "the" count as one."""
     if isinstance(tokenized, WordIds):
         return distinct_n_ids(tokenized.ids, tokenized.offsets, n)
     total, unique = 0, set()

@@ -44,7 +44,8 @@ def compute_metrics(
         manifests: ``{config: manifest}`` of the build.
         options: Self-BLEU sample size and bootstrap resamples.
         tokenizer: model spec whose tokenizer counts lengths and entropy (or ``"word"``).
-        embedder: sentence embeddings for the embedding distance (None or ``none``: skipped).
+        embedder: sentence embeddings for the embedding distance (None or ``none``: skipped); its identity (spec,
+            name, revision or files hash) is recorded in every config's ``embedder``.
         seed: seeds the Self-BLEU samples and the bootstrap.
     """
     from tqdm.auto import tqdm
@@ -69,14 +70,14 @@ def compute_metrics(
     )
     needed = np.unique(np.concatenate([full_sample] + [idx for c, idx in selections.items() if c != FULL_CONFIG]))
     model = embedder.model if embedder is not None else None
-    sides, lengths = {}, {}
+    sides, lengths, embedder_ref = {}, {}, None
     for side in SIDES:
         texts = ArrowTexts.of(corpus, side)  # read in slices from the (memory-mapped) corpus, never all at once
         feats = side_features(corpus, side, tokenizer, remember=False)  # (freed before the repo is written)
         lengths[side] = feats.lengths()
         emb = None
         if model and embedder is not None:
-            emb, _ = embed_rows(
+            emb, embedder_ref = embed_rows(
                 texts,
                 needed,
                 model,
@@ -125,6 +126,8 @@ def compute_metrics(
         out[config].update(part)
     for config, idx in selections.items():
         entry, m = out[config], manifests.get(config, {})
+        if embedder_ref is not None:  # which model the embedding distances are in: a reader compares like with like
+            entry["embedder"] = {"spec": model, **embedder_ref}
         if config == FULL_CONFIG and model and len(full_sample) < len(corpus):
             entry["embedding_distance_sample"] = int(len(full_sample))
         if config == FULL_CONFIG:
