@@ -108,3 +108,13 @@ def test_ingest_whole_conversations_from_a_gzip_file_with_a_row_limit(tmp_path, 
     assert '"over_max_rows": 2' in capsys.readouterr().out
     assert main([*args, "--multi_turn", "every", "--overwrite"]) == 2
     assert "invalid choice: 'every' (choose from 'first', 'drop', 'all')" in capsys.readouterr().err
+
+
+def test_the_demo_command_runs_its_stages_through_the_dataset_repo(tmp_path, capsys):
+    """`macro2micro demo` parses every stage's options and runs them in order (training left to the slow tests)."""
+    out = tmp_path / "demo_out"
+    args = ["demo", "--out", str(out), "--skip_training", "--max_rows", "300", "--budget", "30", "--levels", "3"]
+    args += ["--strategies", "micro_response", "random", "--tokenizer", "word", "--embedder", "none"]
+    assert main(args) == 0, capsys.readouterr().err
+    assert (out / "hub_dataset" / "README.md").is_file() and (out / "subsets" / "build.json").is_file()
+    assert "configs in" in capsys.readouterr().out

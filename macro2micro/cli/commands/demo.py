@@ -9,15 +9,23 @@ from macro2micro.api.demo import DEMO_DEFAULTS, DemoOptions, run_demo
 from macro2micro.cli import report
 from macro2micro.cli.commands.base import Command
 from macro2micro.cli.commands.build import BuildCommand
+from macro2micro.dataset_builder.engine.options import EngineOptions
 from macro2micro.dataset_builder.ladders.registry import StrategyKnobs
-from macro2micro.dataset_builder.options import MetricOptions
+from macro2micro.dataset_builder.options import MetricOptions, OutputOptions
 from macro2micro.training.options import EvalOptions, TrainOptions
 
 
 class DemoCommand(Command):
     name = "demo"
     help = "run every stage on the embedded default (offline)"
-    options = (DemoOptions, *BuildCommand.options[:-1], MetricOptions, TrainOptions, EvalOptions)
+    # build's options but its engine (the demo runs in-process) and its output folder (the demo's own)
+    options = (
+        DemoOptions,
+        *(o for o in BuildCommand.options if o not in (EngineOptions, OutputOptions)),
+        MetricOptions,
+        TrainOptions,
+        EvalOptions,
+    )
 
     def make_parser(self):
         parser = super().make_parser()
