@@ -21,6 +21,13 @@ os.environ["TOKENIZERS_PARALLELISM"] = "false"
 os.environ.setdefault("MACRO2MICRO_CACHE", os.path.join(_TMP, "m2m_cache"))
 
 import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
+
+# The property tests draw the same examples on every run (a red CI means a change broke something, not that
+# a new draw found an old corner); HYPOTHESIS_PROFILE=explore draws new ones, to look for corners on purpose.
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 @pytest.fixture
