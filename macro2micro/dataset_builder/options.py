@@ -170,12 +170,6 @@ class OutputOptions:
         if not self.out:
             raise OptionsError("out: give the output folder (--out)")
 
-    @property
-    def folder(self) -> str:
-        """``out``, which ``__post_init__`` made sure is given."""
-        assert self.out
-        return self.out
-
 
 @dataclass
 class BuildOptions:

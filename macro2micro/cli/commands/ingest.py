@@ -7,6 +7,7 @@ from macro2micro.cli import report
 from macro2micro.cli.commands.base import Command
 from macro2micro.dataset_builder.engine.options import EngineOptions
 from macro2micro.dataset_builder.options import CorpusOptions, OutputOptions
+from macro2micro.dataset_builder.parsing import required
 
 
 class IngestCommand(Command):
@@ -15,7 +16,7 @@ class IngestCommand(Command):
     options = (CorpusOptions, EngineOptions, OutputOptions)
 
     def run(self, corpus: CorpusOptions, engine: EngineOptions, output: OutputOptions) -> dict:
-        return ingest(None, output.folder, corpus, overwrite=output.overwrite, engine=engine)
+        return ingest(None, required(output.out, "out"), corpus, overwrite=output.overwrite, engine=engine)
 
     def report(self, summary: dict, corpus: CorpusOptions, engine: EngineOptions, output: OutputOptions) -> None:
         report.corpus_summary(summary, output.out)

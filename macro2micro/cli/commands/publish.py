@@ -51,7 +51,7 @@ class PublishCommand(Command):
     def run(self, inputs: PublishInputs, options, metric, output: OutputOptions) -> dict:
         return publish(
             required(inputs.subsets, "subsets"),
-            output.folder,
+            required(output.out, "out"),
             inputs.corpus,
             options,
             metric,

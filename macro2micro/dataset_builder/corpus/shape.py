@@ -10,12 +10,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from macro2micro.dataset_builder.corpus.ingest import SHAPE_OPTIONS  # what ingest records in summary.json
 from macro2micro.dataset_builder.errors import OptionsError
 from macro2micro.dataset_builder.options import CorpusOptions
 
 logger = logging.getLogger(__name__)
-
-SHAPE_FIELDS = ("multi_turn", "system", "system_side")  # what ingest records in summary.json's "options"
 
 
 def recorded_shape(folder: str | Path) -> dict[str, str]:
@@ -26,7 +25,7 @@ def recorded_shape(folder: str | Path) -> dict[str, str]:
         return {}
     if not isinstance(recorded, dict):
         return {}
-    return {k: v for k, v in recorded.items() if k in SHAPE_FIELDS and isinstance(v, str)}
+    return {k: v for k, v in recorded.items() if k in SHAPE_OPTIONS and isinstance(v, str)}
 
 
 def reconcile(options: CorpusOptions, folder: str | Path) -> CorpusOptions:

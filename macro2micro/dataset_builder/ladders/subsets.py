@@ -96,11 +96,9 @@ class Subsets(DatasetDict):
         else:
             write_json(BuildInfo, self.info, folder / BUILD_INFO, indent=1, sort_keys=True, default=str)
         copy = None if self.folder is None else self.folder / CORPUS_COPY
-        if not corpus_copy:
-            pass
-        elif copy is not None and copy.is_dir():
+        if corpus_copy and copy is not None and copy.is_dir():
             shutil.copytree(copy, folder / CORPUS_COPY)
-        elif self.corpus is not None and not (self.info.get("corpus") or {}).get("read_with"):
+        elif corpus_copy and self.corpus is not None and not (self.info.get("corpus") or {}).get("read_with"):
             self.corpus.save_to_disk(str(folder / CORPUS_COPY))
         return folder
 
