@@ -59,7 +59,7 @@ def preflight(options: BuildOptions, knobs: StrategyKnobs) -> list[str]:
     if needs_embedder and knobs.embedder.model:
         from macro2micro.dataset_builder.models.embeddings import load_embedder
 
-        load_embedder(knobs.embedder.model, max_seq_length=knobs.embedder.max_seq_length)
+        load_embedder(knobs.embedder.model, None, knobs.embedder.max_seq_length, knobs.embedder.embed_precision)
     return names
 
 

@@ -20,7 +20,16 @@ def judge_backend(options: EvalOptions):
         return OpenAIBackend(options.judge_url, options.judge_model, max_tokens=1024)
     from macro2micro.training.judge import LocalChoiceBackend
 
-    return LocalChoiceBackend(options.judge_model)
+    return LocalChoiceBackend(options.judge_model, batch_size=options.batch_size, precision=eval_precision(options))
+
+
+def eval_precision(options: EvalOptions) -> str:
+    """The precision the local models compute at, resolved for this machine's device."""
+    import torch
+
+    from macro2micro.dataset_builder.utils import resolve_precision
+
+    return resolve_precision(options.eval_precision, "cuda" if torch.cuda.is_available() else "cpu")
 
 
 def evaluate_adapters(
@@ -74,7 +83,9 @@ def evaluate_adapters(
             options.prompts,
             options.baseline,
             judge_backend(options),
-            Decoding(max_new_tokens=options.max_new_tokens),
+            Decoding(
+                max_new_tokens=options.max_new_tokens, batch_size=options.batch_size, precision=eval_precision(options)
+            ),
             options.prompt_limit,
             note,
         )

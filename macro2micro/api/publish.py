@@ -66,8 +66,8 @@ def build_embedder(subsets: Subsets, given: EmbedderOptions | str | None, fields
     if isinstance(given, str):
         fields, given = {"embedder": given, **fields}, None
     built = (subsets.info.get("knobs") or {}).get("embedder") or {}
-    if given is None:  # the build's embedder and truncation, unless named
-        fields = {**{k: built[k] for k in ("embedder", "max_seq_length") if k in built}, **fields}
+    if given is None:  # the build's embedder, truncation and precision, unless named
+        fields = {**{k: built[k] for k in ("embedder", "max_seq_length", "embed_precision") if k in built}, **fields}
     return make(EmbedderOptions, given, fields, "embedder")
 
 
@@ -155,7 +155,7 @@ def publish(
     if embedder.model:
         from macro2micro.dataset_builder.models.embeddings import load_embedder
 
-        load_embedder(embedder.model, max_seq_length=embedder.max_seq_length)
+        load_embedder(embedder.model, None, embedder.max_seq_length, embedder.embed_precision)
     with folder as tmp:
         ds = build_corpus(subsets, corpus)
         metrics = score_subsets(subsets, ds, metric, tokenizer=spec, embedder=embedder)

@@ -34,3 +34,6 @@ CORPUS_COLUMNS = ("id", "source", "system", "instruction", "response", "messages
 LEVELS = 7
 MID_BAND_LOW = 10
 MID_BAND_HIGH = 500
+
+# What a model computes at: float32, mixed bfloat16, or bfloat16 where the device computes it natively.
+PRECISIONS = ("float32", "bfloat16", "auto")

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from macro2micro.dataset_builder.errors import MissingDependencyError
+from macro2micro.dataset_builder.defaults import PRECISIONS
+from macro2micro.dataset_builder.errors import MissingDependencyError, OptionsError
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +75,34 @@ def torch_threads() -> int:
     if torch.get_num_threads() != wanted:
         torch.set_num_threads(wanted)
     return wanted
+
+
+def resolve_precision(precision: str, device: str = "cpu") -> str:
+    """``float32`` or ``bfloat16``: ``auto`` is bfloat16 where ``device`` computes it natively (a CUDA GPU that
+    supports it, a CPU with AVX512-BF16 or AMX; measured on such a 2-core CPU: MiniLM embeds 3x and SmolLM2
+    decodes 2.5x faster, cosines within 2.4e-3), else float32 (emulated bfloat16 is slower than float32)."""
+    if precision not in PRECISIONS:
+        raise OptionsError(f"precision={precision!r}; valid: {', '.join(PRECISIONS)}")
+    if precision != "auto":
+        return precision
+    import torch
+
+    if str(device).startswith("cuda"):
+        return "bfloat16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "float32"
+    native = [
+        getattr(torch.cpu, name, lambda: False)() for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    ]
+    return "bfloat16" if any(native) else "float32"
+
+
+def autocast(precision: str, device: str = "cpu"):
+    """A context in which torch computes at ``precision`` (resolved): mixed bfloat16 autocast, which keeps norms and
+    softmax in float32, or nothing for float32."""
+    if resolve_precision(precision, device) == "float32":
+        return contextlib.nullcontext()
+    import torch
+
+    return torch.autocast(device_type=str(device).split(":")[0], dtype=torch.bfloat16)
 
 
 def cache_dir(*parts: str) -> Path:

@@ -187,6 +187,7 @@ def evaluate(
         "prompts": prompts,
         "prompt_rows": rows,
         "judge": getattr(judge.backend, "model", "?"),
+        "judge_precision": getattr(judge.backend, "precision", None),
         "decoding": asdict(decoding),
         "scores": scores,
         "answers": answers,

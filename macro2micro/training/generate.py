@@ -32,12 +32,14 @@ class Decoding:
         temperature: 0 = greedy.
         max_prompt_tokens: prompts are cut to this many tokens (from the left of the chat).
         batch_size: prompts per generate call.
+        precision: float32 or bfloat16 (mixed, autocast): what the model computes at.
     """
 
     max_new_tokens: int = 96
     temperature: float = 0.0
     max_prompt_tokens: int = 512
-    batch_size: int = 8
+    batch_size: int = 16
+    precision: str = "float32"
 
 
 def _row_prompt(row: dict, where: str) -> str:
@@ -162,6 +164,7 @@ def generate_answers(
             decoding.max_new_tokens,
             decoding.temperature,
             decoding.max_prompt_tokens,
+            decoding.precision,
         )
     finally:
         if adapter is not None:

@@ -211,9 +211,14 @@ class LocalChoiceBackend(TransformersBackend):
     """
 
     def __init__(
-        self, model: str = DEFAULT_MODEL, batch_size: int = 8, max_prompt_tokens: int = 1024, device: str | None = None
+        self,
+        model: str = DEFAULT_MODEL,
+        batch_size: int = 8,
+        max_prompt_tokens: int = 1024,
+        device: str | None = None,
+        precision: str = "float32",
     ):
-        super().__init__(model, batch_size=batch_size, device=device)
+        super().__init__(model, batch_size=batch_size, device=device, precision=precision)
         self.max_prompt_tokens = max_prompt_tokens
 
     def _load(self):
@@ -228,6 +233,12 @@ class LocalChoiceBackend(TransformersBackend):
         return self._loaded
 
     def _logits(self, prompts: list[str]) -> list[list[float]]:
+        from macro2micro.dataset_builder.utils import autocast
+
+        with autocast(self.precision, self._load()[2]):
+            return self._logits_at(prompts)
+
+    def _logits_at(self, prompts: list[str]) -> list[list[float]]:
         """Logits of A, B, C after each prompt. Prompts that share a long beginning (one question's judge prompts
         for several models) run it once: its keys and values are computed for one row and reused by every row,
         which then runs only its own tokens (the same tokens as a prompt run whole)."""

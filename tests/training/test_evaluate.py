@@ -91,6 +91,7 @@ def test_evaluate_end_to_end_with_tiny_models(tiny_model_dir, tiny_repo, tmp_pat
         assert 0 <= s["win_rate"] <= 100 and s["unparseable"] == 0 and s["prompts_scored"] == 6
     assert set(results["fits"]) == {"micro_response"} and results["fits"]["micro_response"]["n"] == 3
     assert len(results["answers"]["random"]) == 6
+    assert results["decoding"]["precision"] == "float32" and results["judge_precision"] == "float32"
     saved = json.loads((tmp_path / "eval/results.json").read_text())
     assert saved["scores"] == results["scores"] and (tmp_path / "eval/score_vs_level.png").exists()
     from huggingface_hub import ModelCard
@@ -257,3 +258,18 @@ def test_generation_shares_one_base_model_and_gives_it_back_without_the_adapter(
         for a in (tmp_path / "adapter", None)
     ]
     assert shared == [fresh(str(tmp_path / "adapter")), fresh(None)] and shared[0] != shared[1]
+
+
+def test_bfloat16_answers_and_verdicts_run_under_autocast_close_to_float32(tiny_model_dir):
+    """eval_precision=bfloat16: the answering model decodes and the judge scores under bfloat16 autocast; the
+    judge's logits stay near float32's (a tiny random model's, so a loose bound)."""
+    from macro2micro.dataset_builder.models.llm import generate_chat, load_chat_model
+    from macro2micro.training.judge import TEMPLATES, Judge, LocalChoiceBackend
+
+    template = (TEMPLATES / "chatml_training.jinja").read_text()
+    tok, model, device = load_chat_model(str(tiny_model_dir), chat_template=template)
+    answers = generate_chat(tok, model, device, ["Name a colour.", "Add 2 and 2."], 2, 6, precision="bfloat16")
+    assert len(answers) == 2 and all(isinstance(a, str) for a in answers)
+    full, half = LocalChoiceBackend(str(tiny_model_dir)), LocalChoiceBackend(str(tiny_model_dir), precision="bfloat16")
+    prompts = [Judge(full)._prompt("What is a tuple?", a, "A baseline answer.") for a in ("Immutable.", "No idea")]
+    assert np.allclose(full._logits(prompts), half._logits(prompts), atol=0.1)

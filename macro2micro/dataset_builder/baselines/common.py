@@ -87,7 +87,11 @@ def row_embeddings(corpus, embedder: EmbedderOptions, side: str) -> tuple[np.nda
     ident: dict = {}
     for s in sides:
         emb, ident = embed_texts(
-            column(corpus, s), embedder.embedder, fingerprint=f"{fp}:{s}", max_seq_length=embedder.max_seq_length
+            column(corpus, s),
+            embedder.embedder,
+            fingerprint=f"{fp}:{s}",
+            max_seq_length=embedder.max_seq_length,
+            precision=embedder.embed_precision,
         )
         emb = emb.astype(np.float32)
         if str(ident.get("name", "")).startswith(f"{STATIC_EMBEDDER}:"):

@@ -30,7 +30,7 @@ from macro2micro.dataset_builder.defaults import SIDES, WORD_TOKENIZER
 from macro2micro.dataset_builder.engine.cluster import cluster, ray_session
 from macro2micro.dataset_builder.engine.options import EngineOptions
 from macro2micro.dataset_builder.errors import ArtifactError
-from macro2micro.dataset_builder.utils import atomic_file, cache_dir
+from macro2micro.dataset_builder.utils import atomic_file, cache_dir, resolve_precision
 
 logger = logging.getLogger(__name__)
 ROW = "__row__"  # the row index column: blocks finish in any order, the driver puts them back in order
@@ -74,27 +74,30 @@ def count_block(batch, sides: list[str], vocab_size: int):
 class Embedder:
     """An actor of the embedding pool: the model is loaded once, then encodes block after block."""
 
-    def __init__(self, spec: str, max_seq_length: int | None, sides: list[str], device: str):
+    def __init__(self, spec: str, max_seq_length: int | None, sides: list[str], device: str, precision: str):
         if device == "cpu":  # one actor per CPU: each a single torch thread, not all of them fighting for all
             os.environ["MACRO2MICRO_TORCH_THREADS"] = "1"
         from macro2micro.dataset_builder.models.embeddings import load_embedder
 
-        self.model = load_embedder(spec, device, max_seq_length)
-        self.sides = sides
+        self.model = load_embedder(spec, device, max_seq_length, precision)
+        self.sides, self.device, self.precision = sides, device, precision
 
     def __call__(self, batch):
         import pyarrow as pa
 
+        from macro2micro.dataset_builder.utils import autocast
+
         out = {ROW: batch[ROW]}
         for side in self.sides:
             # what embed_texts does, block by block: normalized, float16; stored as raw bytes per row
-            vectors = self.model.encode(
-                batch[side].to_pylist(),
-                batch_size=64,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            ).astype("float16")
+            with autocast(self.precision, self.device):
+                vectors = self.model.encode(
+                    batch[side].to_pylist(),
+                    batch_size=64,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                ).astype("float16")
             width = vectors.shape[1] * 2
             out[side] = pa.FixedSizeBinaryArray.from_buffers(
                 pa.binary(width), len(vectors), [None, pa.py_buffer(np.ascontiguousarray(vectors).tobytes())]
@@ -172,13 +175,15 @@ def ray_embeddings(ray, corpus, sides: list[str], embedder, options: EngineOptio
     from macro2micro.dataset_builder.models.embeddings import embedder_identity, embedding_cache_file, load_embedder
 
     spec, max_len = embedder.embedder, embedder.max_seq_length
-    ident = embedder_identity(spec, load_embedder(spec, None, max_len))
+    res = cluster(ray)
+    gpus = int(res["GPU"])
+    # 'auto' is resolved for the workers' device (the driver's may differ), and the driver's model named the same
+    precision = resolve_precision(embedder.embed_precision, "cuda" if gpus else "cpu")
+    ident = embedder_identity(spec, load_embedder(spec, None, max_len, precision))
     fp = corpus_fingerprint(corpus)
     todo = [s for s in sides if not embedding_cache_file(f"{fp}:{s}", ident).exists()]
     if not todo:
         return
-    res = cluster(ray)
-    gpus = int(res["GPU"])
     blocks = _row_blocks(corpus, todo, options.ray_block_rows)
     actors = max(1, min(len(blocks), gpus or int(res["CPU"])))  # one per GPU, else one per CPU; no idle actors
     pool = {"num_gpus": 1, "concurrency": actors} if gpus else {"num_cpus": 1, "concurrency": actors}
@@ -186,7 +191,7 @@ def ray_embeddings(ray, corpus, sides: list[str], embedder, options: EngineOptio
     try:
         ray.data.from_arrow(blocks).map_batches(
             Embedder,
-            fn_constructor_args=(spec, max_len, todo, "cuda" if gpus else "cpu"),
+            fn_constructor_args=(spec, max_len, todo, "cuda" if gpus else "cpu", precision),
             batch_format="pyarrow",
             batch_size=None,
             **pool,

@@ -85,6 +85,7 @@ def compute_metrics(
                 embedder.max_seq_length,
                 why=f"the {side}s of the {len(selections) - 1} configs, plus a sample of "
                 f"{len(full_sample)} for full's embedding distance",
+                precision=embedder.embed_precision,
             )
         sides[side] = (texts, feats, emb, side_word_ids(texts, f"{fp}:{side}"))
     release_memo()  # every side's word ids are in hand: the tokenizer's memo is not needed while scoring

@@ -148,20 +148,19 @@ def _smollm2_dir(tokenizer_only: bool) -> Path:
     # The other folder's tokenizer, when converted already, is the same one: reading it takes a second, while
     # reading the GGUF's vocabulary again takes about 20 s.
     other = target.parent / ("smollm2-135m-instruct" if tokenizer_only else "smollm2-135m-instruct-tokenizer")
-    if (other / "tokenizer.json").exists():
-        tok = AutoTokenizer.from_pretrained(str(other))
-    else:
-        tok = AutoTokenizer.from_pretrained(str(gguf_dir), gguf_file=SMOLLM2_GGUF)
-    with atomic_dir(target) as tmp:
+    with _gguf_read_once(), atomic_dir(target) as tmp:
+        if (other / "tokenizer.json").exists():
+            tok = AutoTokenizer.from_pretrained(str(other))
+        else:
+            tok = AutoTokenizer.from_pretrained(str(gguf_dir), gguf_file=SMOLLM2_GGUF)
         tok.save_pretrained(tmp)
         if not tokenizer_only:
             import torch
             from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 
-            with _memoized_tensor_names():
-                gguf_model = AutoModelForCausalLM.from_pretrained(
-                    str(gguf_dir), gguf_file=SMOLLM2_GGUF, dtype=torch.float32
-                )
+            gguf_model = AutoModelForCausalLM.from_pretrained(
+                str(gguf_dir), gguf_file=SMOLLM2_GGUF, dtype=torch.float32
+            )
             # A GGUF-loaded model refuses save_pretrained; a fresh model with its weights does not.
             cfg = gguf_model.config.to_dict()
             cfg.pop("quantization_config", None)
@@ -185,19 +184,22 @@ def _smollm2_dir(tokenizer_only: bool) -> Path:
 
 
 @contextlib.contextmanager
-def _memoized_tensor_names() -> Iterator[None]:
-    """transformers' GGUF loader builds gguf's tensor-name map (a pure function of the architecture and the
-    layer count) once per module of the model, about 400 times: 15 s of a first run. Memoized while it loads."""
+def _gguf_read_once() -> Iterator[None]:
+    """transformers' GGUF loading parses the file once for the config, once for the tokenizer and once for the
+    weights (its 49K-word vocabulary: about 5 s each), and builds gguf's tensor-name map (a pure function of the
+    architecture and the layer count) once per module of the model, about 400 times (15 s). While converting,
+    both are memoized: one parse of the (read-only, memory-mapped) file, one map per architecture."""
     import functools
 
     import gguf
 
-    original = gguf.get_tensor_name_map
-    gguf.get_tensor_name_map = functools.cache(original)
+    originals = gguf.get_tensor_name_map, gguf.GGUFReader
+    gguf.get_tensor_name_map = functools.cache(originals[0])
+    gguf.GGUFReader = functools.cache(originals[1])  # type: ignore[misc,assignment]
     try:
         yield
     finally:
-        gguf.get_tensor_name_map = original
+        gguf.get_tensor_name_map, gguf.GGUFReader = originals  # type: ignore[misc]
 
 
 def _stand_in(spec: str) -> str | None:

@@ -16,20 +16,36 @@ import numpy as np
 
 from macro2micro.dataset_builder.defaults import STATIC_EMBEDDER
 from macro2micro.dataset_builder.errors import ModelError, OptionsError
-from macro2micro.dataset_builder.utils import atomic_file, cache_dir, hash_files, require, sha256_text, torch_threads
+from macro2micro.dataset_builder.utils import (
+    atomic_file,
+    autocast,
+    cache_dir,
+    hash_files,
+    require,
+    resolve_precision,
+    sha256_text,
+    torch_threads,
+)
 
 logger = logging.getLogger(__name__)
 
 _MODELS: dict[tuple, object] = {}
 
 
-def load_embedder(spec: str, device: str | None = None, max_seq_length: int | None = None):
+def load_embedder(spec: str, device: str | None = None, max_seq_length: int | None = None, precision: str = "float32"):
     """A SentenceTransformer from a local path, Hub id or the embedded default, or the static embedder
-    distilled from it (``"static"``); memoized."""
+    distilled from it (``"static"``); memoized. ``precision`` (float32, bfloat16, auto: see
+    :func:`~macro2micro.dataset_builder.utils.resolve_precision`) is what :func:`embed_texts` computes at; a
+    transformer's is kept as its ``m2m_precision`` and named in its identity when not float32."""
     from macro2micro.dataset_builder.models.assets import resolve_embedder
 
-    key = (spec, device, max_seq_length)
     torch_threads()
+    if spec != STATIC_EMBEDDER and device is None:
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    resolved = "float32" if spec == STATIC_EMBEDDER else resolve_precision(precision, device or "cpu")
+    key = (spec, device, max_seq_length, resolved)
     if key not in _MODELS and spec == STATIC_EMBEDDER:
         from macro2micro.dataset_builder.models.static_embedder import load_static_embedder
 
@@ -39,10 +55,6 @@ def load_embedder(spec: str, device: str | None = None, max_seq_length: int | No
         _MODELS[key] = model
     if key not in _MODELS:
         st = require("sentence_transformers")
-        if device is None:
-            import torch
-
-            device = "cuda" if torch.cuda.is_available() else "cpu"
         try:
             model = st.SentenceTransformer(resolve_embedder(spec), device=device)
         except (OSError, ValueError) as err:
@@ -53,6 +65,7 @@ def load_embedder(spec: str, device: str | None = None, max_seq_length: int | No
             ) from None
         if max_seq_length:
             model.max_seq_length = max_seq_length
+        model.m2m_precision = resolved
         _MODELS[key] = model
     return _MODELS[key]
 
@@ -73,6 +86,8 @@ def embedder_identity(spec: str, model) -> dict:
             else model.get_sentence_embedding_dimension()
         ),
     }
+    if getattr(model, "m2m_precision", "float32") != "float32":
+        ident["precision"] = model.m2m_precision
     if path.is_dir():
         ident["files_sha256"] = hash_files([p for p in path.glob("*.safetensors")] + [p for p in path.glob("*.json")])[
             :16
@@ -96,14 +111,20 @@ def _cache_file(fingerprint: str, ident: dict, dtype: str) -> Path:
 
 
 def embed_rows(
-    texts: Sequence[str], rows: np.ndarray, spec: str, fingerprint: str, max_seq_length: int | None, why: str = ""
+    texts: Sequence[str],
+    rows: np.ndarray,
+    spec: str,
+    fingerprint: str,
+    max_seq_length: int | None,
+    why: str = "",
+    precision: str = "float32",
 ) -> tuple[np.ndarray, dict]:
     """Embeddings of the given rows only, in a ``len(texts) x d`` array (other rows zero).
 
     The whole side's cached embeddings (which the macro strategies write) are reused when they exist;
     otherwise only ``rows`` are embedded, and cached under their own key.
     """
-    model = load_embedder(spec, None, max_seq_length)
+    model = load_embedder(spec, None, max_seq_length, precision)
     ident = embedder_identity(spec, model)
     whole = _cache_file(fingerprint, ident, "float16")
     if whole.exists():
@@ -112,7 +133,9 @@ def embed_rows(
     rows = np.unique(np.asarray(rows, dtype=np.int64))
     logger.info("embedding %d of %d texts with %s%s", len(rows), len(texts), ident["name"], f": {why}" if why else "")
     key = f"{fingerprint}:rows:{sha256_text(rows.tobytes().hex())[:24]}"
-    part, _ = embed_texts([texts[i] for i in rows], spec, fingerprint=key, max_seq_length=max_seq_length)
+    part, _ = embed_texts(
+        [texts[i] for i in rows], spec, fingerprint=key, max_seq_length=max_seq_length, precision=precision
+    )
     out = np.zeros((len(texts), part.shape[1] if len(part) else ident["dimension"]), dtype=part.dtype)
     out[rows] = part
     return out, ident
@@ -127,6 +150,7 @@ def embed_texts(
     dtype: str = "float16",
     device: str | None = None,
     use_cache: bool = True,
+    precision: str = "float32",
 ) -> tuple[np.ndarray, dict]:
     """Normalized embeddings of ``texts`` (rows in order) and the model's identity.
 
@@ -138,10 +162,14 @@ def embed_texts(
         max_seq_length: truncate longer texts to this many word pieces (None: the model's own).
         dtype: ``float16`` or ``float32`` for the cache and the returned array.
         device: ``cpu``, ``cuda``; default: cuda when available.
+        precision: float32, bfloat16 or auto (bfloat16 where the device computes it natively).
+
+    Texts are encoded longest first across the whole side (sentence-transformers sorts only within one call), so
+    that a batch pads its texts to a length close to their own.
     """
     if dtype not in ("float16", "float32"):
         raise OptionsError(f"dtype={dtype!r}; valid: float16, float32")
-    model = load_embedder(spec, device, max_seq_length)
+    model = load_embedder(spec, device, max_seq_length, precision)
     ident = embedder_identity(spec, model)
     cache_file = _cache_file(fingerprint, ident, dtype) if use_cache and fingerprint else None
     if cache_file is not None and cache_file.exists():
@@ -150,19 +178,20 @@ def embed_texts(
     from tqdm.auto import tqdm
 
     chunk = max(batch_size * 4, 1)  # a bar that moves every few seconds on a CPU
-    parts = []
+    order = np.argsort([-len(t) for t in texts], kind="stable")
+    vectors = np.zeros((len(texts), ident["dimension"]), dtype=dtype)
     label = f"embed {len(texts)} texts ({ident['name']})"
-    for start in tqdm(range(0, len(texts), chunk), desc=label, unit="chunk", leave=False, disable=len(texts) <= chunk):
-        parts.append(
-            model.encode(
-                texts[start : start + chunk],
+    bar = tqdm(range(0, len(texts), chunk), desc=label, unit="chunk", leave=False, disable=len(texts) <= chunk)
+    with autocast(getattr(model, "m2m_precision", "float32"), str(getattr(model, "device", "cpu"))):
+        for start in bar:
+            rows = order[start : start + chunk]
+            vectors[rows] = model.encode(
+                [texts[i] for i in rows],
                 batch_size=batch_size,
                 normalize_embeddings=True,
                 convert_to_numpy=True,
                 show_progress_bar=False,
             ).astype(dtype)
-        )
-    vectors = np.concatenate(parts) if parts else np.zeros((0, ident["dimension"]), dtype=dtype)
     if cache_file is not None:
         with atomic_file(cache_file) as tmp:
             np.save(tmp, vectors)

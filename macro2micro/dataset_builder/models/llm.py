@@ -155,19 +155,23 @@ def generate_chat(
     max_new_tokens: int = 256,
     temperature: float = 0.0,
     max_prompt_tokens: int | None = None,
+    precision: str = "float32",
 ) -> list[str]:
     """Answers of a loaded chat model to single-turn prompts, in order: the one batched generation loop.
 
     Args:
         temperature: 0 decodes greedily; above 0 samples.
         max_prompt_tokens: cut longer prompts (at the tokenizer's truncation side).
+        precision: float32, bfloat16 (mixed, autocast) or auto (see ``utils.resolve_precision``).
     """
     import torch
+
+    from macro2micro.dataset_builder.utils import autocast
 
     sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
     out: list[str] = []
     for enc in chat_batches(tok, prompts, batch_size, device, max_prompt_tokens):
-        with torch.no_grad():
+        with torch.no_grad(), autocast(precision, device):
             gen = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id, **sampling)
         out.extend(a.strip() for a in tok.batch_decode(gen[:, enc["input_ids"].shape[1] :], skip_special_tokens=True))
     return out
@@ -176,8 +180,16 @@ def generate_chat(
 class TransformersBackend:
     """Greedy generation with a local transformers chat model, in left-padded batches."""
 
-    def __init__(self, model: str, batch_size: int = 8, max_new_tokens: int = 256, device: str | None = None):
+    def __init__(
+        self,
+        model: str,
+        batch_size: int = 8,
+        max_new_tokens: int = 256,
+        device: str | None = None,
+        precision: str = "float32",
+    ):
         self.model_spec, self.batch_size, self.max_new_tokens, self.device = model, batch_size, max_new_tokens, device
+        self.precision = precision
         self._loaded = None
 
     @property
@@ -191,4 +203,6 @@ class TransformersBackend:
 
     def generate(self, prompts: list[str]) -> Sequence[str | Exception]:
         tok, model, device = self._load()
-        return generate_chat(tok, model, device, prompts, self.batch_size, self.max_new_tokens)
+        return generate_chat(
+            tok, model, device, prompts, self.batch_size, self.max_new_tokens, precision=self.precision
+        )

@@ -141,6 +141,7 @@ class MacroStrategy(LadderStrategy):
             self.embedder.embedder,
             fingerprint=f"{corpus_fingerprint(corpus)}:{self.side}",
             max_seq_length=self.embedder.max_seq_length,
+            precision=self.embedder.embed_precision,
         )
 
     def extract_types(self, corpus) -> TypeMatrix:
