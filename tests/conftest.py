@@ -3,10 +3,13 @@
 Environment variables are set before any Hugging Face library is imported.
 """
 
+import atexit
 import os
+import shutil
 import tempfile
 
 _TMP = tempfile.mkdtemp(prefix="m2m-tests-")
+atexit.register(shutil.rmtree, _TMP, ignore_errors=True)  # ~0.7 GB of caches and repos per run
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MACRO2MICRO_TORCH_THREADS", "1")  # tests share 2 cores with the test runner
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -134,7 +137,7 @@ def bow_knobs():
 
     knobs = word_knobs()
     knobs.embedder = EmbedderOptions(embedder=BOW_EMBEDDER)
-    embeddings._MODELS[(BOW_EMBEDDER, None, knobs.embedder.max_seq_length)] = BowEmbedder()
+    embeddings._MODELS[(BOW_EMBEDDER, None, knobs.embedder.max_seq_length, "float32")] = BowEmbedder()
     return knobs
 
 

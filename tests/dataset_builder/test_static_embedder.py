@@ -108,7 +108,7 @@ def test_sentence_transformer_surface_and_embed_texts(small_static, monkeypatch)
     model = StaticEmbedder.load(small_static, max_seq_length=128)
     assert model.get_embedding_dimension() == model.get_sentence_embedding_dimension() == 64
     spec = str(small_static)
-    monkeypatch.setitem(embeddings._MODELS, (spec, "cpu", 128), model)
+    monkeypatch.setitem(embeddings._MODELS, (spec, "cpu", 128, "float32"), model)
     vectors, ident = embeddings.embed_texts(SPORT, spec, device="cpu", max_seq_length=128, use_cache=False)
     assert vectors.shape == (2, 64) and vectors.dtype == np.float16
     assert ident["dimension"] == 64 and ident["max_seq_length"] == 128

@@ -85,7 +85,7 @@ def test_the_merge_embeds_each_tag_by_a_rule_not_by_set_order(monkeypatch):
         def identity(self):
             return {"name": "spy"}
 
-    monkeypatch.setitem(embeddings._MODELS, ("spy", None, 256), Spy())
+    monkeypatch.setitem(embeddings._MODELS, ("spy", None, 256, "float32"), Spy())
     words = ["tree", "lake", "river", "cloud", "stone", "flower", "garden", "forest", "planet", "bridge"]
     lists = [[w + "s", w] for w in words]  # 'trees' and 'tree': one canonical tag, one occurrence each
     normalize_tags(lists, alpha=1, merge_threshold=0.99, embedder="spy")

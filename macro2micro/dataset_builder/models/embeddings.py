@@ -40,12 +40,13 @@ def load_embedder(spec: str, device: str | None = None, max_seq_length: int | No
     from macro2micro.dataset_builder.models.assets import resolve_embedder
 
     torch_threads()
+    requested = device
     if spec != STATIC_EMBEDDER and device is None:
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
     resolved = "float32" if spec == STATIC_EMBEDDER else resolve_precision(precision, device or "cpu")
-    key = (spec, device, max_seq_length, resolved)
+    key = (spec, requested, max_seq_length, resolved)  # as asked: a model registered under it is used as is
     if key not in _MODELS and spec == STATIC_EMBEDDER:
         from macro2micro.dataset_builder.models.static_embedder import load_static_embedder
 
@@ -179,19 +180,22 @@ def embed_texts(
 
     chunk = max(batch_size * 4, 1)  # a bar that moves every few seconds on a CPU
     order = np.argsort([-len(t) for t in texts], kind="stable")
-    vectors = np.zeros((len(texts), ident["dimension"]), dtype=dtype)
+    vectors = np.zeros((len(texts), ident.get("dimension", 0)), dtype=dtype)  # sized by the first batch
     label = f"embed {len(texts)} texts ({ident['name']})"
     bar = tqdm(range(0, len(texts), chunk), desc=label, unit="chunk", leave=False, disable=len(texts) <= chunk)
     with autocast(getattr(model, "m2m_precision", "float32"), str(getattr(model, "device", "cpu"))):
         for start in bar:
             rows = order[start : start + chunk]
-            vectors[rows] = model.encode(
+            batch = model.encode(
                 [texts[i] for i in rows],
                 batch_size=batch_size,
                 normalize_embeddings=True,
                 convert_to_numpy=True,
                 show_progress_bar=False,
-            ).astype(dtype)
+            )
+            if batch.shape[1] != vectors.shape[1]:
+                vectors = np.zeros((len(texts), batch.shape[1]), dtype=dtype)
+            vectors[rows] = batch.astype(dtype)
     if cache_file is not None:
         with atomic_file(cache_file) as tmp:
             np.save(tmp, vectors)
