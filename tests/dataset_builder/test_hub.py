@@ -182,3 +182,25 @@ def test_metrics_embed_only_the_configs_rows_and_a_sample_for_full(synthetic_cor
     assert metrics["micro_response_max"]["response"]["embedding_distance"] == pytest.approx(
         embedding_distance(emb.astype(np.float32)), abs=2e-3
     )
+
+
+def test_cards_parse_the_same_through_libyaml_and_the_patch_is_scoped(repo):
+    import yaml
+
+    from macro2micro.dataset_builder.hub.repo import libyaml_cards, validate_folder
+
+    folder, _ = repo
+    header = (folder / "README.md").read_text().split("---\n")[1]
+    original = yaml.safe_load
+    with libyaml_cards():
+        fast = yaml.safe_load(header)
+        with libyaml_cards():  # nested (or another thread's): the outer one restores
+            assert yaml.safe_load is not original
+        assert yaml.safe_load is not original
+    assert yaml.safe_load is original
+    assert fast == yaml.safe_load(header) and fast["configs"]
+    assert set(validate_folder(folder)) == {"full", "micro_response_min", "micro_response_50"} | {
+        "micro_response_max",
+        "random",
+    }
+    assert yaml.safe_load is original
