@@ -43,8 +43,11 @@ DEMO_DEFAULTS = {
     "budget": 500,
     "length_window": "auto",
     "length_controlled": ["micro_response"],
+    # The ladder's two ends and its middle, and the random baseline (--train_all: every config)
+    "configs": ["micro_response_min", "micro_response_50", "micro_response_max", "random"],
     "prompt_limit": 12,
     "max_new_tokens": 64,
+    "batch_size": 64,  # every model's answers in one generate call (mixed-adapter batches), the judge's too
     # bfloat16 where this machine computes it natively (embeddings 3x, decoding 2.5x faster on such a CPU)
     "embed_precision": "auto",
     "eval_precision": "auto",

@@ -32,7 +32,7 @@ from macro2micro.dataset_builder.hub.checks import write_json
 from macro2micro.dataset_builder.naming import check_name
 from macro2micro.model_cards.model_card import rerender_model_card
 from macro2micro.training.analysis import analyze, write_report
-from macro2micro.training.generate import Decoding, generate_answers, load_prompts, load_references
+from macro2micro.training.generate import Decoding, generate_together, load_prompts, load_references
 from macro2micro.training.judge import Judge, LocalChoiceBackend, win_rate
 
 logger = logging.getLogger(__name__)
@@ -84,15 +84,8 @@ def hub_adapters(repo: DatasetRepo) -> dict[str, Adapter]:
     }
 
 
-def _baseline_answers(
-    baseline: str,
-    adapters: dict[str, Adapter],
-    rows: list[dict],
-    base_model: str,
-    decoding: Decoding,
-    template: str | None,
-) -> tuple[str, list[str], dict]:
-    """``(name, answers, description)`` of the baseline."""
+def _baseline(baseline: str, adapters: dict[str, Adapter], rows: list[dict]) -> tuple[str, list[str] | None, dict]:
+    """``(name, reference answers or None, description)`` of the baseline (None: its answers are generated)."""
     if Path(baseline).is_file():
         refs, generator = load_references(baseline)
         missing = [r["id"] for r in rows if r["instruction"] not in refs]
@@ -108,21 +101,13 @@ def _baseline_answers(
             {"kind": "reference", "file": Path(baseline).name, "generator": generator},
         )
     if baseline == BASE:
-        return (
-            BASE,
-            generate_answers(base_model, None, rows, decoding, chat_template=template),
-            {"kind": "base model", "model": base_model},
-        )
+        return BASE, None, {"kind": "base model"}
     if baseline not in adapters:
         raise OptionsError(
             f"baseline {baseline!r} is neither an adapter ({', '.join(adapters)}), 'base', nor a file "
             "of reference answers"
         )
-    return (
-        baseline,
-        generate_answers(base_model, adapters[baseline].path, rows, decoding, chat_template=template),
-        {"kind": "adapter", "config": baseline},
-    )
+    return baseline, None, {"kind": "adapter", "config": baseline}
 
 
 def evaluate(
@@ -137,7 +122,6 @@ def evaluate(
     note: str = "",
 ) -> dict:
     """Generate, judge against the baseline, analyse, and write everything to ``out``."""
-    from tqdm.auto import tqdm
 
     decoding = decoding or Decoding()
     repo = open_dataset_repo(dataset)
@@ -151,15 +135,20 @@ def evaluate(
     base_model = anchor.base_model
     template_file = anchor.path / "chat_template.jinja"
     template = template_file.read_text() if template_file.exists() else None  # one prompt format for all
-    name, baseline_answers, baseline_info = _baseline_answers(baseline, adapters, rows, base_model, decoding, template)
+    name, references, baseline_info = _baseline(baseline, adapters, rows)
+    if name == BASE:
+        baseline_info["model"] = base_model
     models: dict[str, Path | None] = {c: a.path for c, a in adapters.items() if c != name}
     if name != BASE:
         models[BASE] = None
-    answers = {
-        c: generate_answers(base_model, path, rows, decoding, chat_template=template)
-        for c, path in tqdm(models.items(), desc=f"answers to {len(rows)} prompts", unit="model")
-    }
-    answers[name] = baseline_answers
+    answering = dict(models) if references is not None else {name: adapters[name].path if name in adapters else None}
+    answering.update(models)
+    logger.info(
+        "answers of %d models to %d prompts, in shared batches of %d", len(answering), len(rows), decoding.batch_size
+    )
+    answers = generate_together(base_model, answering, rows, decoding, chat_template=template)
+    baseline_answers = references if references is not None else answers[name]
+    answers = {c: answers[c] for c in models} | {name: baseline_answers}
     judge = Judge(judge_backend or LocalChoiceBackend())
     scores: dict[str, dict] = {}
     verdicts: dict[str, dict] = {}

@@ -4,7 +4,8 @@ Prompt sets: ``embedded`` (24 varied prompts bundled for the demo and tests), or
 file or Hub dataset whose rows carry ``instruction`` (AlpacaEval 2.0), ``prompt``, or ``turns``
 (Arena-Hard's ``question.jsonl``: the first turn's ``content``).
 
-Answers are cached per (base model, adapter weights hash, prompt-set hash, decoding options).
+Answers are cached per (base model, adapter weights hash, prompt-set hash, decoding options);
+:func:`generate_together` answers several adapters of one base model in shared batches, cached per group.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -31,7 +33,7 @@ class Decoding:
         max_new_tokens: answer length cap.
         temperature: 0 = greedy.
         max_prompt_tokens: prompts are cut to this many tokens (from the left of the chat).
-        batch_size: prompts per generate call.
+        batch_size: prompts per generate call (with :func:`generate_together`, prompts of all its models).
         precision: float32 or bfloat16 (mixed, autocast): what the model computes at.
     """
 
@@ -179,3 +181,93 @@ def generate_answers(
     if use_cache:
         atomic_write_text(cache_file, json.dumps(record, ensure_ascii=False))
     return answers
+
+
+def _tokenizer_files(path: Path | str) -> str:
+    """What decides a model folder's prompt tokens: its tokenizer files' bytes (``""`` where it has none)."""
+    names = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json")
+    return sha256_text(*((Path(path) / n).read_bytes().hex() if (Path(path) / n).exists() else "" for n in names))
+
+
+def generate_together(
+    base_model: str,
+    models: Mapping[str, str | Path | None],
+    prompts: list[dict],
+    decoding: Decoding = Decoding(),
+    use_cache: bool = True,
+    chat_template: str | None = None,
+) -> dict[str, list[str]]:
+    """``{name: answers}`` of several LoRA adapters of one base model (None: the base itself), in shared batches.
+
+    Every batch holds prompts of several models (PEFT's mixed-adapter batches: each row goes through its own
+    adapter), so the models' decode steps share passes over the base weights: on 2 CPU cores, 5 models x 12
+    prompts took 23.5 s in one batch against 5 x 9-12 s one model at a time. Which rows share a batch moves the
+    floating-point sums a little, so a model's greedy answers can differ from :func:`generate_answers`'s in a
+    few tokens; the answers are cached per group (every model's weights, the prompts, decoding). Models whose
+    tokenizer files differ from the first's are answered one at a time.
+    """
+    names = list(models)
+    key = sha256_text(
+        "together",
+        base_model,
+        stable_json([[n, adapter_identity(models[n])] for n in names]),
+        stable_json(prompts),
+        stable_json(asdict(decoding)),
+        chat_template or "",
+    )[:24]
+    cache_file = cache_dir("generations") / f"{key}.json"
+    if use_cache and cache_file.exists():
+        return json.loads(cache_file.read_text())["answers"]
+    adapters = {n: Path(p) for n, p in models.items() if p is not None}
+    first = next(iter(adapters.values()), None)
+    alike = {n for n, p in adapters.items() if _tokenizer_files(p) == _tokenizer_files(first)} if first else set()
+    together = [n for n in names if models[n] is None or n in alike]
+    answers = {
+        n: generate_answers(base_model, models[n], prompts, decoding, use_cache, chat_template)
+        for n in names
+        if n not in together
+    }
+    if len(together) == 1:
+        n = together[0]
+        answers[n] = generate_answers(base_model, models[n], prompts, decoding, use_cache, chat_template)
+    elif together:
+        answers.update(_mixed_batches(base_model, {n: models[n] for n in together}, prompts, decoding, chat_template))
+    answers = {n: answers[n] for n in names}
+    if use_cache:
+        record = {"base_model": base_model, "decoding": asdict(decoding), "prompts": [p["id"] for p in prompts]}
+        record["models"] = {n: adapter_identity(models[n]) for n in names}
+        atomic_write_text(cache_file, json.dumps({**record, "answers": answers}, ensure_ascii=False))
+    return answers
+
+
+def _mixed_batches(
+    base_model: str, models: Mapping[str, str | Path | None], prompts: list[dict], decoding: Decoding, chat_template
+) -> dict[str, list[str]]:
+    from macro2micro.dataset_builder.models.llm import generate_chat, load_chat_model
+
+    first = next(n for n, p in models.items() if p is not None)
+    tok, model, device = load_chat_model(base_model, models[first], chat_template, shared=True)
+    slot = {
+        n: ("__base__" if p is None else "default" if n == first else f"m{i}")
+        for i, (n, p) in enumerate(models.items())
+    }
+    try:
+        for n, p in models.items():
+            if p is not None and n != first:
+                model.load_adapter(str(p), adapter_name=slot[n])
+        rows = [(n, p["instruction"]) for n in models for p in prompts]
+        out = generate_chat(
+            tok,
+            model,
+            device,
+            [text for _, text in rows],
+            decoding.batch_size,
+            decoding.max_new_tokens,
+            decoding.temperature,
+            decoding.max_prompt_tokens,
+            decoding.precision,
+            adapter_names=[slot[n] for n, _ in rows],
+        )
+    finally:
+        model.unload()  # every adapter out again: the shared base model is as it was loaded
+    return {n: out[i * len(prompts) : (i + 1) * len(prompts)] for i, n in enumerate(models)}

@@ -4,7 +4,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from macro2micro.dataset_builder.metrics import diversity as M
-from macro2micro.dataset_builder.metrics.words import words
+from macro2micro.dataset_builder.metrics.rows import RowView
+from macro2micro.dataset_builder.metrics.words import WordIds, words
 
 
 def test_distinct_n_closed_form():
@@ -356,3 +357,58 @@ def test_word_tokenizer_equals_nltk_on_the_embedded_corpus():
     )
     texts = list(ds["instruction"]) + list(ds["response"])
     assert WordTokenizer().tokenize_many(texts) == _nltk(texts)
+
+
+def _reference_self_bleu(tokenized, sample_size=200, seed=0):
+    """The dict-per-text Self-BLEU the array version replaced (itself checked against nltk): the same floats."""
+    import math
+
+    def grams(toks, n):
+        out = {}
+        for g in zip(*(toks[i:] for i in range(n)), strict=False):
+            out[g] = out.get(g, 0) + 1
+        return out
+
+    idx = np.arange(len(tokenized))
+    if len(idx) > sample_size:
+        idx = np.sort(np.random.default_rng(seed).choice(idx, size=sample_size, replace=False))
+    sample = [list(tokenized[int(i)]) for i in idx]
+    sample = [t for t in sample if t]
+    if len(sample) < 2:
+        return 0.0
+    lengths = np.array([len(t) for t in sample])
+    counts = [[grams(t, n) for t in sample] for n in range(1, 5)]
+    scores = []
+    for i in range(len(sample)):
+        others = np.delete(lengths, i)
+        closest = int(others[np.lexsort((others, np.abs(others - lengths[i])))[0]])
+        log_p = 0.0
+        for n in range(4):
+            mine = counts[n][i]
+            num = sum(
+                min(c, max((counts[n][j].get(g, 0) for j in range(len(sample)) if j != i), default=0))
+                for g, c in mine.items()
+            )
+            den = max(1, sum(mine.values()))
+            if n == 0 and num == 0:
+                log_p = -math.inf
+                break
+            log_p += 0.25 * math.log(num / den if num else 0.1 / den)
+        bp = 1.0 if lengths[i] > closest else math.exp(1 - closest / lengths[i])
+        scores.append(0.0 if log_p == -math.inf else bp * math.exp(log_p))
+    return float(np.mean(scores))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(0, 6), max_size=12), min_size=0, max_size=30),
+    st.integers(2, 40),
+    st.integers(0, 3),
+)
+def test_self_bleu_in_arrays_is_the_same_float_as_counting_per_text(texts, sample, seed):
+    """Ties at the top count, repeated texts, empty and one-word texts, samples smaller than the corpus."""
+    expected = _reference_self_bleu(texts, sample, seed)
+    assert M.self_bleu(texts, sample, seed) == expected
+    assert M.self_bleu([[f"w{w}" for w in t] for t in texts], sample, seed) == expected  # words as strings
+    wids = WordIds.from_words(texts)
+    assert M.self_bleu(RowView(wids, np.arange(len(texts))), sample, seed) == expected

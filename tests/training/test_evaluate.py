@@ -231,13 +231,13 @@ def test_judging_many_models_at_once_gives_each_models_own_verdicts(tiny_model_d
     assert together["m3"] == (["tie"] * 3, ["tie"] * 3)  # the baseline against itself
 
 
-def test_generation_shares_one_base_model_and_gives_it_back_without_the_adapter(tiny_model_dir, tmp_path):
+def test_generation_shares_one_base_model_and_gives_it_back_without_the_adapter(tiny_model_dir, tmp_path, monkeypatch):
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from macro2micro.dataset_builder.models.llm import generate_chat, load_chat_model
-    from macro2micro.training.generate import Decoding, generate_answers
+    from macro2micro.training.generate import Decoding, generate_answers, generate_together
 
     torch.manual_seed(1)
     lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
@@ -258,6 +258,30 @@ def test_generation_shares_one_base_model_and_gives_it_back_without_the_adapter(
         for a in (tmp_path / "adapter", None)
     ]
     assert shared == [fresh(str(tmp_path / "adapter")), fresh(None)] and shared[0] != shared[1]
+
+    # Several adapters in shared batches: each row goes through its own adapter (float32, a tiny model: the same
+    # greedy answers as one model at a time), the base model comes back bare, and the group is cached.
+    torch.manual_seed(2)
+    get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir), lora).save_pretrained(tmp_path / "other")
+    AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(tmp_path / "other")
+    models = {"a": tmp_path / "adapter", "base": None, "b": tmp_path / "other"}
+    together = generate_together(
+        str(tiny_model_dir), models, rows, Decoding(max_new_tokens=6, batch_size=4), True, template
+    )
+    assert list(together) == ["a", "base", "b"]
+    assert together == {"a": shared[0], "base": shared[1], "b": fresh(str(tmp_path / "other"))}
+    assert together["b"] != together["a"]
+    assert (
+        generate_answers(str(tiny_model_dir), None, rows, decoding, use_cache=False, chat_template=template)
+        == shared[1]
+    )
+    from macro2micro.dataset_builder.models import llm
+
+    monkeypatch.setattr(llm, "generate_chat", None)  # a second call is answered from the cache
+    again = generate_together(
+        str(tiny_model_dir), models, rows, Decoding(max_new_tokens=6, batch_size=4), True, template
+    )
+    assert again == together
 
 
 def test_bfloat16_answers_and_verdicts_run_under_autocast_close_to_float32(tiny_model_dir):

@@ -139,8 +139,9 @@ class RowView(Sequence):
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __getitem__(self, i):
-        return self.wids[int(self.rows[i])]
+    def __getitem__(self, i):  # one row's word ids, as an array
+        row = int(self.rows[i])
+        return self.wids.ids[self.wids.offsets[row] : self.wids.offsets[row + 1]]
 
 
 def side_metrics_rows(

@@ -156,6 +156,7 @@ def generate_chat(
     temperature: float = 0.0,
     max_prompt_tokens: int | None = None,
     precision: str = "float32",
+    adapter_names: list[str] | None = None,
 ) -> list[str]:
     """Answers of a loaded chat model to single-turn prompts, in order: the one batched generation loop.
 
@@ -163,14 +164,23 @@ def generate_chat(
         temperature: 0 decodes greedily; above 0 samples.
         max_prompt_tokens: cut longer prompts (at the tokenizer's truncation side).
         precision: float32, bfloat16 (mixed, autocast) or auto (see ``utils.resolve_precision``).
+        adapter_names: per prompt, the adapter of a PEFT model that answers it (``"__base__"``: none), so that
+            one batch mixes models (PEFT's mixed-adapter batches).
     """
     import torch
 
     from macro2micro.dataset_builder.utils import autocast
 
-    sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
+    sampling: dict[str, Any] = {"do_sample": True, "temperature": temperature} if temperature > 0 else {}
+    sampling.setdefault("do_sample", False)
     out: list[str] = []
-    for enc in chat_batches(tok, prompts, batch_size, device, max_prompt_tokens):
+    for start, enc in zip(
+        range(0, len(prompts), batch_size),
+        chat_batches(tok, prompts, batch_size, device, max_prompt_tokens),
+        strict=True,
+    ):
+        if adapter_names is not None:
+            sampling["adapter_names"] = adapter_names[start : start + batch_size]
         with torch.no_grad(), autocast(precision, device):
             gen = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id, **sampling)
         out.extend(a.strip() for a in tok.batch_decode(gen[:, enc["input_ids"].shape[1] :], skip_special_tokens=True))
