@@ -60,7 +60,12 @@ class DemoOptions:
     """The demo's own options."""
 
     out: str = field(default="demo_out", metadata={"help": "output folder (one subfolder per stage)"})
-    train_all: bool = field(default=False, metadata={"help": "train every config, not only micro_response + random"})
+    train_all: bool = field(
+        default=False,
+        metadata={
+            "help": "train every config, not only --configs (the micro_response ladder's min, 50 and max, and random)"
+        },
+    )
     skip_training: bool = field(default=False, metadata={"help": "stop after the dataset repo folder"})
     overwrite: bool = field(default=False, metadata={"help": "replace folders that macro2micro did not write"})
 
