@@ -246,3 +246,24 @@ def test_distinct_over_a_wide_vocabulary_sorts_in_place(large, monkeypatch):
     for n in (1, 2, 3):
         assert distinct_n_rows(wids, rows, n, 50) == distinct_n(wids.take(rows), n)
 
+
+@pytest.mark.parametrize("part", [1, 37, 1_000, 10**9])
+def test_distinct_counted_in_parts_equals_one_array(part, monkeypatch):
+    """Past PART_CODES, n-gram codes are counted in disjoint parts by leading word: the same exact value."""
+    import macro2micro.dataset_builder.metrics.rows as rows_mod
+    from macro2micro.dataset_builder.metrics.words import WordIds
+
+    rng = np.random.default_rng(11)
+    lengths = rng.integers(0, 25, size=300)
+    for top in (40, 200_000):  # codes small enough to mark, and codes that must be sorted
+        wids = WordIds(
+            ids=rng.zipf(1.4, size=int(lengths.sum())).clip(max=top).astype(np.int32) - 1,
+            offsets=np.concatenate(([0], np.cumsum(lengths))),
+            vocab=[],
+        )
+        rows = rng.integers(0, 300, size=500)
+        monkeypatch.setattr(rows_mod, "PART_CODES", 10**12)
+        whole = {n: distinct_n_rows(wids, rows, n, 64) for n in (2, 3)}
+        monkeypatch.setattr(rows_mod, "PART_CODES", part)
+        for n in (2, 3):
+            assert distinct_n_rows(wids, rows, n, 64) == whole[n] == distinct_n(wids.take(rows), n)
