@@ -86,6 +86,14 @@ def test_arrow_texts_read_like_a_list(corpora, tmp_path):
         assert texts.take(rows) == [want[i] for i in rows]
         assert b"".join(texts.byte_chunks(rows)) == "\n".join(want[i] for i in rows).encode()
         assert b"".join(texts.byte_chunks()) == "\n".join(want).encode()
+        held = texts.only(rows[::-1])  # just those rows, still read by their row numbers
+        assert len(held) == len(want) and held.take(rows) == texts.take(rows) and held[-1] == want[-1]
+        assert b"".join(held.byte_chunks(rows)) == b"".join(texts.byte_chunks(rows))
+        assert held.only(rows[:2]).take(rows[:2]) == texts.take(rows[:2])
+        with pytest.raises(IndexError):
+            held.take([2])
+        with pytest.raises(ValueError):
+            list(held)
 
 
 @settings(max_examples=80, deadline=None)
@@ -176,6 +184,8 @@ def test_side_metrics_of_rows_equal_side_metrics_of_the_subset(corpora, name):
             )
             got = side_metrics_rows(arrow, feats.ids, feats.offsets, wids, rows, emb, 20, 3)
             assert got == want
+            held = arrow.only(rows)  # the rows held apart: the same figures
+            assert side_metrics_rows(held, feats.ids, feats.offsets, wids, rows, emb, 20, 3) == want
 
 
 def _reference_matrix(feats: TokenFeatures, bands: Bands) -> sp.csr_matrix:

@@ -175,6 +175,30 @@ class ArrowTexts(Sequence):
             for start in range(0, len(col), self.chunk_rows):
                 yield col.slice(start, self.chunk_rows)
 
+    def only(self, rows) -> ArrowTexts:
+        """These texts with just ``rows`` held, in memory: reads of those rows (by their row numbers here) are served
+        from the copy. For a caller that reads the same scattered rows again and again: one row in ten read through
+        the memory map brings most pages of the column into the resident set (a page holds a dozen rows), and a
+        whole pass through the files costs one read of each.
+
+        The copy is taken in one pass through the files when there are any, else row by row from the column.
+        """
+        import pyarrow as pa
+
+        held = np.unique(np.asarray(rows, dtype=np.int64))
+        if len(held) and (held[0] < 0 or held[-1] >= len(self)):
+            raise IndexError(f"rows {held[0]} .. {held[-1]} of {len(self)}")
+        if self.files:
+            pieces, start = [], 0
+            for chunk in self._whole():
+                lo, hi = np.searchsorted(held, [start, start + len(chunk)])
+                if hi > lo:
+                    pieces.append(chunk.take(held[lo:hi] - start))
+                start += len(chunk)
+        else:
+            pieces = list(self.chunks(held))
+        return _Held(pa.chunked_array(pieces, type=self.column.type), held, len(self), self.chunk_rows)
+
     def take(self, rows) -> list[str]:
         """The strings of ``rows``, in that order."""
         return [s for chunk in self.chunks(np.asarray(rows, dtype=np.int64)) for s in chunk.to_pylist()]
@@ -189,3 +213,38 @@ class ArrowTexts(Sequence):
                 yield sep
             first = False
             yield string_bytes(chunk, sep, between=True)
+
+
+class _Held(ArrowTexts):
+    """The rows ``held`` (sorted, distinct) of a column of ``length`` rows, addressed by their row numbers in it
+    (:meth:`ArrowTexts.only`); reading any other row is an error."""
+
+    def __init__(self, column, held: np.ndarray, length: int, chunk_rows: int = CHUNK_ROWS):
+        super().__init__(column, chunk_rows)
+        self.held, self.length = held, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return self.take(np.arange(*i.indices(len(self))))
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(f"row {i} of {n}")
+        return self.column[int(self._positions(np.array([int(i) % n]))[0])].as_py()
+
+    def chunks(self, rows: np.ndarray | None = None) -> Iterator:
+        if rows is None:
+            raise ValueError(f"{len(self.held)} of {len(self)} rows are held: name the rows to read")
+        rows = np.asarray(rows, dtype=np.int64)
+        for start in range(0, len(rows), self.chunk_rows):
+            yield take_rows(self.column, self._positions(rows[start : start + self.chunk_rows]))
+
+    def _positions(self, rows: np.ndarray) -> np.ndarray:
+        pos = np.searchsorted(self.held, rows)
+        missing = pos >= len(self.held)
+        missing[~missing] = self.held[pos[~missing]] != rows[~missing]
+        if missing.any():
+            raise IndexError(f"row {rows[missing][0]} is not among the {len(self.held)} rows held")
+        return pos

@@ -70,9 +70,13 @@ def compute_metrics(
     )
     needed = np.unique(np.concatenate([full_sample] + [idx for c, idx in selections.items() if c != FULL_CONFIG]))
     model = embedder.model if embedder is not None else None
-    sides, lengths, embedder_ref = {}, {}, None
+    # the configs' rows, copied in one pass: scattered reads through the memory map would bring most of each column
+    # into the resident set (a page holds a dozen rows)
+    config_rows = np.concatenate([idx for c, idx in selections.items() if c != FULL_CONFIG] + [np.zeros(0, np.int64)])
+    sides, held, lengths, embedder_ref = {}, {}, {}, None
     for side in SIDES:
         texts = ArrowTexts.of(corpus, side)  # read in slices from the (memory-mapped) corpus, never all at once
+        held[side] = texts.only(config_rows)
         feats = side_features(corpus, side, tokenizer, remember=False)  # (freed before the repo is written)
         lengths[side] = feats.lengths()
         emb = None
@@ -94,6 +98,7 @@ def compute_metrics(
 
     def side_entry(config: str, idx: np.ndarray, side: str) -> dict:
         texts, feats, emb, wids = sides[side]
+        texts = texts if config == FULL_CONFIG else held[side]
         sub_emb = None if emb is None else emb[full_sample if config == FULL_CONFIG else idx]
         metrics = side_metrics_rows(
             texts, feats.ids, feats.offsets, wids, idx, sub_emb, options.self_bleu_sample, seed
