@@ -25,6 +25,7 @@ from macro2micro.dataset_builder.metrics.replicates import add_replicate_spread
 from macro2micro.dataset_builder.metrics.rows import side_metrics_rows
 from macro2micro.dataset_builder.metrics.words import release_memo, side_word_ids
 from macro2micro.dataset_builder.options import EmbedderOptions, MetricOptions
+from macro2micro.dataset_builder.utils import release_memory
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ def compute_metrics(
             )
         sides[side] = (texts, feats, emb, side_word_ids(texts, f"{fp}:{side}"))
     release_memo()  # every side's word ids are in hand: the tokenizer's memo is not needed while scoring
+    release_memory()
     sources = variation.source_codes(column(corpus, "source"))
     turns = turns_per_row(corpus)
 
@@ -127,6 +129,10 @@ def compute_metrics(
                 leave=False,
             )
         )
+    texts_of = {side: sides[side][0] for side in SIDES}
+    sides.clear()  # the features and word ids: what follows reads texts only
+    held.clear()
+    release_memory()
     out: dict[str, dict] = {config: {} for config in selections}
     for (config, _, _), part in zip(tasks, done, strict=True):
         out[config].update(part)
@@ -141,8 +147,8 @@ def compute_metrics(
                 {"given": list(options.language), "languages": list(options.language)}
                 if options.language
                 else detect_languages(
-                    sides["instruction"][0],
-                    sides["response"][0],
+                    texts_of["instruction"],
+                    texts_of["response"],
                     options.language_sample,
                     options.language_threshold,
                     seed,
