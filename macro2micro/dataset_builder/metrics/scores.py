@@ -78,7 +78,7 @@ def compute_metrics(
     for side in SIDES:
         texts = ArrowTexts.of(corpus, side)  # read in slices from the (memory-mapped) corpus, never all at once
         held[side] = texts.only(config_rows)
-        feats = side_features(corpus, side, tokenizer, remember=False)  # (freed before the repo is written)
+        feats = side_features(corpus, side, tokenizer, remember=False).narrow()  # (freed before the repo is written)
         lengths[side] = feats.lengths()
         emb = None
         if model and embedder is not None:
