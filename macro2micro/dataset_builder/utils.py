@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,6 +62,22 @@ def no_gc() -> Iterator[None]:
     finally:
         if collecting:
             gc.enable()
+
+
+def release_memory() -> None:
+    """Hand memory that is free but still held back to the system: after a stage drops large arrays, glibc keeps
+    their freed pages in its heaps (one per thread that allocated) and Arrow in its pool, and the resident set stays
+    where the stage's peak left it. No-op where glibc's ``malloc_trim`` is missing."""
+    import ctypes
+    import ctypes.util
+
+    gc.collect()
+    if "pyarrow" in sys.modules:
+        sys.modules["pyarrow"].default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def torch_threads() -> int:

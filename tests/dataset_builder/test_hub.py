@@ -204,3 +204,35 @@ def test_cards_parse_the_same_through_libyaml_and_the_patch_is_scoped(repo):
         "random",
     }
     assert yaml.safe_load is original
+
+
+@pytest.mark.parametrize("row_group", ["20KB", "100MB"])
+def test_full_parquet_from_the_arrow_files_is_to_parquet_byte_for_byte(row_group, tmp_path, monkeypatch):
+    """write_parquet streams a saved corpus from its Arrow files (several files of several record batches, row
+    groups cut across them): the same bytes as Dataset.to_parquet, and the same rows read back."""
+    import datasets
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    import macro2micro.dataset_builder.hub.repo as repo_mod
+    from macro2micro.dataset_builder.corpus.texts import stream_batches
+    from tests.conftest import make_synthetic_corpus
+
+    ds = make_synthetic_corpus(300, seed=4, max_turns=3, system="Be brief.")
+    t = ds.data.table
+    ds = datasets.Dataset(pa.concat_tables([t.slice(0, 70), t.slice(70, 1), t.slice(71)]), info=ds.info)
+    monkeypatch.setattr(datasets.config, "MAX_ROW_GROUP_SIZE", "20KB")  # (also small record batches on disk)
+    ds.save_to_disk(str(tmp_path / "corpus"), num_shards=2)
+    saved = datasets.load_from_disk(str(tmp_path / "corpus"))
+    assert len(saved.cache_files) == 2 and saved.data.table.column("id").num_chunks > 2
+    monkeypatch.setattr(datasets.config, "MAX_ROW_GROUP_SIZE", row_group)
+    streamed = []
+    monkeypatch.setattr(repo_mod, "stream_batches", lambda files: streamed.append(files) or stream_batches(files))
+    for source, reads in ((saved, 1), (saved.select([5, 1, 1]), 0), (ds, 0)):  # the last two: to_parquet itself
+        source.to_parquet(str(tmp_path / "want.parquet"))
+        repo_mod.write_parquet(source, tmp_path / "got.parquet")
+        assert (tmp_path / "got.parquet").read_bytes() == (tmp_path / "want.parquet").read_bytes()
+        assert len(streamed) == reads
+        streamed.clear()
+    meta = pq.ParquetFile(tmp_path / "got.parquet").metadata
+    assert (meta.num_row_groups > 2) == (row_group == "20KB") and b"huggingface" in meta.metadata

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from macro2micro.dataset_builder.corpus.features import TokenFeatures, word_features
 from macro2micro.dataset_builder.corpus.ingest import column, corpus_fingerprint
 from macro2micro.dataset_builder.corpus.table import is_single_turn
-from macro2micro.dataset_builder.corpus.texts import ArrowTexts
+from macro2micro.dataset_builder.corpus.texts import ArrowTexts, take_rows
 from macro2micro.dataset_builder.metrics.diversity import compression_ratio, distinct_n, side_metrics
 from macro2micro.dataset_builder.metrics.rows import (
     compression_ratio_stream,
@@ -86,6 +86,48 @@ def test_arrow_texts_read_like_a_list(corpora, tmp_path):
         assert texts.take(rows) == [want[i] for i in rows]
         assert b"".join(texts.byte_chunks(rows)) == "\n".join(want[i] for i in rows).encode()
         assert b"".join(texts.byte_chunks()) == "\n".join(want).encode()
+        held = texts.only(rows[::-1])  # just those rows, still read by their row numbers
+        assert len(held) == len(want) and held.take(rows) == texts.take(rows) and held[-1] == want[-1]
+        assert b"".join(held.byte_chunks(rows)) == b"".join(texts.byte_chunks(rows))
+        assert held.only(rows[:2]).take(rows[:2]) == texts.take(rows[:2])
+        with pytest.raises(IndexError):
+            held.take([2])
+        with pytest.raises(ValueError):
+            list(held)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.lists(TEXT, max_size=5), min_size=1, max_size=6), st.data())
+def test_chunked_take_equals_the_plain_take(chunks, data):
+    """Rows taken within each chunk (empty chunks, any order, repeats, none at all) are Arrow's own take."""
+    import pyarrow as pa
+
+    column = pa.chunked_array([pa.array(c, pa.string()) for c in chunks], type=pa.string())
+    n = len(column)
+    rows = np.array(data.draw(st.lists(st.integers(0, max(n - 1, 0)), max_size=20 if n else 0)), dtype=np.int64)
+    got = take_rows(column, rows)
+    assert isinstance(got, pa.Array) and got.type == pa.string()
+    assert got.to_pylist() == column.take(rows).to_pylist() == [column[int(i)].as_py() for i in rows]
+    assert ArrowTexts(column, chunk_rows=3).take(rows) == got.to_pylist()
+    if n:
+        with pytest.raises(IndexError):
+            take_rows(column, np.array([0, n]))
+
+
+def test_a_pass_over_every_row_reads_the_files(corpora, tmp_path, monkeypatch):
+    """``rows`` 0 .. n - 1 (full's selection) is read from the Arrow files, as a pass with no rows is."""
+    import datasets
+
+    import macro2micro.dataset_builder.corpus.texts as texts_mod
+
+    corpora["single"].save_to_disk(str(tmp_path / "c"))
+    texts = ArrowTexts.of(datasets.load_from_disk(str(tmp_path / "c")), "response", chunk_rows=7)
+    want = column(corpora["single"], "response")
+    reads, stream = [], texts_mod.stream_batches
+    monkeypatch.setattr(texts_mod, "stream_batches", lambda files: reads.append(files) or stream(files))
+    every = np.arange(len(texts))
+    assert b"".join(texts.byte_chunks(every)) == "\n".join(want).encode() and len(reads) == 1
+    assert b"".join(texts.byte_chunks(every[::-1])) == "\n".join(want[::-1]).encode() and len(reads) == 1
 
 
 @settings(max_examples=60, deadline=None)
@@ -142,6 +184,10 @@ def test_side_metrics_of_rows_equal_side_metrics_of_the_subset(corpora, name):
             )
             got = side_metrics_rows(arrow, feats.ids, feats.offsets, wids, rows, emb, 20, 3)
             assert got == want
+            narrow = feats.narrow()  # ids in 1 or 2 bytes, and the rows held apart: the same figures
+            assert narrow.ids.itemsize < feats.ids.itemsize and np.array_equal(narrow.ids, feats.ids)
+            held = arrow.only(rows)
+            assert side_metrics_rows(held, narrow.ids, narrow.offsets, wids, rows, emb, 20, 3) == want
 
 
 def _reference_matrix(feats: TokenFeatures, bands: Bands) -> sp.csr_matrix:
@@ -211,3 +257,25 @@ def test_distinct_over_a_wide_vocabulary_sorts_in_place(large, monkeypatch):
     rows = rng.integers(0, 400, size=700)
     for n in (1, 2, 3):
         assert distinct_n_rows(wids, rows, n, 50) == distinct_n(wids.take(rows), n)
+
+
+@pytest.mark.parametrize("part", [1, 37, 1_000, 10**9])
+def test_distinct_counted_in_parts_equals_one_array(part, monkeypatch):
+    """Past PART_CODES, n-gram codes are counted in disjoint parts by leading word: the same exact value."""
+    import macro2micro.dataset_builder.metrics.rows as rows_mod
+    from macro2micro.dataset_builder.metrics.words import WordIds
+
+    rng = np.random.default_rng(11)
+    lengths = rng.integers(0, 25, size=300)
+    for top in (40, 200_000):  # codes small enough to mark, and codes that must be sorted
+        wids = WordIds(
+            ids=rng.zipf(1.4, size=int(lengths.sum())).clip(max=top).astype(np.int32) - 1,
+            offsets=np.concatenate(([0], np.cumsum(lengths))),
+            vocab=[],
+        )
+        rows = rng.integers(0, 300, size=500)
+        monkeypatch.setattr(rows_mod, "PART_CODES", 10**12)
+        whole = {n: distinct_n_rows(wids, rows, n, 64) for n in (2, 3)}
+        monkeypatch.setattr(rows_mod, "PART_CODES", part)
+        for n in (2, 3):
+            assert distinct_n_rows(wids, rows, n, 64) == whole[n] == distinct_n(wids.take(rows), n)

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from macro2micro.dataset_builder.corpus.texts import stream_batches, whole_files
 from macro2micro.dataset_builder.defaults import CORPUS_COLUMNS, FULL_CONFIG, PARQUET_NAME
 from macro2micro.dataset_builder.errors import ArtifactError
 from macro2micro.dataset_builder.hub.artifacts import METRICS_FILE, card_configs
@@ -39,6 +40,58 @@ def configs_yaml(configs: list[str]) -> list[dict]:
         }
         for c in configs
     ]
+
+
+def write_parquet(ds, path: str | Path) -> None:
+    """``ds.to_parquet(path)``, byte for byte, written from ``ds``'s Arrow files batch by batch when it is exactly
+    those files (a corpus read back from disk): ``to_parquet`` reads the memory-mapped table, and every page it
+    touches stays in the resident set, the whole corpus at the end. Any other Dataset goes to ``to_parquet``.
+
+    The same writer, options, row groups and metadata as ``datasets``' ``ParquetDatasetWriter``: tables of its
+    batch size, cut from the same record batches (tests compare the bytes).
+    """
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from datasets.arrow_writer import get_parquet_column_options
+    from datasets.io.parquet import ParquetDatasetWriter
+
+    files = whole_files(ds)
+    if not files or not _file_schema(files[0]).equals(ds.data.schema, check_metadata=True):
+        ds.to_parquet(str(path))
+        return
+    like = ParquetDatasetWriter(ds, str(path))  # its batch size (row group size) and options; writes nothing
+    schema = ds.features.arrow_schema
+    writer = pq.ParquetWriter(
+        str(path),
+        schema=schema,
+        use_content_defined_chunking=like.use_content_defined_chunking,
+        write_page_index=like.write_page_index,
+        **get_parquet_column_options(ds.features, schema),
+    )
+    parts, held = [], 0
+    for batch in stream_batches(files):
+        while len(batch):  # (as datasets' fast_slice: the record batches cut at multiples of the batch size)
+            part = batch.slice(0, min(like.batch_size - held, len(batch)))
+            parts.append(part)
+            held += len(part)
+            batch = batch.slice(len(part))
+            if held == like.batch_size:
+                writer.write_table(pa.Table.from_batches(parts))
+                parts, held = [], 0
+    if parts:
+        writer.write_table(pa.Table.from_batches(parts))
+    if like.use_content_defined_chunking is not False:
+        writer.add_key_value_metadata({"content_defined_chunking": json.dumps(like.use_content_defined_chunking)})
+    writer.close()
+
+
+def _file_schema(path: str):
+    import pyarrow as pa
+
+    with pa.memory_map(path) as f:
+        return pa.ipc.open_stream(f).schema
 
 
 def load_config(repo: str | Path, config: str, split: str = "train"):
@@ -145,7 +198,7 @@ def write_repo_folder(corpus, subsets, folder: str | Path, metrics: dict[str, di
     folder = Path(folder)
     subsets.write(folder, corpus_copy=False)
     (folder / FULL_CONFIG).mkdir(parents=True)
-    corpus.to_parquet(str(folder / FULL_CONFIG / PARQUET_NAME))
+    write_parquet(corpus, folder / FULL_CONFIG / PARQUET_NAME)
     (folder / METRICS_FILE).parent.mkdir()
     write_json(MetricsFile, metrics, folder / METRICS_FILE, indent=1)  # build order
     manifests = subsets.manifests

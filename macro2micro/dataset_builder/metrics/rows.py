@@ -7,7 +7,8 @@ given row indices, so scoring ``full`` costs about one 8-byte code per word bigr
 features, not copies of every text, word and token:
 
 - distinct-1: a seen-mask over the vocabulary, filled chunk by chunk;
-- distinct-2 (any n): one exact 8-byte code per n-gram (base-V digits), all in one array sorted in place;
+- distinct-2 (any n): one exact 8-byte code per n-gram (base-V digits), in one array sorted in place, or (past
+  :data:`PART_CODES`) in parts by the range of the leading word's id, disjoint, counted one after the other;
 - token entropy: token counts accumulated chunk by chunk (the same counts, in the same order, as
   ``np.unique`` on the concatenation, so the same float);
 - compression ratio: gzip fed the joined UTF-8 bytes in pieces (deflate's output does not depend on how
@@ -39,6 +40,8 @@ CHUNK_ROWS = 16_384
 # while the rest of their work (gzip, the longest part) runs side by side.
 LARGE_CODES = 4_000_000
 _LARGE = threading.Lock()
+# At most this many n-gram codes (8 bytes each) in one array: more are counted part by part (2 + parts passes).
+PART_CODES = 24_000_000
 GZIP_FRAME = 18  # gzip's 10-byte header (no name, mtime 0) and 8-byte trailer around the deflate stream
 
 
@@ -78,8 +81,28 @@ def distinct_n_rows(wids: WordIds, rows: np.ndarray, n: int, chunk_rows: int = C
 
 
 def _distinct_codes(wids: WordIds, rows: np.ndarray, n: int, total: int, base: int, chunk_rows: int) -> float:
-    codes = np.empty(total, dtype=np.int64)
-    filled = 0
+    """Distinct n-gram codes over ``total``: all codes in one array, or (more than :data:`PART_CODES`) part by part
+    of the leading word's id range: the parts' codes are disjoint, so their distinct counts add up to the whole's."""
+    if total <= PART_CODES:
+        return _count_distinct_in_place(_part_codes(wids, rows, n, base, chunk_rows, total)) / total
+    per_lead = np.zeros(base, dtype=np.int64)
+    for lead, _ in _grams(wids, rows, n, base, chunk_rows, codes=False):
+        per_lead += np.bincount(lead, minlength=base)
+    cum = np.cumsum(per_lead)
+    distinct, lo = 0, 0
+    while lo < base:  # leads lo .. hi - 1 hold at most PART_CODES n-grams (or one lead alone holds more)
+        before = int(cum[lo - 1]) if lo else 0
+        hi = max(int(np.searchsorted(cum, before + PART_CODES, side="right")), lo + 1)
+        size = int(cum[hi - 1]) - before
+        if size:
+            distinct += _count_distinct_in_place(_part_codes(wids, rows, n, base, chunk_rows, size, (lo, hi)))
+        lo = hi
+    return distinct / total
+
+
+def _grams(wids: WordIds, rows: np.ndarray, n: int, base: int, chunk_rows: int, codes: bool = True):
+    """Chunk by chunk of ``rows``: the leading word id of every n-gram within a row, and (``codes``) its exact code
+    (its word ids as base-``base`` digits)."""
     for part in _chunks(rows, chunk_rows):
         ids, lens = _flat_rows(wids.ids, wids.offsets, part)
         row_start = np.zeros(len(ids) + 1, dtype=bool)
@@ -88,12 +111,29 @@ def _distinct_codes(wids: WordIds, rows: np.ndarray, n: int, total: int, base: i
         for k in range(1, n):  # no row starts inside the n-gram
             valid &= ~row_start[k : len(ids) - n + 1 + k]
         starts = np.flatnonzero(valid)
-        part_codes = ids[starts]
-        for k in range(1, n):
-            part_codes = part_codes * base + ids[starts + k]
+        lead = ids[starts]
+        part_codes = None
+        if codes:
+            part_codes = lead
+            for k in range(1, n):
+                part_codes = part_codes * base + ids[starts + k]
+        yield lead, part_codes
+
+
+def _part_codes(
+    wids: WordIds, rows: np.ndarray, n: int, base: int, chunk_rows: int, size: int, leads: tuple | None = None
+) -> np.ndarray:
+    """The ``size`` codes of the n-grams whose leading word id is in ``leads`` (lo, hi) (None: every n-gram), less
+    the part's first possible code (a part's codes stay small enough to mark)."""
+    codes = np.empty(size, dtype=np.int64)
+    filled = 0
+    for lead, part_codes in _grams(wids, rows, n, base, chunk_rows):
+        assert part_codes is not None
+        if leads is not None:
+            part_codes = part_codes[(lead >= leads[0]) & (lead < leads[1])] - leads[0] * base ** (n - 1)
         codes[filled : filled + len(part_codes)] = part_codes
         filled += len(part_codes)
-    return _count_distinct_in_place(codes) / total
+    return codes
 
 
 def _count_distinct_in_place(codes: np.ndarray) -> int:

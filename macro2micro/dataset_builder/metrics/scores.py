@@ -25,6 +25,7 @@ from macro2micro.dataset_builder.metrics.replicates import add_replicate_spread
 from macro2micro.dataset_builder.metrics.rows import side_metrics_rows
 from macro2micro.dataset_builder.metrics.words import release_memo, side_word_ids
 from macro2micro.dataset_builder.options import EmbedderOptions, MetricOptions
+from macro2micro.dataset_builder.utils import release_memory
 
 logger = logging.getLogger(__name__)
 
@@ -70,10 +71,14 @@ def compute_metrics(
     )
     needed = np.unique(np.concatenate([full_sample] + [idx for c, idx in selections.items() if c != FULL_CONFIG]))
     model = embedder.model if embedder is not None else None
-    sides, lengths, embedder_ref = {}, {}, None
+    # the configs' rows, copied in one pass: scattered reads through the memory map would bring most of each column
+    # into the resident set (a page holds a dozen rows)
+    config_rows = np.concatenate([idx for c, idx in selections.items() if c != FULL_CONFIG] + [np.zeros(0, np.int64)])
+    sides, held, lengths, embedder_ref = {}, {}, {}, None
     for side in SIDES:
         texts = ArrowTexts.of(corpus, side)  # read in slices from the (memory-mapped) corpus, never all at once
-        feats = side_features(corpus, side, tokenizer, remember=False)  # (freed before the repo is written)
+        held[side] = texts.only(config_rows)
+        feats = side_features(corpus, side, tokenizer, remember=False).narrow()  # (freed before the repo is written)
         lengths[side] = feats.lengths()
         emb = None
         if model and embedder is not None:
@@ -89,11 +94,13 @@ def compute_metrics(
             )
         sides[side] = (texts, feats, emb, side_word_ids(texts, f"{fp}:{side}"))
     release_memo()  # every side's word ids are in hand: the tokenizer's memo is not needed while scoring
+    release_memory()
     sources = variation.source_codes(column(corpus, "source"))
     turns = turns_per_row(corpus)
 
     def side_entry(config: str, idx: np.ndarray, side: str) -> dict:
         texts, feats, emb, wids = sides[side]
+        texts = texts if config == FULL_CONFIG else held[side]
         sub_emb = None if emb is None else emb[full_sample if config == FULL_CONFIG else idx]
         metrics = side_metrics_rows(
             texts, feats.ids, feats.offsets, wids, idx, sub_emb, options.self_bleu_sample, seed
@@ -122,6 +129,10 @@ def compute_metrics(
                 leave=False,
             )
         )
+    texts_of = {side: sides[side][0] for side in SIDES}
+    sides.clear()  # the features and word ids: what follows reads texts only
+    held.clear()
+    release_memory()
     out: dict[str, dict] = {config: {} for config in selections}
     for (config, _, _), part in zip(tasks, done, strict=True):
         out[config].update(part)
@@ -136,8 +147,8 @@ def compute_metrics(
                 {"given": list(options.language), "languages": list(options.language)}
                 if options.language
                 else detect_languages(
-                    sides["instruction"][0],
-                    sides["response"][0],
+                    texts_of["instruction"],
+                    texts_of["response"],
                     options.language_sample,
                     options.language_threshold,
                     seed,

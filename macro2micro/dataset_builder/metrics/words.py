@@ -112,15 +112,14 @@ def word_ids(texts: Iterable[str]) -> WordIds:
 
 def side_word_ids(texts: Sequence[str], fingerprint: str | None = None) -> WordIds:
     """:func:`word_ids` of one corpus side, cached on disk by the side's content fingerprint."""
-    import nltk
+    from importlib import metadata
 
     from macro2micro.dataset_builder.utils import atomic_file, cache_dir, sha256_text
 
     if not fingerprint:
         return word_ids(texts)
-    cache_file = (
-        cache_dir("features", "words") / f"{sha256_text(fingerprint, 'nltk-treebank', nltk.__version__)[:24]}.npz"
-    )
+    key = sha256_text(fingerprint, "nltk-treebank", metadata.version("nltk"))  # (nltk itself is not imported)
+    cache_file = cache_dir("features", "words") / f"{key[:24]}.npz"
     if cache_file.exists():
         return WordIds.load(cache_file)
     wids = word_ids(texts)
