@@ -1,4 +1,5 @@
-"""Small shared helpers: atomic output folders, the cache folder, stable hashing, lazy imports."""
+"""Small shared helpers: atomic output folders, the cache folder, stable hashing, lazy imports, reading saved
+Arrow files batch by batch, handing freed memory back."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -229,3 +230,34 @@ def package_versions(
         except metadata.PackageNotFoundError:
             continue
     return out
+
+
+def whole_files(ds, columns: Iterable[str] = ()) -> list[str]:
+    """The Arrow stream files that hold exactly ``ds`` (as ``load_from_disk`` opens a saved Dataset: no indices
+    mapping, every row of every file), in order, each with ``columns``; else ``[]``."""
+    import pyarrow as pa
+
+    files = [f["filename"] for f in getattr(ds, "cache_files", None) or []]
+    if not files or getattr(ds, "_indices", None) is not None:
+        return []
+    try:
+        total = 0
+        for path in files:
+            with pa.memory_map(path) as f:  # the schema and batch lengths only
+                reader = pa.ipc.open_stream(f)
+                if any(name not in reader.schema.names for name in columns):
+                    return []
+                total += sum(len(b) for b in reader)
+    except (OSError, pa.ArrowInvalid):
+        return []
+    return files if total == len(ds) else []
+
+
+def stream_batches(files: list[str]) -> Iterator:
+    """The record batches of Arrow stream files, in order, read through the files one batch at a time: a full pass
+    through a memory map would leave every page it touched in the process's resident set."""
+    import pyarrow as pa
+
+    for path in files:
+        with pa.OSFile(path) as f:
+            yield from pa.ipc.open_stream(f)

@@ -193,7 +193,7 @@ def test_full_parquet_from_the_arrow_files_is_to_parquet_byte_for_byte(row_group
     import pyarrow.parquet as pq
 
     import macro2micro.dataset_builder.hub.repo as repo_mod
-    from macro2micro.dataset_builder.corpus.texts import stream_batches
+    from macro2micro.dataset_builder.utils import stream_batches
     from tests.conftest import make_synthetic_corpus
 
     ds = make_synthetic_corpus(300, seed=4, max_turns=3, system="Be brief.")

@@ -10,9 +10,11 @@ first, a copy of the whole column for every slice taken.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
+
+from macro2micro.dataset_builder.utils import stream_batches, whole_files
 
 CHUNK_ROWS = 16_384  # rows per slice: a few MB of text at most, whatever the corpus size
 
@@ -76,37 +78,6 @@ def take_rows(column, rows: np.ndarray):
     back = np.empty_like(order)
     back[order] = np.arange(len(order))
     return grouped.take(back)
-
-
-def whole_files(ds, columns: Iterable[str] = ()) -> list[str]:
-    """The Arrow stream files that hold exactly ``ds`` (as ``load_from_disk`` opens a saved Dataset: no indices
-    mapping, every row of every file), in order, each with ``columns``; else ``[]``."""
-    import pyarrow as pa
-
-    files = [f["filename"] for f in getattr(ds, "cache_files", None) or []]
-    if not files or getattr(ds, "_indices", None) is not None:
-        return []
-    try:
-        total = 0
-        for path in files:
-            with pa.memory_map(path) as f:  # the schema and batch lengths only
-                reader = pa.ipc.open_stream(f)
-                if any(name not in reader.schema.names for name in columns):
-                    return []
-                total += sum(len(b) for b in reader)
-    except (OSError, pa.ArrowInvalid):
-        return []
-    return files if total == len(ds) else []
-
-
-def stream_batches(files: list[str]) -> Iterator:
-    """The record batches of Arrow stream files, in order, read through the files one batch at a time: a full pass
-    through a memory map would leave every page it touched in the process's resident set."""
-    import pyarrow as pa
-
-    for path in files:
-        with pa.OSFile(path) as f:
-            yield from pa.ipc.open_stream(f)
 
 
 class ArrowTexts(Sequence):

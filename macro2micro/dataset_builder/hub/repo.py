@@ -16,12 +16,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from macro2micro.dataset_builder.corpus.texts import stream_batches, whole_files
 from macro2micro.dataset_builder.defaults import CORPUS_COLUMNS, FULL_CONFIG, PARQUET_NAME
 from macro2micro.dataset_builder.errors import ArtifactError
 from macro2micro.dataset_builder.hub.artifacts import METRICS_FILE, card_configs
 from macro2micro.dataset_builder.hub.checks import write_json
 from macro2micro.dataset_builder.hub.schemas import MetricsFile
+from macro2micro.dataset_builder.utils import stream_batches, whole_files
 
 logger = logging.getLogger(__name__)
 
