@@ -1,4 +1,5 @@
-"""Small shared helpers: atomic output folders, the cache folder, stable hashing, lazy imports."""
+"""Small shared helpers: atomic output folders, the cache folder, stable hashing, lazy imports, reading saved
+Arrow files batch by batch, handing freed memory back."""
 
 from __future__ import annotations
 
