@@ -236,3 +236,17 @@ def test_full_parquet_from_the_arrow_files_is_to_parquet_byte_for_byte(row_group
         streamed.clear()
     meta = pq.ParquetFile(tmp_path / "got.parquet").metadata
     assert (meta.num_row_groups > 2) == (row_group == "20KB") and b"huggingface" in meta.metadata
+
+
+def test_publish_leaves_no_arrow_copies_in_the_datasets_cache(synthetic_corpus, tmp_path):
+    """The load-back check writes its Arrow copies to a folder it removes: in the datasets cache they stayed,
+    named after the temporary output folder (0.87 GB per publish at 1M rows)."""
+    import os
+    from pathlib import Path
+
+    cache = Path(os.environ["HF_DATASETS_CACHE"])
+    before = {p for p in cache.rglob("*.arrow")} if cache.exists() else set()
+    folder, _ = build_repo(synthetic_corpus, tmp_path, budget=30, repo_id="org/ladders", self_bleu_sample=10)
+    after = {p for p in cache.rglob("*.arrow")} if cache.exists() else set()
+    assert list((folder / "full").glob("*.parquet"))
+    assert after - before == set()

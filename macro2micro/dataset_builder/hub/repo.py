@@ -14,6 +14,7 @@ and loads every config back before the folder is accepted.
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -139,11 +140,15 @@ def libyaml_cards() -> Iterator[None]:
         yaml.safe_load = original
 
 
-def validate_folder(folder: str | Path, configs: list[str] | None = None, verify: bool = True) -> dict:
+def validate_folder(
+    folder: str | Path, configs: list[str] | None = None, verify: bool = True, cache_dir: str | Path | None = None
+) -> dict:
     """Load every config of a repo folder with ``load_dataset``; ``{config: Dataset}``.
 
     Args:
         verify: check split sizes against the card's ``dataset_info`` (``basic_checks``).
+        cache_dir: where ``datasets`` writes the Arrow copies it loads (default: its cache, where a copy made under
+            a temporary folder's name is never read again).
     """
     import datasets
 
@@ -157,6 +162,7 @@ def validate_folder(folder: str | Path, configs: list[str] | None = None, verify
                 split="train",
                 download_mode="force_redownload",
                 verification_mode="basic_checks" if verify else "no_checks",
+                cache_dir=None if cache_dir is None else str(cache_dir),
             )
             if ds.column_names != COLUMNS:
                 raise ArtifactError(f"{folder}: config {name!r} has columns {ds.column_names}, expected {COLUMNS}")
@@ -206,8 +212,12 @@ def write_repo_folder(corpus, subsets, folder: str | Path, metrics: dict[str, di
     # Load every config back through the card's configs, then write the card again with the dataset_info that
     # datasets computed on the way (it checks the info against the data whenever the repo is loaded later).
     (folder / "README.md").write_text(render_card(None), encoding="utf-8")
-    loaded = validate_folder(folder, configs, verify=False)
-    (folder / "README.md").write_text(render_card(dataset_infos(folder, loaded)), encoding="utf-8")
-    rows = {name: len(ds) for name, ds in loaded.items()}
+    # The Arrow copies the check makes (the whole corpus once more, for full) go to a folder removed after it:
+    # in the datasets cache they would stay, under the temporary output folder's name, and never be read again.
+    with tempfile.TemporaryDirectory(prefix="m2m-load-check-") as cache:
+        loaded = validate_folder(folder, configs, verify=False, cache_dir=cache)
+        (folder / "README.md").write_text(render_card(dataset_infos(folder, loaded)), encoding="utf-8")
+        rows = {name: len(ds) for name, ds in loaded.items()}
+        del loaded
     logger.info("validated %d configs with load_dataset: %s", len(rows), rows)
     return rows
