@@ -118,3 +118,17 @@ def test_the_demo_command_runs_its_stages_through_the_dataset_repo(tmp_path, cap
     assert main(args) == 0, capsys.readouterr().err
     assert (out / "hub_dataset" / "README.md").is_file() and (out / "subsets" / "build.json").is_file()
     assert "configs in" in capsys.readouterr().out
+
+
+def test_the_demo_prints_a_space_command_the_shell_finds(monkeypatch):
+    """make demo runs the venv's console script without activating the venv: the printed command names its path."""
+    import sys
+    from pathlib import Path
+
+    from macro2micro.cli.commands.demo import _console_script
+
+    here = Path(sys.executable).parent / "macro2micro"
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert _console_script() == (str(here) if here.exists() else "macro2micro")
+    monkeypatch.setenv("PATH", f"{here.parent}:/usr/bin:/bin")
+    assert _console_script() == "macro2micro"

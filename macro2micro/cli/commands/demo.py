@@ -61,6 +61,19 @@ def _show(demo: DemoOptions, stage: str, result: Any) -> None:
         report.scores(result, result["baseline"])
         report.say(f"demo: report in {out / 'eval' / 'report.md'} (demo scores are not meaningful)")
         report.say(
-            f"demo: open the Space with  macro2micro space --repo {out / 'hub_dataset'} "
+            f"demo: open the Space with  {_console_script()} space --repo {out / 'hub_dataset'} "
             f"--results {out / 'eval' / 'results.json'} --runs {out / 'adapters'}"
         )
+
+
+def _console_script() -> str:
+    """``macro2micro`` where the shell finds it, else its path in this environment (``make demo`` runs the venv's
+    copy without activating it, so a plain ``macro2micro`` would not be found)."""
+    import shutil
+    import sys
+
+    here = Path(sys.executable).parent / "macro2micro"
+    found = shutil.which("macro2micro")
+    if found and Path(found).resolve() == here.resolve():
+        return "macro2micro"
+    return str(here) if here.exists() else "macro2micro"
