@@ -141,8 +141,8 @@ def evaluate(
     models: dict[str, Path | None] = {c: a.path for c, a in adapters.items() if c != name}
     if name != BASE:
         models[BASE] = None
-    answering = dict(models) if references is not None else {name: adapters[name].path if name in adapters else None}
-    answering.update(models)
+    answering = {} if references is not None else {name: adapters[name].path if name in adapters else None}
+    answering |= models
     logger.info(
         "answers of %d models to %d prompts, in shared batches of %d", len(answering), len(rows), decoding.batch_size
     )

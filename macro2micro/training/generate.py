@@ -219,19 +219,14 @@ def generate_together(
     if use_cache and cache_file.exists():
         return json.loads(cache_file.read_text())["answers"]
     adapters = {n: Path(p) for n, p in models.items() if p is not None}
-    first = next(iter(adapters.values()), None)
-    alike = {n for n, p in adapters.items() if _tokenizer_files(p) == _tokenizer_files(first)} if first else set()
-    together = [n for n in names if models[n] is None or n in alike]
-    answers = {
-        n: generate_answers(base_model, models[n], prompts, decoding, use_cache, chat_template)
-        for n in names
-        if n not in together
-    }
-    if len(together) == 1:
-        n = together[0]
-        answers[n] = generate_answers(base_model, models[n], prompts, decoding, use_cache, chat_template)
-    elif together:
-        answers.update(_mixed_batches(base_model, {n: models[n] for n in together}, prompts, decoding, chat_template))
+    first = _tokenizer_files(next(iter(adapters.values()))) if adapters else ""
+    together = [n for n in names if models[n] is None or _tokenizer_files(adapters[n]) == first]
+    if len(together) < 2 or not adapters.keys() & set(together):
+        together = []  # nothing to share a batch with: one model at a time
+    answers = _mixed_batches(base_model, {n: models[n] for n in together}, prompts, decoding, chat_template)
+    for n in names:
+        if n not in answers:
+            answers[n] = generate_answers(base_model, models[n], prompts, decoding, use_cache, chat_template)
     answers = {n: answers[n] for n in names}
     if use_cache:
         record = {"base_model": base_model, "decoding": asdict(decoding), "prompts": [p["id"] for p in prompts]}
@@ -245,6 +240,8 @@ def _mixed_batches(
 ) -> dict[str, list[str]]:
     from macro2micro.dataset_builder.models.llm import generate_chat, load_chat_model
 
+    if not models:
+        return {}
     first = next(n for n, p in models.items() if p is not None)
     tok, model, device = load_chat_model(base_model, models[first], chat_template, shared=True)
     slot = {

@@ -171,8 +171,9 @@ def generate_chat(
 
     from macro2micro.dataset_builder.utils import autocast
 
-    sampling: dict[str, Any] = {"do_sample": True, "temperature": temperature} if temperature > 0 else {}
-    sampling.setdefault("do_sample", False)
+    sampling: dict[str, Any] = (
+        {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
+    )
     out: list[str] = []
     for start, enc in zip(
         range(0, len(prompts), batch_size),
